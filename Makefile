@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint stack-up stack-down clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+stack-up: venv
+	bin/local-stack up
+
+stack-down:
+	bin/local-stack down
+
+demo: stack-up
+	bin/demo
+
+test: venv
+	$(BIN)/ruff check .
+	bin/local-stack up
+	source <(bin/local-stack env) && $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean: stack-down
+	rm -rf .local-stack

@@ -1,0 +1,277 @@
+"""Migration specs: one YAML file per migration, loaded into frozen dataclasses and checked on load.
+
+The DAG factory, the Spark/Glue jobs and the tests all read a spec through `load_spec`, so a typo in a
+spec fails the same way everywhere: at load time, naming the field at fault. Pure Python (PyYAML only),
+so the module ships to EMR and Glue inside the job bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
+
+# DSQL: at most 3,000 modified rows and 10 MiB per transaction.
+DSQL_MAX_TXN_ROWS = 3000
+DSQL_MAX_TXN_BYTES = 10 * 1024 * 1024
+
+COLUMN_TYPES = ("text", "int", "bigint", "double", "numeric", "date", "timestamptz", "json", "boolean")
+_NUMERIC = re.compile(r"^numeric\((\d+),\s*(\d+)\)$")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class SpecError(ValueError):
+    """A migration spec that cannot be used; the message names the file and the field."""
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise SpecError(f"{where}: {msg}")
+
+
+def _ident(value: Any, where: str) -> str:
+    _need(isinstance(value, str) and bool(_IDENT.match(value)), where, f"must be a lower-case SQL identifier, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One target column filled from one (possibly dotted) source field."""
+
+    name: str
+    source: str
+    type: str
+    required: bool = False
+    precision: int | None = None
+    scale: int | None = None
+
+    @classmethod
+    def parse(cls, name: str, raw: dict[str, Any], where: str) -> ColumnSpec:
+        _ident(name, where)
+        _need(isinstance(raw, dict), where, "must be a mapping with `from` and `type`")
+        unknown = set(raw) - {"from", "type", "required"}
+        _need(not unknown, where, f"unknown keys {sorted(unknown)}")
+        type_ = str(raw.get("type", ""))
+        precision = scale = None
+        if m := _NUMERIC.match(type_):
+            precision, scale = int(m.group(1)), int(m.group(2))
+            _need(0 < precision <= 38 and scale <= precision, where, f"bad numeric precision in {type_!r}")
+            type_ = "numeric"
+        _need(type_ in COLUMN_TYPES, where, f"type must be one of {COLUMN_TYPES} or numeric(p,s), got {type_!r}")
+        source = raw.get("from", name)
+        _need(isinstance(source, str) and source != "", where, "`from` must be a field name")
+        return cls(name, source, type_, bool(raw.get("required", False)), precision, scale)
+
+
+@dataclass(frozen=True)
+class KeyPart:
+    """How an entity's PK or SK looks: a fixed value (`equals`) or `<prefix><id>`."""
+
+    prefix: str | None = None
+    equals: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> KeyPart:
+        _need(isinstance(raw, dict) and len(raw) == 1 and set(raw) <= {"prefix", "equals"}, where,
+              "must be {prefix: ...} or {equals: ...}")
+        value = next(iter(raw.values()))
+        _need(isinstance(value, str) and value != "", where, "must be a non-empty string")
+        return cls(**raw)
+
+    def id_of(self, key: str) -> str | None:
+        """The id part of `key`, '' for an `equals` match, None when `key` does not have this shape."""
+        if self.equals is not None:
+            return "" if key == self.equals else None
+        assert self.prefix is not None
+        return key[len(self.prefix):] if key.startswith(self.prefix) else None
+
+
+@dataclass(frozen=True)
+class RefSpec:
+    """A column that points at another entity through the id in the PK or SK."""
+
+    column: str
+    entity: str
+    key: str  # "pk" or "sk"
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """One entity type stored in the adjacency-list collection and the table it becomes."""
+
+    name: str
+    table: str
+    doc_type: str
+    pk: KeyPart
+    sk: KeyPart
+    columns: tuple[ColumnSpec, ...]
+    id_column: str | None = None  # entity tables: uuid primary key derived from the PK
+    refs: tuple[RefSpec, ...] = ()  # relationship tables: primary key is the refs' columns
+
+    @property
+    def is_relationship(self) -> bool:
+        return bool(self.refs)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return tuple(r.column for r in self.refs) if self.refs else (self.id_column or "",)
+
+
+@dataclass(frozen=True)
+class EmrCompute:
+    cluster_id: str | None
+    release_label: str
+    instance_type: str
+    core_instance_count: int
+    log_uri: str | None
+    job_flow_role: str
+    service_role: str
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MongoToDsqlSpec:
+    """Everything a MongoDB adjacency-list collection → Aurora DSQL migration needs."""
+
+    dag_id: str
+    description: str
+    owner: str
+    tags: tuple[str, ...]
+    retries: int
+    source_uri: str
+    source_database: str
+    source_collection: str
+    source_secret_arn: str | None
+    local_source_uri: str
+    target_conn_id: str
+    target_schema: str
+    ddl_dir: str
+    staging_uri: str
+    quarantine_uri: str
+    emr: EmrCompute
+    batch_rows: int
+    batch_bytes: int
+    sample_size: int
+    entities: tuple[EntitySpec, ...]
+    path: Path = field(compare=False, default=Path())
+
+    kind = "mongo_to_dsql"
+
+    def entity(self, name: str) -> EntitySpec:
+        for e in self.entities:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+
+def expand_env(value: str) -> str:
+    """Expand `${VAR}` and `${VAR:-default}`; unset variables without a default are left as written."""
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(3)
+        return os.environ.get(name, default if default is not None else m.group(0))
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}", sub, value)
+
+
+def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
+    _need(isinstance(raw, dict) and raw, where, "must map entity names to their definitions")
+    out = []
+    for name, e in raw.items():
+        w = f"{where}.{name}"
+        _need(isinstance(e, dict), w, "must be a mapping")
+        unknown = set(e) - {"table", "type", "pk", "sk", "id_column", "refs", "columns"}
+        _need(not unknown, w, f"unknown keys {sorted(unknown)}")
+        refs = tuple(
+            RefSpec(_ident(col, f"{w}.refs.{col}"), str(r.get("entity")), str(r.get("from")))
+            for col, r in (e.get("refs") or {}).items()
+        )
+        for r in refs:
+            _need(r.key in ("pk", "sk"), f"{w}.refs.{r.column}", "`from` must be pk or sk")
+            _need(r.entity in raw and r.entity != name, f"{w}.refs.{r.column}", f"unknown entity {r.entity!r}")
+        id_column = e.get("id_column")
+        _need((id_column is None) == bool(refs), w, "give exactly one of `id_column` (entity) or `refs` (relationship)")
+        columns = tuple(ColumnSpec.parse(c, v, f"{w}.columns.{c}") for c, v in (e.get("columns") or {}).items())
+        out.append(EntitySpec(
+            name=_ident(name, w), table=_ident(e.get("table"), f"{w}.table"), doc_type=str(e.get("type", name)),
+            pk=KeyPart.parse(e.get("pk"), f"{w}.pk"), sk=KeyPart.parse(e.get("sk"), f"{w}.sk"),
+            columns=columns, id_column=_ident(id_column, f"{w}.id_column") if id_column else None, refs=refs,
+        ))
+    types = [e.doc_type for e in out]
+    _need(len(set(types)) == len(types), where, "two entities share a `type`")
+    for e in out:
+        for r in e.refs:
+            _need(not next(x for x in out if x.name == r.entity).is_relationship, w,
+                  f"{e.name}.{r.column} must reference an entity, not a relationship")
+    return tuple(out)
+
+
+def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
+    w = path.name
+    source, target, compute = raw.get("source") or {}, raw.get("target") or {}, raw.get("compute") or {}
+    write, validation = raw.get("write") or {}, raw.get("validation") or {}
+    emr = compute.get("emr") or {}
+    batch_rows = int(write.get("batch_rows", 1000))
+    batch_bytes = int(write.get("batch_bytes", 8 * 1024 * 1024))
+    _need(0 < batch_rows <= DSQL_MAX_TXN_ROWS, f"{w}: write.batch_rows", f"must be 1..{DSQL_MAX_TXN_ROWS} (DSQL's limit)")
+    _need(0 < batch_bytes <= DSQL_MAX_TXN_BYTES, f"{w}: write.batch_bytes", f"must be 1..{DSQL_MAX_TXN_BYTES} (10 MiB)")
+    for key in ("uri", "database", "collection", "local_uri"):
+        _need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
+    for key in ("conn_id", "schema", "ddl_dir"):
+        _need(isinstance(target.get(key), str) and target[key], f"{w}: target.{key}", "is required")
+    for key in ("staging_uri", "quarantine_uri"):
+        _need(isinstance(compute.get(key), str) and compute[key], f"{w}: compute.{key}", "is required")
+    _need(emr.get("cluster_id") or emr.get("release_label"), f"{w}: compute.emr",
+          "needs `cluster_id` (existing cluster) or `release_label` (transient cluster)")
+    return MongoToDsqlSpec(
+        dag_id=raw["dag_id"], description=str(raw.get("description", "")).strip(), owner=str(raw["owner"]),
+        tags=tuple(raw.get("tags") or ()), retries=int(raw.get("retries", 2)),
+        source_uri=source["uri"], source_database=source["database"], source_collection=source["collection"],
+        source_secret_arn=source.get("secret_arn"), local_source_uri=source["local_uri"],
+        target_conn_id=target["conn_id"], target_schema=_ident(target["schema"], f"{w}: target.schema"),
+        ddl_dir=target["ddl_dir"], staging_uri=compute["staging_uri"].rstrip("/"),
+        quarantine_uri=compute["quarantine_uri"].rstrip("/"),
+        emr=EmrCompute(
+            cluster_id=emr.get("cluster_id"), release_label=str(emr.get("release_label", "emr-7.5.0")),
+            instance_type=str(emr.get("instance_type", "m6g.xlarge")),
+            core_instance_count=int(emr.get("core_instance_count", 2)), log_uri=emr.get("log_uri"),
+            job_flow_role=str(emr.get("job_flow_role", "EMR_EC2_DefaultRole")),
+            service_role=str(emr.get("service_role", "EMR_DefaultRole")),
+            packages=tuple(emr.get("packages") or ()),
+        ),
+        batch_rows=batch_rows, batch_bytes=batch_bytes,
+        sample_size=int(validation.get("sample_size", 200)),
+        entities=_entities(raw.get("entities"), f"{w}: entities"), path=path,
+    )
+
+
+_KINDS = {"mongo_to_dsql": _mongo_to_dsql}
+
+
+def load_spec(path: str | Path) -> Any:
+    """Load and check one spec file; raise `SpecError` naming the file and field on any problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path.name}: not valid YAML: {err}") from err
+    _need(isinstance(raw, dict), path.name, "must be a mapping")
+    for key in ("dag_id", "kind", "owner"):
+        _need(isinstance(raw.get(key), str) and raw[key], f"{path.name}: {key}", "is required")
+    _ident(raw["dag_id"], f"{path.name}: dag_id")
+    _need(raw["kind"] in _KINDS, f"{path.name}: kind", f"must be one of {sorted(_KINDS)}")
+    return _KINDS[raw["kind"]](raw, path)
+
+
+def load_specs(spec_dir: str | Path = SPEC_DIR) -> list[Any]:
+    """Every spec in `spec_dir`, sorted by file name; dag_ids must be unique."""
+    specs = [load_spec(p) for p in sorted(Path(spec_dir).glob("*.yaml"))]
+    ids = [s.dag_id for s in specs]
+    _need(len(set(ids)) == len(ids), str(spec_dir), f"duplicate dag_id in {ids}")
+    return specs
