@@ -1,0 +1,1 @@
+"""Seeded generators of realistic source data for demos and tests."""
