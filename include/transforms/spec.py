@@ -36,7 +36,8 @@ def _need(cond: bool, where: str, msg: str) -> None:
 
 
 def _ident(value: Any, where: str) -> str:
-    _need(isinstance(value, str) and bool(_IDENT.match(value)), where, f"must be a lower-case SQL identifier, got {value!r}")
+    ok = isinstance(value, str) and bool(_IDENT.match(value))
+    _need(ok, where, f"must be a lower-case SQL identifier, got {value!r}")
     return value
 
 
@@ -50,12 +51,13 @@ class ColumnSpec:
     required: bool = False
     precision: int | None = None
     scale: int | None = None
+    array_of: str | None = None  # json columns only: the value must be an array of this column type
 
     @classmethod
     def parse(cls, name: str, raw: dict[str, Any], where: str) -> ColumnSpec:
         _ident(name, where)
         _need(isinstance(raw, dict), where, "must be a mapping with `from` and `type`")
-        unknown = set(raw) - {"from", "type", "required"}
+        unknown = set(raw) - {"from", "type", "required", "array_of"}
         _need(not unknown, where, f"unknown keys {sorted(unknown)}")
         type_ = str(raw.get("type", ""))
         precision = scale = None
@@ -66,7 +68,11 @@ class ColumnSpec:
         _need(type_ in COLUMN_TYPES, where, f"type must be one of {COLUMN_TYPES} or numeric(p,s), got {type_!r}")
         source = raw.get("from", name)
         _need(isinstance(source, str) and source != "", where, "`from` must be a field name")
-        return cls(name, source, type_, bool(raw.get("required", False)), precision, scale)
+        array_of = raw.get("array_of")
+        if array_of is not None:
+            _need(type_ == "json" and array_of in COLUMN_TYPES and array_of not in ("json", "numeric"), where,
+                  "`array_of` needs type json and a scalar element type")
+        return cls(name, source, type_, bool(raw.get("required", False)), precision, scale, array_of)
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,8 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     emr = compute.get("emr") or {}
     batch_rows = int(write.get("batch_rows", 1000))
     batch_bytes = int(write.get("batch_bytes", 8 * 1024 * 1024))
-    _need(0 < batch_rows <= DSQL_MAX_TXN_ROWS, f"{w}: write.batch_rows", f"must be 1..{DSQL_MAX_TXN_ROWS} (DSQL's limit)")
+    _need(0 < batch_rows <= DSQL_MAX_TXN_ROWS, f"{w}: write.batch_rows",
+          f"must be 1..{DSQL_MAX_TXN_ROWS} (DSQL's limit)")
     _need(0 < batch_bytes <= DSQL_MAX_TXN_BYTES, f"{w}: write.batch_bytes", f"must be 1..{DSQL_MAX_TXN_BYTES} (10 MiB)")
     for key in ("uri", "database", "collection", "local_uri"):
         _need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
@@ -257,8 +264,13 @@ _KINDS = {"mongo_to_dsql": _mongo_to_dsql}
 def load_spec(path: str | Path) -> Any:
     """Load and check one spec file; raise `SpecError` naming the file and field on any problem."""
     path = Path(path)
+    return parse_spec(path.read_text(encoding="utf-8"), path)
+
+
+def parse_spec(text: str, path: Path) -> Any:
+    """Check spec YAML `text`; `path` names it in errors (jobs read the text from S3)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise SpecError(f"{path.name}: not valid YAML: {err}") from err
     _need(isinstance(raw, dict), path.name, "must be a mapping")

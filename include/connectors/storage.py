@@ -1,0 +1,48 @@
+"""Read and write small text objects (specs, run reports) at a `file://`, plain path or `s3://` URI.
+
+The Spark job runs on EMR (S3) and locally (files) with the same arguments, so it addresses both the
+same way. Large outputs (quarantined documents) are written by Spark itself, not through here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def _s3(uri: str) -> tuple[object, str, str]:
+    import boto3
+
+    parsed = urlparse(uri)
+    return boto3.client("s3"), parsed.netloc, parsed.path.lstrip("/")
+
+
+def local_path(uri: str) -> Path | None:
+    """The filesystem path of a `file://` URI or a bare path; None for remote URIs."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path if parsed.scheme else uri)
+    return None
+
+
+def read_text(uri: str) -> str:
+    path = local_path(uri)
+    if path is not None:
+        return path.read_text(encoding="utf-8")
+    client, bucket, key = _s3(uri)
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")  # type: ignore[attr-defined]
+
+
+def write_text(uri: str, text: str) -> None:
+    path = local_path(uri)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    client, bucket, key = _s3(uri)
+    client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))  # type: ignore[attr-defined]
+
+
+def safe_segment(value: str) -> str:
+    """An Airflow run id (`manual__2026-01-01T00:00:00+00:00`) made safe as one path segment for Hadoop and S3."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in value)

@@ -1,0 +1,148 @@
+"""EMR step (and local spark-submit): MongoDB adjacency-list collection → Aurora DSQL tables.
+
+    spark-submit --py-files dbmigrate_jobs.zip mongo_to_dsql.py --spec S3_OR_FILE --source-uri URI \
+        --target-json '{"host": ..., "auth": "iam", "region": ...}' --run-id ID \
+        --report-uri URI --quarantine-uri URI
+
+Thin on purpose: read arguments, build the session, then extract (`read_documents`), transform
+(`transforms.mongo_to_dsql.classify`) and load (`connectors.dsql_writer.upsert_rows` on the executors).
+Secrets never travel as step arguments: the MongoDB credentials come from Secrets Manager by ARN, DSQL
+uses IAM tokens minted on each executor, and the local stand-in's password is read from an env variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse, urlunparse
+
+from connectors.dsql import DsqlTarget, connect
+from connectors.dsql_writer import upsert_rows
+from connectors.storage import read_text, write_text
+from transforms.adjacency import REJECT_REASONS, DocumentMapper, target_columns
+from transforms.mongo_to_dsql import classify, entity_counts
+from transforms.spec import EntitySpec, MongoToDsqlSpec, parse_spec
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--spec", required=True, help="spec YAML (file path, file:// or s3://)")
+    p.add_argument("--source-uri", required=True, help="file://, s3:// (mongoexport lines) or mongodb(+srv)://")
+    p.add_argument("--target-json", required=True, help="DsqlTarget as JSON, without any password")
+    p.add_argument("--target-password-env", default=None, help="env variable holding the password (stand-in)")
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--report-uri", required=True)
+    p.add_argument("--quarantine-uri", required=True)
+    p.add_argument("--mongo-secret-arn", default=None, help="overrides the spec's source.secret_arn")
+    p.add_argument("--partitions", type=int, default=0, help="write parallelism (0: Spark's default)")
+    return p.parse_args(argv)
+
+
+def mongo_uri_with_credentials(uri: str, secret_arn: str) -> str:
+    """Put the username/password stored in Secrets Manager into the connection string, in memory only."""
+    import boto3
+
+    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    parsed = urlparse(uri)
+    host = parsed.netloc.rsplit("@", 1)[-1]
+    auth = f"{quote(secret['username'], safe='')}:{quote(secret['password'], safe='')}@"
+    return urlunparse(parsed._replace(netloc=auth + host))
+
+
+def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_arn: str | None) -> tuple[Any, bool]:
+    """The source as an RDD: mongoexport lines (True) or decoded documents from the live collection (False)."""
+    if source_uri.startswith(("mongodb://", "mongodb+srv://")):
+        if not secret_arn:
+            raise SystemExit("a mongodb:// source needs --mongo-secret-arn or source.secret_arn in the spec")
+        df = (spark.read.format("mongodb")
+              .option("connection.uri", mongo_uri_with_credentials(source_uri, secret_arn))
+              .option("database", spec.source_database).option("collection", spec.source_collection).load())
+        return df.rdd.map(lambda r: r.asDict(recursive=True)), False
+    text = spark.sparkContext.textFile(source_uri)
+    first = text.filter(lambda line: line.strip() != "").take(1)
+    if first and first[0].lstrip().startswith("["):
+        # `mongoexport --jsonArray`: one JSON array; small exports only, read whole.
+        import json as _json
+
+        docs = spark.sparkContext.wholeTextFiles(source_uri).flatMap(
+            lambda kv: [_json.dumps(d) for d in _json.loads(kv[1])])
+        return docs, True
+    return text, True
+
+
+def existing_keys(target: DsqlTarget, schema: str, entity: EntitySpec, keys: list[str]) -> set[str]:
+    """Which of `keys` (`<prefix><id>`) already have a row in the target, looked up 500 at a time."""
+    assert entity.pk.prefix is not None
+    prefix = entity.pk.prefix
+    found: set[str] = set()
+    with connect(target, autocommit=True) as conn:
+        for i in range(0, len(keys), 500):
+            ids = [k[len(prefix):] for k in keys[i:i + 500]]
+            marks = ", ".join(["%s"] * len(ids))
+            rows = conn.execute(
+                f'SELECT source_id FROM "{schema}"."{entity.table}" WHERE source_id IN ({marks})', ids).fetchall()
+            found.update(prefix + r[0] for r in rows)
+    return found
+
+
+def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
+    spec: MongoToDsqlSpec = parse_spec(read_text(args.spec), Path(urlparse(args.spec).path))
+    target_dict = json.loads(args.target_json)
+    if args.target_password_env:
+        target_dict["password"] = os.environ[args.target_password_env]
+    target = DsqlTarget.from_dict(target_dict)
+    mapper = DocumentMapper(spec.entities)
+    docs, as_text = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)
+    result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
+                      as_text=as_text)
+
+    quarantine = f"{args.quarantine_uri.rstrip('/')}"
+    rejects_df = result.rejects.toDF("reason string, entity string, detail string, document string")
+    rejects_df.coalesce(1).write.mode("overwrite").json(quarantine)
+
+    partitions = args.partitions or spark.sparkContext.defaultParallelism
+    written: dict[str, int] = {}
+    for entity in spec.entities:
+        columns = target_columns(entity)
+        keys = list(entity.key_columns)
+
+        def write(rows: Any, entity: EntitySpec = entity, columns: list[str] = columns,
+                  keys: list[str] = keys) -> list[int]:
+            return [upsert_rows(rows, target=target, schema=spec.target_schema, table=entity.table,
+                                columns=columns, key_columns=keys, run_id=args.run_id,
+                                batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes)]
+
+        written[entity.name] = int(result.rows[entity.name].repartition(partitions).mapPartitions(write).sum())
+
+    counts = entity_counts(result, [e.name for e in spec.entities])
+    for name, n in written.items():
+        counts[name]["written"] = n
+    report = {
+        "dag_id": spec.dag_id, "run_id": args.run_id, "source_uri": args.source_uri,
+        "target": target.redacted(), "schema": spec.target_schema, "quarantine_uri": quarantine,
+        # documents of an entity, plus rejects that belong to none (no or unknown `type`, broken JSON)
+        "documents": sum(result.documents.values()) + sum(result.reasons.values()) - sum(result.rejected.values()),
+        "entities": counts,
+        "rejects": {reason: result.reasons.get(reason, 0) for reason in REJECT_REASONS},
+    }
+    write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True, default=str))
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pyspark.sql import SparkSession
+
+    args = parse_args(argv)
+    spark = SparkSession.builder.appName(f"dbmigrate:{args.run_id}").getOrCreate()
+    try:
+        report = run(args, spark)
+    finally:
+        spark.stop()
+    print(json.dumps({"entities": report["entities"], "rejects": report["rejects"]}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Map one adjacency-list document to one relational row, or to a reject with its reason.
+
+Per-document rules only; duplicates (greatest `_id` wins) and orphan references need the whole load
+and are decided by the Spark pipeline (`transforms.mongo_to_dsql`). The same functions re-map the
+validation sample, so the validator and the job can never disagree on what a row should be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from transforms.extjson import BadValue, bson_order, loads, to_plain
+from transforms.spec import ColumnSpec, EntitySpec
+
+# Fixed namespace: UUIDv5(namespace, source key) gives the same uuid on every run and every machine.
+MIGRATION_NAMESPACE = uuid.UUID("6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31")
+MAX_ID_LENGTH = 255
+REJECT_REASONS = ("missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json")
+_INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+_INT_TEXT = re.compile(r"^[+-]?\d+$")
+
+
+def entity_uuid(source_key: str) -> str:
+    """The target primary key of the entity stored under `source_key` (e.g. `MOVIE#tt0111161`)."""
+    return str(uuid.uuid5(MIGRATION_NAMESPACE, source_key))
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A document that maps cleanly: its entity, dedup key, `_id` order, target row and references."""
+
+    entity: str
+    key: str  # "<PK>|<SK>": documents with the same key are duplicates of one row
+    pk: str
+    order: tuple[int, Any]
+    row: dict[str, Any]
+    refs: tuple[tuple[str, str], ...] = ()  # (entity name, source key) this row points at
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A document that cannot be loaded; `reason` is one of REJECT_REASONS."""
+
+    reason: str
+    entity: str | None
+    detail: str
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _lookup(doc: dict[str, Any], dotted: str) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _Reject("bad_type", f"{dotted}: {part!r} is inside a {type(value).__name__}, not an object")
+        value = value.get(part)
+    return value
+
+
+def _to_int(value: Any, type_: str, field: str) -> int:
+    if isinstance(value, bool):
+        raise _Reject("bad_type", f"{field}: boolean is not a {type_}")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        result = int(value)
+    elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
+        result = int(value.strip())
+    else:
+        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a whole number")
+    low, high = _INT_RANGE[type_]
+    if not low <= result <= high:
+        raise _Reject("bad_type", f"{field}: {result} is out of range for {type_}")
+    return result
+
+
+def _to_decimal(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool):
+        raise _Reject("bad_type", f"{field}: boolean is not a number")
+    try:
+        result = Decimal(str(value).strip()) if isinstance(value, int | float | Decimal | str) else None
+    except InvalidOperation:
+        result = None
+    if result is None or not result.is_finite():
+        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a finite number")
+    return result
+
+
+def _to_date(value: Any, field: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10]) if len(value.strip()) == 10 else _iso_dt(value).date()
+        except ValueError:
+            pass
+    raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a date")
+
+
+def _iso_dt(text: str) -> datetime:
+    parsed = loads(json.dumps({"$date": text}))
+    if isinstance(parsed, BadValue):
+        raise ValueError(parsed.why)
+    return parsed
+
+
+def _to_text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _Reject("bad_type", f"{field}: {type(value).__name__} {to_plain(value)!r} is not a string")
+    if "\x00" in value:
+        raise _Reject("bad_type", f"{field}: text contains a NUL character, which PostgreSQL cannot store")
+    return value
+
+
+def convert(value: Any, col: ColumnSpec, field: str | None = None) -> Any:
+    """Convert one decoded source value to its column's Python type; raise `_Reject` if it can't be read."""
+    field = field or col.source
+    if isinstance(value, BadValue):
+        raise _Reject("bad_type", f"{field}: {value.why} ({value.raw!r})")
+    t = col.type
+    if t in ("int", "bigint"):
+        return _to_int(value, t, field)
+    if t == "numeric":
+        d = _to_decimal(value, field).quantize(Decimal(1).scaleb(-(col.scale or 0)), rounding=ROUND_HALF_UP)
+        assert col.precision is not None
+        if d.adjusted() >= col.precision - (col.scale or 0):
+            raise _Reject("bad_type", f"{field}: {to_plain(value)!r} does not fit numeric({col.precision},{col.scale})")
+        return d
+    if t == "double":
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a number")
+        return float(value)
+    if t == "text":
+        return _to_text(value, field)
+    if t == "date":
+        return _to_date(value, field)
+    if t == "timestamptz":
+        if isinstance(value, datetime):
+            return value
+        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a timestamp")
+    if t == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a boolean")
+    # json
+    if col.array_of is not None:
+        if not isinstance(value, list):
+            raise _Reject("bad_type", f"{field}: {type(value).__name__} is not an array")
+        item = ColumnSpec(col.name, col.source, col.array_of)
+        value = [convert(v, item, f"{field}[{i}]") for i, v in enumerate(value)]
+    _reject_bad_values(value, field)
+    return json.dumps(to_plain(value), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _reject_bad_values(value: Any, field: str) -> None:
+    if isinstance(value, BadValue):
+        raise _Reject("bad_type", f"{field}: {value.why}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Reject("bad_type", f"{field}: {value} is not valid in JSON")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _reject_bad_values(v, f"{field}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _reject_bad_values(v, f"{field}[{i}]")
+
+
+def _key_id(part_value: Any, shape_id: str | None, name: str) -> str:
+    if shape_id is None:
+        raise _Reject("unknown_entity", f"{name} {part_value!r} does not have the shape of this entity type")
+    if shape_id.strip() == "":
+        raise _Reject("bad_key", f"{name} {part_value!r} has an empty id")
+    if len(shape_id) > MAX_ID_LENGTH:
+        raise _Reject("bad_key", f"{name} id is {len(shape_id)} characters (at most {MAX_ID_LENGTH})")
+    return shape_id
+
+
+class DocumentMapper:
+    """Classifies and maps documents of one adjacency-list collection, as its spec's entities describe."""
+
+    def __init__(self, entities: tuple[EntitySpec, ...]) -> None:
+        self.entities = {e.name: e for e in entities}
+        self._by_type = {e.doc_type: e for e in entities}
+
+    def map_line(self, line: str) -> Mapped | Rejected | None:
+        """One line of a mongoexport file; None for a blank line (not a document)."""
+        if not line.strip():
+            return None
+        try:
+            doc = loads(line)
+        except ValueError as err:
+            return Rejected("malformed_json", None, f"not valid JSON: {err}")
+        if not isinstance(doc, dict):
+            return Rejected("malformed_json", None, f"a document must be a JSON object, got {type(doc).__name__}")
+        return self.map_document(doc)
+
+    def map_document(self, doc: dict[str, Any]) -> Mapped | Rejected:
+        """One decoded document (from a file or from the live collection)."""
+        doc_type = doc.get("type")
+        entity = self._by_type.get(doc_type) if isinstance(doc_type, str) else None
+        name = entity.name if entity else None
+        try:
+            if doc_type is None:
+                raise _Reject("missing_field", "`type` is missing")
+            for field in ("_id", "PK", "SK"):
+                if doc.get(field) is None:
+                    raise _Reject("missing_field", f"`{field}` is missing")
+            if entity is None:
+                raise _Reject("unknown_entity", f"unknown type {doc_type!r}")
+            return self._map(entity, doc)
+        except _Reject as rej:
+            return Rejected(rej.reason, name, rej.detail)
+
+    def _map(self, entity: EntitySpec, doc: dict[str, Any]) -> Mapped:
+        pk, sk = doc["PK"], doc["SK"]
+        if not isinstance(pk, str) or not isinstance(sk, str):
+            raise _Reject("bad_key", "`PK` and `SK` must be strings")
+        pk_id = _key_id(pk, entity.pk.id_of(pk), "PK")
+        sk_id = entity.sk.id_of(sk)
+        if entity.sk.equals is None:
+            sk_id = _key_id(sk, sk_id, "SK")
+        elif sk_id is None:
+            raise _Reject("unknown_entity", f"SK {sk!r} does not have the shape of a {entity.name}")
+        row: dict[str, Any] = {}
+        refs: list[tuple[str, str]] = []
+        if entity.id_column:
+            row[entity.id_column] = entity_uuid(pk)
+            row["source_id"] = pk_id
+        for ref in entity.refs:
+            target = self.entities[ref.entity]
+            ref_key = f"{target.pk.prefix}{pk_id if ref.key == 'pk' else sk_id}"
+            row[ref.column] = entity_uuid(ref_key)
+            refs.append((ref.entity, ref_key))
+        for col in entity.columns:
+            value = _lookup(doc, col.source)
+            if value is None:
+                if col.required:
+                    raise _Reject("missing_field", f"`{col.source}` is required")
+                row[col.name] = None
+            else:
+                row[col.name] = convert(value, col)
+        row["source_doc_id"] = str(doc["_id"])
+        return Mapped(entity.name, f"{pk}|{sk}", pk, bson_order(doc["_id"]), row, tuple(refs))
+
+
+def target_columns(entity: EntitySpec) -> list[str]:
+    """The columns a mapped row fills, in table order (lineage columns are added by the writer)."""
+    head = [entity.id_column, "source_id"] if entity.id_column else [r.column for r in entity.refs]
+    return [*head, *(c.name for c in entity.columns), "source_doc_id"]

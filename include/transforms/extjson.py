@@ -1,0 +1,125 @@
+"""Decode MongoDB Extended JSON (what `mongoexport` writes, relaxed or canonical) into plain Python values.
+
+`$oid` → `ObjectId` (a str subclass), `$date` → aware UTC `datetime`, `$numberInt`/`$numberLong` → int,
+`$numberDouble` → float (NaN and ±Infinity included), `$numberDecimal` → `Decimal`. A wrapper whose
+payload is unreadable (`{"$date": "1999-13-45"}`) becomes a `BadValue` instead of failing the whole
+document: only a field the mapping actually uses makes the document a `bad_type` reject. Other
+wrappers (`$binary`, `$timestamp`, ...) stay as the dicts they are: no target column reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ObjectId(str):
+    """A MongoDB ObjectId kept as its 24-hex-digit string; ordered like BSON orders ObjectIds."""
+
+    __slots__ = ()
+
+
+class BadValue:
+    """An Extended JSON value that could not be decoded; `why` says what was wrong."""
+
+    __slots__ = ("raw", "why")
+
+    def __init__(self, raw: Any, why: str) -> None:
+        self.raw, self.why = raw, why
+
+    def __repr__(self) -> str:
+        return f"BadValue({self.raw!r}: {self.why})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BadValue) and (self.raw, self.why) == (other.raw, other.why)
+
+    def __hash__(self) -> int:
+        return hash(repr(self.raw))
+
+
+def _date_from_ms(ms: Any) -> datetime | BadValue:
+    try:
+        return _EPOCH + timedelta(milliseconds=int(ms))
+    except (TypeError, ValueError, OverflowError):
+        return BadValue(ms, "not a millisecond timestamp in the supported range")
+
+
+def _parse_date(payload: Any) -> datetime | BadValue:
+    if isinstance(payload, dict) and set(payload) == {"$numberLong"}:
+        return _date_from_ms(payload["$numberLong"])
+    if isinstance(payload, int) and not isinstance(payload, bool):
+        return _date_from_ms(payload)
+    if isinstance(payload, str):
+        text = payload.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return BadValue(payload, "not an ISO 8601 date")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return BadValue(payload, "unsupported $date payload")
+
+
+def _number(kind: str, payload: Any) -> Any:
+    if not isinstance(payload, str):
+        return BadValue(payload, f"{kind} payload must be a string")
+    try:
+        if kind in ("$numberInt", "$numberLong"):
+            return int(payload)
+        if kind == "$numberDouble":
+            return float(payload)
+        return Decimal(payload)
+    except (ValueError, InvalidOperation):
+        return BadValue(payload, f"not a valid {kind}")
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        (key, payload), = obj.items()
+        if key == "$oid" and isinstance(payload, str):
+            return ObjectId(payload.lower())
+        if key == "$date":
+            return _parse_date(payload)
+        if key in ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal"):
+            return _number(key, payload)
+    return obj
+
+
+def loads(text: str) -> Any:
+    """Parse one Extended JSON document; raises `ValueError` (json.JSONDecodeError) on broken JSON."""
+    return json.loads(text, object_hook=_hook)
+
+
+def to_plain(value: Any) -> Any:
+    """Turn decoded values back into JSON-serialisable ones (for json columns and quarantine records)."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+    if isinstance(value, BadValue):
+        return value.raw
+    return value
+
+
+def bson_order(value: Any) -> tuple[int, Any]:
+    """A sort key that orders `_id` values the way MongoDB does across types (numbers < strings < ObjectId)."""
+    if isinstance(value, bool):
+        return (8, value)
+    if isinstance(value, int | float | Decimal):
+        return (1, Decimal(str(value)))
+    if isinstance(value, ObjectId):
+        return (7, str(value))
+    if isinstance(value, str):
+        return (2, value)
+    if isinstance(value, datetime):
+        return (9, value.isoformat())
+    return (3, json.dumps(to_plain(value), sort_keys=True, default=str))

@@ -1,0 +1,109 @@
+"""The Spark side of MongoDB adjacency list → relational tables: classify, dedupe, check references.
+
+Takes an RDD of documents (mongoexport lines or decoded dicts) and returns lazily evaluated RDDs of
+rows per table and of rejects, plus the counts the run report needs. No I/O here: the job script reads
+the source and writes the target, and the one lookup that needs the target (do referenced rows exist
+from an earlier load?) is passed in as a function.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark import RDD
+
+from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
+from transforms.spec import EntitySpec
+
+# (entity, [source keys]) → the keys among them that already exist in the target
+ExistingKeys = Callable[[EntitySpec, list[str]], set[str]]
+
+
+@dataclass
+class Classified:
+    """The outcome of one load, before writing. RDDs are cached; counts are filled by `count()`."""
+
+    rows: dict[str, RDD]  # entity name → RDD[dict] (one winning row per key)
+    rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text]]
+    documents: Counter = field(default_factory=Counter)  # per entity (by `type`), all documents
+    duplicates: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)  # per entity
+    reasons: Counter = field(default_factory=Counter)  # per reject reason
+    unique: Counter = field(default_factory=Counter)  # rows to write per entity
+
+
+def _winner(a: tuple[str, Mapped], b: tuple[str, Mapped]) -> tuple[str, Mapped]:
+    """Greatest `_id` wins; identical `_id`s (a re-exported document) fall back to the text, for determinism."""
+    return a if (a[1].order, a[0]) >= (b[1].order, b[0]) else b
+
+
+def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, as_text: bool = True) -> Classified:
+    """Map every document, keep one winner per key, and reject relationship rows whose ends exist nowhere.
+
+    `docs` holds mongoexport lines (`as_text=True`) or decoded documents (dicts, from the live collection).
+    """
+    import json
+
+    from transforms.extjson import to_plain
+
+    def one(doc: Any) -> tuple[str, Mapped | Rejected | None]:
+        if as_text:
+            return doc, mapper.map_line(doc)
+        return json.dumps(to_plain(doc), ensure_ascii=False, default=str), mapper.map_document(doc)
+
+    mapped_all = docs.map(one).filter(lambda t: t[1] is not None).cache()
+    early_rejects = mapped_all.filter(lambda t: isinstance(t[1], Rejected)).map(
+        lambda t: (t[1].reason, t[1].entity, t[1].detail, t[0]))
+    ok = mapped_all.filter(lambda t: isinstance(t[1], Mapped))
+    winners = ok.map(lambda t: ((t[1].entity, t[1].key), t)).reduceByKey(_winner).cache()
+
+    entity_names = {e.name for e in mapper.entities.values() if not e.is_relationship}
+    known = winners.filter(lambda kv: kv[0][0] in entity_names).map(lambda kv: ((kv[0][0], kv[1][1].pk), True))
+    refs = winners.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
+        lambda kv: [(ref, kv[0]) for ref in kv[1][1].refs])
+    missing = refs.subtractByKey(known).cache()
+    # Only references missing from this load are looked up in the target: usually few, so batched on the driver.
+    wanted: dict[str, list[str]] = {}
+    for ent, key in missing.keys().distinct().collect():
+        wanted.setdefault(ent, []).append(key)
+    found = {(ent, k) for ent, keys in wanted.items() for k in existing(mapper.entities[ent], keys)}
+    orphan_keys = missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
+        lambda a, b: min(a, b))
+    orphans = winners.join(orphan_keys).map(lambda kv: (
+        "orphan_reference", kv[0][0],
+        f"{kv[1][1][1]} ({entity_uuid(kv[1][1][1])}) exists neither in this load nor in the target", kv[1][0][0]))
+    loadable = winners.subtractByKey(orphan_keys)
+
+    out = Classified(
+        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][1].row)
+              for name in mapper.entities},
+        rejects=early_rejects.union(orphans).cache(),
+    )
+    for (entity,), n in _count(ok.map(lambda t: (t[1].entity,))).items():
+        out.documents[entity] += n
+        out.duplicates[entity] += n
+    for (entity,), n in _count(winners.map(lambda kv: (kv[0][0],))).items():
+        out.duplicates[entity] -= n
+    for (entity,), n in _count(loadable.map(lambda kv: (kv[0][0],))).items():
+        out.unique[entity] = n
+    for (reason, entity), n in _count(out.rejects.map(lambda r: (r[0], r[1]))).items():
+        out.reasons[reason] += n
+        if entity is not None:
+            out.rejected[entity] += n
+            # orphans were counted as mapped documents above; every other reject is only counted here
+            if reason != "orphan_reference":
+                out.documents[entity] += n
+    return out
+
+
+def _count(rdd: RDD) -> dict[Any, int]:
+    return dict(rdd.map(lambda k: (k, 1)).reduceByKey(lambda a, b: a + b).collect())
+
+
+def entity_counts(c: Classified, entities: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per-entity counts for the run report; documents == unique + duplicates + rejected always holds."""
+    return {e: {"documents": c.documents[e], "unique": c.unique[e], "duplicates": c.duplicates[e],
+                "rejected": c.rejected[e]} for e in entities}

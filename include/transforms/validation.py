@@ -1,0 +1,164 @@
+"""Reconciliation rules and the run report, as pure functions over plain dicts.
+
+Operators gather the numbers (source, job report, target) and rows; these functions decide whether
+they reconcile and render the result, so the rules are tested without Airflow, AWS or a database.
+"""
+
+from __future__ import annotations
+
+import heapq
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Check:
+    """One reconciliation: `name` of the check, what was expected and what was found."""
+
+    name: str
+    expected: Any
+    actual: Any
+    entity: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.expected == self.actual
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def count_checks(source: dict[str, int], job: dict[str, Any], target_run: dict[str, int],
+                 source_total: int, quarantined: int | None) -> list[Check]:
+    """Source documents vs the job's accounting vs rows the run wrote, per entity and in total.
+
+    `source` counts documents per entity read independently of the job; `job` is the job's report;
+    `target_run` counts target rows stamped with this run's id; `quarantined` the quarantine records.
+    """
+    checks = [Check("source documents = job documents", source_total, job["documents"])]
+    for name, c in job["entities"].items():
+        checks += [
+            Check("source documents = job documents", source.get(name, 0), c["documents"], name),
+            Check("documents = unique + duplicates + rejected", c["documents"],
+                  c["unique"] + c["duplicates"] + c["rejected"], name),
+        ]
+        if name in target_run:
+            checks.append(Check("target rows of this run = unique documents", c["unique"], target_run[name], name))
+    if quarantined is not None:
+        checks.append(Check("quarantined documents = rejects", sum(job["rejects"].values()), quarantined))
+    return checks
+
+
+def sample_hash(key: str) -> str:
+    """Deterministic, well-spread order for sampling: the same keys are sampled on every run."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class KeySample:
+    """Keeps the `size` keys with the smallest hash and, per key, the item with the greatest order.
+
+    Streams any number of documents in O(size) memory, so a sample of a large collection is cheap.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._heap: list[tuple[str, str]] = []  # (-ish) max-heap of (hash, key) via negated compare
+        self.items: dict[str, tuple[Any, Any]] = {}
+
+    def offer(self, key: str, order: Any, item: Any) -> None:
+        if self.size <= 0:
+            return
+        if key in self.items:
+            if order > self.items[key][0]:
+                self.items[key] = (order, item)
+            return
+        h = sample_hash(key)
+        if len(self._heap) < self.size:
+            heapq.heappush(self._heap, _Rev(h, key))
+        elif h < self._heap[0].h:
+            evicted = heapq.heapreplace(self._heap, _Rev(h, key))
+            del self.items[evicted.key]
+        else:
+            return
+        self.items[key] = (order, item)
+
+    def values(self) -> list[Any]:
+        return [self.items[k][1] for k in sorted(self.items, key=sample_hash)]
+
+
+class _Rev:
+    """Heap entry ordered by descending hash, so the heap's top is the largest kept hash."""
+
+    __slots__ = ("h", "key")
+
+    def __init__(self, h: str, key: str) -> None:
+        self.h, self.key = h, key
+
+    def __lt__(self, other: _Rev) -> bool:
+        return self.h > other.h
+
+
+def normalize(value: Any) -> Any:
+    """One comparable form for values that come from the mapping and from the database driver."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def compare_row(expected: dict[str, Any], actual: dict[str, Any] | None, columns: list[str]) -> list[str]:
+    """Column-by-column differences between the re-mapped source row and the target row."""
+    if actual is None:
+        return ["row is missing from the target"]
+    diffs = []
+    for col in columns:
+        e, a = normalize(expected.get(col)), normalize(actual.get(col))
+        if isinstance(a, list | dict) and isinstance(expected.get(col), str):
+            e = normalize(expected.get(col))
+        if e != a:
+            diffs.append(f"{col}: expected {e!r}, found {a!r}")
+    return diffs
+
+
+def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]], rejects: dict[str, int],
+                 checks: list[Check], sample: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+    """The run report: `status` is `passed` only when every check and every sampled row reconciles."""
+    failed = [c for c in checks if not c.passed]
+    status = "passed" if not failed and not sample.get("mismatches") else "failed"
+    return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
+            "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample}
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A summary a person reads in the task log."""
+    lines = [f"## {report['dag_id']} — {report['status'].upper()}", "", f"run `{report['run_id']}`", "",
+             "| entity | source | target | rejected | duplicates |", "|---|---:|---:|---:|---:|"]
+    for name, e in report["entities"].items():
+        lines.append(f"| {name} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} | "
+                     f"{e.get('duplicates', '')} |")
+    lines += ["", "| reject reason | documents |", "|---|---:|"]
+    lines += [f"| {reason} | {n} |" for reason, n in report["rejects"].items()]
+    failed = [c for c in report["checks"] if not c["passed"]]
+    sample = report.get("sample", {})
+    lines += ["", f"checks: {len(report['checks']) - len(failed)}/{len(report['checks'])} passed; "
+              f"sampled rows: {sample.get('compared', 0)} compared, {len(sample.get('mismatches', []))} differ"]
+    for c in failed:
+        lines.append(f"- FAILED {c['entity'] or 'all'}: {c['name']}: expected {c['expected']}, found {c['actual']}")
+    for m in sample.get("mismatches", [])[:20]:
+        lines.append(f"- ROW {m['entity']} {m['key']}: {'; '.join(m['diffs'])}")
+    return "\n".join(lines)
