@@ -12,9 +12,8 @@ import pwd
 import secrets
 import shutil
 import subprocess
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR at pgserver's import
     warnings.simplefilter("ignore")

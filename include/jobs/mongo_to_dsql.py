@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report-uri", required=True)
     p.add_argument("--quarantine-uri", required=True)
     p.add_argument("--mongo-secret-arn", default=None, help="overrides the spec's source.secret_arn")
+    p.add_argument("--dry-run", action="store_true", help="classify, quarantine and report; write nothing")
     p.add_argument("--partitions", type=int, default=0, help="write parallelism (0: Spark's default)")
     return p.parse_args(argv)
 
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
 
     partitions = args.partitions or spark.sparkContext.defaultParallelism
     written: dict[str, int] = {}
-    for entity in spec.entities:
+    for entity in [] if args.dry_run else spec.entities:
         columns = target_columns(entity)
         keys = list(entity.key_columns)
 
@@ -118,13 +119,15 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         written[entity.name] = int(result.rows[entity.name].repartition(partitions).mapPartitions(write).sum())
 
     counts = entity_counts(result, [e.name for e in spec.entities])
-    for name, n in written.items():
-        counts[name]["written"] = n
+    for name in counts:
+        counts[name]["written"] = written.get(name, 0)
     report = {
         "dag_id": spec.dag_id, "run_id": args.run_id, "source_uri": args.source_uri,
         "target": target.redacted(), "schema": spec.target_schema, "quarantine_uri": quarantine,
+        "dry_run": args.dry_run,
         # documents of an entity, plus rejects that belong to none (no or unknown `type`, broken JSON)
-        "documents": sum(result.documents.values()) + sum(result.reasons.values()) - sum(result.rejected.values()),
+        "documents": (sum(result.documents.values()) + sum(result.reasons.values())
+                      - sum(result.rejected.values())),
         "entities": counts,
         "rejects": {reason: result.reasons.get(reason, 0) for reason in REJECT_REASONS},
     }

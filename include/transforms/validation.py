@@ -6,8 +6,8 @@ they reconcile and render the result, so the rules are tested without Airflow, A
 
 from __future__ import annotations
 
-import heapq
 import hashlib
+import heapq
 import json
 import uuid
 from dataclasses import asdict, dataclass

@@ -1,0 +1,143 @@
+"""Build one Airflow DAG per migration spec. Wiring only: no I/O beyond reading the spec file.
+
+The task graph of a MongoDB → DSQL migration:
+
+    check_source → deploy_ddl → stage_job ─┬─ aws:   [create_cluster →] add_step → wait_for_step [→ terminate]
+                                           └─ local: run_spark_job
+                 → validate_counts → validate_rows → report (ALL_DONE)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, TriggerRule, chain
+
+from dbmigrate import runtime
+from transforms.spec import MongoToDsqlSpec
+
+STAGE = "{{ ti.xcom_pull(task_ids='stage_job') }}"
+
+
+def _staged(path: str) -> str:
+    """A template for one value of what the `stage_job` task returned, e.g. `['local']['script']`."""
+    return "{{ ti.xcom_pull(task_ids='stage_job')" + path + " }}"
+
+
+def _default_args(spec: Any) -> dict[str, Any]:
+    return {"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2)}
+
+
+def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
+    """The DAG for one MongoDB adjacency-list collection → Aurora DSQL migration."""
+    from airflow.providers.amazon.aws.operators.emr import (
+        EmrAddStepsOperator,
+        EmrCreateJobFlowOperator,
+        EmrTerminateJobFlowOperator,
+    )
+    from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+
+    from dbmigrate.operators.dsql import DsqlDeployDdlOperator
+    from dbmigrate.operators.source import CheckMongoSourceOperator
+    from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageMongoToDsqlJobOperator
+    from dbmigrate.operators.validate_dsql import (
+        MigrationReportOperator,
+        ValidateMongoToDsqlCountsOperator,
+        ValidateMongoToDsqlRowsOperator,
+    )
+
+    profile = profile or runtime.compute_profile()
+    with DAG(
+        dag_id=spec.dag_id,
+        description=spec.description.splitlines()[0] if spec.description else None,
+        doc_md=spec.description,
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,  # two loads of the same collection must not race on the same rows
+        tags=[*spec.tags, f"profile:{profile}"],
+        default_args=_default_args(spec),
+        render_template_as_native_obj=True,
+        params={
+            "source_uri": Param("", type="string", title="Source URI",
+                                description="Overrides the spec's source: file:///…/export.json, s3://… or "
+                                            "mongodb://… . Empty: the spec's source for this compute profile."),
+            "validation_sample_size": Param(spec.sample_size, type="integer", minimum=0, maximum=100_000,
+                                            title="Rows to compare column by column"),
+            "dry_run": Param(False, type="boolean", title="Dry run",
+                             description="Lint the DDL and classify the source, write nothing to the target."),
+        },
+    ) as dag:
+        dry_run = "{{ params.dry_run }}"
+        check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
+                                         source_uri="{{ params.source_uri }}")
+        ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
+                                    sql_dir=spec.ddl_dir, lint_only=dry_run)
+        stage = StageMongoToDsqlJobOperator(task_id="stage_job", spec_dag_id=spec.dag_id,
+                                            source_uri="{{ ti.xcom_pull(task_ids='check_source') }}",
+                                            dsql_conn_id=spec.target_conn_id, dry_run=dry_run)
+        if profile == "local":
+            body: list[Any] = [LocalSparkSubmitOperator(
+                task_id="run_spark_job", dsql_conn_id=spec.target_conn_id, retries=0,
+                script=_staged("['local']['script']"), py_files=_staged("['local']['py_files']"),
+                job_args=_staged("['local']['job_args']"))]
+            teardown = None
+        else:
+            transient = spec.emr.cluster_id is None
+            create = EmrCreateJobFlowOperator(task_id="create_cluster", job_flow_overrides=_cluster(spec)) \
+                if transient else None
+            job_flow_id = create.output if create else spec.emr.cluster_id
+            add = EmrAddStepsOperator(task_id="add_step", job_flow_id=job_flow_id,
+                                      steps=_staged("['emr_steps']"), retries=0)
+            wait = EmrStepSensor(task_id="wait_for_step", job_flow_id=job_flow_id,
+                                 step_id="{{ ti.xcom_pull(task_ids='add_step')[0] }}", deferrable=True,
+                                 poke_interval=60, max_attempts=240)
+            body = [x for x in (create, add, wait) if x is not None]
+            teardown = EmrTerminateJobFlowOperator(task_id="terminate_cluster", job_flow_id=job_flow_id,
+                                                   trigger_rule=TriggerRule.ALL_DONE) if transient else None
+        counts = ValidateMongoToDsqlCountsOperator(task_id="validate_counts", spec_dag_id=spec.dag_id,
+                                                   stage=STAGE, dsql_conn_id=spec.target_conn_id, dry_run=dry_run)
+        rows = ValidateMongoToDsqlRowsOperator(task_id="validate_rows", spec_dag_id=spec.dag_id, stage=STAGE,
+                                               sample_size="{{ params.validation_sample_size }}",
+                                               dsql_conn_id=spec.target_conn_id, dry_run=dry_run,
+                                               trigger_rule=TriggerRule.ALL_DONE)
+        report = MigrationReportOperator(task_id="report", spec_dag_id=spec.dag_id, count_task_id="validate_counts",
+                                         row_task_id="validate_rows", dry_run=dry_run, retries=0,
+                                         trigger_rule=TriggerRule.ALL_DONE)
+        chain(check, ddl, stage, *body, counts, rows, report)
+        if teardown is not None:
+            body[-1] >> teardown
+    return dag
+
+
+def _cluster(spec: MongoToDsqlSpec) -> dict[str, Any]:
+    """A transient EMR cluster sized by the spec; it terminates when the DAG's teardown task runs."""
+    emr = spec.emr
+    overrides: dict[str, Any] = {
+        "Name": f"dbmigrate-{spec.dag_id}",
+        "ReleaseLabel": emr.release_label,
+        "Applications": [{"Name": "Spark"}],
+        "Instances": {
+            "InstanceGroups": [
+                {"Name": "primary", "Market": "ON_DEMAND", "InstanceRole": "MASTER",
+                 "InstanceType": emr.instance_type, "InstanceCount": 1},
+                {"Name": "core", "Market": "ON_DEMAND", "InstanceRole": "CORE",
+                 "InstanceType": emr.instance_type, "InstanceCount": emr.core_instance_count},
+            ],
+            "KeepJobFlowAliveWhenNoSteps": True,
+            "TerminationProtected": False,
+        },
+        "JobFlowRole": emr.job_flow_role,
+        "ServiceRole": emr.service_role,
+        "Tags": [{"Key": "dbmigrate:dag_id", "Value": spec.dag_id}],
+    }
+    if emr.log_uri:
+        overrides["LogUri"] = emr.log_uri
+    return overrides
+
+
+BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag}
+
+
+def build_dag(spec: Any, profile: str | None = None) -> DAG:
+    return BUILDERS[spec.kind](spec, profile)

@@ -1,0 +1,137 @@
+"""Stage a Spark job's files and run it: on EMR through the provider's operators, locally with spark-submit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from dbmigrate import runtime
+from dbmigrate.hooks.dsql import DsqlHook
+from dbmigrate.job_bundle import build_bundle, emr_step, job_script, spark_submit_args
+
+TARGET_PASSWORD_ENV = "DBMIGRATE_TARGET_PASSWORD"
+
+
+class StageMongoToDsqlJobOperator(BaseOperator):
+    """Upload the job script, its `--py-files` bundle and the spec to S3, and build the run's step.
+
+    Returns a dict with the staged URIs, `job_args` (the job's own arguments), `emr_steps` (what
+    `EmrAddStepsOperator` submits) and `local` (the same files on local disk, for the local profile).
+    The DSQL target travels as JSON without a password: executors mint IAM tokens themselves.
+
+    :param spec_dag_id: the spec (by dag_id) this run migrates (templated)
+    :param source_uri: source override; empty means the spec's source for the profile (templated)
+    :param dsql_conn_id: Airflow connection of the DSQL cluster
+    :param aws_conn_id: AWS connection for S3
+    :param dry_run: the job classifies and reports but writes nothing to the target (templated)
+    """
+
+    template_fields: Sequence[str] = ("spec_dag_id", "source_uri", "dry_run")
+
+    def __init__(self, *, spec_dag_id: str, source_uri: str = "", dsql_conn_id: str = "dsql_default",
+                 aws_conn_id: str | None = "aws_default", dry_run: Any = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec_dag_id = spec_dag_id
+        self.source_uri = source_uri
+        self.dry_run = dry_run
+        self.dsql_conn_id = dsql_conn_id
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec = runtime.spec_for(self.spec_dag_id)
+        run_id = context["run_id"]
+        prefix = runtime.run_prefix(spec, run_id)
+        source = self.source_uri or runtime.source_uri(spec, context["params"])
+        target = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id).get_target()
+        local_dir = Path(tempfile.mkdtemp(prefix="dbmigrate-stage-"))
+        files = {"py_files": build_bundle(local_dir), "script": job_script("mongo_to_dsql"), "spec": spec.path}
+
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        staged = {}
+        for name, path in files.items():
+            key_uri = f"{spec.staging_uri}/runs/{run_id}/job/{path.name}"
+            bucket, key = S3Hook.parse_s3_url(key_uri)
+            s3.load_file(str(path), key=key, bucket_name=bucket, replace=True)
+            staged[name] = key_uri
+            self.log.info("Staged %s at %s", path.name, key_uri)
+
+        def job_args(spec_uri: str) -> list[str]:
+            args = ["--spec", spec_uri, "--source-uri", source, "--target-json", json.dumps(target.to_dict()),
+                    "--run-id", run_id, "--report-uri", f"{prefix}/job_report.json",
+                    "--quarantine-uri", runtime.quarantine_uri(spec, run_id)]
+            if not target.is_dsql:
+                args += ["--target-password-env", TARGET_PASSWORD_ENV]
+            if str(self.dry_run).lower() == "true":
+                args.append("--dry-run")
+            return args
+
+        submit = spark_submit_args(script=staged["script"], py_files=staged["py_files"],
+                                   job_args=job_args(staged["spec"]), packages=spec.emr.packages)
+        return {
+            "staged": staged,
+            "source_uri": source,
+            "job_report_uri": f"{prefix}/job_report.json",
+            "quarantine_uri": runtime.quarantine_uri(spec, run_id),
+            "emr_steps": [emr_step(f"{spec.dag_id} {run_id}", submit)],
+            "local": {"script": str(files["script"]), "py_files": str(files["py_files"]),
+                      "job_args": job_args(str(files["spec"]))},
+        }
+
+
+class LocalSparkSubmitOperator(BaseOperator):
+    """Run a Spark job with the local `spark-submit` (pyspark's), as the EMR step would run it.
+
+    The local compute profile uses this instead of `EmrAddStepsOperator` + `EmrStepSensor`. The DSQL
+    stand-in's password reaches the job through an environment variable, never its arguments.
+
+    :param script: the job script (templated)
+    :param py_files: the `--py-files` bundle (templated)
+    :param job_args: the job's own arguments (templated)
+    :param master: Spark master, `local[*]` by default
+    :param dsql_conn_id: connection whose password is exported to the job when it uses password auth
+    """
+
+    template_fields: Sequence[str] = ("script", "py_files", "job_args")
+
+    def __init__(self, *, script: str, py_files: str, job_args: Sequence[str] | str, master: str = "local[*]",
+                 dsql_conn_id: str = "dsql_default", aws_conn_id: str | None = "aws_default",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.script = script
+        self.py_files = py_files
+        self.job_args = job_args
+        self.master = master
+        self.dsql_conn_id = dsql_conn_id
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> None:
+        target = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id).get_target()
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+        if target.password:
+            env[TARGET_PASSWORD_ENV] = target.password
+        submit = Path(sys.executable).parent / "spark-submit"
+        cmd = [str(submit), *spark_submit_args(
+            script=self.script, py_files=self.py_files, job_args=list(self.job_args), master=self.master,
+            conf={"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC",
+                  "spark.sql.shuffle.partitions": "8", "spark.driver.memory": "2g"})]
+        self.log.info("Running %s", " ".join(cmd[:8]) + " ...")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            if " WARN " in line or " INFO " in line:
+                continue
+            self.log.info("spark: %s", line.rstrip())
+            tail = [*tail[-40:], line]
+        if proc.wait() != 0:
+            raise AirflowException(f"spark-submit exited with {proc.returncode}:\n{''.join(tail)}")

@@ -1,0 +1,93 @@
+"""DsqlDeployDdlOperator deploying include/sql/movie_db to the PostgreSQL stand-in.
+
+Each test deploys into its own throwaway database, so the shared `postgres` database (and the `movie_db`
+schema other tests and DAG runs use) is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate.operators.dsql import SQL_DIR, DsqlDeployDdlOperator
+
+LINEAGE = ["source_doc_id", "migration_run_id", "migrated_at"]
+EXPECTED_COLUMNS = {
+    "movies": ["movie_id", "source_id", "title", "release_year", "release_date", "runtime_minutes", "rating",
+               "genres", "budget", "box_office", "language", *LINEAGE],
+    "actors": ["actor_id", "source_id", "name", "birth_date", "birth_place", *LINEAGE],
+    "directors": ["director_id", "source_id", "name", "birth_date", *LINEAGE],
+    "movie_actors": ["movie_id", "actor_id", "character_name", "billing_order", *LINEAGE],
+    "movie_directors": ["movie_id", "director_id", *LINEAGE],
+}
+STATEMENTS = 1 + 5 + 7  # schema, five tables, seven indexes
+
+
+@pytest.fixture
+def scratch_db(dsql_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """URI of a throwaway database in the stand-in, also the Airflow connection `dsql_scratch`."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    p = urlsplit(dsql_uri)
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    monkeypatch.setenv("AIRFLOW_CONN_DSQL_SCRATCH", json.dumps({
+        "conn_type": "postgres", "host": p.hostname, "port": p.port, "login": unquote(p.username or ""),
+        "password": unquote(p.password or ""), "schema": name,
+        "extra": {"auth": "password", "sslmode": "disable"},
+    }))
+    yield dsql_uri.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def deploy(sql_dir: str | Path) -> int:
+    op = DsqlDeployDdlOperator(task_id="deploy_ddl", sql_dir=str(sql_dir), dsql_conn_id="dsql_scratch")
+    return op.execute(context={})
+
+
+class TestDsqlDeployDdlOperator:
+    def test_templated_fields(self) -> None:
+        assert DsqlDeployDdlOperator.template_fields == ("sql_dir",)
+
+    def test_deploys_movie_db_idempotently(self, scratch_db: str) -> None:
+        assert deploy("movie_db") == STATEMENTS
+        assert deploy(SQL_DIR / "movie_db") == STATEMENTS  # second run: every statement is IF NOT EXISTS
+        with psycopg.connect(scratch_db) as conn:
+            rows = conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'movie_db' "
+                "ORDER BY table_name, ordinal_position").fetchall()
+            indexes = {r[0] for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'movie_db'").fetchall()}
+            rating = conn.execute(
+                "SELECT data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+                "WHERE table_schema = 'movie_db' AND table_name = 'movies' AND column_name = 'rating'").fetchone()
+        columns: dict[str, list[str]] = {}
+        for table, column in rows:
+            columns.setdefault(table, []).append(column)
+        assert columns == EXPECTED_COLUMNS
+        assert rating == ("numeric", 3, 1)
+        assert {"movie_actors_actor_id_idx", "movie_directors_director_id_idx"} <= indexes
+        assert {f"{t}_migration_run_id_idx" for t in EXPECTED_COLUMNS} <= indexes
+
+    def test_lint_failure_applies_nothing(self, scratch_db: str, tmp_path: Path) -> None:
+        (tmp_path / "001_schema.sql").write_text("CREATE SCHEMA IF NOT EXISTS should_not_exist;\n")
+        (tmp_path / "002_links.sql").write_text(
+            "-- no foreign keys on DSQL, so this must be rejected\n"
+            "CREATE TABLE IF NOT EXISTS should_not_exist.links (\n"
+            "    id uuid PRIMARY KEY,\n    movie_id uuid REFERENCES should_not_exist.movies (movie_id)\n);\n")
+        with pytest.raises(AirflowFailException, match=r"002_links\.sql statement 1 \[foreign_key\]"):
+            deploy(tmp_path)
+        with psycopg.connect(scratch_db) as conn:
+            assert conn.execute("SELECT count(*) FROM information_schema.schemata "
+                                "WHERE schema_name = 'should_not_exist'").fetchone() == (0,)
+
+    def test_empty_dir_fails(self, scratch_db: str, tmp_path: Path) -> None:
+        with pytest.raises(AirflowFailException, match="no \\*.sql files"):
+            deploy(tmp_path)
