@@ -1,0 +1,101 @@
+"""Per-document mapping: Extended JSON forms, every reject reason, deterministic UUIDs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
+from transforms.spec import SPEC_DIR, load_spec
+
+MAPPER = DocumentMapper(load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml").entities)
+
+
+def movie(**fields: object) -> str:
+    doc = {"_id": {"$oid": "65f0000000000000000000aa"}, "PK": "MOVIE#tt0111161", "SK": "METADATA", "type": "movie",
+           "title": "The Shawshank Redemption"}
+    doc.update(fields)
+    return json.dumps({k: v for k, v in doc.items() if v is not ...})
+
+
+def test_movie_maps_every_extended_json_form() -> None:
+    m = MAPPER.map_line(movie(year={"$numberLong": "1994"}, rating={"$numberDecimal": "9.25"},
+                              release_date={"$date": {"$numberLong": "-86400000"}}, genres=["Drama", "Crime"],
+                              runtime_minutes=None, details={"budget": {"$numberLong": "25000000"}, "language": "en"},
+                              imdb_votes=123))
+    assert isinstance(m, Mapped)
+    assert m.row["movie_id"] == str(uuid.uuid5(uuid.UUID("6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31"), "MOVIE#tt0111161"))
+    assert m.row["source_id"] == "tt0111161"
+    assert m.row["release_year"] == 1994
+    assert m.row["rating"] == Decimal("9.3")  # numeric(3,1), rounded half away from zero like PostgreSQL
+    assert m.row["release_date"] == date(1969, 12, 31)
+    assert json.loads(m.row["genres"]) == ["Drama", "Crime"]
+    assert m.row["budget"] == 25000000 and m.row["box_office"] is None and m.row["language"] == "en"
+    assert m.row["runtime_minutes"] is None
+
+
+def test_uuid_is_the_same_for_the_entity_and_its_references() -> None:
+    link = MAPPER.map_line('{"_id": 1, "PK": "MOVIE#tt1", "SK": "ACTOR#nm2", "type": "movie_actor", '
+                           '"character_name": "O\'Brien \\"Bud\\"", "billing_order": {"$numberInt": "2"}}')
+    assert isinstance(link, Mapped)
+    assert link.row["movie_id"] == entity_uuid("MOVIE#tt1")
+    assert link.row["actor_id"] == entity_uuid("ACTOR#nm2")
+    assert link.row["character_name"] == 'O\'Brien "Bud"'
+    assert link.refs == (("movie", "MOVIE#tt1"), ("actor", "ACTOR#nm2"))
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    (movie(title=...), "missing_field"),
+    (movie(title=None), "missing_field"),
+    (movie(type=...), "missing_field"),
+    (movie(_id=...), "missing_field"),
+    (movie(SK=...), "missing_field"),
+    (movie(year="nineteen"), "bad_type"),
+    (movie(year=1994.5), "bad_type"),
+    (movie(year=2**31), "bad_type"),
+    (movie(runtime_minutes=True), "bad_type"),
+    (movie(rating=123.4), "bad_type"),
+    (movie(rating={"$numberDouble": "NaN"}), "bad_type"),
+    (movie(genres="Drama"), "bad_type"),
+    (movie(genres=["Drama", 5]), "bad_type"),
+    (movie(release_date="not a date"), "bad_type"),
+    (movie(release_date={"$date": "1999-13-45T00:00:00Z"}), "bad_type"),
+    (movie(details={"budget": "lots"}), "bad_type"),
+    (movie(details="n/a"), "bad_type"),
+    (movie(title="nul\u0000byte"), "bad_type"),
+    (movie(type="producer", PK="PRODUCER#p1"), "unknown_entity"),
+    (movie(PK="FILM#tt1"), "unknown_entity"),
+    (movie(SK="DETAILS"), "unknown_entity"),
+    (movie(PK="MOVIE#"), "bad_key"),
+    (movie(PK="MOVIE#" + "x" * 256), "bad_key"),
+    (movie(PK=42), "bad_key"),
+    ('{"_id": 1, "PK": "MOVIE#tt1", "SK": "ACTOR#", "type": "movie_actor"}', "bad_key"),
+    ('{"_id": 1, "PK": "MOVIE#tt1", "SK": "ACTOR#a", "type": "movie_actor", "billing_order": "first"}', "bad_type"),
+    ("{not json", "malformed_json"),
+    ("[1, 2]", "malformed_json"),
+])
+def test_reject_reasons(line: str, reason: str) -> None:
+    result = MAPPER.map_line(line)
+    assert isinstance(result, Rejected), result
+    assert result.reason == reason, result.detail
+    assert result.detail
+
+
+def test_blank_lines_are_not_documents() -> None:
+    assert MAPPER.map_line("   ") is None
+
+
+def test_id_of_exactly_255_characters_is_a_key() -> None:
+    assert isinstance(MAPPER.map_line(movie(PK="MOVIE#" + "x" * 255)), Mapped)
+
+
+def test_documents_order_by_bson_id() -> None:
+    a = MAPPER.map_line(movie(_id={"$oid": "65f0000000000000000000aa"}))
+    b = MAPPER.map_line(movie(_id={"$oid": "65f0000000000000000000ab"}))
+    n = MAPPER.map_line(movie(_id=99999))
+    assert isinstance(a, Mapped) and isinstance(b, Mapped) and isinstance(n, Mapped)
+    assert n.order < a.order < b.order  # numbers sort before ObjectIds, as in MongoDB

@@ -1,0 +1,99 @@
+"""The Spark classification of a mongoexport file, in local Spark, against the generator's exact outcome."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generators.movie_collection import write
+from transforms.adjacency import DocumentMapper
+from transforms.mongo_to_dsql import classify, entity_counts
+from transforms.spec import SPEC_DIR, load_spec
+
+SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
+NAMES = [e.name for e in SPEC.entities]
+
+
+@pytest.fixture(scope="module")
+def bad_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("mongo") / "movie_collection.json"
+    expected = write(path, movies=40, seed=7, bad_input=True)
+    return path, expected
+
+
+def _classify(spark, path: Path, existing=lambda entity, keys: set()):  # noqa: ANN001, ANN202
+    lines = spark.sparkContext.textFile(f"file://{path}", minPartitions=3)
+    return classify(lines, DocumentMapper(SPEC.entities), existing)
+
+
+def test_counts_match_the_generated_outcome_exactly(spark, bad_file) -> None:  # noqa: ANN001
+    path, expected = bad_file
+    result = _classify(spark, path)
+    counts = entity_counts(result, NAMES)
+    for name in NAMES:
+        assert counts[name] == expected["entities"][name], name
+    assert dict(result.reasons) == {k: v for k, v in expected["rejects"].items() if v}
+    assert result.rejects.count() == sum(expected["rejects"].values())
+
+
+def test_every_reject_reason_is_quarantined_with_its_document(spark, bad_file) -> None:  # noqa: ANN001
+    path, expected = bad_file
+    rejects = _classify(spark, path).rejects.collect()
+    reasons = {r[0] for r in rejects}
+    assert reasons == {"missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json"}
+    source_lines = set(path.read_text(encoding="utf-8").splitlines())
+    for reason, _entity, detail, document in rejects:
+        assert detail, reason
+        assert document in source_lines  # the document as it was in the source, for a person to fix
+
+
+def test_greatest_id_wins_among_duplicates(spark, bad_file) -> None:  # noqa: ANN001
+    path, expected = bad_file
+    rows = _classify(spark, path).rows
+    movies = {r["source_id"]: r for r in rows["movie"].collect()}
+    for key, title in expected["winners"].items():
+        if key.startswith("MOVIE#") and key.endswith("|METADATA"):
+            assert movies[key.split("|")[0][len("MOVIE#"):]]["title"] == title
+
+
+def test_references_found_in_the_target_are_not_orphans(spark, tmp_path: Path) -> None:  # noqa: ANN001
+    path = tmp_path / "links.json"
+    path.write_text("\n".join([
+        '{"_id": {"$oid": "00000000000000000000000a"}, "PK": "MOVIE#tt1", "SK": "METADATA", "type": "movie", '
+        '"title": "A"}',
+        '{"_id": {"$oid": "00000000000000000000000b"}, "PK": "MOVIE#tt1", "SK": "ACTOR#nm1", "type": "movie_actor"}',
+        '{"_id": {"$oid": "00000000000000000000000c"}, "PK": "MOVIE#tt1", "SK": "ACTOR#nm2", "type": "movie_actor"}',
+    ]))
+    asked: list[tuple[str, list[str]]] = []
+
+    def existing(entity, keys):  # noqa: ANN001, ANN202
+        asked.append((entity.name, sorted(keys)))
+        return {"ACTOR#nm1"} & set(keys)
+
+    result = _classify(spark, path, existing)
+    assert [r["actor_id"] for r in result.rows["movie_actor"].collect()] == [
+        DocumentMapper(SPEC.entities).map_line(
+            '{"_id": 1, "PK": "ACTOR#nm1", "SK": "METADATA", "type": "actor", "name": "x"}').row["actor_id"]]
+    assert [r[0] for r in result.rejects.collect()] == ["orphan_reference"]
+    # only references missing from the load are looked up, once each
+    assert asked == [("actor", ["ACTOR#nm1", "ACTOR#nm2"])]
+
+
+def test_live_collection_documents_map_like_export_lines(spark) -> None:  # noqa: ANN001
+    """Documents from the MongoDB Spark Connector arrive as dicts (datetime, Decimal): same rows as from a file."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    doc = {"_id": "65f000000000000000000001", "PK": "MOVIE#tt9", "SK": "METADATA", "type": "movie", "title": "Ä",
+           "year": 1999, "rating": Decimal("7.25"), "release_date": datetime(1999, 3, 31, tzinfo=UTC),
+           "genres": ["Sci-Fi"], "details": {"budget": 63000000, "box_office": None, "language": "en"}}
+    line = json.dumps({**doc, "_id": {"$oid": doc["_id"]}, "rating": {"$numberDecimal": "7.25"},
+                       "release_date": {"$date": "1999-03-31T00:00:00Z"}})
+    from_dict = classify(spark.sparkContext.parallelize([doc]), DocumentMapper(SPEC.entities),
+                         lambda e, k: set(), as_text=False).rows["movie"].collect()
+    from_line = classify(spark.sparkContext.parallelize([line]), DocumentMapper(SPEC.entities),
+                         lambda e, k: set()).rows["movie"].collect()
+    assert from_dict == from_line
+    assert from_dict[0]["rating"] == Decimal("7.3")
