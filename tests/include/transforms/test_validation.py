@@ -1,0 +1,60 @@
+"""Reconciliation rules, the deterministic sample and the report, without Airflow or a database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from transforms.validation import KeySample, build_report, compare_row, count_checks, render_markdown
+
+JOB = {"documents": 12, "rejects": {"bad_type": 2, "malformed_json": 1},
+       "entities": {"movie": {"documents": 8, "unique": 5, "duplicates": 1, "rejected": 2},
+                    "actor": {"documents": 3, "unique": 3, "duplicates": 0, "rejected": 0}}}
+
+
+def test_counts_that_reconcile_pass() -> None:
+    checks = count_checks({"movie": 8, "actor": 3}, JOB, {"movie": 5, "actor": 3}, 12, 3)
+    assert checks and all(c.passed for c in checks)
+
+
+def test_each_kind_of_mismatch_fails() -> None:
+    assert not all(c.passed for c in count_checks({"movie": 9, "actor": 3}, JOB, {"movie": 5, "actor": 3}, 12, 3))
+    assert not all(c.passed for c in count_checks({"movie": 8, "actor": 3}, JOB, {"movie": 4, "actor": 3}, 12, 3))
+    assert not all(c.passed for c in count_checks({"movie": 8, "actor": 3}, JOB, {"movie": 5, "actor": 3}, 13, 3))
+    assert not all(c.passed for c in count_checks({"movie": 8, "actor": 3}, JOB, {"movie": 5, "actor": 3}, 12, 2))
+
+
+def test_sample_is_deterministic_bounded_and_keeps_the_winner() -> None:
+    keys = [f"MOVIE#{i}" for i in range(1000)]
+    a, b = KeySample(10), KeySample(10)
+    for k in keys:
+        a.offer(k, 1, (k, "old"))
+    for k in reversed(keys):
+        b.offer(k, 1, (k, "old"))
+    assert a.values() == b.values() and len(a.values()) == 10
+    picked = a.values()[0][0]
+    a.offer(picked, 2, (picked, "new"))
+    a.offer(picked, 0, (picked, "older"))
+    assert (picked, "new") in a.values()
+
+
+def test_compare_row_normalizes_driver_types() -> None:
+    u = uuid.uuid4()
+    expected = {"id": str(u), "rating": Decimal("8.0"), "d": date(2000, 1, 2), "g": '["A","B"]', "n": None}
+    actual = {"id": u, "rating": Decimal("8"), "d": date(2000, 1, 2), "g": ["A", "B"], "n": None}
+    assert compare_row(expected, actual, list(expected)) == []
+    assert compare_row(expected, {**actual, "g": ["B", "A"]}, list(expected)) == [
+        "g: expected ['A', 'B'], found ['B', 'A']"]
+    assert compare_row(expected, None, list(expected)) == ["row is missing from the target"]
+
+
+def test_report_status_and_markdown() -> None:
+    checks = count_checks({"movie": 8, "actor": 3}, JOB, {"movie": 5, "actor": 3}, 12, 3)
+    ok = build_report(dag_id="d", run_id="r", entities={"movie": {"source": 8}}, rejects=JOB["rejects"],
+                      checks=checks, sample={"compared": 5, "mismatches": []})
+    assert ok["status"] == "passed"
+    bad = build_report(dag_id="d", run_id="r", entities={}, rejects={}, checks=checks,
+                       sample={"compared": 5, "mismatches": [{"entity": "movie", "key": "k", "diffs": ["x"]}]})
+    assert bad["status"] == "failed"
+    assert "PASSED" in render_markdown(ok) and "ROW movie k: x" in render_markdown(bad)
