@@ -48,7 +48,7 @@ def test_export_files_lines_and_json_array(tmp_path: Path) -> None:
 
 
 def test_mongo_credentials_come_from_secrets_manager() -> None:
-    arn = boto3.client("secretsmanager").create_secret(
-        Name=f"dbmigrate/test-{ObjectId()}", SecretString=json.dumps({"username": "migr@tor", "password": "p:w/d"}))["ARN"]
+    secret = json.dumps({"username": "migr@tor", "password": "p:w/d"})
+    arn = boto3.client("secretsmanager").create_secret(Name=f"dbmigrate/test-{ObjectId()}", SecretString=secret)["ARN"]
     uri = mongo_uri_with_credentials("mongodb+srv://old:creds@movies.example.net/?retryWrites=false", arn)
     assert uri == "mongodb+srv://migr%40tor:p%3Aw%2Fd@movies.example.net/?retryWrites=false"
