@@ -27,28 +27,8 @@ def _as_bool(value: Any) -> bool:
     return value is True or str(value).strip().lower() in ("true", "1", "yes")
 
 
-class _MongoSourceMixin:
-    """Reads the source the run migrated: a mongoexport file, or the live collection through MongoHook."""
-
-    mongo_conn_id: str
-
-    def _lines(self, spec: Any, source_uri: str) -> Any:
-        collection = None
-        if is_mongo(source_uri):
-            from airflow.providers.mongo.hooks.mongo import MongoHook
-
-            client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
-            collection = client[spec.source_database][spec.source_collection]
-        return iter_lines(source_uri, collection=collection)
-
-
-class ValidateMongoToDsqlCountsOperator(_MongoSourceMixin, BaseOperator):
-    """Reconcile source documents, the job's accounting, the target rows this run wrote and the quarantine.
-
-    :param spec_dag_id: the migration spec (templated)
-    :param stage: what the staging task returned: source, job report and quarantine URIs (templated)
-    :param dry_run: the run wrote nothing, so target rows are not counted (templated)
-    """
+class _MongoToDsqlValidation(BaseOperator):
+    """What both validators share: the run's spec, what the staging task returned, and the source reader."""
 
     template_fields: Sequence[str] = ("spec_dag_id", "stage", "dry_run")
 
@@ -62,6 +42,25 @@ class ValidateMongoToDsqlCountsOperator(_MongoSourceMixin, BaseOperator):
         self.dsql_conn_id = dsql_conn_id
         self.aws_conn_id = aws_conn_id
         self.mongo_conn_id = mongo_conn_id
+
+    def _lines(self, spec: Any, source_uri: str) -> Any:
+        """The source the run migrated: a mongoexport file, or the live collection through MongoHook."""
+        collection = None
+        if is_mongo(source_uri):
+            from airflow.providers.mongo.hooks.mongo import MongoHook
+
+            client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
+            collection = client[spec.source_database][spec.source_collection]
+        return iter_lines(source_uri, collection=collection)
+
+
+class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
+    """Reconcile source documents, the job's accounting, the target rows this run wrote and the quarantine.
+
+    :param spec_dag_id: the migration spec (templated)
+    :param stage: what the staging task returned: source, job report and quarantine URIs (templated)
+    :param dry_run: the run wrote nothing, so target rows are not counted (templated)
+    """
 
     def execute(self, context: Any) -> dict[str, Any]:
         from connectors.storage import read_text
@@ -111,7 +110,7 @@ def _count_quarantined(uri: str, aws_conn_id: str | None) -> int:
     return sum(s3.read_key(k, bucket_name=bucket).count("\n") for k in keys)
 
 
-class ValidateMongoToDsqlRowsOperator(_MongoSourceMixin, BaseOperator):
+class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
     """Re-map a deterministic sample of source documents and compare them column by column with the target.
 
     :param spec_dag_id: the migration spec (templated)
@@ -122,17 +121,9 @@ class ValidateMongoToDsqlRowsOperator(_MongoSourceMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("spec_dag_id", "stage", "sample_size", "dry_run")
 
-    def __init__(self, *, spec_dag_id: str, stage: Any, sample_size: Any = 200, dry_run: Any = False,
-                 dsql_conn_id: str = "dsql_default", aws_conn_id: str | None = "aws_default",
-                 mongo_conn_id: str = "mongo_default", **kwargs: Any) -> None:
+    def __init__(self, *, sample_size: Any = 200, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.spec_dag_id = spec_dag_id
-        self.stage = stage
         self.sample_size = sample_size
-        self.dry_run = dry_run
-        self.dsql_conn_id = dsql_conn_id
-        self.aws_conn_id = aws_conn_id
-        self.mongo_conn_id = mongo_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec = runtime.spec_for(self.spec_dag_id)
