@@ -1,0 +1,439 @@
+"""dms_sample (SQL Server) → DynamoDB: the `ticket_sales` and `config` items, as Spark DataFrames.
+
+Follows the shared design (`ticket_sales` keyed by ticket id and `ticket_status_owner`, the overloaded
+`config` table). The DataFrame functions take the source tables as DataFrames named like the tables and
+return DataFrames of plain columns whose names are the DynamoDB attribute names; `to_dynamodb_rdd` turns
+rows into attribute-value items on the executors. No I/O, no session: the job script reads and writes.
+
+The `expected_*` functions re-map single source rows (dicts keyed by source column names, as a DB cursor
+returns them) in plain Python, so validation can compare sampled source rows with the items written.
+pyspark is imported lazily so those work where pyspark is not installed (the Airflow workers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from transforms.dynamo_items import to_item
+
+if TYPE_CHECKING:
+    from pyspark import RDD
+    from pyspark.sql import Column, DataFrame, Row
+
+__all__ = [
+    "CONFIG_COLUMNS",
+    "TICKET_SALES_COLUMNS",
+    "config_items",
+    "event_date",
+    "expected_available_item",
+    "expected_config_item",
+    "expected_ticket_sales_item",
+    "history_order_key",
+    "league_key",
+    "ticket_sales_items",
+    "ticket_status_owner",
+    "to_dynamodb_rdd",
+    "transaction_ts",
+]
+
+# Spark datetime patterns for the two timestamp formats of the design
+TRANSACTION_TS_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSS"  # sort key part and transaction_date
+EVENT_TS_PATTERN = "yyyy-MM-dd'T'HH:mm:ss"  # sporting_event_date
+DATE_PATTERN = "yyyy-MM-dd"  # available_key date part
+
+# Output columns (= DynamoDB attribute names), in order. Keys first.
+TICKET_SALES_COLUMNS = (
+    "sporting_event_ticket_id", "ticket_status_owner", "item_type",
+    "owner_id", "owner_first_name", "owner_last_name", "owner_full_name",
+    "transferred_from_id", "transferred_first_name", "transferred_last_name", "transferred_full_name",
+    "transaction_date", "sporting_event_date", "sporting_event_id", "sport_type_name",
+    "home_team_id", "home_team_name", "home_team_abbrev", "home_team_sport_league",
+    "away_team_id", "away_team_name", "away_team_abbrev", "away_team_sport_league",
+    "home_field_id", "home_field_name", "home_field_city", "home_field_seating_capacity",
+    "seat_level", "seat_section", "seat_row", "seat", "ticket_price",
+    "current_owner_id", "transferred_to_id", "available_key", "seat_key",
+)
+AVAILABLE_COLUMNS = (
+    "sporting_event_ticket_id", "ticket_status_owner", "item_type", "sporting_event_id", "sporting_event_date",
+    "home_field_id", "seat_level", "seat_section", "seat_row", "seat", "ticket_price", "available_key", "seat_key",
+)
+CONFIG_COLUMNS = (
+    "data_type", "data_id", "descriptive_name",
+    "first_name", "last_name",  # PERSON
+    "team_name_abbrev", "team_home_field_id", "team_sport_type_name", "team_sport_league",  # TEAM
+    "city", "seating_capacity", "levels", "sections",  # LOCATION
+)
+
+PURCHASED, TRANSFERRED, AVAILABLE = "PURCHASED", "TRANSFERRED", "AVAILABLE"
+PRICE_PRECISION, PRICE_SCALE = 8, 2  # numeric(8,2)
+_CENT = Decimal("0.01")
+
+
+# --- pure Python: formats and single-row re-mapping (validation) ---------------------------------------
+
+
+def transaction_ts(ts: datetime | str) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.mmm`, milliseconds truncated like Spark's `SSS`; a string is taken as formatted."""
+    if isinstance(ts, str):
+        return ts
+    return f"{ts:%Y-%m-%dT%H:%M:%S}.{ts.microsecond // 1000:03d}"
+
+
+def event_date(start: datetime | str | None) -> str | None:
+    """`sporting_event_date`: the event start as `YYYY-MM-DDTHH:MM:SS`."""
+    if start is None or isinstance(start, str):
+        return start
+    return f"{start:%Y-%m-%dT%H:%M:%S}"
+
+
+def ticket_status_owner(transferred_from_id: int | None, purchased_by_id: int, ts: datetime | str) -> str:
+    """The sort key of a history item: `Purchased|<buyer>|<ts>` or `Transferred|<previous owner>|<ts>`."""
+    if transferred_from_id is None:
+        return f"Purchased|{purchased_by_id}|{transaction_ts(ts)}"
+    return f"Transferred|{transferred_from_id}|{transaction_ts(ts)}"
+
+
+def league_key(league_short_name: str | None, division_short_name: str | None) -> str | None:
+    """`<league>|<division>`; None (attribute omitted) when either part is missing."""
+    if league_short_name is None or division_short_name is None:
+        return None
+    return f"{league_short_name}|{division_short_name}"
+
+
+def history_order_key(hist: Mapping[str, Any]) -> tuple:
+    """Sort key of a ticket's history rows; the greatest is the latest (it carries `current_owner_id`)."""
+    return hist["transaction_date_time"], hist["purchased_by_id"]
+
+
+def _price(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(_CENT)
+
+
+def _seat_level(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal(1))
+
+
+def _iso_date(value: date | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()[:10]
+
+
+def _joined(*parts: Any, sep: str = "|") -> str | None:
+    if any(p is None for p in parts):
+        return None
+    return sep.join(str(p) for p in parts)
+
+
+def expected_ticket_sales_item(
+    hist: Mapping[str, Any],
+    ticket: Mapping[str, Any] | None,
+    event: Mapping[str, Any] | None,
+    home_team: Mapping[str, Any] | None,
+    away_team: Mapping[str, Any] | None,
+    location: Mapping[str, Any] | None,
+    owner: Mapping[str, Any] | None,
+    transferred_from: Mapping[str, Any] | None,
+    *,
+    is_latest: bool,
+) -> dict[str, dict]:
+    """The `ticket_sales` item one `ticket_purchase_hist` row should become (DynamoDB attribute values).
+
+    Related rows are source rows (None when missing); `is_latest` says whether `hist` is the greatest
+    of its ticket by `history_order_key`.
+    """
+    tk, ev, home, away = ticket or {}, event or {}, home_team or {}, away_team or {}
+    loc, own, prev = location or {}, owner or {}, transferred_from or {}
+    from_id, buyer = hist["transferred_from_id"], hist["purchased_by_id"]
+    row = {
+        "sporting_event_ticket_id": hist["sporting_event_ticket_id"],
+        "ticket_status_owner": ticket_status_owner(from_id, buyer, hist["transaction_date_time"]),
+        "item_type": PURCHASED if from_id is None else TRANSFERRED,
+        "owner_id": buyer,
+        "owner_first_name": own.get("first_name"),
+        "owner_last_name": own.get("last_name"),
+        "owner_full_name": own.get("full_name"),
+        "transferred_from_id": from_id,
+        "transferred_first_name": prev.get("first_name") if from_id is not None else None,
+        "transferred_last_name": prev.get("last_name") if from_id is not None else None,
+        "transferred_full_name": prev.get("full_name") if from_id is not None else None,
+        "transaction_date": transaction_ts(hist["transaction_date_time"]),
+        "sporting_event_date": event_date(ev.get("start_date_time")),
+        "sporting_event_id": tk.get("sporting_event_id"),
+        "sport_type_name": ev.get("sport_type_name"),
+        "home_team_id": ev.get("home_team_id"),
+        "home_team_name": home.get("name"),
+        "home_team_abbrev": home.get("abbreviated_name"),
+        "home_team_sport_league": league_key(home.get("sport_league_short_name"),
+                                             home.get("sport_division_short_name")),
+        "away_team_id": ev.get("away_team_id"),
+        "away_team_name": away.get("name"),
+        "away_team_abbrev": away.get("abbreviated_name"),
+        "away_team_sport_league": league_key(away.get("sport_league_short_name"),
+                                             away.get("sport_division_short_name")),
+        "home_field_id": ev.get("location_id"),
+        "home_field_name": loc.get("name"),
+        "home_field_city": loc.get("city"),
+        "home_field_seating_capacity": loc.get("seating_capacity"),
+        "seat_level": _seat_level(tk.get("seat_level")),
+        "seat_section": tk.get("seat_section"),
+        "seat_row": tk.get("seat_row"),
+        "seat": tk.get("seat"),
+        "ticket_price": _price(hist["purchase_price"]),
+        "current_owner_id": buyer if is_latest else None,
+        "transferred_to_id": buyer if from_id is not None else None,
+    }
+    return to_item(row)
+
+
+def expected_available_item(ticket: Mapping[str, Any], event: Mapping[str, Any] | None) -> dict[str, dict]:
+    """The `Available` item of an unsold ticket (`ticketholder_id` IS NULL)."""
+    ev = event or {}
+    seat_level = _seat_level(ticket.get("seat_level"))
+    row = {
+        "sporting_event_ticket_id": ticket["id"],
+        "ticket_status_owner": "Available",
+        "item_type": AVAILABLE,
+        "sporting_event_id": ticket.get("sporting_event_id"),
+        "sporting_event_date": event_date(ev.get("start_date_time")),
+        "home_field_id": ev.get("location_id"),
+        "seat_level": seat_level,
+        "seat_section": ticket.get("seat_section"),
+        "seat_row": ticket.get("seat_row"),
+        "seat": ticket.get("seat"),
+        "ticket_price": _price(ticket.get("ticket_price")),
+        "available_key": _joined(ticket.get("sport_location_id"), _iso_date(ev.get("start_date"))),
+        "seat_key": _joined(seat_level, ticket.get("seat_section"), ticket.get("seat_row"), ticket.get("seat")),
+    }
+    return to_item(row)
+
+
+def expected_config_item(
+    data_type: str, row: Mapping[str, Any], *, league: Mapping[str, Any] | None = None
+) -> dict[str, dict]:
+    """The `config` item of one source row; `data_type` is PERSON, TEAM, SPORT_TYPE, LOCATION or
+    SPORT_LEAGUE_DIVISION (then `row` is a sport_division row and `league` its sport_league row)."""
+    if data_type == "PERSON":
+        out = {"data_id": str(row["id"]), "descriptive_name": row.get("full_name"),
+               "first_name": row.get("first_name"), "last_name": row.get("last_name")}
+    elif data_type == "TEAM":
+        out = {"data_id": str(row["id"]), "descriptive_name": row.get("name"),
+               "team_name_abbrev": row.get("abbreviated_name"), "team_home_field_id": row.get("home_field_id"),
+               "team_sport_type_name": row.get("sport_type_name"),
+               "team_sport_league": league_key(row.get("sport_league_short_name"),
+                                               row.get("sport_division_short_name"))}
+    elif data_type == "SPORT_TYPE":
+        out = {"data_id": row["name"], "descriptive_name": row.get("description")}
+    elif data_type == "LOCATION":
+        out = {"data_id": str(row["id"]), "descriptive_name": row.get("name"), "city": row.get("city"),
+               "seating_capacity": row.get("seating_capacity"), "levels": row.get("levels"),
+               "sections": row.get("sections")}
+    elif data_type == "SPORT_LEAGUE_DIVISION":
+        out = {"data_id": league_key(row["sport_league_short_name"], row["short_name"]),
+               "descriptive_name": _joined((league or {}).get("long_name"), row.get("long_name"), sep=" ")}
+    else:
+        raise ValueError(f"unknown config data_type {data_type!r}")
+    return to_item({"data_type": data_type, **out})
+
+
+# --- Spark --------------------------------------------------------------------------------------------
+
+
+def _interleave(columns: list[Column], sep: Column) -> list[Column]:
+    """[a, b, c] → [a, sep, b, sep, c], for `concat` (null as soon as one part is null, unlike `concat_ws`)."""
+    out = [columns[0]]
+    for c in columns[1:]:
+        out += [sep, c]
+    return out
+
+
+def _league_col() -> Column:
+    """`<league>|<division>` of a sport_team row."""
+    from pyspark.sql import functions as F
+
+    return F.concat(F.col("sport_league_short_name"), F.lit("|"), F.col("sport_division_short_name"))
+
+
+def _events(event: DataFrame, team: DataFrame, location: DataFrame) -> DataFrame:
+    """One row per event with the home/away team and location attributes, under their item names."""
+    from pyspark.sql import functions as F
+
+    def side(name: str) -> DataFrame:
+        return team.select(
+            F.col("id").alias(f"{name}_team_id"),
+            F.col("name").alias(f"{name}_team_name"),
+            F.col("abbreviated_name").alias(f"{name}_team_abbrev"),
+            _league_col().alias(f"{name}_team_sport_league"),
+        )
+
+    loc = location.select(
+        F.col("id").alias("home_field_id"),
+        F.col("name").alias("home_field_name"),
+        F.col("city").alias("home_field_city"),
+        F.col("seating_capacity").alias("home_field_seating_capacity"),
+    )
+    ev = event.select(
+        F.col("id").cast("long").alias("sporting_event_id"),
+        "sport_type_name",
+        "home_team_id",
+        "away_team_id",
+        F.col("location_id").alias("home_field_id"),
+        F.date_format("start_date_time", EVENT_TS_PATTERN).alias("sporting_event_date"),
+        F.date_format("start_date", DATE_PATTERN).alias("_event_start_date"),
+    )
+    return (ev.join(side("home"), "home_team_id", "left")
+            .join(side("away"), "away_team_id", "left")
+            .join(loc, "home_field_id", "left"))
+
+
+def _person(person: DataFrame, id_name: str, prefix: str) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    return person.select(
+        F.col("id").alias(id_name),
+        F.col("first_name").alias(f"{prefix}_first_name"),
+        F.col("last_name").alias(f"{prefix}_last_name"),
+        F.col("full_name").alias(f"{prefix}_full_name"),
+    )
+
+
+def ticket_sales_items(
+    hist: DataFrame,
+    ticket: DataFrame,
+    event: DataFrame,
+    team: DataFrame,
+    location: DataFrame,
+    person: DataFrame,
+    division: DataFrame | None = None,
+) -> DataFrame:
+    """All `ticket_sales` items: one per `ticket_purchase_hist` row plus one `Available` per unsold ticket.
+
+    Columns are `TICKET_SALES_COLUMNS` (null = attribute omitted). Every join is a left join, so a
+    missing person, ticket, event, team or location never drops a history row: its attributes are
+    just absent. `division` is accepted for symmetry with the source set but not needed: a team row
+    carries both short names of `<league>|<division>`.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
+
+    del division  # see docstring
+    price = DecimalType(PRICE_PRECISION, PRICE_SCALE)
+    events = _events(event, team, location)
+    tickets = ticket.select(
+        F.col("id").cast("long").alias("sporting_event_ticket_id"),
+        F.col("sporting_event_id").cast("long").alias("sporting_event_id"),
+        "sport_location_id",
+        F.col("seat_level").cast(DecimalType(1, 0)).alias("seat_level"),
+        "seat_section",
+        "seat_row",
+        "seat",
+        "ticketholder_id",
+        F.col("ticket_price").cast(price).alias("ticket_price"),
+    ).join(events, "sporting_event_id", "left")
+
+    latest_first = Window.partitionBy("sporting_event_ticket_id").orderBy(
+        F.col("transaction_date_time").desc(), F.col("owner_id").desc())
+    ts = F.date_format("transaction_date_time", TRANSACTION_TS_PATTERN)
+    is_transfer = F.col("transferred_from_id").isNotNull()
+    history = (
+        hist.select(
+            F.col("sporting_event_ticket_id").cast("long").alias("sporting_event_ticket_id"),
+            F.col("purchased_by_id").alias("owner_id"),
+            "transferred_from_id",
+            "transaction_date_time",
+            F.col("purchase_price").cast(price).alias("ticket_price"),
+        )
+        .withColumn("transaction_date", ts)
+        .withColumn("item_type", F.when(is_transfer, F.lit(TRANSFERRED)).otherwise(F.lit(PURCHASED)))
+        .withColumn("ticket_status_owner", F.when(
+            is_transfer, F.concat(F.lit("Transferred|"), F.col("transferred_from_id").cast("string"), F.lit("|"), ts),
+        ).otherwise(F.concat(F.lit("Purchased|"), F.col("owner_id").cast("string"), F.lit("|"), ts)))
+        .withColumn("current_owner_id",
+                    F.when(F.row_number().over(latest_first) == 1, F.col("owner_id")))
+        .withColumn("transferred_to_id", F.when(is_transfer, F.col("owner_id")))
+        .join(tickets.drop("ticket_price", "ticketholder_id"), "sporting_event_ticket_id", "left")
+        .join(_person(person, "owner_id", "owner"), "owner_id", "left")
+        .join(_person(person, "transferred_from_id", "transferred"), "transferred_from_id", "left")
+    )
+
+    available = tickets.where(F.col("ticketholder_id").isNull()).select(
+        "sporting_event_ticket_id",
+        F.lit("Available").alias("ticket_status_owner"),
+        F.lit(AVAILABLE).alias("item_type"),
+        "sporting_event_id",
+        "sporting_event_date",
+        "home_field_id",
+        "seat_level",
+        "seat_section",
+        "seat_row",
+        "seat",
+        "ticket_price",
+        F.concat(F.col("sport_location_id").cast("string"), F.lit("|"), F.col("_event_start_date"))
+        .alias("available_key"),
+        F.concat(*_interleave([F.col(c).cast("string") for c in ("seat_level", "seat_section", "seat_row", "seat")],
+                              F.lit("|"))).alias("seat_key"),
+    )
+
+    return (history.select(*[c for c in TICKET_SALES_COLUMNS if c not in ("available_key", "seat_key")])
+            .unionByName(available, allowMissingColumns=True)
+            .select(*TICKET_SALES_COLUMNS))
+
+
+def config_items(
+    person: DataFrame,
+    team: DataFrame,
+    sport_type: DataFrame,
+    location: DataFrame,
+    league: DataFrame,
+    division: DataFrame,
+) -> DataFrame:
+    """All `config` items (PERSON, TEAM, SPORT_TYPE, LOCATION, SPORT_LEAGUE_DIVISION) as `CONFIG_COLUMNS`.
+
+    Type-specific columns are null on the other types' rows (attribute omitted).
+    """
+    from pyspark.sql import functions as F
+
+    def typed(name: str) -> Column:
+        return F.lit(name).alias("data_type")
+
+    persons = person.select(
+        typed("PERSON"), F.col("id").cast("string").alias("data_id"), F.col("full_name").alias("descriptive_name"),
+        "first_name", "last_name",
+    )
+    teams = team.select(
+        typed("TEAM"), F.col("id").cast("string").alias("data_id"), F.col("name").alias("descriptive_name"),
+        F.col("abbreviated_name").alias("team_name_abbrev"),
+        F.col("home_field_id").alias("team_home_field_id"),
+        F.col("sport_type_name").alias("team_sport_type_name"),
+        _league_col().alias("team_sport_league"),
+    )
+    sport_types = sport_type.select(
+        typed("SPORT_TYPE"), F.col("name").alias("data_id"), F.col("description").alias("descriptive_name"))
+    locations = location.select(
+        typed("LOCATION"), F.col("id").cast("string").alias("data_id"), F.col("name").alias("descriptive_name"),
+        "city", "seating_capacity", "levels", "sections",
+    )
+    leagues = league.select(F.col("short_name").alias("sport_league_short_name"),
+                            F.col("long_name").alias("_league_long_name"))
+    divisions = division.join(leagues, "sport_league_short_name", "left").select(
+        typed("SPORT_LEAGUE_DIVISION"),
+        F.concat(F.col("sport_league_short_name"), F.lit("|"), F.col("short_name")).alias("data_id"),
+        F.concat(F.col("_league_long_name"), F.lit(" "), F.col("long_name")).alias("descriptive_name"),
+    )
+    out = persons
+    for part in (teams, sport_types, locations, divisions):
+        out = out.unionByName(part, allowMissingColumns=True)
+    return out.select(*CONFIG_COLUMNS)
+
+
+def _row_to_item(row: Row) -> dict[str, dict]:
+    return to_item(row.asDict())
+
+
+def to_dynamodb_rdd(df: DataFrame) -> RDD:
+    """Rows → DynamoDB items (attribute-value dicts, nulls omitted), mapped lazily on the executors."""
+    return df.rdd.map(_row_to_item)
