@@ -54,7 +54,14 @@ def deploy(sql_dir: str | Path) -> int:
 
 class TestDsqlDeployDdlOperator:
     def test_templated_fields(self) -> None:
-        assert DsqlDeployDdlOperator.template_fields == ("sql_dir",)
+        assert DsqlDeployDdlOperator.template_fields == ("sql_dir", "lint_only")
+
+    def test_lint_only_applies_nothing(self, scratch_db: str) -> None:
+        op = DsqlDeployDdlOperator(task_id="deploy_ddl", sql_dir="movie_db", dsql_conn_id="dsql_scratch",
+                                   lint_only="True")  # as `{{ params.dry_run }}` renders
+        assert op.execute(context={}) == 0
+        with psycopg.connect(scratch_db) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'movie_db'").fetchone() == (0,)
 
     def test_deploys_movie_db_idempotently(self, scratch_db: str) -> None:
         assert deploy("movie_db") == STATEMENTS
