@@ -176,6 +176,44 @@ class MongoToDsqlSpec:
         raise KeyError(name)
 
 
+@dataclass(frozen=True)
+class GlueCompute:
+    crawler_name: str
+    catalog_database: str
+    catalog_table_prefix: str
+    role: str
+    glue_version: str
+    worker_type: str
+    number_of_workers: int
+
+
+@dataclass(frozen=True)
+class SqlServerToDynamoDbSpec:
+    """A relational (SQL Server) database → DynamoDB single-table designs migration, run as Glue jobs."""
+
+    dag_id: str
+    description: str
+    owner: str
+    tags: tuple[str, ...]
+    retries: int
+    source_conn_id: str
+    source_schema: str
+    local_source_schema: str
+    glue_connection: str
+    crawler_path: str
+    glue: GlueCompute
+    staging_uri: str
+    write_units_per_s: float
+    capacity_share: float
+    partitions: int
+    sample_size: int
+    jobs: tuple[str, ...]
+    targets: dict[str, dict[str, Any]] = field(compare=False, default_factory=dict)  # TableSpec dicts by job
+    path: Path = field(compare=False, default=Path())
+
+    kind = "sqlserver_to_dynamodb"
+
+
 def expand_env(value: str) -> str:
     """Expand `${VAR}` and `${VAR:-default}`; unset variables without a default are left as written."""
 
@@ -258,7 +296,51 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     )
 
 
-_KINDS = {"mongo_to_dsql": _mongo_to_dsql}
+ITEM_SETS = ("ticket_sales", "config")
+
+
+def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamoDbSpec:
+    from transforms.dynamodb_tables import TableSpec
+
+    w = path.name
+    source, glue, compute = raw.get("source") or {}, raw.get("glue") or {}, raw.get("compute") or {}
+    write, validation = raw.get("write") or {}, raw.get("validation") or {}
+    for key in ("conn_id", "schema", "local_schema", "glue_connection", "crawler_path"):
+        _need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
+    for key in ("crawler_name", "catalog_database", "role"):
+        _need(isinstance(glue.get(key), str) and glue[key], f"{w}: glue.{key}", "is required")
+    _need(isinstance(compute.get("staging_uri"), str), f"{w}: compute.staging_uri", "is required")
+    jobs = tuple(raw.get("jobs") or ())
+    _need(bool(jobs) and set(jobs) <= set(ITEM_SETS), f"{w}: jobs", f"must list item sets of {ITEM_SETS}")
+    targets = raw.get("targets") or {}
+    _need(set(targets) == set(jobs), f"{w}: targets", "must define one table per job")
+    for name, table in targets.items():
+        try:
+            TableSpec.from_dict(table)
+        except ValueError as err:
+            raise SpecError(f"{w}: targets.{name}: {err}") from err
+    share = float(write.get("capacity_share", 0.5))
+    _need(0 < share <= 1, f"{w}: write.capacity_share", "must be in (0, 1]")
+    return SqlServerToDynamoDbSpec(
+        dag_id=raw["dag_id"], description=str(raw.get("description", "")).strip(), owner=str(raw["owner"]),
+        tags=tuple(raw.get("tags") or ()), retries=int(raw.get("retries", 2)),
+        source_conn_id=source["conn_id"], source_schema=_ident(source["schema"], f"{w}: source.schema"),
+        local_source_schema=_ident(source["local_schema"], f"{w}: source.local_schema"),
+        glue_connection=source["glue_connection"], crawler_path=source["crawler_path"],
+        glue=GlueCompute(
+            crawler_name=glue["crawler_name"], catalog_database=glue["catalog_database"],
+            catalog_table_prefix=str(glue.get("catalog_table_prefix", "")), role=glue["role"],
+            glue_version=str(glue.get("glue_version", "5.0")), worker_type=str(glue.get("worker_type", "G.1X")),
+            number_of_workers=int(glue.get("number_of_workers", 10)),
+        ),
+        staging_uri=compute["staging_uri"].rstrip("/"),
+        write_units_per_s=float(write.get("write_units_per_s", 4000)), capacity_share=share,
+        partitions=int(write.get("partitions", 8)), sample_size=int(validation.get("sample_size", 200)),
+        jobs=jobs, targets=dict(targets), path=path,
+    )
+
+
+_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sqlserver_to_dynamodb": _sqlserver_to_dynamodb}
 
 
 def load_spec(path: str | Path) -> Any:

@@ -151,8 +151,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, e in report["entities"].items():
         lines.append(f"| {name} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} | "
                      f"{e.get('duplicates', '')} |")
-    lines += ["", "| reject reason | documents |", "|---|---:|"]
-    lines += [f"| {reason} | {n} |" for reason, n in report["rejects"].items()]
+    if report["rejects"]:
+        lines += ["", "| reject reason | documents |", "|---|---:|"]
+        lines += [f"| {reason} | {n} |" for reason, n in report["rejects"].items()]
     failed = [c for c in report["checks"] if not c["passed"]]
     sample = report.get("sample", {})
     lines += ["", f"checks: {len(report['checks']) - len(failed)}/{len(report['checks'])} passed; "

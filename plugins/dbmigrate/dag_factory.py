@@ -5,6 +5,12 @@ The task graph of a MongoDB → DSQL migration:
     check_source → deploy_ddl → stage_job ─┬─ aws:   [create_cluster →] add_step → wait_for_step [→ terminate]
                                            └─ local: run_spark_job
                  → validate_counts → validate_rows → report (ALL_DONE)
+
+and of a SQL Server → DynamoDB migration:
+
+    ensure_<table>… → stage_jobs ─┬─ aws:   crawl_source → glue_<job>… (parallel, deferrable)
+                                  └─ local: run_<job>… (local Spark on the embedded source)
+                 → validate_counts → validate_items → validate_access_patterns → report (ALL_DONE)
 """
 
 from __future__ import annotations
@@ -15,14 +21,14 @@ from typing import Any
 from airflow.sdk import DAG, Param, TriggerRule, chain
 
 from dbmigrate import runtime
-from transforms.spec import MongoToDsqlSpec
+from transforms.spec import MongoToDsqlSpec, SqlServerToDynamoDbSpec
 
 STAGE = "{{ ti.xcom_pull(task_ids='stage_job') }}"
 
 
-def _staged(path: str) -> str:
-    """A template for one value of what the `stage_job` task returned, e.g. `['local']['script']`."""
-    return "{{ ti.xcom_pull(task_ids='stage_job')" + path + " }}"
+def _staged(path: str, task_id: str = "stage_job") -> str:
+    """A template for one value of what the staging task returned, e.g. `['local']['script']`."""
+    return "{{ ti.xcom_pull(task_ids='" + task_id + "')" + path + " }}"
 
 
 def _default_args(spec: Any) -> dict[str, Any]:
@@ -40,7 +46,11 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
 
     from dbmigrate.operators.dsql import DsqlDeployDdlOperator
     from dbmigrate.operators.source import CheckMongoSourceOperator
-    from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageMongoToDsqlJobOperator
+    from dbmigrate.operators.spark_job import (
+        TARGET_PASSWORD_ENV,
+        LocalSparkSubmitOperator,
+        StageMongoToDsqlJobOperator,
+    )
     from dbmigrate.operators.validate_dsql import (
         MigrationReportOperator,
         ValidateMongoToDsqlCountsOperator,
@@ -78,7 +88,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
                                             dsql_conn_id=spec.target_conn_id, dry_run=dry_run)
         if profile == "local":
             body: list[Any] = [LocalSparkSubmitOperator(
-                task_id="run_spark_job", dsql_conn_id=spec.target_conn_id, retries=0,
+                task_id="run_spark_job", secret_env={TARGET_PASSWORD_ENV: spec.target_conn_id}, retries=0,
                 script=_staged("['local']['script']"), py_files=_staged("['local']['py_files']"),
                 job_args=_staged("['local']['job_args']"))]
             teardown = None
@@ -136,7 +146,94 @@ def _cluster(spec: MongoToDsqlSpec) -> dict[str, Any]:
     return overrides
 
 
-BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag}
+def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None = None) -> DAG:
+    """The DAG for one relational database → DynamoDB single-table designs migration (Glue on AWS)."""
+    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+    from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
+
+    from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
+    from dbmigrate.operators.spark_job import (
+        SOURCE_PASSWORD_ENV,
+        LocalSparkSubmitOperator,
+        StageDynamoDbJobsOperator,
+    )
+    from dbmigrate.operators.validate_dsql import MigrationReportOperator
+    from dbmigrate.operators.validate_dynamodb import (
+        ValidateAccessPatternsOperator,
+        ValidateDynamoDbCountsOperator,
+        ValidateDynamoDbItemsOperator,
+    )
+
+    profile = profile or runtime.compute_profile()
+    local = profile == "local"
+    with DAG(
+        dag_id=spec.dag_id,
+        description=spec.description.splitlines()[0] if spec.description else None,
+        doc_md=spec.description,
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,
+        tags=[*spec.tags, f"profile:{profile}"],
+        default_args=_default_args(spec),
+        render_template_as_native_obj=True,
+        params={
+            "source_conn_id": Param(spec.source_conn_id, type="string", title="Source connection",
+                                    description="Airflow connection of any database holding the dms_sample tables."),
+            "source_schema": Param(spec.local_source_schema if local else spec.source_schema, type="string",
+                                   title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+            "validation_sample_size": Param(spec.sample_size, type="integer", minimum=0, maximum=100_000,
+                                            title="Source rows to compare attribute by attribute"),
+            "dry_run": Param(False, type="boolean", title="Dry run",
+                             description="Make tables ready and build the items, write nothing."),
+        },
+    ) as dag:
+        dry_run = "{{ params.dry_run }}"
+        source = {"source_conn_id": "{{ params.source_conn_id }}", "source_schema": "{{ params.source_schema }}"}
+        ensure = [DynamoDBTableReadyOperator(task_id=f"ensure_{name}", table=spec.targets[name],
+                                             deferrable=not local, waiter_delay=10)
+                  for name in spec.jobs]
+        stage = StageDynamoDbJobsOperator(task_id="stage_jobs", spec_dag_id=spec.dag_id, dry_run=dry_run, **source)
+        if local:
+            jobs: list[Any] = [LocalSparkSubmitOperator(
+                task_id=f"run_{name}", retries=0, master="local[2]",
+                secret_env={SOURCE_PASSWORD_ENV: "{{ params.source_conn_id }}"},
+                script=_staged(f"['local']['{name}']['script']", "stage_jobs"),
+                py_files=_staged(f"['local']['{name}']['py_files']", "stage_jobs"),
+                job_args=_staged(f"['local']['{name}']['job_args']", "stage_jobs")) for name in spec.jobs]
+            upstream: Any = stage
+        else:
+            crawl = GlueCrawlerOperator(task_id="crawl_source", deferrable=True, config={
+                "Name": spec.glue.crawler_name, "Role": spec.glue.role, "DatabaseName": spec.glue.catalog_database,
+                "Targets": {"JdbcTargets": [{"ConnectionName": spec.glue_connection, "Path": spec.crawler_path}]},
+            })
+            stage >> crawl
+            jobs = [GlueJobOperator(
+                task_id=f"glue_{name}", job_name=f"{spec.dag_id}-{name}", deferrable=True, update_config=True,
+                script_location=_staged("['staged']['script']", "stage_jobs"), iam_role_arn=spec.glue.role,
+                s3_bucket=spec.staging_uri.split("/")[2],
+                create_job_kwargs={"GlueVersion": spec.glue.glue_version, "WorkerType": spec.glue.worker_type,
+                                   "NumberOfWorkers": spec.glue.number_of_workers,
+                                   "Connections": {"Connections": [spec.glue_connection]}},
+                script_args=_staged(f"['glue_args']['{name}']", "stage_jobs"), retries=0) for name in spec.jobs]
+            upstream = crawl
+        common = {"spec_dag_id": spec.dag_id, "dry_run": dry_run, **source}
+        counts = ValidateDynamoDbCountsOperator(task_id="validate_counts", **common)
+        sample = "{{ params.validation_sample_size }}"
+        items = ValidateDynamoDbItemsOperator(task_id="validate_items", trigger_rule=TriggerRule.ALL_DONE,
+                                              sample_size=sample, **common)
+        patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns", sample_size=sample,
+                                                  trigger_rule=TriggerRule.ALL_DONE, **common)
+        report = MigrationReportOperator(task_id="report", spec_dag_id=spec.dag_id, count_task_id="validate_counts",
+                                         row_task_id="validate_items", check_task_ids=["validate_access_patterns"],
+                                         dry_run=dry_run, retries=0, trigger_rule=TriggerRule.ALL_DONE)
+        ensure >> stage
+        upstream >> jobs
+        jobs >> counts
+        chain(counts, items, patterns, report)
+    return dag
+
+
+BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag, "sqlserver_to_dynamodb": sqlserver_to_dynamodb_dag}
 
 
 def build_dag(spec: Any, profile: str | None = None) -> DAG:

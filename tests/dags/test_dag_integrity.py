@@ -36,6 +36,29 @@ EXPECTED = {
         "validate_rows": ["report"],
         "report": [],
     },
+    ("dms_sample_to_dynamodb", "local"): {
+        "ensure_ticket_sales": ["stage_jobs"],
+        "ensure_config": ["stage_jobs"],
+        "stage_jobs": ["run_config", "run_ticket_sales"],
+        "run_ticket_sales": ["validate_counts"],
+        "run_config": ["validate_counts"],
+        "validate_counts": ["validate_items"],
+        "validate_items": ["validate_access_patterns"],
+        "validate_access_patterns": ["report"],
+        "report": [],
+    },
+    ("dms_sample_to_dynamodb", "aws"): {
+        "ensure_ticket_sales": ["stage_jobs"],
+        "ensure_config": ["stage_jobs"],
+        "stage_jobs": ["crawl_source"],
+        "crawl_source": ["glue_config", "glue_ticket_sales"],
+        "glue_ticket_sales": ["validate_counts"],
+        "glue_config": ["validate_counts"],
+        "validate_counts": ["validate_items"],
+        "validate_items": ["validate_access_patterns"],
+        "validate_access_patterns": ["report"],
+        "report": [],
+    },
 }
 
 # Parse the DAG folder in a clean interpreter where any network connection fails, and report what happened.
@@ -89,7 +112,9 @@ def test_owners_tags_retries(parsed: tuple[str, dict]) -> None:
         assert "airflow" not in dag["owners"], f"{dag_id} has tasks without a real owner"
         # retries come from the spec (>= 2); only tasks that must not re-run blindly opt out with 0
         assert dag["default_retries"] >= 2, dag_id
-        assert {"source_uri", "validation_sample_size", "dry_run"} <= set(dag["params"])
+        assert {"validation_sample_size", "dry_run"} <= set(dag["params"])
+    assert "source_uri" in result["dags"]["movie_collection_to_dsql"]["params"]
+    assert {"source_conn_id", "source_schema"} <= set(result["dags"]["dms_sample_to_dynamodb"]["params"])
 
 
 def test_task_graph(parsed: tuple[str, dict]) -> None:
@@ -99,9 +124,11 @@ def test_task_graph(parsed: tuple[str, dict]) -> None:
             assert result["dags"][dag_id]["graph"] == graph
 
 
-def test_emr_wait_is_deferrable() -> None:
+def test_aws_waits_are_deferrable() -> None:
     result = _parse("aws")
     assert "wait_for_step" in result["dags"]["movie_collection_to_dsql"]["deferrable"]
+    assert {"ensure_ticket_sales", "ensure_config", "crawl_source", "glue_ticket_sales", "glue_config"} <= set(
+        result["dags"]["dms_sample_to_dynamodb"]["deferrable"])
 
 
 def test_parse_does_no_io_and_no_heavy_imports(parsed: tuple[str, dict]) -> None:

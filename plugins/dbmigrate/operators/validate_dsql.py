@@ -186,17 +186,19 @@ class MigrationReportOperator(BaseOperator):
     :param spec_dag_id: the migration spec (templated)
     :param count_task_id: task whose XCom `result` holds the count checks
     :param row_task_id: task whose XCom `result` holds the row sample comparison
+    :param check_task_ids: further tasks whose XCom `result` holds `checks` (e.g. access patterns)
     :param dry_run: (templated)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id", "dry_run")
 
-    def __init__(self, *, spec_dag_id: str, count_task_id: str, row_task_id: str, dry_run: Any = False,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, spec_dag_id: str, count_task_id: str, row_task_id: str,
+                 check_task_ids: Sequence[str] = (), dry_run: Any = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
         self.count_task_id = count_task_id
         self.row_task_id = row_task_id
+        self.check_task_ids = check_task_ids
         self.dry_run = dry_run
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -213,6 +215,12 @@ class MigrationReportOperator(BaseOperator):
             checks = [Check(c["name"], c["expected"], c["actual"], c["entity"]) for c in counts["checks"]]
         if not rows and not _as_bool(self.dry_run):
             checks.append(Check("row validation ran", True, False))
+        for task_id in self.check_task_ids:
+            extra = ti.xcom_pull(task_ids=task_id, key=RESULT_KEY)
+            if extra is None:
+                checks.append(Check(f"{task_id} ran", True, False))
+                continue
+            checks += [Check(c["name"], c["expected"], c["actual"], c["entity"]) for c in extra["checks"]]
         report = build_report(dag_id=spec.dag_id, run_id=context["run_id"], entities=counts["entities"],
                               rejects=counts["rejects"], checks=checks, sample=rows, dry_run=_as_bool(self.dry_run))
         uri = f"{runtime.run_prefix(spec, context['run_id'])}/report.json"

@@ -1,0 +1,185 @@
+"""Glue job (and local spark-submit): dms_sample (SQL Server) → one DynamoDB table, `ticket_sales` or `config`.
+
+    # Glue (the job's default arguments carry --extra-py-files dbmigrate_jobs.zip)
+    sqlserver_to_dynamodb.py --spec s3://.../dms_sample_to_dynamodb.yaml --item-set ticket_sales --run-id ID \
+        --report-uri s3://.../job_report_ticket_sales.json --catalog-database dms_sample \
+        --catalog-table-prefix dms_sample_dbo_ [--write-units-per-s N --capacity-share F --partitions N]
+    # embedded stack: the PostgreSQL copy of the source, read with psycopg on the executors
+    spark-submit --py-files dbmigrate_jobs.zip sqlserver_to_dynamodb.py --spec FILE --item-set config \
+        --run-id ID --report-uri FILE --source-json '{"host": ..., "port": ..., "user": ..., "dbname": ...}' \
+        --source-schema dms_sample --source-password-env VAR [--table NAME] [--dry-run]
+
+Thin on purpose: read arguments and the spec, read the source tables the item set needs
+(`transforms.dms_sample_schema`), build the items (`transforms.ticketing`) and write them on the executors
+(`connectors.dynamodb_writer.write_items`), each write partition throttled to its share of the planned
+write capacity. The report counts items by `item_type` (ticket_sales) or `data_type` (config).
+Unknown arguments (Glue's own, e.g. --JOB_NAME) are ignored. The source password never travels as an
+argument: the local stand-in's is read from an env variable, Glue's comes with its catalog connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from operator import add
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from connectors.storage import read_text, write_text
+from transforms.dms_sample_schema import ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
+from transforms.dynamodb_tables import TableSpec
+from transforms.spec import ITEM_SETS, SqlServerToDynamoDbSpec, parse_spec
+from transforms.ticketing import config_items, ticket_sales_items, to_dynamodb_rdd
+
+TYPE_ATTRIBUTE = {"ticket_sales": "item_type", "config": "data_type"}  # what the report counts items by
+
+
+def _bool(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    p.add_argument("--spec", required=True, help="spec YAML (file path, file:// or s3://)")
+    p.add_argument("--item-set", required=True, choices=ITEM_SETS)
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--report-uri", required=True, help="where the job report JSON goes (file or s3://)")
+    p.add_argument("--table", default=None, help="DynamoDB table name; default: the spec's targets[item_set].name")
+    p.add_argument("--source-json", default=None,
+                   help='embedded stack: {"host", "port", "user", "dbname"} of the PostgreSQL copy, no password')
+    p.add_argument("--source-schema", default=None, help="embedded stack: schema of the source tables")
+    p.add_argument("--source-password-env", default=None, help="embedded stack: env variable with the password")
+    p.add_argument("--catalog-database", default=None, help="Glue: Data Catalog database of the crawled source")
+    p.add_argument("--catalog-table-prefix", default="", help="Glue: catalog table name = prefix + source table")
+    p.add_argument("--write-units-per-s", type=float, default=None, help="default: the spec's write_units_per_s")
+    p.add_argument("--capacity-share", type=float, default=None, help="default: the spec's capacity_share")
+    p.add_argument("--partitions", type=int, default=None, help="parallel readers/writers; default: the spec's")
+    p.add_argument("--region", default=None, help="AWS region of the table; default: boto3's")
+    # `--dry-run` alone (spark-submit) or `--dry-run true|false` (Glue passes every argument with a value)
+    p.add_argument("--dry-run", nargs="?", const=True, default=False, type=_bool,
+                   help="read, build and count the items; write nothing")
+    args, _unknown = p.parse_known_args(argv)
+    if (args.source_json is None) == (args.catalog_database is None):
+        p.error("give either --source-json (with --source-schema) or --catalog-database")
+    if args.source_json is not None and not args.source_schema:
+        p.error("--source-json needs --source-schema")
+    return args
+
+
+def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], partitions: int) -> dict[str, Any]:
+    """The source tables as DataFrames of `struct_of(table)`, keyed by table name."""
+    out: dict[str, Any] = {}
+    if args.catalog_database is not None:
+        from awsglue.context import GlueContext
+
+        glue = GlueContext(spark.sparkContext)
+        for table in tables:
+            split = SPLIT_COLUMNS.get(table)
+            # Glue splits a JDBC read into `hashpartitions` queries on `hashfield`
+            options = {"hashfield": split, "hashpartitions": str(partitions)} if split and partitions > 1 else {}
+            frame = glue.create_dynamic_frame.from_catalog(
+                database=args.catalog_database, table_name=f"{args.catalog_table_prefix}{table}",
+                additional_options=options, transformation_ctx=f"read_{table}")
+            out[table] = conform(frame.toDF(), table)
+        return out
+    from connectors.sql_source import read_table
+
+    conninfo = json.loads(args.source_json)
+    for table in tables:
+        out[table] = read_table(spark, conninfo=conninfo, password_env=args.source_password_env,
+                                schema=args.source_schema, table=table, struct=struct_of(table),
+                                partitions=partitions, split_column=SPLIT_COLUMNS.get(table))
+    return out
+
+
+def build_items(item_set: str, t: dict[str, Any]) -> Any:
+    """The item set's DataFrame (columns = attribute names) from the source DataFrames `t`."""
+    if item_set == "ticket_sales":
+        return ticket_sales_items(t["ticket_purchase_hist"], t["sporting_event_ticket"], t["sporting_event"],
+                                  t["sport_team"], t["sport_location"], t["person"])
+    return config_items(t["person"], t["sport_team"], t["sport_type"], t["sport_location"], t["sport_league"],
+                        t["sport_division"])
+
+
+def partition_writer(*, table: str, key_names: tuple[str, ...], type_attribute: str, dry_run: bool,
+                     write_units_per_s: float, share: float, region: str | None
+                     ) -> Callable[[Iterator[dict]], Iterator[tuple[str, int]]]:
+    """The mapPartitions function: write one partition's items (unless `dry_run`) and yield (type, count)."""
+
+    def write(items: Iterator[dict]) -> Iterator[tuple[str, int]]:
+        counts: Counter[str] = Counter()
+
+        def counted(it: Iterator[dict]) -> Iterator[dict]:
+            for item in it:
+                counts[item.get(type_attribute, {}).get("S", "")] += 1
+                yield item
+
+        if dry_run:
+            for _ in counted(items):
+                pass
+        else:
+            import boto3
+
+            from connectors.dynamodb_writer import CapacityShareLimiter, write_items
+
+            client = boto3.client("dynamodb", region_name=region)
+            written = write_items(counted(items), table=table, key_names=key_names, client=client,
+                                  rate_limiter=CapacityShareLimiter(write_units_per_s, share))
+            if written != sum(counts.values()):
+                raise RuntimeError(f"wrote {written} items to {table} but built {sum(counts.values())}")
+        return iter(counts.items())
+
+    return write
+
+
+def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spec: SqlServerToDynamoDbSpec = parse_spec(read_text(args.spec), Path(urlparse(args.spec).path))
+    if args.item_set not in spec.jobs:
+        raise SystemExit(f"item set {args.item_set!r} is not a job of {spec.dag_id} ({list(spec.jobs)})")
+    target = TableSpec.from_dict(spec.targets[args.item_set])
+    table = args.table or target.name
+    partitions = args.partitions or spec.partitions
+    write_units = args.write_units_per_s or spec.write_units_per_s
+    capacity_share = args.capacity_share or spec.capacity_share
+    # the jobs run at the same time, each with `partitions` writers: each writer gets an equal slice
+    share = capacity_share / partitions / len(spec.jobs)
+
+    source = read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions)
+    items = to_dynamodb_rdd(build_items(args.item_set, source)).repartition(partitions)
+    writer = partition_writer(table=table, key_names=tuple(a.name for a in target.key_attrs),
+                              type_attribute=TYPE_ATTRIBUTE[args.item_set], dry_run=args.dry_run,
+                              write_units_per_s=write_units, share=share, region=args.region)
+    by_type = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
+    report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
+              "items": sum(by_type.values()), "by_type": by_type}
+    write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
+    print(json.dumps({**report, "seconds": round(time.monotonic() - started, 1)}, sort_keys=True))
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pyspark.sql import SparkSession
+
+    args = parse_args(argv)
+    spark = (SparkSession.builder.appName(f"dbmigrate:{args.item_set}:{args.run_id}")
+             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    try:
+        run(args, spark)
+    finally:
+        if args.catalog_database is None:  # Glue owns its context's lifecycle
+            spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,593 @@
+"""Validation of dms_sample (SQL Server) → DynamoDB: source SQL, sampling, expected items and access patterns.
+
+Pure Python (no Airflow, no boto3): the validators in `dbmigrate.operators.validate_dynamodb` run the SQL
+these functions write through the source connection's DbApiHook, and the DynamoDB requests these
+functions describe, and hand the results back here to be compared.
+
+The SQL must run unchanged on SQL Server (pymssql, production) and PostgreSQL (psycopg, the local
+stand-in): plain SELECTs, `schema.table` unquoted (identifiers checked against `IDENTIFIER_RE`), `%s`
+placeholders, no LIMIT/TOP and no dialect functions. Samples are chosen by key sets instead of LIMIT:
+`<key> % m = r` with a prime `m` derived from the row count, so the same rows are read on every run.
+A query that contains the modulo operator never has parameters (both drivers would otherwise read
+`%` as a placeholder); the DbApiHook executes a query without parameters verbatim.
+
+Item re-mapping reuses `transforms.ticketing.expected_*`, exactly what the Glue job is checked against.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from transforms.dynamo_items import from_item
+from transforms.ticketing import (
+    AVAILABLE,
+    PURCHASED,
+    TRANSFERRED,
+    expected_available_item,
+    expected_config_item,
+    expected_ticket_sales_item,
+    history_order_key,
+    ticket_status_owner,
+)
+from transforms.validation import compare_row
+
+__all__ = [
+    "ACCESS_PATTERNS",
+    "CONFIG_TABLES",
+    "IN_CHUNK",
+    "SOURCE_COLUMNS",
+    "TICKET_SALES_TYPES",
+    "AccessPattern",
+    "ExpectedItem",
+    "Sample",
+    "SourceQuery",
+    "SourceSample",
+    "available_sample_sql",
+    "available_tickets",
+    "check_identifier",
+    "chunks",
+    "compare_keys",
+    "config_by_name",
+    "config_sample_sql",
+    "count_sql",
+    "entity_name",
+    "expected_items",
+    "history_sample_sql",
+    "in_list_sql",
+    "item_diffs",
+    "key_text",
+    "name_subjects",
+    "owned_tickets",
+    "person_subjects",
+    "sample_for",
+    "select_sql",
+    "source_count_queries",
+    "transferred_from",
+    "transferred_to",
+    "type_filter",
+    "venue_subjects",
+]
+
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+IN_CHUNK = 500  # ids per IN-list: far below SQL Server's 2,100 parameters per statement
+
+# The source columns the validators read (names are identical on SQL Server and in the PostgreSQL port).
+SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sport_type": ("name", "description"),
+    "sport_league": ("sport_type_name", "short_name", "long_name", "description"),
+    "sport_division": ("sport_type_name", "sport_league_short_name", "short_name", "long_name", "description"),
+    "sport_location": ("id", "name", "city", "seating_capacity", "levels", "sections"),
+    "sport_team": ("id", "name", "abbreviated_name", "home_field_id", "sport_type_name", "sport_league_short_name",
+                   "sport_division_short_name"),
+    "person": ("id", "full_name", "last_name", "first_name"),
+    "sporting_event": ("id", "sport_type_name", "home_team_id", "away_team_id", "location_id", "start_date_time",
+                       "start_date"),
+    "sporting_event_ticket": ("id", "sporting_event_id", "sport_location_id", "seat_level", "seat_section",
+                              "seat_row", "seat", "ticketholder_id", "ticket_price"),
+    "ticket_purchase_hist": ("sporting_event_ticket_id", "purchased_by_id", "transaction_date_time",
+                             "transferred_from_id", "purchase_price"),
+}
+
+TICKET_SALES, CONFIG = "ticket_sales", "config"  # the spec's target (job) names
+TICKET_SALES_TYPES = (PURCHASED, TRANSFERRED, AVAILABLE)
+# config data_type → its source table; the sampled ones have an integer `id`
+CONFIG_TABLES: dict[str, str] = {
+    "PERSON": "person", "TEAM": "sport_team", "SPORT_TYPE": "sport_type", "LOCATION": "sport_location",
+    "SPORT_LEAGUE_DIVISION": "sport_division",
+}
+_SAMPLED_CONFIG = ("PERSON", "TEAM", "LOCATION")  # reference tables (sport_type, sport_division) are read whole
+
+# target key attribute names
+KEY_NAMES: dict[str, tuple[str, str]] = {
+    TICKET_SALES: ("sporting_event_ticket_id", "ticket_status_owner"),
+    CONFIG: ("data_type", "data_id"),
+}
+
+# --- SQL -------------------------------------------------------------------------------------------------
+
+
+def check_identifier(name: str) -> str:
+    """`name` if it is a plain identifier (safe to write unquoted into SQL), else ValueError."""
+    if not isinstance(name, str) or not IDENTIFIER_RE.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def _table(schema: str, table: str) -> str:
+    return f"{check_identifier(schema)}.{check_identifier(table)}"
+
+
+def select_sql(schema: str, table: str, where: str | None = None) -> str:
+    """`SELECT <SOURCE_COLUMNS[table]> FROM schema.table [WHERE ...]`; rows zip with `SOURCE_COLUMNS[table]`."""
+    sql = f"SELECT {', '.join(SOURCE_COLUMNS[table])} FROM {_table(schema, table)}"
+    return f"{sql} WHERE {where}" if where else sql
+
+
+def count_sql(schema: str, table: str, where: str | None = None) -> str:
+    sql = f"SELECT COUNT(*) FROM {_table(schema, table)}"
+    return f"{sql} WHERE {where}" if where else sql
+
+
+def in_list_sql(schema: str, table: str, column: str, n: int) -> str:
+    """Rows of `table` whose `column` is one of `n` `%s` parameters."""
+    if n < 1:
+        raise ValueError("an IN-list needs at least one value")
+    return select_sql(schema, table, f"{check_identifier(column)} IN ({', '.join(['%s'] * n)})")
+
+
+def chunks(values: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
+    """Distinct non-null values, sorted, in lists of at most `size` (one IN-list query each)."""
+    distinct = sorted({v for v in values if v is not None})
+    for i in range(0, len(distinct), size):
+        yield distinct[i:i + size]
+
+
+def entity_name(table: str, item_type: str) -> str:
+    """`ticket_sales.PURCHASED`, `config.PERSON`: the name an item type goes by in results and reports."""
+    return f"{table}.{item_type}"
+
+
+def source_count_queries(schema: str) -> dict[tuple[str, str], str]:
+    """(target, item type) → the SQL counting the source rows that become items of that type."""
+    hist, ticket = "ticket_purchase_hist", "sporting_event_ticket"
+    queries = {
+        (TICKET_SALES, PURCHASED): count_sql(schema, hist, "transferred_from_id IS NULL"),
+        (TICKET_SALES, TRANSFERRED): count_sql(schema, hist, "transferred_from_id IS NOT NULL"),
+        (TICKET_SALES, AVAILABLE): count_sql(schema, ticket, "ticketholder_id IS NULL"),
+    }
+    for data_type, table in CONFIG_TABLES.items():
+        queries[(CONFIG, data_type)] = count_sql(schema, table)
+    return queries
+
+
+def type_filter(table: str, item_type: str) -> dict[str, Any]:
+    """`count_items` keyword arguments selecting the items of one type (item_type / data_type attribute)."""
+    attribute = "item_type" if table == TICKET_SALES else "data_type"
+    return {"filter_expression": "#t = :t", "expression_names": {"#t": attribute},
+            "expression_values": {":t": {"S": item_type}}}
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Rows whose integer key `% modulus == remainder`: about count / modulus rows, the same on every run."""
+
+    modulus: int
+    remainder: int = 0
+
+    def __post_init__(self) -> None:
+        if self.modulus < 1 or not 0 <= self.remainder < self.modulus:
+            raise ValueError(f"bad sample {self.modulus=}, {self.remainder=}")
+
+    def where(self, column: str) -> str:
+        """The predicate (no parameters: `%` here is the modulo operator)."""
+        if self.modulus == 1:
+            return "1 = 1"
+        return f"{check_identifier(column)} % {int(self.modulus)} = {int(self.remainder)}"
+
+    def holds(self, key: int) -> bool:
+        return int(key) % self.modulus == self.remainder
+
+
+def sample_for(count: int, sample_size: int) -> Sample:
+    """The smallest prime modulus ≥ count / sample_size (1 when everything fits), so about `sample_size` rows.
+
+    A prime keeps regularly spaced ids (every 10th, every even one) from aliasing into an empty sample.
+    """
+    if sample_size <= 0 or count <= sample_size:
+        return Sample(1)
+    m = max(2, math.ceil(count / sample_size))
+    while not _is_prime(m):
+        m += 1
+    return Sample(m)
+
+
+def history_sample_sql(schema: str, sample: Sample) -> str:
+    """Every history row of the sampled tickets (all rows of a ticket, so its latest one is known)."""
+    return select_sql(schema, "ticket_purchase_hist", sample.where("sporting_event_ticket_id"))
+
+
+def available_sample_sql(schema: str, sample: Sample) -> str:
+    """The sampled unsold tickets."""
+    return select_sql(schema, "sporting_event_ticket", f"ticketholder_id IS NULL AND {sample.where('id')}")
+
+
+def config_sample_sql(schema: str, data_type: str, sample: Sample) -> str:
+    """The sampled source rows of one config type; sport_type and sport_division are read whole."""
+    table = CONFIG_TABLES[data_type]
+    if data_type in _SAMPLED_CONFIG:
+        return select_sql(schema, table, None if sample.modulus == 1 else sample.where("id"))
+    return select_sql(schema, table)
+
+
+# --- expected items --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceSample:
+    """Sampled source rows and the rows they refer to (dicts keyed by column name; related rows by id)."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    available: list[dict[str, Any]] = field(default_factory=list)
+    tickets: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    events: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    locations: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    persons: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    config: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # data_type → sampled rows
+    leagues: dict[Any, dict[str, Any]] = field(default_factory=dict)  # by short_name
+
+    def ticket_ids(self) -> set[Any]:
+        return {h["sporting_event_ticket_id"] for h in self.history}
+
+    def event_ids(self) -> set[Any]:
+        return {t["sporting_event_id"] for t in [*self.tickets.values(), *self.available]}
+
+    def team_ids(self) -> set[Any]:
+        return {e[k] for e in self.events.values() for k in ("home_team_id", "away_team_id")}
+
+    def location_ids(self) -> set[Any]:
+        return {e["location_id"] for e in self.events.values()}
+
+    def person_ids(self) -> set[Any]:
+        return {h[k] for h in self.history for k in ("purchased_by_id", "transferred_from_id")} - {None}
+
+
+@dataclass(frozen=True)
+class ExpectedItem:
+    """The item one sampled source row should have become."""
+
+    table: str  # the spec target name: ticket_sales or config
+    entity: str  # e.g. ticket_sales.TRANSFERRED
+    item: dict[str, dict]
+
+    @property
+    def key(self) -> dict[str, dict]:
+        return {k: self.item[k] for k in KEY_NAMES[self.table]}
+
+
+def key_text(table: str, key: Mapping[str, Mapping[str, Any]]) -> str:
+    """`3000001916 / Transferred|25|2023-12-05T01:10:23.155`, `PERSON / 17`: a key as people read it."""
+    return " / ".join(str(from_item({k: key[k]})[k]) for k in KEY_NAMES[table])
+
+
+def _latest_by_ticket(history: Sequence[Mapping[str, Any]]) -> dict[Any, Mapping[str, Any]]:
+    latest: dict[Any, Mapping[str, Any]] = {}
+    for h in history:
+        t = h["sporting_event_ticket_id"]
+        if t not in latest or history_order_key(h) > history_order_key(latest[t]):
+            latest[t] = h
+    return latest
+
+
+def expected_items(s: SourceSample) -> list[ExpectedItem]:
+    """Every item the sampled rows should have become, by the same `expected_*` functions as the job's tests."""
+    out: list[ExpectedItem] = []
+    latest = _latest_by_ticket(s.history)
+    for h in s.history:
+        ticket = s.tickets.get(h["sporting_event_ticket_id"])
+        event = s.events.get(ticket["sporting_event_id"]) if ticket else None
+        ev = event or {}
+        item = expected_ticket_sales_item(
+            h, ticket, event, s.teams.get(ev.get("home_team_id")), s.teams.get(ev.get("away_team_id")),
+            s.locations.get(ev.get("location_id")), s.persons.get(h["purchased_by_id"]),
+            s.persons.get(h["transferred_from_id"]), is_latest=latest[h["sporting_event_ticket_id"]] is h)
+        out.append(ExpectedItem(TICKET_SALES, entity_name(TICKET_SALES, item["item_type"]["S"]), item))
+    for t in s.available:
+        out.append(ExpectedItem(TICKET_SALES, entity_name(TICKET_SALES, AVAILABLE),
+                                expected_available_item(t, s.events.get(t["sporting_event_id"]))))
+    for data_type, rows in s.config.items():
+        for row in rows:
+            league = s.leagues.get(row.get("sport_league_short_name")) if data_type == "SPORT_LEAGUE_DIVISION" \
+                else None
+            out.append(ExpectedItem(CONFIG, entity_name(CONFIG, data_type),
+                                    expected_config_item(data_type, row, league=league)))
+    return out
+
+
+def item_diffs(expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]] | None
+               ) -> list[str]:
+    """Attribute-by-attribute differences over the union of attribute names.
+
+    Values are compared with `compare_row` after `from_item`, so numbers compare by value: DynamoDB trims
+    leading and trailing zeros of every number it stores ("45.50" is read back as "45.5"), whatever the
+    writer sent. Attributes whose values compare equal under different type tags (BOOL true and N 1) are
+    reported too.
+    """
+    if actual is None:
+        return compare_row({}, None, [])
+    e, a = from_item(expected), from_item(actual)
+    columns = sorted(set(e) | set(a))
+    diffs = compare_row(e, a, columns)
+    differing = {d.split(":", 1)[0] for d in diffs}
+    for name in columns:
+        if name in differing or name not in expected or name not in actual:
+            continue
+        if set(expected[name]) != set(actual[name]):
+            diffs.append(f"{name}: expected {dict(expected[name])!r}, found {dict(actual[name])!r}")
+    return diffs
+
+
+# --- access patterns -------------------------------------------------------------------------------------
+
+OWNER_INDEX, AVAILABLE_INDEX = "owner_index", "available_index"
+TRANSFERRED_FROM_INDEX, TRANSFERRED_TO_INDEX = "transferred_from_index", "transferred_to_index"
+DESCRIPTIVE_NAME_INDEX = "descriptive_name_index"
+ACCESS_PATTERNS = ("tickets owned", "tickets available", "tickets transferred from", "tickets transferred to",
+                   "config by name")
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """SQL (with `params`) and how one of its rows becomes an item key; a key of None drops the row."""
+
+    sql: str
+    params: tuple[Any, ...]
+    key: Callable[[tuple[Any, ...]], Any]
+
+
+@dataclass(frozen=True)
+class AccessPattern:
+    """One access pattern for one subject: the source's answer (SQL) and the DynamoDB Query that must match."""
+
+    pattern: str  # one of ACCESS_PATTERNS
+    subject: str
+    table: str  # spec target name
+    query: dict[str, Any]  # Query kwargs without TableName (IndexName, KeyConditionExpression, ...)
+    item_key: Callable[[Mapping[str, Mapping[str, Any]]], Any]
+    source: tuple[SourceQuery, ...]
+
+    @property
+    def name(self) -> str:
+        return f"access pattern: {self.pattern} {self.subject}"
+
+    @property
+    def entity(self) -> str:
+        return f"{self.table}.{self.query['IndexName']}"
+
+    def expected_keys(self, rows_per_query: Sequence[Iterable[tuple[Any, ...]]]) -> list[Any]:
+        keys = [q.key(tuple(r)) for q, rows in zip(self.source, rows_per_query, strict=True) for r in rows]
+        return [k for k in keys if k is not None]
+
+    def actual_keys(self, items: Iterable[Mapping[str, Mapping[str, Any]]]) -> list[Any]:
+        return [self.item_key(i) for i in items]
+
+
+def _index_query(index: str, key_name: str, value: dict[str, str], table: str) -> dict[str, Any]:
+    k, s = KEY_NAMES[table]
+    return {"IndexName": index, "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": key_name, "#k": k, "#s": s},
+            "ExpressionAttributeValues": {":p": value}, "ProjectionExpression": "#k, #s"}
+
+
+def _ticket_id(item: Mapping[str, Mapping[str, Any]]) -> int:
+    return int(item["sporting_event_ticket_id"]["N"])
+
+
+def _ticket_key(item: Mapping[str, Mapping[str, Any]]) -> tuple[int, str]:
+    return int(item["sporting_event_ticket_id"]["N"]), item["ticket_status_owner"]["S"]
+
+
+def _config_key(item: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    return item["data_type"]["S"], item["data_id"]["S"]
+
+
+def _hist_key(row: tuple[Any, ...]) -> tuple[int, str]:
+    ticket, buyer, ts, from_id = row
+    return int(ticket), ticket_status_owner(from_id, buyer, ts)
+
+
+_HIST_KEY_COLUMNS = "sporting_event_ticket_id, purchased_by_id, transaction_date_time, transferred_from_id"
+
+
+def owned_tickets(schema: str, person_id: int) -> AccessPattern:
+    """Tickets a person owns now: sporting_event_ticket.ticketholder_id vs owner_index current_owner_id."""
+    p = int(person_id)
+    sql = f"SELECT id FROM {_table(schema, 'sporting_event_ticket')} WHERE ticketholder_id = %s"
+    return AccessPattern("tickets owned", f"person {p}", TICKET_SALES,
+                         _index_query(OWNER_INDEX, "current_owner_id", {"N": str(p)}, TICKET_SALES),
+                         _ticket_id, (SourceQuery(sql, (p,), lambda r: int(r[0])),))
+
+
+def _iso(value: date | str) -> str:
+    return value if isinstance(value, str) else value.isoformat()[:10]
+
+
+def available_tickets(schema: str, location_id: int, start_date: date | str) -> AccessPattern:
+    """Unsold tickets at a venue on a date vs available_index available_key = "<location>|<date>"."""
+    loc, day = int(location_id), _iso(start_date)
+    sql = (f"SELECT t.id FROM {_table(schema, 'sporting_event_ticket')} t "
+           f"JOIN {_table(schema, 'sporting_event')} e ON e.id = t.sporting_event_id "
+           "WHERE t.ticketholder_id IS NULL AND t.sport_location_id = %s AND e.start_date = %s")
+    return AccessPattern("tickets available", f"venue {loc} on {day}", TICKET_SALES,
+                         _index_query(AVAILABLE_INDEX, "available_key", {"S": f"{loc}|{day}"}, TICKET_SALES),
+                         _ticket_key, (SourceQuery(sql, (loc, start_date), lambda r: (int(r[0]), "Available")),))
+
+
+def transferred_from(schema: str, person_id: int) -> AccessPattern:
+    """Tickets a person transferred: history rows transferred_from_id = p vs transferred_from_index."""
+    p = int(person_id)
+    sql = (f"SELECT {_HIST_KEY_COLUMNS} FROM {_table(schema, 'ticket_purchase_hist')} "
+           "WHERE transferred_from_id = %s")
+    return AccessPattern("tickets transferred from", f"person {p}", TICKET_SALES,
+                         _index_query(TRANSFERRED_FROM_INDEX, "transferred_from_id", {"N": str(p)}, TICKET_SALES),
+                         _ticket_key, (SourceQuery(sql, (p,), _hist_key),))
+
+
+def transferred_to(schema: str, person_id: int) -> AccessPattern:
+    """Tickets transferred to a person: transfer rows purchased_by_id = p vs transferred_to_index."""
+    p = int(person_id)
+    sql = (f"SELECT {_HIST_KEY_COLUMNS} FROM {_table(schema, 'ticket_purchase_hist')} "
+           "WHERE transferred_from_id IS NOT NULL AND purchased_by_id = %s")
+    return AccessPattern("tickets transferred to", f"person {p}", TICKET_SALES,
+                         _index_query(TRANSFERRED_TO_INDEX, "transferred_to_id", {"N": str(p)}, TICKET_SALES),
+                         _ticket_key, (SourceQuery(sql, (p,), _hist_key),))
+
+
+def config_by_name(schema: str, name: str) -> AccessPattern:
+    """Config items whose descriptive_name equals `name` vs descriptive_name_index.
+
+    Each query also selects the name and rows are kept only on exact equality: SQL Server's usual
+    collations compare case-insensitively and ignore trailing spaces, DynamoDB keys do neither. League +
+    division names are `<league long name> <division long name>`; string concatenation differs between
+    the dialects, so every division is read (a small reference table) and matched here.
+    """
+    def exact(data_type: str) -> Callable[[tuple[Any, ...]], tuple[str, str] | None]:
+        return lambda r: (data_type, str(r[0])) if r[1] == name else None
+
+    def division(r: tuple[Any, ...]) -> tuple[str, str] | None:
+        league, short, league_long, long_name = r
+        if league_long is None or long_name is None or f"{league_long} {long_name}" != name:
+            return None
+        return "SPORT_LEAGUE_DIVISION", f"{league}|{short}"
+
+    def by(data_type: str, table: str, key: str, column: str) -> SourceQuery:
+        return SourceQuery(f"SELECT {key}, {column} FROM {_table(schema, table)} WHERE {column} = %s", (name,),
+                           exact(data_type))
+
+    source = (
+        by("PERSON", "person", "id", "full_name"),
+        by("TEAM", "sport_team", "id", "name"),
+        by("SPORT_TYPE", "sport_type", "name", "description"),
+        by("LOCATION", "sport_location", "id", "name"),
+        SourceQuery(f"SELECT d.sport_league_short_name, d.short_name, l.long_name, d.long_name "
+                    f"FROM {_table(schema, 'sport_division')} d "
+                    f"LEFT JOIN {_table(schema, 'sport_league')} l ON l.short_name = d.sport_league_short_name",
+                    (), division),
+    )
+    return AccessPattern("config by name", f"{name!r}", CONFIG,
+                         _index_query(DESCRIPTIVE_NAME_INDEX, "descriptive_name", {"S": name}, CONFIG),
+                         _config_key, source)
+
+
+def compare_keys(expected: Iterable[Any], actual: Iterable[Any], *, show: int = 10) -> tuple[Any, Any]:
+    """(expected, actual) for a `Check`: equal key counts when the multisets agree, else the differences.
+
+    Duplicates count (two items of one ticket both carrying `current_owner_id` is an error). Keys are
+    turned into lists so the result is JSON-serialisable.
+    """
+    e, a = Counter(expected), Counter(actual)
+    n = sum(e.values())
+    if e == a:
+        return n, n
+    def listed(c: Counter) -> list[Any]:
+        return [list(k) if isinstance(k, tuple) else k for k in sorted(c.elements(), key=repr)[:show]]
+
+    return n, {"found": sum(a.values()), "missing": listed(e - a), "unexpected": listed(a - e)}
+
+
+# --- subjects --------------------------------------------------------------------------------------------
+
+
+def _first(n: int, *groups: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for group in groups:
+        for v in group:
+            if len(out) >= n:
+                return out
+            if v not in out:
+                out.append(v)
+    return out
+
+
+def person_subjects(history: Sequence[Mapping[str, Any]], n: int) -> dict[str, list[int]]:
+    """Persons to check the three person patterns for, from the sampled history rows; deterministic.
+
+    Up to half of each list are persons of transfer chains (who received a ticket by transfer and passed
+    it on, or got back a ticket they had sold), then persons who own a sampled ticket now / transferred /
+    received one; the rest in ascending id order.
+    """
+    by_ticket: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
+    for h in history:
+        by_ticket[h["sporting_event_ticket_id"]].append(h)
+    chain: set[int] = set()
+    owners_now: set[int] = set()
+    senders: set[int] = set()
+    receivers: set[int] = set()
+    for rows in by_ticket.values():
+        rows = sorted(rows, key=history_order_key)
+        owners = [r["purchased_by_id"] for r in rows]
+        owners_now.add(owners[-1])
+        for i, r in enumerate(rows):
+            if r["transferred_from_id"] is None:
+                continue
+            senders.add(r["transferred_from_id"])
+            receivers.add(r["purchased_by_id"])
+            if i >= 1 and rows[i - 1]["transferred_from_id"] is not None:
+                chain.add(r["transferred_from_id"])  # got it by transfer, passed it on
+            if r["purchased_by_id"] in owners[:i]:
+                chain.add(r["purchased_by_id"])  # got back a ticket they had
+    half = max(1, n // 2)
+    chain_list = sorted(chain)
+    return {
+        "tickets owned": _first(n, [p for p in chain_list if p in owners_now][:half], sorted(owners_now)),
+        "tickets transferred from": _first(n, [p for p in chain_list if p in senders][:half], sorted(senders)),
+        "tickets transferred to": _first(n, [p for p in chain_list if p in receivers][:half], sorted(receivers)),
+    }
+
+
+def venue_subjects(s: SourceSample, n: int) -> list[tuple[int, Any]]:
+    """(sport_location_id, event start_date) of sampled tickets' events: unsold ones first, then sold ones."""
+    def pairs(tickets: Iterable[Mapping[str, Any]]) -> list[tuple[int, Any]]:
+        out = set()
+        for t in tickets:
+            e = s.events.get(t["sporting_event_id"])
+            if e is not None and e.get("start_date") is not None:
+                out.add((t["sport_location_id"], e["start_date"]))
+        return sorted(out, key=lambda p: (p[0], _iso(p[1])))
+
+    return _first(n, pairs(s.available)[:max(1, n // 2)], pairs(s.tickets.values()))
+
+
+def name_subjects(s: SourceSample, n: int) -> list[str]:
+    """Descriptive names of sampled config rows, one type after the other; shared person names first."""
+    persons = s.config.get("PERSON", [])
+    shared = Counter(p["full_name"] for p in persons)
+    groups: list[list[str]] = [
+        [p["full_name"] for p in sorted(persons, key=lambda p: (-shared[p["full_name"]], p["id"]))],
+        [t["name"] for t in sorted(s.config.get("TEAM", []), key=lambda t: t["id"])],
+        [loc["name"] for loc in sorted(s.config.get("LOCATION", []), key=lambda r: r["id"])],
+        [t["description"] for t in sorted(s.config.get("SPORT_TYPE", []), key=lambda t: t["name"])],
+        [f"{s.leagues[d['sport_league_short_name']]['long_name']} {d['long_name']}"
+         for d in sorted(s.config.get("SPORT_LEAGUE_DIVISION", []),
+                         key=lambda d: (d["sport_league_short_name"], d["short_name"]))
+         if d.get("long_name") is not None and (s.leagues.get(d["sport_league_short_name"]) or {}).get("long_name")],
+    ]
+    groups = [[g for g in group if g] for group in groups]
+    out: list[str] = []
+    while len(out) < n and any(groups):
+        for group in groups:
+            while group and group[0] in out:
+                group.pop(0)
+            if group and len(out) < n:
+                out.append(group.pop(0))
+    return out

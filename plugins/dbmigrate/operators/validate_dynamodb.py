@@ -1,0 +1,338 @@
+"""Prove a SQL Server → DynamoDB run: item counts per type, sampled items attribute by attribute, access patterns.
+
+The source is read through the Airflow connection's DbApiHook (`MssqlHook` on AWS, `PostgresHook` on the
+local stack) with the dialect-neutral SQL of `transforms.ticketing_checks`; DynamoDB through
+`DynamoDBTablesHook`. Like the DSQL validators, each pushes its result under the XCom key `result`
+before failing, so a report task (trigger rule ALL_DONE) still sees what was found.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from botocore.exceptions import ClientError
+
+from connectors.dynamodb_writer import THROTTLING_ERRORS, count_items
+from dbmigrate import runtime
+from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
+from dbmigrate.operators.validate_dsql import RESULT_KEY, _as_bool
+from transforms import ticketing_checks as tc
+from transforms.ticketing import AVAILABLE, PURCHASED, TRANSFERRED
+from transforms.validation import Check
+
+BATCH_GET_SIZE = 100  # BatchGetItem's limit
+MAX_REPORTED_MISMATCHES = 200  # kept in the XCom result; the count of all of them is reported too
+
+
+class _SourceReader:
+    """Rows of the source through a DbApiHook, as dicts keyed by `SOURCE_COLUMNS`."""
+
+    def __init__(self, hook: Any, schema: str) -> None:
+        self.hook = hook
+        self.schema = tc.check_identifier(schema)
+
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.hook.get_records(sql, parameters=tuple(params) or None) or []]
+
+    def scalar(self, sql: str) -> int:
+        return int(self.records(sql)[0][0])
+
+    def rows(self, table: str, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        columns = tc.SOURCE_COLUMNS[table]
+        return [dict(zip(columns, r, strict=True)) for r in self.records(sql, params)]
+
+    def rows_in(self, table: str, column: str, ids: Iterable[Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in tc.chunks(ids):
+            out += self.rows(table, tc.in_list_sql(self.schema, table, column, len(chunk)), chunk)
+        return out
+
+    def by_id(self, table: str, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+        return {r["id"]: r for r in self.rows_in(table, "id", ids)}
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        return {key: self.scalar(sql) for key, sql in tc.source_count_queries(self.schema).items()}
+
+    def sample(self, sample_size: int, counts: dict[tuple[str, str], int] | None = None) -> tc.SourceSample:
+        """The deterministic sample and every row it refers to (IN-lists of ids, in chunks)."""
+        counts = counts if counts is not None else self.counts()
+        ts, schema = tc.TICKET_SALES, self.schema
+        s = tc.SourceSample()
+        hist = tc.sample_for(counts[(ts, PURCHASED)] + counts[(ts, TRANSFERRED)], sample_size)
+        s.history = self.rows("ticket_purchase_hist", tc.history_sample_sql(schema, hist))
+        s.available = self.rows("sporting_event_ticket", tc.available_sample_sql(
+            schema, tc.sample_for(counts[(ts, AVAILABLE)], sample_size)))
+        s.tickets = self.by_id("sporting_event_ticket", s.ticket_ids())
+        s.events = self.by_id("sporting_event", s.event_ids())
+        s.teams = self.by_id("sport_team", s.team_ids())
+        s.locations = self.by_id("sport_location", s.location_ids())
+        s.persons = self.by_id("person", s.person_ids())
+        for data_type, table in tc.CONFIG_TABLES.items():
+            sample = tc.sample_for(counts[(tc.CONFIG, data_type)], sample_size)
+            s.config[data_type] = self.rows(table, tc.config_sample_sql(schema, data_type, sample))
+        s.leagues = {r["short_name"]: r for r in self.rows("sport_league", tc.select_sql(schema, "sport_league"))}
+        return s
+
+
+class _DynamoDbValidation(BaseOperator):
+    """What the three validators share: the spec, the source reader, the target tables and the client.
+
+    :param spec_dag_id: the migration spec (templated)
+    :param source_conn_id: Airflow connection of the source; the spec's `source.conn_id` if empty (templated)
+    :param source_schema: source schema; if empty the spec's `source.local_schema` on the local profile, else
+        `source.schema` (templated)
+    :param dry_run: nothing was written: source only, nothing compared (templated)
+    :param aws_conn_id: AWS connection for DynamoDB
+    :param table_names: physical table name by spec target (`ticket_sales`, `config`), overriding
+        `targets[...].name` (templated)
+    """
+
+    template_fields: Sequence[str] = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names")
+
+    def __init__(self, *, spec_dag_id: str, source_conn_id: str | None = None, source_schema: str | None = None,
+                 dry_run: Any = False, aws_conn_id: str | None = "aws_default",
+                 table_names: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec_dag_id = spec_dag_id
+        self.source_conn_id = source_conn_id
+        self.source_schema = source_schema
+        self.dry_run = dry_run
+        self.aws_conn_id = aws_conn_id
+        self.table_names = table_names
+
+    def _spec(self) -> Any:
+        spec = runtime.spec_for(self.spec_dag_id)
+        if getattr(spec, "kind", None) != "sqlserver_to_dynamodb":
+            raise AirflowFailException(f"{self.spec_dag_id} is not a sqlserver_to_dynamodb spec")
+        return spec
+
+    def _reader(self, spec: Any) -> _SourceReader:
+        from airflow.sdk import BaseHook
+
+        schema = (self.source_schema or "").strip()
+        if not schema:
+            schema = spec.local_source_schema if runtime.compute_profile() == "local" else spec.source_schema
+        try:
+            tc.check_identifier(schema)
+        except ValueError as err:
+            raise AirflowFailException(f"source_schema: {err}") from None
+        hook = BaseHook.get_connection(self.source_conn_id or spec.source_conn_id).get_hook()
+        if not hasattr(hook, "get_records"):
+            raise AirflowFailException(f"connection {self.source_conn_id or spec.source_conn_id} has no SQL hook "
+                                       f"({type(hook).__name__})")
+        return _SourceReader(hook, schema)
+
+    def _tables(self, spec: Any) -> dict[str, str]:
+        overrides = self.table_names or {}
+        return {name: overrides.get(name) or target["name"] for name, target in spec.targets.items()}
+
+    def _client(self) -> Any:
+        return DynamoDBTablesHook(aws_conn_id=self.aws_conn_id).conn
+
+    def _finish(self, context: Any, result: dict[str, Any], checks: list[Check], what: str) -> dict[str, Any]:
+        context["ti"].xcom_push(key=RESULT_KEY, value=result)
+        for c in checks:
+            self.log.info("%s %s: %s: expected %s, found %s", "ok  " if c.passed else "FAIL", c.entity or "all",
+                          c.name, c.expected, c.actual)
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            raise AirflowFailException(f"{len(failed)} {what} check(s) failed: "
+                                       + "; ".join(f"{c.entity or 'all'} {c.name}" for c in failed[:20]))
+        return result
+
+
+class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
+    """Per item type, the source rows (SQL COUNT) against the items (parallel Scan with Select=COUNT).
+
+    `ticket_sales` items are told apart by `item_type`, `config` items by `data_type`; each table's total
+    must also equal the sum of its types (an item of no known type is an error). DescribeTable's
+    ItemCount is never used: it lags by hours.
+
+    :param segments: parallel Scan segments per count
+    """
+
+    def __init__(self, *, segments: int = 4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.segments = segments
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec = self._spec()
+        reader = self._reader(spec)
+        source = reader.counts()
+        dry_run = _as_bool(self.dry_run)
+        tables = self._tables(spec)
+        target: dict[tuple[str, str], int | None] = dict.fromkeys(source)
+        checks: list[Check] = []
+        if not dry_run:
+            client = self._client()
+            for key in source:
+                table, item_type = key
+                target[key] = count_items(tables[table], client=client, segments=self.segments,
+                                          **tc.type_filter(table, item_type))
+                checks.append(Check("source rows = target items", source[key], target[key],
+                                    tc.entity_name(table, item_type)))
+            for table in sorted({t for t, _ in source}):
+                total = count_items(tables[table], client=client, segments=self.segments)
+                checks.append(Check("target items = items of known types",
+                                    sum(n for (t, _), n in source.items() if t == table), total, table))
+        result = {
+            "entities": {tc.entity_name(*key): {"source": source[key], "target": target[key], "rejected": 0,
+                                                "duplicates": 0} for key in source},
+            "rejects": {}, "checks": [c.as_dict() for c in checks], "tables": tables, "dry_run": dry_run,
+        }
+        return self._finish(context, result, checks, "count")
+
+
+def _backoff(attempt: int) -> float:
+    return random.random() * min(5.0, 0.05 * 2 ** (attempt - 1))
+
+
+def batch_get(client: Any, table: str, keys: list[dict[str, dict]], *, max_attempts: int = 10,
+              sleep: Any = time.sleep) -> list[dict[str, dict]]:
+    """Every item of `keys` that exists (strongly consistent), 100 keys per BatchGetItem.
+
+    `UnprocessedKeys` and throttling errors are retried with full-jitter backoff, `max_attempts` per call.
+    """
+    found: list[dict[str, dict]] = []
+    for i in range(0, len(keys), BATCH_GET_SIZE):
+        pending = keys[i:i + BATCH_GET_SIZE]
+        attempt = 0
+        while pending:
+            attempt += 1
+            try:
+                response = client.batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
+                found += response.get("Responses", {}).get(table, [])
+                pending = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
+                    raise
+            if pending and attempt >= max_attempts:
+                raise AirflowException(f"{len(pending)} key(s) of {table} still unprocessed after {attempt} "
+                                       "BatchGetItem attempts")
+            if pending:
+                sleep(_backoff(attempt))
+    return found
+
+
+def query_all(client: Any, table: str, query: dict[str, Any]) -> list[dict[str, dict]]:
+    """Every item a Query returns, following `LastEvaluatedKey`."""
+    request = {"TableName": table, **query}
+    items: list[dict[str, dict]] = []
+    while True:
+        response = client.query(**request)
+        items += response.get("Items", [])
+        if not response.get("LastEvaluatedKey"):
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class ValidateDynamoDbItemsOperator(_DynamoDbValidation):
+    """Re-map a deterministic sample of source rows with `transforms.ticketing.expected_*` and compare each
+    expected item attribute by attribute with the item in DynamoDB (BatchGetItem).
+
+    Samples: every history row of about `sample_size` history rows' worth of tickets (all rows of a ticket,
+    so the latest one is known), about `sample_size` unsold tickets, about `sample_size` rows of each
+    config type (sport_type and sport_division whole).
+
+    :param sample_size: rows per sampled source table; the same rows on every run (templated)
+    """
+
+    template_fields: Sequence[str] = (*_DynamoDbValidation.template_fields, "sample_size")
+
+    def __init__(self, *, sample_size: Any = 200, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sample_size = sample_size
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec = self._spec()
+        size = 0 if _as_bool(self.dry_run) else int(self.sample_size)
+        mismatches: list[dict[str, Any]] = []
+        by_entity: dict[str, int] = defaultdict(int)
+        if size > 0:
+            expected = tc.expected_items(self._reader(spec).sample(size))
+            tables = self._tables(spec)
+            client = self._client()
+            for table in sorted({e.table for e in expected}):
+                wanted = {tc.key_text(table, e.key): e for e in expected if e.table == table}
+                got = {tc.key_text(table, item): item
+                       for item in batch_get(client, tables[table], [e.key for e in wanted.values()])}
+                for text, e in wanted.items():
+                    by_entity[e.entity] += 1
+                    diffs = tc.item_diffs(e.item, got.get(text))
+                    if diffs:
+                        mismatches.append({"entity": e.entity, "key": text, "diffs": diffs})
+        compared = sum(by_entity.values())
+        result = {"requested": size, "compared": compared, "mismatched": len(mismatches),
+                  "mismatches": mismatches[:MAX_REPORTED_MISMATCHES], "entities": dict(sorted(by_entity.items()))}
+        context["ti"].xcom_push(key=RESULT_KEY, value=result)
+        self.log.info("Compared %d sampled items attribute by attribute; %d differ", compared, len(mismatches))
+        if mismatches:
+            for m in mismatches[:20]:
+                self.log.error("%s %s: %s", m["entity"], m["key"], "; ".join(m["diffs"]))
+            raise AirflowFailException(f"{len(mismatches)} of {compared} sampled items differ from the source: "
+                                       + "; ".join(f"{m['entity']} {m['key']}: {m['diffs'][0]}"
+                                                   for m in mismatches[:5]))
+        return result
+
+
+class ValidateAccessPatternsOperator(_DynamoDbValidation):
+    """Run every access pattern of the design for a few subjects, against DynamoDB (Query on its GSI, all
+    pages; never Scan) and against the source (SQL), and compare the item keys.
+
+    Subjects come from the same deterministic sample as the item validation: persons of the sampled
+    history (transfer-chain persons first), venues and dates of sampled events, names of sampled config rows.
+
+    :param sample_size: as for the item validation; picks the sample the subjects come from (templated)
+    :param subjects_per_pattern: subjects per access pattern
+    """
+
+    template_fields: Sequence[str] = (*_DynamoDbValidation.template_fields, "sample_size")
+
+    def __init__(self, *, sample_size: Any = 200, subjects_per_pattern: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sample_size = sample_size
+        self.subjects_per_pattern = subjects_per_pattern
+
+    def patterns(self, reader: _SourceReader, counts: dict[tuple[str, str], int]) -> list[tc.AccessPattern]:
+        n, schema = int(self.subjects_per_pattern), reader.schema
+        s = reader.sample(int(self.sample_size), counts)
+        persons = tc.person_subjects(s.history, n)
+        return [
+            *(tc.owned_tickets(schema, p) for p in persons["tickets owned"]),
+            *(tc.available_tickets(schema, loc, day) for loc, day in tc.venue_subjects(s, n)),
+            *(tc.transferred_from(schema, p) for p in persons["tickets transferred from"]),
+            *(tc.transferred_to(schema, p) for p in persons["tickets transferred to"]),
+            *(tc.config_by_name(schema, name) for name in tc.name_subjects(s, n)),
+        ]
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec = self._spec()
+        checks: list[Check] = []
+        subjects: dict[str, int] = dict.fromkeys(tc.ACCESS_PATTERNS, 0)
+        dry_run = _as_bool(self.dry_run)
+        if not dry_run:
+            reader = self._reader(spec)
+            counts = reader.counts()
+            tables = self._tables(spec)
+            client = self._client()
+            for p in self.patterns(reader, counts):
+                subjects[p.pattern] += 1
+                expected = p.expected_keys([reader.records(q.sql, q.params) for q in p.source])
+                actual = p.actual_keys(query_all(client, tables[p.table], p.query))
+                checks.append(Check(p.name, *tc.compare_keys(expected, actual), p.entity))
+            ts = tc.TICKET_SALES
+            has_rows = {"tickets owned": counts[(ts, PURCHASED)] > 0,
+                        "tickets available": counts[(ts, AVAILABLE)] > 0,
+                        "tickets transferred from": counts[(ts, TRANSFERRED)] > 0,
+                        "tickets transferred to": counts[(ts, TRANSFERRED)] > 0,
+                        "config by name": any(n for (t, _), n in counts.items() if t == tc.CONFIG)}
+            checks += [Check(f"access pattern: {pattern} has subjects", True, subjects[pattern] > 0)
+                       for pattern, needed in has_rows.items() if needed]
+        result = {"checks": [c.as_dict() for c in checks], "subjects": subjects, "dry_run": dry_run}
+        return self._finish(context, result, checks, "access pattern")

@@ -1,0 +1,139 @@
+"""connectors.sql_source.read_table: parallel psycopg reads of the dms_sample PostgreSQL copy on the executors."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from connectors.sql_source import read_table, source_conninfo
+from generators import dms_sample
+from transforms.dms_sample_schema import SPLIT_COLUMNS, struct_of
+
+pytestmark = pytest.mark.spark
+PASSWORD_ENV = "TEST_SQL_SOURCE_PASSWORD"
+
+
+@pytest.fixture(scope="module")
+def source_uri() -> str:
+    return os.environ["LOCAL_SOURCE_SQL_URI"]
+
+
+@pytest.fixture(scope="module")
+def schema(source_uri: str) -> Iterator[str]:
+    """A small generated dms_sample in a throwaway schema, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    dms_sample.load(source_uri, schema=name, scale=0.2)
+    yield name
+    with psycopg.connect(source_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def conninfo(source_uri: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Connection keywords without the password; the password goes through PASSWORD_ENV."""
+    info = psycopg.conninfo.conninfo_to_dict(source_uri)
+    monkeypatch.setenv(PASSWORD_ENV, str(info.pop("password", "")))
+    return info
+
+
+def source_rows(source_uri: str, schema: str, table: str) -> list[tuple]:
+    cols = [f.name for f in struct_of(table).fields]
+    with psycopg.connect(source_uri) as conn:
+        return conn.execute(sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, cols)), sql.Identifier(schema, table))).fetchall()
+
+
+def spark_rows(df: Any) -> list[tuple]:
+    """Collected rows, timestamps rendered in the session zone (UTC) so the machine's zone cannot matter."""
+    cols = [F.date_format(f.name, "yyyy-MM-dd HH:mm:ss.SSSSSS").alias(f.name)
+            if isinstance(f.dataType, T.TimestampType) else F.col(f.name) for f in df.schema.fields]
+    return [tuple(r) for r in df.select(*cols).collect()]
+
+
+def pg_comparable(row: tuple) -> tuple:
+    return tuple(f"{v:%Y-%m-%d %H:%M:%S.%f}" if isinstance(v, datetime) else v for v in row)
+
+
+@pytest.mark.parametrize("table", ["ticket_purchase_hist", "sporting_event_ticket", "sporting_event", "person"])
+def test_parallel_read_returns_every_row_once(spark, source_uri, schema, conninfo, table):
+    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table=table,
+                    struct=struct_of(table), partitions=3, split_column=SPLIT_COLUMNS[table])
+    assert df.rdd.getNumPartitions() == 3
+    assert df.schema == struct_of(table)
+    got = Counter(spark_rows(df))
+    want = Counter(pg_comparable(r) for r in source_rows(source_uri, schema, table))
+    assert sum(want.values()) > 0
+    assert got == want
+    assert max(got.values()) == 1  # every row exactly once (they have primary keys)
+    sizes = df.rdd.glom().map(len).collect()
+    assert len(sizes) == 3 and all(s > 0 for s in sizes), sizes
+
+
+def test_values_have_the_struct_types(spark, schema, conninfo, source_uri):
+    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema,
+                    table="sporting_event_ticket", struct=struct_of("sporting_event_ticket"), partitions=2,
+                    split_column="id")
+    row = df.where(F.col("id") > 2**31).orderBy("id").first()
+    assert isinstance(row["id"], int) and row["id"] > 2**31  # bigint ids stay exact
+    assert isinstance(row["ticket_price"], Decimal) and row["ticket_price"].as_tuple().exponent == -2
+    assert isinstance(row["seat_level"], Decimal)
+    assert isinstance(row["seat"], str)
+    ev = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table="sporting_event",
+                    struct=struct_of("sporting_event"), partitions=2, split_column="id")
+    first = ev.orderBy("id").first()
+    assert isinstance(first["start_date"], date) and isinstance(first["start_date_time"], datetime)
+    assert isinstance(first["sold_out"], int)
+    # the wall clock survives (session time zone UTC)
+    with psycopg.connect(source_uri) as conn:
+        want = conn.execute(sql.SQL("SELECT start_date_time FROM {} WHERE id = %s").format(
+            sql.Identifier(schema, "sporting_event")), (first["id"],)).fetchone()[0]
+    got = ev.where(F.col("id") == first["id"]).select(
+        F.date_format("start_date_time", "yyyy-MM-dd HH:mm:ss").alias("t")).first()["t"]
+    assert got == f"{want:%Y-%m-%d %H:%M:%S}"
+
+
+def test_table_without_split_column_is_one_partition(spark, source_uri, schema, conninfo):
+    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table="sport_division",
+                    struct=struct_of("sport_division"), partitions=4, split_column=None)
+    assert df.rdd.getNumPartitions() == 1
+    assert sorted(spark_rows(df)) == sorted(source_rows(source_uri, schema, "sport_division"))
+
+
+def test_null_split_values_are_read(spark, source_uri, schema, conninfo):
+    """Rows whose split column is NULL land in partition 0 instead of being lost."""
+    with psycopg.connect(source_uri) as conn:
+        want = conn.execute(sql.SQL("SELECT count(*), count(transferred_from_id) FROM {}").format(
+            sql.Identifier(schema, "ticket_purchase_hist"))).fetchone()
+    assert want[0] > want[1] > 0
+    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema,
+                    table="ticket_purchase_hist",
+                    struct=T.StructType([T.StructField("transferred_from_id", T.IntegerType())]),
+                    partitions=3, split_column="transferred_from_id")
+    assert df.count() == want[0]
+    assert df.where(F.col("transferred_from_id").isNotNull()).count() == want[1]
+
+
+def test_bad_arguments(spark, schema, conninfo):
+    kwargs = dict(conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table="person",
+                  struct=struct_of("person"), partitions=2)
+    with pytest.raises(ValueError, match="must be an integer column"):
+        read_table(spark, split_column="full_name", **kwargs)
+    with pytest.raises(ValueError, match="not a column"):
+        read_table(spark, split_column="nope", **kwargs)
+    with pytest.raises(ValueError, match="partitions must be >= 1"):
+        read_table(spark, split_column="id", **{**kwargs, "partitions": 0})
+    with pytest.raises(ValueError, match="is not set"):
+        source_conninfo({"host": "x"}, "TEST_SQL_SOURCE_UNSET_VARIABLE")
+    with pytest.raises(ValueError, match="must not carry a password"):
+        source_conninfo({"host": "x", "password": "p"}, None)
