@@ -268,34 +268,3 @@ def drift(spec: TableSpec, table: Mapping[str, Any]) -> list[str]:
     if billing != spec.billing_mode:
         diffs.append(f"billing mode is {billing}, spec wants {spec.billing_mode}")
     return diffs
-
-
-def _attr(name: str, type_: str) -> dict[str, str]:
-    return {"name": name, "type": type_}
-
-
-def _gsi(name: str, partition_key: dict[str, str], sort_key: dict[str, str]) -> dict[str, Any]:
-    return {"name": name, "partition_key": partition_key, "sort_key": sort_key, "projection": "ALL"}
-
-
-# The two target tables of the dms_sample → DynamoDB design (the YAML spec repeats them).
-TICKET_SALES: dict[str, Any] = {
-    "name": "ticket_sales",
-    "billing_mode": "PAY_PER_REQUEST",
-    "partition_key": _attr("sporting_event_ticket_id", "N"),
-    "sort_key": _attr("ticket_status_owner", "S"),
-    "gsis": [
-        _gsi("owner_index", _attr("current_owner_id", "N"), _attr("sporting_event_date", "S")),
-        _gsi("available_index", _attr("available_key", "S"), _attr("seat_key", "S")),
-        _gsi("transferred_from_index", _attr("transferred_from_id", "N"), _attr("transaction_date", "S")),
-        _gsi("transferred_to_index", _attr("transferred_to_id", "N"), _attr("transaction_date", "S")),
-    ],
-}
-CONFIG: dict[str, Any] = {
-    "name": "config",
-    "billing_mode": "PAY_PER_REQUEST",
-    "partition_key": _attr("data_type", "S"),
-    "sort_key": _attr("data_id", "S"),
-    "gsis": [_gsi("descriptive_name_index", _attr("descriptive_name", "S"), _attr("data_type", "S"))],
-}
-DESIGN_TABLES: dict[str, dict[str, Any]] = {"ticket_sales": TICKET_SALES, "config": CONFIG}

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.design_tables import CONFIG, TICKET_SALES
 from transforms.dynamodb_tables import (
-    CONFIG,
-    DESIGN_TABLES,
-    TICKET_SALES,
     GsiSpec,
     KeyAttr,
     TableSpec,
@@ -50,8 +48,7 @@ class TestTableSpecFromDict:
         config = TableSpec.from_dict(CONFIG)
         assert config.gsis == (GsiSpec("descriptive_name_index", KeyAttr("descriptive_name", "S"),
                                        KeyAttr("data_type", "S")),)
-        assert set(DESIGN_TABLES) == {"ticket_sales", "config"}
-        assert all(spec.billing_mode == "PAY_PER_REQUEST" for spec in map(TableSpec.from_dict, DESIGN_TABLES.values()))
+        assert all(TableSpec.from_dict(t).billing_mode == "PAY_PER_REQUEST" for t in (TICKET_SALES, CONFIG))
 
     def test_minimal_spec_has_defaults(self) -> None:
         spec = TableSpec.from_dict({"name": "t_min", "partition_key": {"name": "id", "type": "N"}})

@@ -21,7 +21,8 @@ from dbmigrate.hooks.dynamodb_tables import (
     is_ready,
     table_status,
 )
-from transforms.dynamodb_tables import CONFIG, TICKET_SALES, TableSpec, drift
+from tests.fixtures.design_tables import CONFIG, TICKET_SALES
+from transforms.dynamodb_tables import TableSpec, drift
 
 
 @pytest.fixture

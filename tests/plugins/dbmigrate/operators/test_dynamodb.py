@@ -13,7 +13,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskD
 
 from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
 from dbmigrate.triggers.dynamodb import DynamoDBTablesReadyTrigger
-from transforms.dynamodb_tables import CONFIG, TICKET_SALES, TableSpec, create_table_kwargs
+from tests.fixtures.design_tables import CONFIG, TICKET_SALES
+from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
 from dbmigrate.sensors.dynamodb import DynamoDBTableReadySensor
 from dbmigrate.triggers.dynamodb import DynamoDBTablesReadyTrigger
-from transforms.dynamodb_tables import TICKET_SALES, TableSpec, create_table_kwargs
+from tests.fixtures.design_tables import TICKET_SALES
+from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pytest
 
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
 from dbmigrate.triggers.dynamodb import DynamoDBTablesReadyTrigger
-from transforms.dynamodb_tables import CONFIG, TableSpec, create_table_kwargs
+from tests.fixtures.design_tables import CONFIG
+from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 
 
 @pytest.fixture
