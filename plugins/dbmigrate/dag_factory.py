@@ -31,8 +31,27 @@ def _staged(path: str, task_id: str = "stage_job") -> str:
     return "{{ ti.xcom_pull(task_ids='" + task_id + "')" + path + " }}"
 
 
-def _default_args(spec: Any) -> dict[str, Any]:
-    return {"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2)}
+def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
+    """What every migration DAG shares: manual trigger, one run at a time, the spec's owner, tags and retries,
+    and native rendering so templated params keep their types. `params` adds the migration's own."""
+    return DAG(
+        dag_id=spec.dag_id,
+        description=spec.description.splitlines()[0] if spec.description else None,
+        doc_md=spec.description,
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,  # two loads into the same target must not race on the same rows
+        tags=[*spec.tags, f"profile:{profile}"],
+        default_args={"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2)},
+        render_template_as_native_obj=True,
+        params={
+            **params,
+            "validation_sample_size": Param(spec.sample_size, type="integer", minimum=0, maximum=100_000,
+                                            title="Source records to compare field by field with the target"),
+            "dry_run": Param(False, type="boolean", title="Dry run",
+                             description="Check and classify the source and build the output; write nothing."),
+        },
+    )
 
 
 def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
@@ -58,26 +77,11 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
     )
 
     profile = profile or runtime.compute_profile()
-    with DAG(
-        dag_id=spec.dag_id,
-        description=spec.description.splitlines()[0] if spec.description else None,
-        doc_md=spec.description,
-        schedule=None,
-        catchup=False,
-        max_active_runs=1,  # two loads of the same collection must not race on the same rows
-        tags=[*spec.tags, f"profile:{profile}"],
-        default_args=_default_args(spec),
-        render_template_as_native_obj=True,
-        params={
-            "source_uri": Param("", type="string", title="Source URI",
-                                description="Overrides the spec's source: file:///…/export.json, s3://… or "
-                                            "mongodb://… . Empty: the spec's source for this compute profile."),
-            "validation_sample_size": Param(spec.sample_size, type="integer", minimum=0, maximum=100_000,
-                                            title="Rows to compare column by column"),
-            "dry_run": Param(False, type="boolean", title="Dry run",
-                             description="Lint the DDL and classify the source, write nothing to the target."),
-        },
-    ) as dag:
+    with _dag(spec, profile, {
+        "source_uri": Param("", type="string", title="Source URI",
+                            description="Overrides the spec's source: file:///…/export.json, s3://… or "
+                                        "mongodb://… . Empty: the spec's source for this compute profile."),
+    }) as dag:
         dry_run = "{{ params.dry_run }}"
         check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
                                          source_uri="{{ params.source_uri }}")
@@ -166,27 +170,12 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
 
     profile = profile or runtime.compute_profile()
     local = profile == "local"
-    with DAG(
-        dag_id=spec.dag_id,
-        description=spec.description.splitlines()[0] if spec.description else None,
-        doc_md=spec.description,
-        schedule=None,
-        catchup=False,
-        max_active_runs=1,
-        tags=[*spec.tags, f"profile:{profile}"],
-        default_args=_default_args(spec),
-        render_template_as_native_obj=True,
-        params={
-            "source_conn_id": Param(spec.source_conn_id, type="string", title="Source connection",
-                                    description="Airflow connection of any database holding the dms_sample tables."),
-            "source_schema": Param(spec.local_source_schema if local else spec.source_schema, type="string",
-                                   title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
-            "validation_sample_size": Param(spec.sample_size, type="integer", minimum=0, maximum=100_000,
-                                            title="Source rows to compare attribute by attribute"),
-            "dry_run": Param(False, type="boolean", title="Dry run",
-                             description="Make tables ready and build the items, write nothing."),
-        },
-    ) as dag:
+    with _dag(spec, profile, {
+        "source_conn_id": Param(spec.source_conn_id, type="string", title="Source connection",
+                                description="Airflow connection of any database holding the dms_sample tables."),
+        "source_schema": Param(spec.local_source_schema if local else spec.source_schema, type="string",
+                               title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    }) as dag:
         dry_run = "{{ params.dry_run }}"
         source = {"source_conn_id": "{{ params.source_conn_id }}", "source_schema": "{{ params.source_schema }}"}
         ensure = [DynamoDBTableReadyOperator(task_id=f"ensure_{name}", table=spec.targets[name],
