@@ -134,7 +134,7 @@ def _seed_aws(env: dict[str, str]) -> None:
 
     s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    buckets = {s.staging_uri.split("/")[2] for s in load_specs()}
+    buckets = {s.staging_uri.split("/")[2] for s in load_specs(ROOT / "include" / "specs")}
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for bucket in sorted(buckets - existing):
         s3.create_bucket(Bucket=bucket)

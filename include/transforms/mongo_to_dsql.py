@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from pyspark import RDD
+from typing import TYPE_CHECKING, Any
 
 from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
 from transforms.spec import EntitySpec
+
+if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
+    from pyspark import RDD
 
 # (entity, [source keys]) → the keys among them that already exist in the target
 ExistingKeys = Callable[[EntitySpec, list[str]], set[str]]

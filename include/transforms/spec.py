@@ -15,8 +15,6 @@ from typing import Any
 
 import yaml
 
-SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
-
 # DSQL: at most 3,000 modified rows and 10 MiB per transaction.
 DSQL_MAX_TXN_ROWS = 3000
 DSQL_MAX_TXN_BYTES = 10 * 1024 * 1024
@@ -363,7 +361,7 @@ def parse_spec(text: str, path: Path) -> Any:
     return _KINDS[raw["kind"]](raw, path)
 
 
-def load_specs(spec_dir: str | Path = SPEC_DIR) -> list[Any]:
+def load_specs(spec_dir: str | Path) -> list[Any]:
     """Every spec in `spec_dir`, sorted by file name; dag_ids must be unique."""
     specs = [load_spec(p) for p in sorted(Path(spec_dir).glob("*.yaml"))]
     ids = [s.dag_id for s in specs]

@@ -10,10 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# `include/` holds the pure packages (`transforms`, `connectors`) the plugins share with the Spark jobs.
-# Locally it sits beside `plugins/`; on MWAA the bundle puts those packages into plugins.zip instead.
+# In the repository, `include/` holds the pure packages (`transforms`, `connectors`) the plugins share with
+# the Spark jobs. On MWAA the bundle puts them into plugins.zip, beside this package, and this does nothing.
 _INCLUDE = Path(__file__).resolve().parents[2] / "include"
-if _INCLUDE.is_dir() and str(_INCLUDE) not in sys.path:
+if (_INCLUDE / "transforms").is_dir() and str(_INCLUDE) not in sys.path:
     sys.path.append(str(_INCLUDE))
-
-INCLUDE_DIR = _INCLUDE

@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from dbmigrate import INCLUDE_DIR
+from dbmigrate import paths
 
 BUNDLE_PACKAGES = ("transforms", "connectors")
 BUNDLE_NAME = "dbmigrate_jobs.zip"
@@ -23,15 +23,16 @@ def build_bundle(dest_dir: Path) -> Path:
     out = dest_dir / BUNDLE_NAME
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for package in BUNDLE_PACKAGES:
-            for path in sorted((INCLUDE_DIR / package).rglob("*.py")):
-                info = zipfile.ZipInfo(str(path.relative_to(INCLUDE_DIR)), date_time=(2020, 1, 1, 0, 0, 0))
+            root = paths.package_dir(package)
+            files = sorted(root.rglob("*.py"))
+            if not files:
+                raise FileNotFoundError(f"package {package} has no Python files at {root}")
+            for path in files:
+                name = f"{package}/{path.relative_to(root).as_posix()}"
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, path.read_bytes())
     return out
-
-
-def job_script(name: str) -> Path:
-    return INCLUDE_DIR / "jobs" / f"{name}.py"
 
 
 def spark_submit_args(*, script: str, py_files: str, job_args: Sequence[str], packages: Sequence[str] = (),

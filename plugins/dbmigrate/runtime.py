@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dbmigrate import INCLUDE_DIR
-from transforms.spec import SPEC_DIR, expand_env, load_spec
+from dbmigrate import paths
+from transforms.spec import expand_env, load_spec
 
 PROFILES = ("aws", "local")
 
@@ -25,7 +25,7 @@ def compute_profile() -> str:
 
 def spec_for(dag_id: str) -> Any:
     """The spec a DAG was built from, re-read at execute time (cheap local file I/O)."""
-    return load_spec(SPEC_DIR / f"{dag_id}.yaml")
+    return load_spec(paths.spec_dir() / f"{dag_id}.yaml")
 
 
 def source_uri(spec: Any, params: dict[str, Any]) -> str:
@@ -48,6 +48,3 @@ def quarantine_uri(spec: Any, run_id: str) -> str:
 
     return f"{expand_env(spec.quarantine_uri).rstrip('/')}/{spec.dag_id}/{safe_segment(run_id)}"
 
-
-def sql_dir(spec: Any) -> str:
-    return str(INCLUDE_DIR / "sql" / spec.ddl_dir)

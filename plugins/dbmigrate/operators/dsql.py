@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk.bases.operator import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate import INCLUDE_DIR
+from dbmigrate import paths
 from dbmigrate.hooks.dsql import DsqlHook
 from transforms.ddl_lint import for_postgres, lint_dsql, split_statements
-
-SQL_DIR = INCLUDE_DIR / "sql"
 
 
 class DsqlDeployDdlOperator(BaseOperator):
@@ -25,7 +22,7 @@ class DsqlDeployDdlOperator(BaseOperator):
     `CREATE INDEX ASYNC` loses its `ASYNC`. On DSQL the task waits for the async index builds.
     The statements should be idempotent (`IF NOT EXISTS`) so that a retry or a re-run is safe.
 
-    :param sql_dir: Folder of `*.sql` files; relative paths are under `include/sql`. (templated)
+    :param sql_dir: Folder of `*.sql` files; relative ones under the package's `sql/`. (templated)
     :param dsql_conn_id: Airflow connection of the DSQL cluster. Default `dsql_default`.
     :param aws_conn_id: AWS connection that signs IAM tokens. Default `aws_default`.
     :param wait_for_index_jobs: Wait until async index jobs complete. Default True.
@@ -53,8 +50,7 @@ class DsqlDeployDdlOperator(BaseOperator):
 
     def _load(self) -> list[tuple[str, int, str]]:
         """(file name, statement no, statement) for every statement; fails on any lint issue."""
-        folder = Path(self.sql_dir)
-        folder = folder if folder.is_absolute() else SQL_DIR / folder
+        folder = paths.sql_dir(self.sql_dir)
         files = sorted(folder.glob("*.sql"))
         if not files:
             raise AirflowFailException(f"no *.sql files in {folder}")

@@ -17,7 +17,8 @@ from airflow.sdk.exceptions import AirflowException
 
 from dbmigrate import runtime
 from dbmigrate.hooks.dsql import DsqlHook
-from dbmigrate.job_bundle import build_bundle, emr_step, job_script, spark_submit_args
+from dbmigrate.job_bundle import build_bundle, emr_step, spark_submit_args
+from dbmigrate.paths import job_script
 
 TARGET_PASSWORD_ENV = "DBMIGRATE_TARGET_PASSWORD"
 SOURCE_PASSWORD_ENV = "DBMIGRATE_SOURCE_PASSWORD"

@@ -13,8 +13,9 @@ from bson import Decimal128, ObjectId
 
 from connectors.documents import count_by_type, iter_lines
 from jobs.mongo_to_dsql import mongo_uri_with_credentials
+from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper, Mapped
-from transforms.spec import SPEC_DIR, load_spec
+from transforms.spec import load_spec
 
 MAPPER = DocumentMapper(load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml").entities)
 DOC = {"PK": "MOVIE#tt1", "SK": "METADATA", "type": "movie", "title": "Amélie", "year": 2001,

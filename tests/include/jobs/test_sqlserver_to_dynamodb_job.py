@@ -22,9 +22,10 @@ from psycopg.rows import dict_row
 from connectors.dynamodb_writer import count_items
 from generators import dms_sample
 from jobs.sqlserver_to_dynamodb import parse_args, run
+from tests.fixtures import SPEC_DIR
 from transforms.dynamo_items import from_item
 from transforms.dynamodb_tables import TableSpec, create_table_kwargs
-from transforms.spec import SPEC_DIR, load_spec
+from transforms.spec import load_spec
 from transforms.ticketing import (
     expected_available_item,
     expected_config_item,

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
-from transforms.spec import SPEC_DIR, load_spec
+from transforms.spec import load_spec
 
 MAPPER = DocumentMapper(load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml").entities)
 

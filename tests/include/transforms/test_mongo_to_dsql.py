@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from generators.movie_collection import write
+from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper
 from transforms.mongo_to_dsql import classify, entity_counts
-from transforms.spec import SPEC_DIR, load_spec
+from transforms.spec import load_spec
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
 NAMES = [e.name for e in SPEC.entities]

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate.operators.dsql import SQL_DIR, DsqlDeployDdlOperator
+from dbmigrate.operators.dsql import DsqlDeployDdlOperator
+from dbmigrate.paths import sql_dir
 
 LINEAGE = ["source_doc_id", "migration_run_id", "migrated_at"]
 EXPECTED_COLUMNS = {
@@ -65,7 +66,7 @@ class TestDsqlDeployDdlOperator:
 
     def test_deploys_movie_db_idempotently(self, scratch_db: str) -> None:
         assert deploy("movie_db") == STATEMENTS
-        assert deploy(SQL_DIR / "movie_db") == STATEMENTS  # second run: every statement is IF NOT EXISTS
+        assert deploy(sql_dir("movie_db")) == STATEMENTS  # second run: every statement is IF NOT EXISTS
         with psycopg.connect(scratch_db) as conn:
             rows = conn.execute(
                 "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'movie_db' "
