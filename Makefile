@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint stack-up stack-down clean
+.PHONY: venv demo test lint stack-up stack-down ui mwaa-bundle system-deps clean
 
 venv: $(STAMP)
 
@@ -24,10 +24,23 @@ stack-down:
 demo: stack-up
 	bin/demo
 
-test: venv
+test: venv system-deps
 	$(BIN)/ruff check .
 	bin/local-stack up
 	source <(bin/local-stack env) && $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# What the browser test and `airflow dags show` need from the OS (Chromium, graphviz): installed where
+# this user may (root with apt), otherwise the tests that need them say why they are skipped.
+system-deps:
+	bin/install-system-deps
+
+# Airflow's UI on the embedded stack: api-server, scheduler, dag-processor and triggerer; prints URL and login.
+ui: stack-up
+	bin/local-stack ui
+
+# The MWAA deployment: dist/mwaa/{dags/, plugins.zip, requirements.txt, .airflowignore}.
+mwaa-bundle: venv
+	$(BIN)/python -m devstack.mwaa_bundle --out dist/mwaa
 
 lint: venv
 	$(BIN)/ruff check .

@@ -18,9 +18,10 @@ def is_mongo(uri: str) -> bool:
     return uri.startswith(("mongodb://", "mongodb+srv://"))
 
 
-def iter_lines(uri: str, *, collection: Any = None) -> Iterator[str]:
+def iter_lines(uri: str, *, collection: Any = None, s3_client: Any = None) -> Iterator[str]:
     """Non-blank lines of a mongoexport file (`file://`, path or `s3://`, a JSON array included), or the
-    documents of `collection` (a pymongo Collection) as relaxed Extended JSON when `uri` is mongodb://."""
+    documents of `collection` (a pymongo Collection) as relaxed Extended JSON when `uri` is mongodb://.
+    `s3_client` reads s3:// sources (Airflow passes its hook's client; boto3's default otherwise)."""
     if is_mongo(uri):
         from bson import json_util
 
@@ -30,12 +31,12 @@ def iter_lines(uri: str, *, collection: Any = None) -> Iterator[str]:
         for doc in collection.find({}, sort=[("_id", 1)]):
             yield json_util.dumps(doc, json_options=opts)
         return
-    for line in _raw_lines(uri):
+    for line in _raw_lines(uri, s3_client):
         if line.strip():
             yield line
 
 
-def _raw_lines(uri: str) -> Iterator[str]:
+def _raw_lines(uri: str, s3_client: Any = None) -> Iterator[str]:
     path = local_path(uri)
     if path is not None:
         if path.is_dir():
@@ -45,10 +46,12 @@ def _raw_lines(uri: str) -> Iterator[str]:
         for f in files:
             yield from _lines_of(lambda f=f: f.open(encoding="utf-8"))
         return
-    import boto3
+    if s3_client is None:
+        import boto3
 
+        s3_client = boto3.client("s3")
     parsed = urlparse(uri)
-    body = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+    body = s3_client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
     yield from _lines_of(lambda: (chunk.decode("utf-8") for chunk in body.iter_lines(keepends=True)))
 
 

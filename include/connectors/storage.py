@@ -7,14 +7,18 @@ same way. Large outputs (quarantined documents) are written by Spark itself, not
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 
-def _s3(uri: str) -> tuple[object, str, str]:
-    import boto3
+def _s3(uri: str, client: Any = None) -> tuple[Any, str, str]:
+    """(S3 client, bucket, key): `client` when given (Airflow passes its hook's), else boto3's default."""
+    if client is None:
+        import boto3
 
+        client = boto3.client("s3")
     parsed = urlparse(uri)
-    return boto3.client("s3"), parsed.netloc, parsed.path.lstrip("/")
+    return client, parsed.netloc, parsed.path.lstrip("/")
 
 
 def local_path(uri: str) -> Path | None:
@@ -25,22 +29,22 @@ def local_path(uri: str) -> Path | None:
     return None
 
 
-def read_text(uri: str) -> str:
+def read_text(uri: str, *, client: Any = None) -> str:
     path = local_path(uri)
     if path is not None:
         return path.read_text(encoding="utf-8")
-    client, bucket, key = _s3(uri)
-    return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")  # type: ignore[attr-defined]
+    client, bucket, key = _s3(uri, client)
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
 
 
-def write_text(uri: str, text: str) -> None:
+def write_text(uri: str, text: str, *, client: Any = None) -> None:
     path = local_path(uri)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return
-    client, bucket, key = _s3(uri)
-    client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))  # type: ignore[attr-defined]
+    client, bucket, key = _s3(uri, client)
+    client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
 
 
 def safe_segment(value: str) -> str:

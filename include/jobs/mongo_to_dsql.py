@@ -21,6 +21,7 @@ from urllib.parse import quote, urlparse, urlunparse
 
 from connectors.dsql import DsqlTarget, connect
 from connectors.dsql_writer import upsert_rows
+from connectors.progress import Progress
 from connectors.storage import read_text, write_text
 from transforms.adjacency import REJECT_REASONS, DocumentMapper, target_columns
 from transforms.mongo_to_dsql import classify, entity_counts
@@ -91,15 +92,23 @@ def existing_keys(target: DsqlTarget, schema: str, entity: EntitySpec, keys: lis
 
 def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     spec: MongoToDsqlSpec = parse_spec(read_text(args.spec), Path(urlparse(args.spec).path))
+    with Progress(spark, spec.dag_id) as progress:
+        return _run(args, spark, spec, progress)
+
+
+def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: Progress) -> dict[str, Any]:
     target_dict = json.loads(args.target_json)
     if args.target_password_env:
         target_dict["password"] = os.environ[args.target_password_env]
     target = DsqlTarget.from_dict(target_dict)
     mapper = DocumentMapper(spec.entities)
     docs, as_text = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)
+    progress.set_phase("read, map, dedup, check references")
+    docs = docs.mapPartitions(progress.counted("documents read"))
     result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
                       as_text=as_text)
 
+    progress.set_phase("write quarantine")
     quarantine = f"{args.quarantine_uri.rstrip('/')}"
     rejects_df = result.rejects.toDF("reason string, entity string, detail string, document string")
     rejects_df.coalesce(1).write.mode("overwrite").json(quarantine)
@@ -109,12 +118,16 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     for entity in [] if args.dry_run else spec.entities:
         columns = target_columns(entity)
         keys = list(entity.key_columns)
+        progress.set_phase(f"write {entity.table}")
+        written_acc = progress.counter(f"{entity.table} rows written")
 
         def write(rows: Any, entity: EntitySpec = entity, columns: list[str] = columns,
-                  keys: list[str] = keys) -> list[int]:
-            return [upsert_rows(rows, target=target, schema=spec.target_schema, table=entity.table,
-                                columns=columns, key_columns=keys, run_id=args.run_id,
-                                batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes)]
+                  keys: list[str] = keys, acc: Any = written_acc) -> list[int]:
+            n = upsert_rows(rows, target=target, schema=spec.target_schema, table=entity.table,
+                            columns=columns, key_columns=keys, run_id=args.run_id,
+                            batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes)
+            acc.add(n)
+            return [n]
 
         written[entity.name] = int(result.rows[entity.name].repartition(partitions).mapPartitions(write).sum())
 

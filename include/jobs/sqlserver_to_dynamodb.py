@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from connectors.progress import Progress
 from connectors.storage import read_text, write_text
 from transforms.dms_sample_schema import ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
 from transforms.dynamodb_tables import TableSpec
@@ -155,12 +156,15 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     # the jobs run at the same time, each with `partitions` writers: each writer gets an equal slice
     share = capacity_share / partitions / len(spec.jobs)
 
-    source = read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions)
-    items = to_dynamodb_rdd(build_items(args.item_set, source)).repartition(partitions)
-    writer = partition_writer(table=table, key_names=tuple(a.name for a in target.key_attrs),
-                              type_attribute=TYPE_ATTRIBUTE[args.item_set], dry_run=args.dry_run,
-                              write_units_per_s=write_units, share=share, region=args.region)
-    by_type = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
+    with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
+        progress.set_phase("read source, build and write items")
+        source = read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions)
+        items = to_dynamodb_rdd(build_items(args.item_set, source)).repartition(partitions)
+        writer = partition_writer(table=table, key_names=tuple(a.name for a in target.key_attrs),
+                                  type_attribute=TYPE_ATTRIBUTE[args.item_set], dry_run=args.dry_run,
+                                  write_units_per_s=write_units, share=share, region=args.region)
+        items = items.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
+        by_type = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
     report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
               "items": sum(by_type.values()), "by_type": by_type}
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))

@@ -136,18 +136,35 @@ def compare_row(expected: dict[str, Any], actual: dict[str, Any] | None, columns
 
 
 def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]], rejects: dict[str, int],
-                 checks: list[Check], sample: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
-    """The run report: `status` is `passed` only when every check and every sampled row reconciles."""
+                 checks: list[Check], sample: dict[str, Any], dry_run: bool = False,
+                 failure: dict[str, str] | None = None, not_run: list[str] | None = None) -> dict[str, Any]:
+    """The run report: `status` is `passed` only when no task failed and every check and sampled row reconciles.
+
+    `failure` is the first failed task of the run and its error; `not_run` the validations that could not
+    run because of it.
+    """
     failed = [c for c in checks if not c.passed]
-    status = "passed" if not failed and not sample.get("mismatches") else "failed"
+    status = "passed" if not failed and not sample.get("mismatches") and failure is None else "failed"
     return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
-            "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample}
+            "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
+            "failure": failure, "not_run": not_run or []}
+
+
+def _failure_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    if report.get("failure"):
+        f = report["failure"]
+        lines.append(f"first failure: `{f['task_id']}`: {f['error']}")
+    lines += [f"- NOT RUN {v}" for v in report.get("not_run", [])]
+    return lines
 
 
 def render_markdown(report: dict[str, Any]) -> str:
     """A summary a person reads in the task log."""
-    lines = [f"## {report['dag_id']} — {report['status'].upper()}", "", f"run `{report['run_id']}`", "",
-             "| entity | source | target | rejected | duplicates |", "|---|---:|---:|---:|---:|"]
+    lines = [f"## {report['dag_id']} — {report['status'].upper()}", "", f"run `{report['run_id']}`", ""]
+    if report.get("failure") or report.get("not_run"):
+        lines += [*_failure_lines(report), ""]
+    lines += ["| entity | source | target | rejected | duplicates |", "|---|---:|---:|---:|---:|"]
     for name, e in report["entities"].items():
         lines.append(f"| {name} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} | "
                      f"{e.get('duplicates', '')} |")
@@ -163,3 +180,31 @@ def render_markdown(report: dict[str, Any]) -> str:
     for m in sample.get("mismatches", [])[:20]:
         lines.append(f"- ROW {m['entity']} {m['key']}: {'; '.join(m['diffs'])}")
     return "\n".join(lines)
+
+
+NOTE_MAX_CHARS = 1000  # Airflow keeps a DAG run note in 1,000 characters
+
+
+def render_note(report: dict[str, Any]) -> str:
+    """The run's summary as a DAG run note (Markdown): status, counts per entity, rejects, failed checks."""
+    status = report["status"].upper() + (" (dry run)" if report.get("dry_run") else "")
+    lines = [f"**{status}**: {report['dag_id']}"]
+    if report.get("failure"):
+        f = report["failure"]
+        lines.append(f"first failure: `{f['task_id']}`: {f['error'][:300]}")
+    if report["entities"]:
+        lines.append("| entity | source | target | rejected |")
+        lines.append("|---|---:|---:|---:|")
+        lines += [f"| {n} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} |"
+                  for n, e in report["entities"].items()]
+    rejects = {r: n for r, n in report["rejects"].items() if n}
+    if rejects:
+        lines.append("rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))
+    failed = [c for c in report["checks"] if not c["passed"]]
+    sample = report.get("sample") or {}
+    lines.append(f"checks {len(report['checks']) - len(failed)}/{len(report['checks'])} passed; "
+                 f"{sample.get('compared', 0)} rows compared, {len(sample.get('mismatches', []))} differ")
+    lines += [f"- failed: {c['entity'] or 'all'} {c['name']}" for c in failed[:5]]
+    lines += [f"- not run: {v}" for v in report.get("not_run", [])[:3]]
+    text = "\n".join(lines)
+    return text if len(text) <= NOTE_MAX_CHARS else text[:NOTE_MAX_CHARS - 2] + " …"

@@ -1,16 +1,20 @@
 """Build one Airflow DAG per migration spec. Wiring only: no I/O beyond reading the spec file.
 
-The task graph of a MongoDB → DSQL migration:
+Every run has three task groups. A MongoDB → DSQL migration:
 
-    check_source → deploy_ddl → stage_job ─┬─ aws:   [create_cluster →] add_step → wait_for_step [→ terminate]
-                                           └─ local: run_spark_job
-                 → validate_counts → validate_rows → report (ALL_DONE)
+    prepare:  resolve_run → check_source → deploy_ddl → stage_job
+    load:     aws: [create_cluster →] add_step → wait_for_step [→ terminate_cluster] | local: run_spark_job
+    validate: validate_counts, validate_rows → report (ALL_DONE) → publish (assets)
 
-and of a SQL Server → DynamoDB migration:
+and a SQL Server → DynamoDB migration:
 
-    ensure_<table>… → stage_jobs ─┬─ aws:   crawl_source → glue_<job>… (parallel, deferrable)
-                                  └─ local: run_<job>… (local Spark on the embedded source)
-                 → validate_counts → validate_items → validate_access_patterns → report (ALL_DONE)
+    prepare:  resolve_run → ensure_<table>… → stage_jobs
+    load:     aws: crawl_source → glue_<job>… (parallel, deferrable) | local: run_<job>… (local Spark)
+    validate: validate_counts, validate_items, validate_access_patterns → report (ALL_DONE) → publish
+
+`resolve_run` resolves the run's inputs once; every later task takes them as XComArgs
+(`resolve.output["source_uri"]`). Validators need a finished load: after a failure they are
+`upstream_failed`, and the report (which always runs) names the first failed task and its error.
 """
 
 from __future__ import annotations
@@ -18,40 +22,53 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, TriggerRule, chain
+from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule, chain
 
 from dbmigrate import runtime
+from dbmigrate.dag_docs import dag_doc_md
+from dbmigrate.failures import record_failure
 from transforms.spec import MongoToDsqlSpec, SqlServerToDynamoDbSpec
-
-STAGE = "{{ ti.xcom_pull(task_ids='stage_job') }}"
-
-
-def _staged(path: str, task_id: str = "stage_job") -> str:
-    """A template for one value of what the staging task returned, e.g. `['local']['script']`."""
-    return "{{ ti.xcom_pull(task_ids='" + task_id + "')" + path + " }}"
 
 
 def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
     """What every migration DAG shares: manual trigger, one run at a time, the spec's owner, tags and retries,
-    and native rendering so templated params keep their types. `params` adds the migration's own."""
+    every failure recorded for the report, and native rendering so XComArgs and params keep their types."""
     return DAG(
         dag_id=spec.dag_id,
         description=spec.description.splitlines()[0] if spec.description else None,
-        doc_md=spec.description,
+        doc_md=dag_doc_md(spec, profile),
         schedule=None,
         catchup=False,
         max_active_runs=1,  # two loads into the same target must not race on the same rows
         tags=[*spec.tags, f"profile:{profile}"],
-        default_args={"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2)},
+        default_args={"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2),
+                      "on_failure_callback": record_failure},
         render_template_as_native_obj=True,
         params={
             **params,
-            "validation_sample_size": Param(spec.sample_size, type="integer", minimum=0, maximum=100_000,
-                                            title="Source records to compare field by field with the target"),
+            "validation_sample_size": Param(
+                spec.sample_size, type="integer", minimum=0, maximum=100_000, title="Validation sample size",
+                description="Source records compared field by field with the target (the same records on "
+                            "every run); 0 compares none. Counts are always reconciled in full."),
             "dry_run": Param(False, type="boolean", title="Dry run",
-                             description="Check and classify the source and build the output; write nothing."),
+                             description="Check the source, lint the DDL, classify and quarantine, build the "
+                                         "report; write nothing to the target."),
         },
     )
+
+
+def _report_and_publish(spec: Any, resolve: Any, counts: Any, sample: Any, checks: list[Any],
+                        assets: dict[str, tuple[Asset, list[str]]]) -> tuple[Any, Any]:
+    from dbmigrate.operators.report import MigrationReportOperator, PublishAssetsOperator
+
+    report = MigrationReportOperator(task_id="report", spec_dag_id=spec.dag_id, resolve_task_id=resolve.task_id,
+                                     count_task_id=counts.task_id, sample_task_id=sample.task_id,
+                                     check_task_ids=[c.task_id for c in checks])
+    publish = PublishAssetsOperator(task_id="publish", run=resolve.output, report=report.output,
+                                    tables={name: entities for name, (_, entities) in assets.items()},
+                                    outlets=[asset for asset, _ in assets.values()])
+    [counts, sample, *checks] >> report >> publish
+    return report, publish
 
 
 def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
@@ -61,66 +78,68 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
         EmrCreateJobFlowOperator,
         EmrTerminateJobFlowOperator,
     )
-    from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
 
     from dbmigrate.operators.dsql import DsqlDeployDdlOperator
+    from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.source import CheckMongoSourceOperator
     from dbmigrate.operators.spark_job import (
         TARGET_PASSWORD_ENV,
         LocalSparkSubmitOperator,
         StageMongoToDsqlJobOperator,
     )
-    from dbmigrate.operators.validate_dsql import (
-        MigrationReportOperator,
-        ValidateMongoToDsqlCountsOperator,
-        ValidateMongoToDsqlRowsOperator,
-    )
+    from dbmigrate.operators.validate_dsql import ValidateMongoToDsqlCountsOperator, ValidateMongoToDsqlRowsOperator
+    from dbmigrate.sensors.emr import LoggedEmrStepSensor
 
     profile = profile or runtime.compute_profile()
+    source_help = ("file:///…/export.json or s3://…/export.json (a mongoexport file) or mongodb://…"
+                   if profile == "local" else "s3://…/export.json (a mongoexport file) or mongodb+srv://…")
     with _dag(spec, profile, {
-        "source_uri": Param("", type="string", title="Source URI",
-                            description="Overrides the spec's source: file:///…/export.json, s3://… or "
-                                        "mongodb://… . Empty: the spec's source for this compute profile."),
+        "source_uri": Param(None, type=["null", "string"], title="Source URI",
+                            description=f"Empty: the spec's source for this profile. Or {source_help}."),
     }) as dag:
-        dry_run = "{{ params.dry_run }}"
-        check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
-                                         source_uri="{{ params.source_uri }}")
-        ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
-                                    sql_dir=spec.ddl_dir, lint_only=dry_run)
-        stage = StageMongoToDsqlJobOperator(task_id="stage_job", spec_dag_id=spec.dag_id,
-                                            source_uri="{{ ti.xcom_pull(task_ids='check_source') }}",
-                                            dsql_conn_id=spec.target_conn_id, dry_run=dry_run)
-        if profile == "local":
-            body: list[Any] = [LocalSparkSubmitOperator(
-                task_id="run_spark_job", secret_env={TARGET_PASSWORD_ENV: spec.target_conn_id}, retries=0,
-                script=_staged("['local']['script']"), py_files=_staged("['local']['py_files']"),
-                job_args=_staged("['local']['job_args']"))]
-            teardown = None
-        else:
-            transient = spec.emr.cluster_id is None
-            create = EmrCreateJobFlowOperator(task_id="create_cluster", job_flow_overrides=_cluster(spec)) \
-                if transient else None
-            job_flow_id = create.output if create else spec.emr.cluster_id
-            add = EmrAddStepsOperator(task_id="add_step", job_flow_id=job_flow_id,
-                                      steps=_staged("['emr_steps']"), retries=0)
-            wait = EmrStepSensor(task_id="wait_for_step", job_flow_id=job_flow_id,
-                                 step_id="{{ ti.xcom_pull(task_ids='add_step')[0] }}", deferrable=True,
-                                 poke_interval=60, max_attempts=240)
-            body = [x for x in (create, add, wait) if x is not None]
-            teardown = EmrTerminateJobFlowOperator(task_id="terminate_cluster", job_flow_id=job_flow_id,
-                                                   trigger_rule=TriggerRule.ALL_DONE) if transient else None
-        counts = ValidateMongoToDsqlCountsOperator(task_id="validate_counts", spec_dag_id=spec.dag_id,
-                                                   stage=STAGE, dsql_conn_id=spec.target_conn_id, dry_run=dry_run)
-        rows = ValidateMongoToDsqlRowsOperator(task_id="validate_rows", spec_dag_id=spec.dag_id, stage=STAGE,
-                                               sample_size="{{ params.validation_sample_size }}",
-                                               dsql_conn_id=spec.target_conn_id, dry_run=dry_run,
-                                               trigger_rule=TriggerRule.ALL_DONE)
-        report = MigrationReportOperator(task_id="report", spec_dag_id=spec.dag_id, count_task_id="validate_counts",
-                                         row_task_id="validate_rows", dry_run=dry_run, retries=0,
-                                         trigger_rule=TriggerRule.ALL_DONE)
-        chain(check, ddl, stage, *body, counts, rows, report)
-        if teardown is not None:
-            body[-1] >> teardown
+        with TaskGroup("prepare", tooltip="Resolve the run, check the source, deploy the DDL, stage the job"):
+            resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
+            run = resolve.output
+            check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
+                                             source_uri=run["source_uri"])
+            ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
+                                        sql_dir=run["ddl_dir"], lint_only=run["dry_run"])
+            stage = StageMongoToDsqlJobOperator(task_id="stage_job", spec_dag_id=spec.dag_id, run=run,
+                                                dsql_conn_id=spec.target_conn_id)
+            chain(resolve, check, ddl, stage)
+        with TaskGroup("load", tooltip="Run the Spark job: an EMR step on AWS, spark-submit locally"):
+            if profile == "local":
+                load: list[Any] = [LocalSparkSubmitOperator(
+                    task_id="run_spark_job", job=stage.output["local_job"], retries=0,
+                    secret_env={TARGET_PASSWORD_ENV: spec.target_conn_id})]
+                teardown = None
+            else:
+                transient = spec.emr.cluster_id is None
+                create = EmrCreateJobFlowOperator(task_id="create_cluster", job_flow_overrides=_cluster(spec)) \
+                    if transient else None
+                job_flow_id = create.output if create else spec.emr.cluster_id
+                add = EmrAddStepsOperator(task_id="add_step", job_flow_id=job_flow_id,
+                                          steps=stage.output["emr_steps"], retries=0)
+                wait = LoggedEmrStepSensor(task_id="wait_for_step", job_flow_id=job_flow_id,
+                                           step_id="{{ ti.xcom_pull(task_ids='" + add.task_id + "')[0] }}",
+                                           deferrable=True, poke_interval=60, max_attempts=240)
+                load = [x for x in (create, add, wait) if x is not None]
+                teardown = EmrTerminateJobFlowOperator(task_id="terminate_cluster", job_flow_id=job_flow_id,
+                                                       trigger_rule=TriggerRule.ALL_DONE) if transient else None
+            chain(stage, *load)
+            if teardown is not None:
+                load[-1] >> teardown
+        with TaskGroup("validate", tooltip="Reconcile counts and rows, report, publish the tables as assets"):
+            common = {"spec_dag_id": spec.dag_id, "run": run, "dsql_conn_id": spec.target_conn_id}
+            counts = ValidateMongoToDsqlCountsOperator(task_id="validate_counts", **common)
+            rows = ValidateMongoToDsqlRowsOperator(task_id="validate_rows", **common)
+            load[-1] >> [counts, rows]
+            assets = {f"{spec.target_schema}.{e.table}": (
+                Asset(name=f"{spec.target_schema}.{e.table}", group="dsql",
+                      uri=f"dsql://{spec.target_conn_id}/{spec.target_schema}/{e.table}"), [e.name])
+                for e in spec.entities}
+            report, _ = _report_and_publish(spec, resolve, counts, rows, [], assets)
+    report.watched_task_ids = [t.task_id for t in dag.tasks]
     return dag
 
 
@@ -156,12 +175,12 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
     from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 
     from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
+    from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.spark_job import (
         SOURCE_PASSWORD_ENV,
         LocalSparkSubmitOperator,
         StageDynamoDbJobsOperator,
     )
-    from dbmigrate.operators.validate_dsql import MigrationReportOperator
     from dbmigrate.operators.validate_dynamodb import (
         ValidateAccessPatternsOperator,
         ValidateDynamoDbCountsOperator,
@@ -170,55 +189,63 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
 
     profile = profile or runtime.compute_profile()
     local = profile == "local"
+    reads = "the jobs (through the Glue crawler and catalog) and the validators" if not local else \
+        "the local Spark jobs and the validators"
     with _dag(spec, profile, {
         "source_conn_id": Param(spec.source_conn_id, type="string", title="Source connection",
-                                description="Airflow connection of any database holding the dms_sample tables."),
+                                description=f"Airflow connection of the database holding the dms_sample tables; "
+                                            f"its database is what {reads} read."),
         "source_schema": Param(spec.local_source_schema if local else spec.source_schema, type="string",
-                               title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+                               title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                               description="Schema of the source tables" + (
+                                   "" if local else "; it also sets the crawler path and catalog table prefix")
+                                           + "."),
     }) as dag:
-        dry_run = "{{ params.dry_run }}"
-        source = {"source_conn_id": "{{ params.source_conn_id }}", "source_schema": "{{ params.source_schema }}"}
-        ensure = [DynamoDBTableReadyOperator(task_id=f"ensure_{name}", table=spec.targets[name],
-                                             deferrable=not local, waiter_delay=10)
-                  for name in spec.jobs]
-        stage = StageDynamoDbJobsOperator(task_id="stage_jobs", spec_dag_id=spec.dag_id, dry_run=dry_run, **source)
-        if local:
-            jobs: list[Any] = [LocalSparkSubmitOperator(
-                task_id=f"run_{name}", retries=0, master="local[2]",
-                secret_env={SOURCE_PASSWORD_ENV: "{{ params.source_conn_id }}"},
-                script=_staged(f"['local']['{name}']['script']", "stage_jobs"),
-                py_files=_staged(f"['local']['{name}']['py_files']", "stage_jobs"),
-                job_args=_staged(f"['local']['{name}']['job_args']", "stage_jobs")) for name in spec.jobs]
-            upstream: Any = stage
-        else:
-            crawl = GlueCrawlerOperator(task_id="crawl_source", deferrable=True, config={
-                "Name": spec.glue.crawler_name, "Role": spec.glue.role, "DatabaseName": spec.glue.catalog_database,
-                "Targets": {"JdbcTargets": [{"ConnectionName": spec.glue_connection, "Path": spec.crawler_path}]},
-            })
-            stage >> crawl
-            jobs = [GlueJobOperator(
-                task_id=f"glue_{name}", job_name=f"{spec.dag_id}-{name}", deferrable=True, update_config=True,
-                script_location=_staged("['staged']['script']", "stage_jobs"), iam_role_arn=spec.glue.role,
-                s3_bucket=spec.staging_uri.split("/")[2],
-                create_job_kwargs={"GlueVersion": spec.glue.glue_version, "WorkerType": spec.glue.worker_type,
-                                   "NumberOfWorkers": spec.glue.number_of_workers,
-                                   "Connections": {"Connections": [spec.glue_connection]}},
-                script_args=_staged(f"['glue_args']['{name}']", "stage_jobs"), retries=0) for name in spec.jobs]
-            upstream = crawl
-        common = {"spec_dag_id": spec.dag_id, "dry_run": dry_run, **source}
-        counts = ValidateDynamoDbCountsOperator(task_id="validate_counts", **common)
-        sample = "{{ params.validation_sample_size }}"
-        items = ValidateDynamoDbItemsOperator(task_id="validate_items", trigger_rule=TriggerRule.ALL_DONE,
-                                              sample_size=sample, **common)
-        patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns", sample_size=sample,
-                                                  trigger_rule=TriggerRule.ALL_DONE, **common)
-        report = MigrationReportOperator(task_id="report", spec_dag_id=spec.dag_id, count_task_id="validate_counts",
-                                         row_task_id="validate_items", check_task_ids=["validate_access_patterns"],
-                                         dry_run=dry_run, retries=0, trigger_rule=TriggerRule.ALL_DONE)
-        ensure >> stage
-        upstream >> jobs
-        jobs >> counts
-        chain(counts, items, patterns, report)
+        with TaskGroup("prepare", tooltip="Resolve the run, make the tables ready, stage the jobs"):
+            resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
+            run = resolve.output
+            ensure = [DynamoDBTableReadyOperator(task_id=f"ensure_{name}", table=spec.targets[name],
+                                                 deferrable=not local, waiter_delay=10)
+                      for name in spec.jobs]
+            stage = StageDynamoDbJobsOperator(task_id="stage_jobs", spec_dag_id=spec.dag_id, run=run)
+            resolve >> ensure >> stage
+        with TaskGroup("load", tooltip="Glue crawler and Glue jobs on AWS, local Spark jobs locally"):
+            if local:
+                jobs: list[Any] = [LocalSparkSubmitOperator(
+                    task_id=f"run_{name}", job=stage.output[f"local_job_{name}"], retries=0, master="local[2]",
+                    secret_env={SOURCE_PASSWORD_ENV: run["source_conn_id"]}) for name in spec.jobs]
+                stage >> jobs
+            else:
+                crawl = GlueCrawlerOperator(task_id="crawl_source", deferrable=True, config={
+                    "Name": spec.glue.crawler_name, "Role": spec.glue.role,
+                    "DatabaseName": run["catalog_database"],
+                    "Targets": {"JdbcTargets": [{"ConnectionName": spec.glue_connection,
+                                                 "Path": run["crawler_path"]}]},
+                })
+                jobs = [GlueJobOperator(
+                    task_id=f"glue_{name}", job_name=f"{spec.dag_id}-{name}", deferrable=True, update_config=True,
+                    script_location=stage.output["script_uri"], iam_role_arn=spec.glue.role,
+                    s3_bucket=spec.staging_uri.split("/")[2],
+                    create_job_kwargs={"GlueVersion": spec.glue.glue_version, "WorkerType": spec.glue.worker_type,
+                                       "NumberOfWorkers": spec.glue.number_of_workers,
+                                       "Connections": {"Connections": [spec.glue_connection]}},
+                    script_args=stage.output[f"glue_args_{name}"], retries=0) for name in spec.jobs]
+                stage >> crawl >> jobs
+        with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, report, publish the tables"):
+            common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
+                      "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"]}
+            counts = ValidateDynamoDbCountsOperator(task_id="validate_counts", **common)
+            items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
+            patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns",
+                                                      sample_size=run["sample_size"], **common)
+            jobs >> counts
+            jobs >> items
+            jobs >> patterns
+            assets = {f"dynamodb.{t['name']}": (
+                Asset(name=f"dynamodb.{t['name']}", group="dynamodb", uri=f"dynamodb://aws_default/{t['name']}"),
+                [job]) for job, t in spec.targets.items()}
+            report, _ = _report_and_publish(spec, resolve, counts, items, [patterns], assets)
+    report.watched_task_ids = [t.task_id for t in dag.tasks]
     return dag
 
 

@@ -1,44 +1,68 @@
-"""Where a run reads and writes: resolved at execute time from the spec, the compute profile and params.
+"""A run's inputs, resolved once: from the spec, the compute profile and the trigger params.
 
 The compute profile (`DBMIGRATE_PROFILE`: `aws` by default, `local` after `bin/local-stack env`) picks
-EMR/Glue or local Spark; everything else about a run (source, report and quarantine locations) is
-derived here once, so every task of a run agrees on it.
+EMR/Glue or local Spark. `resolve_mongo_to_dsql` and `resolve_sqlserver_to_dynamodb` turn spec + params
+into the plain dict the first task of a run returns (`ResolveRunOperator`); every later task takes what
+it needs from that task's output (XComArgs) and never derives it again, so all tasks of a run agree.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from dbmigrate import paths
-from transforms.spec import expand_env, load_spec
+from transforms.spec import SpecError, expand_env, load_spec
 
 PROFILES = ("aws", "local")
+
+
+class RunInputError(ValueError):
+    """A param or spec value this run cannot use; retrying does not help."""
 
 
 def compute_profile() -> str:
     profile = os.environ.get("DBMIGRATE_PROFILE", "aws")
     if profile not in PROFILES:
-        raise ValueError(f"DBMIGRATE_PROFILE must be one of {PROFILES}, got {profile!r}")
+        raise RunInputError(f"DBMIGRATE_PROFILE must be one of {PROFILES}, got {profile!r}")
     return profile
 
 
 def spec_for(dag_id: str) -> Any:
     """The spec a DAG was built from, re-read at execute time (cheap local file I/O)."""
-    return load_spec(paths.spec_dir() / f"{dag_id}.yaml")
+    try:
+        return load_spec(paths.spec_dir() / f"{dag_id}.yaml")
+    except (OSError, SpecError) as err:
+        raise RunInputError(f"spec of {dag_id}: {err}") from err
 
 
-def source_uri(spec: Any, params: dict[str, Any]) -> str:
-    """The `source_uri` param when given, else the spec's live source (aws) or export file (local)."""
-    override = (params.get("source_uri") or "").strip()
-    if override:
-        return override
-    return expand_env(spec.local_source_uri if compute_profile() == "local" else spec.source_uri)
+def as_bool(value: Any) -> bool:
+    """A param or rendered template as a boolean (`True`, `"true"`, `"1"`, `"yes"`)."""
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")
 
 
-def run_prefix(spec: Any, run_id: str) -> str:
+def _text(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _sample_size(spec: Any, params: Mapping[str, Any]) -> int:
+    raw = params.get("validation_sample_size")
+    if raw is None or raw == "":
+        return int(spec.sample_size)
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        raise RunInputError(f"validation_sample_size must be a whole number, got {raw!r}") from None
+    if size < 0:
+        raise RunInputError(f"validation_sample_size must be >= 0, got {size}")
+    return size
+
+
+def run_prefix(spec: Any, run_id: str, profile: str) -> str:
     """Where a run's reports go: `$LOCAL_REPORTS_DIR/<dag_id>/<run_id>` locally, the staging bucket on AWS."""
-    if compute_profile() == "local":
+    if profile == "local":
         return f"{os.environ['LOCAL_REPORTS_DIR']}/{spec.dag_id}/{run_id}"
     return f"{spec.staging_uri}/runs/{run_id}"
 
@@ -48,3 +72,47 @@ def quarantine_uri(spec: Any, run_id: str) -> str:
 
     return f"{expand_env(spec.quarantine_uri).rstrip('/')}/{spec.dag_id}/{safe_segment(run_id)}"
 
+
+def _common(spec: Any, params: Mapping[str, Any], run_id: str, profile: str) -> dict[str, Any]:
+    prefix = run_prefix(spec, run_id, profile)
+    return {"dag_id": spec.dag_id, "run_id": run_id, "profile": profile, "dry_run": as_bool(params.get("dry_run")),
+            "sample_size": _sample_size(spec, params), "run_prefix": prefix, "report_uri": f"{prefix}/report.json",
+            "staging_prefix": f"{spec.staging_uri}/runs/{run_id}/job"}
+
+
+def resolve_mongo_to_dsql(spec: Any, params: Mapping[str, Any], run_id: str, profile: str) -> dict[str, Any]:
+    """Inputs of a MongoDB → DSQL run. `source_uri` param, else the live collection (aws) or export (local)."""
+    source = _text(params, "source_uri") or expand_env(spec.local_source_uri if profile == "local"
+                                                       else spec.source_uri)
+    if profile == "aws" and source.startswith("file:"):
+        raise RunInputError(f"source_uri {source!r}: EMR cannot read a worker's file; use s3:// or mongodb://")
+    if not source.startswith(("file:", "/", "s3://", "mongodb://", "mongodb+srv://")):
+        raise RunInputError(f"unsupported source_uri {source!r}: use file://, s3:// or mongodb://")
+    run = _common(spec, params, run_id, profile)
+    return {**run, "source_uri": source, "target_conn_id": spec.target_conn_id, "target_schema": spec.target_schema,
+            "ddl_dir": str(paths.sql_dir(spec.ddl_dir)), "job_report_uri": f"{run['run_prefix']}/job_report.json",
+            "quarantine_uri": quarantine_uri(spec, run_id)}
+
+
+def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str,
+                                  source_database: str | None) -> dict[str, Any]:
+    """Inputs of a relational → DynamoDB run. `source_conn_id`/`source_schema` drive what the jobs read (the
+    crawler path and catalog table prefix on AWS) and what the validators read; `source_database` is the
+    database of that connection (its `schema` field; the spec's crawler path names it otherwise)."""
+    from transforms.ticketing_checks import check_identifier
+
+    conn_id = _text(params, "source_conn_id") or spec.source_conn_id
+    schema = _text(params, "source_schema") or (spec.local_source_schema if profile == "local"
+                                                else spec.source_schema)
+    try:
+        check_identifier(schema)
+    except ValueError as err:
+        raise RunInputError(f"source_schema: {err}") from None
+    run = _common(spec, params, run_id, profile)
+    database = source_database or spec.crawler_path.split("/")[0]
+    return {**run, "source_conn_id": conn_id, "source_schema": schema, "source_database": database,
+            "tables": {name: target["name"] for name, target in spec.targets.items()},
+            "job_report_uris": {job: f"{run['run_prefix']}/job_report_{job}.json" for job in spec.jobs},
+            # the Glue crawler catalogs `<database>/<schema>/<table>` as `<database>_<schema>_<table>`
+            "crawler_path": f"{database}/{schema}/%", "catalog_database": spec.glue.catalog_database,
+            "catalog_table_prefix": f"{database}_{schema}_".lower()}

@@ -9,6 +9,9 @@ by `DynamoDBTablesReadyTrigger`. The hook keeps config, never per-run state.
 from __future__ import annotations
 
 import os
+import random
+import time
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,12 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
 import dbmigrate  # noqa: F401 - puts include/ on sys.path for `transforms`
+from connectors.dynamodb_writer import THROTTLING_ERRORS, count_items
 from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "dynamodb_tables.json"
 TABLE_READY_WAITER = "table_and_indexes_active"
+BATCH_GET_SIZE = 100  # BatchGetItem's limit
 
 
 class DynamoDBTablesHook(AwsBaseHook):
@@ -76,6 +81,64 @@ class DynamoDBTablesHook(AwsBaseHook):
             - :external+boto3:py:meth:`DynamoDB.Client.describe_table`
         """
         return table_status(self.conn.describe_table(TableName=name)["Table"])
+
+    def count_items(self, table: str, *, segments: int = 4, filter_expression: str | None = None,
+                    expression_values: Mapping[str, Any] | None = None,
+                    expression_names: Mapping[str, str] | None = None) -> int:
+        """Count the items of `table` (matching `filter_expression`) with a parallel, consistent COUNT Scan.
+
+        DescribeTable's ItemCount lags by hours, so it is never used. Wraps `connectors.dynamodb_writer.count_items`.
+
+        .. seealso::
+            - :external+boto3:py:meth:`DynamoDB.Client.scan`
+        """
+        return count_items(table, client=self.conn, segments=segments, filter_expression=filter_expression,
+                           expression_values=expression_values, expression_names=expression_names)
+
+    def batch_get_items(self, table: str, keys: list[dict[str, dict]], *, max_attempts: int = 10,
+                        sleep: Callable[[float], None] = time.sleep) -> list[dict[str, dict]]:
+        """Every item of `keys` that exists (strongly consistent), 100 keys per BatchGetItem.
+
+        `UnprocessedKeys` and throttling errors are retried with full-jitter backoff, `max_attempts` per call.
+
+        .. seealso::
+            - :external+boto3:py:meth:`DynamoDB.Client.batch_get_item`
+        """
+        found: list[dict[str, dict]] = []
+        for i in range(0, len(keys), BATCH_GET_SIZE):
+            pending = keys[i:i + BATCH_GET_SIZE]
+            attempt = 0
+            while pending:
+                attempt += 1
+                try:
+                    response = self.conn.batch_get_item(RequestItems={table: {"Keys": pending,
+                                                                              "ConsistentRead": True}})
+                    found += response.get("Responses", {}).get(table, [])
+                    pending = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
+                except ClientError as err:
+                    if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
+                        raise
+                if pending and attempt >= max_attempts:
+                    raise RuntimeError(f"{len(pending)} key(s) of {table} still unprocessed after {attempt} "
+                                       "BatchGetItem attempts")
+                if pending:
+                    sleep(random.random() * min(5.0, 0.05 * 2 ** (attempt - 1)))
+        return found
+
+    def query_all(self, table: str, query: dict[str, Any]) -> list[dict[str, dict]]:
+        """Every item a Query returns, following `LastEvaluatedKey`.
+
+        .. seealso::
+            - :external+boto3:py:meth:`DynamoDB.Client.query`
+        """
+        request = {"TableName": table, **query}
+        items: list[dict[str, dict]] = []
+        while True:
+            response = self.conn.query(**request)
+            items += response.get("Items", [])
+            if not response.get("LastEvaluatedKey"):
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def table_status(table: dict[str, Any]) -> tuple[str, dict[str, str]]:

@@ -10,25 +10,26 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from connectors.documents import is_mongo, iter_lines
 from connectors.storage import local_path
-from dbmigrate import runtime
+from dbmigrate import run_files, runtime
 
 
 class CheckMongoSourceOperator(BaseOperator):
-    """Resolve the run's source (param `source_uri`, else the spec's) and check it can be read.
+    """Check that the run's source (resolved by the first task) can be read and holds documents.
 
-    A mongoexport file must exist and hold at least one document; a live collection must answer a ping
-    and hold documents. Returns the resolved URI for the tasks after it.
+    A mongoexport file must exist and hold at least one line; a live collection must answer a ping and
+    hold documents. Nothing a retry could fix, so every failure is final (`AirflowFailException`).
 
-    :param spec_dag_id: the migration spec (templated)
-    :param source_uri: override of the spec's source; empty for the spec's (templated)
+    :param spec_dag_id: the migration spec: database and collection of a live source (templated)
+    :param source_uri: the resolved source: file://, s3:// or mongodb:// (templated)
     :param mongo_conn_id: Airflow connection of the MongoDB cluster (mongodb:// sources)
     :param aws_conn_id: AWS connection (s3:// sources)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id", "source_uri")
 
-    def __init__(self, *, spec_dag_id: str, source_uri: str = "", mongo_conn_id: str = "mongo_default",
+    def __init__(self, *, spec_dag_id: str, source_uri: str, mongo_conn_id: str = "mongo_default",
                  aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
         self.source_uri = source_uri
@@ -36,9 +37,9 @@ class CheckMongoSourceOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> str:
-        spec = runtime.spec_for(self.spec_dag_id)
-        uri = (self.source_uri or "").strip() or runtime.source_uri(spec, context["params"])
+        uri = self.source_uri
         if is_mongo(uri):
+            spec = runtime.spec_for(self.spec_dag_id)
             from airflow.providers.mongo.hooks.mongo import MongoHook
 
             client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
@@ -52,15 +53,11 @@ class CheckMongoSourceOperator(BaseOperator):
         path = local_path(uri)
         if path is not None and not path.exists():
             raise AirflowFailException(f"source file {path} does not exist")
-        if path is None and not uri.startswith("s3://"):
-            raise AirflowFailException(f"unsupported source URI {uri!r}: use file://, s3:// or mongodb://")
-        if path is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-            bucket, key = S3Hook.parse_s3_url(uri)
-            if not S3Hook(aws_conn_id=self.aws_conn_id).check_for_key(key, bucket_name=bucket):
-                raise AirflowFailException(f"source object {uri} does not exist")
-        first = next(iter_lines(uri), None)
+        s3 = run_files.s3_client(uri, self.aws_conn_id)
+        try:
+            first = next(iter_lines(uri, s3_client=s3), None)
+        except Exception as err:  # NoSuchKey, AccessDenied, an unreadable file: a retry will not change it
+            raise AirflowFailException(f"source {uri} cannot be read: {err}") from err
         if first is None:
             raise AirflowFailException(f"source {uri} holds no documents")
         self.log.info("Source %s is readable", uri)

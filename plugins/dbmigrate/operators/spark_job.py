@@ -24,13 +24,9 @@ TARGET_PASSWORD_ENV = "DBMIGRATE_TARGET_PASSWORD"
 SOURCE_PASSWORD_ENV = "DBMIGRATE_SOURCE_PASSWORD"
 
 
-def _as_bool(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
-
-
-def stage_job_files(spec: Any, run_id: str, script: str, aws_conn_id: str | None, log: Any
+def stage_job_files(spec: Any, staging_prefix: str, script: str, aws_conn_id: str | None, log: Any
                     ) -> tuple[dict[str, Path], dict[str, str]]:
-    """Build the bundle and upload it, the job script and the spec under `<staging_uri>/runs/<run_id>/job/`.
+    """Build the bundle and upload it, the job script and the spec under `staging_prefix` (S3).
 
     Returns the local files and their S3 URIs, keyed `py_files`, `script`, `spec`.
     """
@@ -39,7 +35,7 @@ def stage_job_files(spec: Any, run_id: str, script: str, aws_conn_id: str | None
     s3 = S3Hook(aws_conn_id=aws_conn_id)
     staged = {}
     for name, path in files.items():
-        uri = f"{spec.staging_uri}/runs/{run_id}/job/{path.name}"
+        uri = f"{staging_prefix}/{path.name}"
         bucket, key = S3Hook.parse_s3_url(uri)
         s3.load_file(str(path), key=key, bucket_name=bucket, replace=True)
         staged[name] = uri
@@ -50,43 +46,41 @@ def stage_job_files(spec: Any, run_id: str, script: str, aws_conn_id: str | None
 class StageMongoToDsqlJobOperator(BaseOperator):
     """Upload the job script, its `--py-files` bundle and the spec to S3, and build the run's step.
 
-    Returns a dict with the staged URIs, `job_args` (the job's own arguments), `emr_steps` (what
-    `EmrAddStepsOperator` submits) and `local` (the same files on local disk, for the local profile).
-    The DSQL target travels as JSON without a password: executors mint IAM tokens themselves.
+    Returns (and, with `multiple_outputs`, pushes key by key) the staged URIs, `emr_steps` (what
+    `EmrAddStepsOperator` submits) and `local_job` (the same files on local disk with the job's arguments,
+    what `LocalSparkSubmitOperator` runs). The DSQL target travels as JSON without a password: executors
+    mint IAM tokens themselves.
 
     :param spec_dag_id: the spec (by dag_id) this run migrates (templated)
-    :param source_uri: source override; empty means the spec's source for the profile (templated)
+    :param run: the run's inputs, as the first task resolved them (templated)
     :param dsql_conn_id: Airflow connection of the DSQL cluster
     :param aws_conn_id: AWS connection for S3
-    :param dry_run: the job classifies and reports but writes nothing to the target (templated)
     """
 
-    template_fields: Sequence[str] = ("spec_dag_id", "source_uri", "dry_run")
+    template_fields: Sequence[str] = ("spec_dag_id", "run")
 
-    def __init__(self, *, spec_dag_id: str, source_uri: str = "", dsql_conn_id: str = "dsql_default",
-                 aws_conn_id: str | None = "aws_default", dry_run: Any = False, **kwargs: Any) -> None:
+    def __init__(self, *, spec_dag_id: str, run: Any, dsql_conn_id: str = "dsql_default",
+                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
-        self.source_uri = source_uri
-        self.dry_run = dry_run
+        self.run = run
         self.dsql_conn_id = dsql_conn_id
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec = runtime.spec_for(self.spec_dag_id)
-        run_id = context["run_id"]
-        prefix = runtime.run_prefix(spec, run_id)
-        source = self.source_uri or runtime.source_uri(spec, context["params"])
+        run = self.run
         target = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id).get_target()
-        files, staged = stage_job_files(spec, run_id, "mongo_to_dsql", self.aws_conn_id, self.log)
+        files, staged = stage_job_files(spec, run["staging_prefix"], "mongo_to_dsql", self.aws_conn_id, self.log)
 
         def job_args(spec_uri: str) -> list[str]:
-            args = ["--spec", spec_uri, "--source-uri", source, "--target-json", json.dumps(target.to_dict()),
-                    "--run-id", run_id, "--report-uri", f"{prefix}/job_report.json",
-                    "--quarantine-uri", runtime.quarantine_uri(spec, run_id)]
+            args = ["--spec", spec_uri, "--source-uri", run["source_uri"],
+                    "--target-json", json.dumps(target.to_dict()), "--run-id", run["run_id"],
+                    "--report-uri", run["job_report_uri"], "--quarantine-uri", run["quarantine_uri"]]
             if not target.is_dsql:
                 args += ["--target-password-env", TARGET_PASSWORD_ENV]
-            if _as_bool(self.dry_run):
+            if run["dry_run"]:
                 args.append("--dry-run")
             return args
 
@@ -94,71 +88,89 @@ class StageMongoToDsqlJobOperator(BaseOperator):
                                    job_args=job_args(staged["spec"]), packages=spec.emr.packages)
         return {
             "staged": staged,
-            "source_uri": source,
-            "job_report_uri": f"{prefix}/job_report.json",
-            "quarantine_uri": runtime.quarantine_uri(spec, run_id),
-            "emr_steps": [emr_step(f"{spec.dag_id} {run_id}", submit)],
-            "local": {"script": str(files["script"]), "py_files": str(files["py_files"]),
-                      "job_args": job_args(str(files["spec"]))},
+            "emr_steps": [emr_step(f"{spec.dag_id} {run['run_id']}", submit)],
+            "local_job": {"script": str(files["script"]), "py_files": str(files["py_files"]),
+                          "job_args": job_args(str(files["spec"])), "packages": mongo_packages(run["source_uri"])},
         }
+
+
+def mongo_packages(source_uri: str) -> list[str]:
+    """Spark packages a local run needs for its source: the MongoDB Spark Connector for a live collection."""
+    try:
+        from dbmigrate.local_sources import mongo_packages as packages
+    except ImportError:  # not there yet in this layout
+        return []
+    return list(packages(source_uri))
 
 
 class StageDynamoDbJobsOperator(BaseOperator):
     """Upload the job script, bundle and spec to S3 and build each job's arguments, for Glue and for local Spark.
 
-    Returns `staged` URIs, `job_reports` (item set → report URI), `glue_args` (item set → Glue job
-    arguments: the crawled catalog tables) and `local` (item set → spark-submit job arguments reading
-    the embedded source database through `source_conn_id`, its password passed as an env variable).
+    Returns (and, with `multiple_outputs`, pushes key by key) `staged` URIs, `glue_args_<item set>` (Glue job
+    arguments: the crawled catalog tables of the run's source database and schema) and `local_job_<item set>`
+    (what `LocalSparkSubmitOperator` runs: the job reading the source through the run's `source_conn_id`, its
+    password passed as an env variable). Only the local profile reads the source connection: Glue reads
+    through its catalog connection.
 
     :param spec_dag_id: the spec (by dag_id) this run migrates (templated)
-    :param source_conn_id: Airflow connection of the source database (templated)
-    :param source_schema: schema holding the source tables (templated)
-    :param dry_run: jobs build and count items but write nothing (templated)
+    :param run: the run's inputs, as the first task resolved them (templated)
     :param aws_conn_id: AWS connection for S3
     """
 
-    template_fields: Sequence[str] = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run")
+    template_fields: Sequence[str] = ("spec_dag_id", "run")
 
-    def __init__(self, *, spec_dag_id: str, source_conn_id: str, source_schema: str, dry_run: Any = False,
-                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+    def __init__(self, *, spec_dag_id: str, run: Any, aws_conn_id: str | None = "aws_default",
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
-        self.source_conn_id = source_conn_id
-        self.source_schema = source_schema
-        self.dry_run = dry_run
+        self.run = run
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk import BaseHook
-
         spec = runtime.spec_for(self.spec_dag_id)
-        run_id = context["run_id"]
-        prefix = runtime.run_prefix(spec, run_id)
-        files, staged = stage_job_files(spec, run_id, "sqlserver_to_dynamodb", self.aws_conn_id, self.log)
-        conn = BaseHook.get_connection(self.source_conn_id)
-        source = {"host": conn.host, "port": conn.port or 5432, "user": conn.login, "dbname": conn.schema}
-        out: dict[str, Any] = {"staged": staged, "job_reports": {}, "glue_args": {}, "local": {}}
+        run = self.run
+        local = run["profile"] == "local"
+        files, staged = stage_job_files(spec, run["staging_prefix"], "sqlserver_to_dynamodb", self.aws_conn_id,
+                                        self.log)
+        out: dict[str, Any] = {"staged": staged, "script_uri": staged["script"]}
+        source = _local_source(run["source_conn_id"]) if local else None
         for item_set in spec.jobs:
-            report = f"{prefix}/job_report_{item_set}.json"
-            common = {"--item-set": item_set, "--run-id": run_id, "--report-uri": report,
+            common = {"--item-set": item_set, "--run-id": run["run_id"], "--table": run["tables"][item_set],
+                      "--report-uri": run["job_report_uris"][item_set],
                       "--write-units-per-s": str(spec.write_units_per_s),
                       "--capacity-share": str(spec.capacity_share), "--partitions": str(spec.partitions)}
-            if _as_bool(self.dry_run):
+            if run["dry_run"]:
                 common["--dry-run"] = "true"
-            out["job_reports"][item_set] = report
-            out["glue_args"][item_set] = {
-                **common, "--spec": staged["spec"], "--extra-py-files": staged["py_files"],
-                "--catalog-database": spec.glue.catalog_database,
-                "--catalog-table-prefix": f"{spec.glue.catalog_table_prefix}",
-            }
+            if source is None:
+                out[f"glue_args_{item_set}"] = {
+                    **common, "--spec": staged["spec"], "--extra-py-files": staged["py_files"],
+                    "--catalog-database": run["catalog_database"],
+                    "--catalog-table-prefix": run["catalog_table_prefix"],
+                }
+                continue
             # Locally only as many writers as cores run at once; the capacity share is split among them.
-            local = {**common, "--partitions": str(min(spec.partitions, os.cpu_count() or 2)),
-                     "--spec": str(files["spec"]), "--source-json": json.dumps(source),
-                     "--source-schema": self.source_schema, "--source-password-env": SOURCE_PASSWORD_ENV}
-            args = [x for k, v in local.items() for x in ((k,) if k == "--dry-run" else (k, v))]
-            out["local"][item_set] = {"script": str(files["script"]), "py_files": str(files["py_files"]),
-                                      "job_args": args}
+            args_ = {**common, "--partitions": str(min(spec.partitions, os.cpu_count() or 2)),
+                     "--spec": str(files["spec"]), "--source-json": json.dumps(source["json"]),
+                     "--source-schema": run["source_schema"], "--source-password-env": SOURCE_PASSWORD_ENV}
+            args = [x for k, v in args_.items() for x in ((k,) if k == "--dry-run" else (k, v))]
+            out[f"local_job_{item_set}"] = {"script": str(files["script"]), "py_files": str(files["py_files"]),
+                                            "job_args": args, "packages": source["packages"]}
         return out
+
+
+def _local_source(conn_id: str) -> dict[str, Any]:
+    """What a local job needs to read the source connection: its JSON (no password) and Spark packages."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    try:
+        from dbmigrate.local_sources import sqlserver_source_args
+    except ImportError:
+        return {"json": {"host": conn.host, "port": conn.port or 5432, "user": conn.login, "dbname": conn.schema},
+                "packages": []}
+    source_json, packages = sqlserver_source_args(conn)
+    return {"json": source_json, "packages": list(packages)}
 
 
 class LocalSparkSubmitOperator(BaseOperator):
@@ -166,47 +178,58 @@ class LocalSparkSubmitOperator(BaseOperator):
 
     The local compute profile uses this instead of the EMR and Glue operators. Passwords of the embedded
     databases reach the job through environment variables (`secret_env`: variable → Airflow connection),
-    never its arguments.
+    never its arguments; the job sees only an allow-listed part of the worker's environment. Its output is
+    streamed into the task log as it comes, progress lines included.
 
-    :param script: the job script (templated)
-    :param py_files: the `--py-files` bundle (templated)
-    :param job_args: the job's own arguments (templated)
+    :param job: what the staging task built: `script`, `py_files`, `job_args` and `packages` (templated)
     :param secret_env: env variable → connection id whose password it carries (templated)
     :param master: Spark master, `local[*]` by default
     """
 
-    template_fields: Sequence[str] = ("script", "py_files", "job_args", "secret_env")
+    template_fields: Sequence[str] = ("job", "secret_env")
 
-    def __init__(self, *, script: str, py_files: str, job_args: Sequence[str] | str,
-                 secret_env: dict[str, str] | None = None, master: str = "local[*]", **kwargs: Any) -> None:
+    def __init__(self, *, job: Any, secret_env: dict[str, str] | None = None, master: str = "local[*]",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.script = script
-        self.py_files = py_files
-        self.job_args = job_args
+        self.job = job
         self.secret_env = secret_env or {}
         self.master = master
 
     def execute(self, context: Any) -> None:
         from airflow.sdk import BaseHook
 
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+        env = {**job_environment(os.environ), "PYSPARK_PYTHON": sys.executable,
+               "PYSPARK_DRIVER_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
         for var, conn_id in self.secret_env.items():
             password = BaseHook.get_connection(conn_id).password
             if password:
                 env[var] = password
         submit = Path(sys.executable).parent / "spark-submit"
         cmd = [str(submit), *spark_submit_args(
-            script=self.script, py_files=self.py_files, job_args=list(self.job_args), master=self.master,
+            script=self.job["script"], py_files=self.job["py_files"], job_args=list(self.job["job_args"]),
+            master=self.master, packages=list(self.job.get("packages") or []),
             conf={"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC",
                   "spark.sql.shuffle.partitions": "8", "spark.driver.memory": "2g"})]
         self.log.info("Running %s", " ".join(cmd[:8]) + " ...")
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                bufsize=1)
         assert proc.stdout is not None
         tail: list[str] = []
-        for line in proc.stdout:
+        for line in proc.stdout:  # streamed as the job prints it: progress lines reach the task log live
             if " WARN " in line or " INFO " in line:
                 continue
             self.log.info("spark: %s", line.rstrip())
             tail = [*tail[-40:], line]
         if proc.wait() != 0:
             raise AirflowException(f"spark-submit exited with {proc.returncode}:\n{''.join(tail)}")
+
+
+# What a local Spark job may see of the worker's environment: the JVM, Spark, locale, temp and AWS endpoint
+# settings. Everything else (AIRFLOW_CONN_* with passwords, Airflow's own config) stays with the worker.
+JOB_ENV_NAMES = ("PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "JAVA_HOME", "HADOOP_CONF_DIR")
+JOB_ENV_PREFIXES = ("LC_", "SPARK_", "PYSPARK_", "AWS_")
+
+
+def job_environment(environ: Any) -> dict[str, str]:
+    """The allow-listed part of `environ` that a spark-submit child inherits."""
+    return {k: v for k, v in environ.items() if k in JOB_ENV_NAMES or k.startswith(JOB_ENV_PREFIXES)}

@@ -8,25 +8,20 @@ before failing, so a report task (trigger rule ALL_DONE) still sees what was fou
 
 from __future__ import annotations
 
-import random
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-from botocore.exceptions import ClientError
+from airflow.sdk.exceptions import AirflowFailException
 
-from connectors.dynamodb_writer import THROTTLING_ERRORS, count_items
 from dbmigrate import runtime
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
-from dbmigrate.operators.validate_dsql import RESULT_KEY, _as_bool
+from dbmigrate.operators.validate_dsql import RESULT_KEY
 from transforms import ticketing_checks as tc
 from transforms.ticketing import AVAILABLE, PURCHASED, TRANSFERRED
 from transforms.validation import Check
 
-BATCH_GET_SIZE = 100  # BatchGetItem's limit
 MAX_REPORTED_MISMATCHES = 200  # kept in the XCom result; the count of all of them is reported too
 
 
@@ -81,23 +76,23 @@ class _SourceReader:
 
 
 class _DynamoDbValidation(BaseOperator):
-    """What the three validators share: the spec, the source reader, the target tables and the client.
+    """What the three validators share: the spec, the source reader, the target tables and the hook.
+
+    Every argument comes from the run's resolved inputs (the first task's output), never re-derived here.
 
     :param spec_dag_id: the migration spec (templated)
-    :param source_conn_id: Airflow connection of the source; the spec's `source.conn_id` if empty (templated)
-    :param source_schema: source schema; if empty the spec's `source.local_schema` on the local profile, else
-        `source.schema` (templated)
+    :param source_conn_id: Airflow connection of the source (templated)
+    :param source_schema: source schema (templated)
     :param dry_run: nothing was written: source only, nothing compared (templated)
     :param aws_conn_id: AWS connection for DynamoDB
-    :param table_names: physical table name by spec target (`ticket_sales`, `config`), overriding
-        `targets[...].name` (templated)
+    :param table_names: physical table name by spec target (`ticket_sales`, `config`) (templated)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names")
 
-    def __init__(self, *, spec_dag_id: str, source_conn_id: str | None = None, source_schema: str | None = None,
-                 dry_run: Any = False, aws_conn_id: str | None = "aws_default",
-                 table_names: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, spec_dag_id: str, source_conn_id: str, source_schema: str, table_names: dict[str, str],
+                 dry_run: Any = False, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        kwargs.setdefault("retries", 0)  # a check that fails fails again
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
         self.source_conn_id = source_conn_id
@@ -112,28 +107,20 @@ class _DynamoDbValidation(BaseOperator):
             raise AirflowFailException(f"{self.spec_dag_id} is not a sqlserver_to_dynamodb spec")
         return spec
 
-    def _reader(self, spec: Any) -> _SourceReader:
+    def _reader(self) -> _SourceReader:
         from airflow.sdk import BaseHook
 
-        schema = (self.source_schema or "").strip()
-        if not schema:
-            schema = spec.local_source_schema if runtime.compute_profile() == "local" else spec.source_schema
         try:
-            tc.check_identifier(schema)
+            tc.check_identifier(self.source_schema)
         except ValueError as err:
             raise AirflowFailException(f"source_schema: {err}") from None
-        hook = BaseHook.get_connection(self.source_conn_id or spec.source_conn_id).get_hook()
+        hook = BaseHook.get_connection(self.source_conn_id).get_hook()
         if not hasattr(hook, "get_records"):
-            raise AirflowFailException(f"connection {self.source_conn_id or spec.source_conn_id} has no SQL hook "
-                                       f"({type(hook).__name__})")
-        return _SourceReader(hook, schema)
+            raise AirflowFailException(f"connection {self.source_conn_id} has no SQL hook ({type(hook).__name__})")
+        return _SourceReader(hook, self.source_schema)
 
-    def _tables(self, spec: Any) -> dict[str, str]:
-        overrides = self.table_names or {}
-        return {name: overrides.get(name) or target["name"] for name, target in spec.targets.items()}
-
-    def _client(self) -> Any:
-        return DynamoDBTablesHook(aws_conn_id=self.aws_conn_id).conn
+    def _hook(self) -> DynamoDBTablesHook:
+        return DynamoDBTablesHook(aws_conn_id=self.aws_conn_id)
 
     def _finish(self, context: Any, result: dict[str, Any], checks: list[Check], what: str) -> dict[str, Any]:
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
@@ -162,23 +149,22 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
         self.segments = segments
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = self._spec()
-        reader = self._reader(spec)
-        source = reader.counts()
-        dry_run = _as_bool(self.dry_run)
-        tables = self._tables(spec)
+        self._spec()
+        source = self._reader().counts()
+        dry_run = runtime.as_bool(self.dry_run)
+        tables = self.table_names
         target: dict[tuple[str, str], int | None] = dict.fromkeys(source)
         checks: list[Check] = []
         if not dry_run:
-            client = self._client()
+            hook = self._hook()
             for key in source:
                 table, item_type = key
-                target[key] = count_items(tables[table], client=client, segments=self.segments,
-                                          **tc.type_filter(table, item_type))
+                target[key] = hook.count_items(tables[table], segments=self.segments,
+                                               **tc.type_filter(table, item_type))
                 checks.append(Check("source rows = target items", source[key], target[key],
                                     tc.entity_name(table, item_type)))
             for table in sorted({t for t, _ in source}):
-                total = count_items(tables[table], client=client, segments=self.segments)
+                total = hook.count_items(tables[table], segments=self.segments)
                 checks.append(Check("target items = items of known types",
                                     sum(n for (t, _), n in source.items() if t == table), total, table))
         result = {
@@ -187,49 +173,6 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
             "rejects": {}, "checks": [c.as_dict() for c in checks], "tables": tables, "dry_run": dry_run,
         }
         return self._finish(context, result, checks, "count")
-
-
-def _backoff(attempt: int) -> float:
-    return random.random() * min(5.0, 0.05 * 2 ** (attempt - 1))
-
-
-def batch_get(client: Any, table: str, keys: list[dict[str, dict]], *, max_attempts: int = 10,
-              sleep: Any = time.sleep) -> list[dict[str, dict]]:
-    """Every item of `keys` that exists (strongly consistent), 100 keys per BatchGetItem.
-
-    `UnprocessedKeys` and throttling errors are retried with full-jitter backoff, `max_attempts` per call.
-    """
-    found: list[dict[str, dict]] = []
-    for i in range(0, len(keys), BATCH_GET_SIZE):
-        pending = keys[i:i + BATCH_GET_SIZE]
-        attempt = 0
-        while pending:
-            attempt += 1
-            try:
-                response = client.batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
-                found += response.get("Responses", {}).get(table, [])
-                pending = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
-                    raise
-            if pending and attempt >= max_attempts:
-                raise AirflowException(f"{len(pending)} key(s) of {table} still unprocessed after {attempt} "
-                                       "BatchGetItem attempts")
-            if pending:
-                sleep(_backoff(attempt))
-    return found
-
-
-def query_all(client: Any, table: str, query: dict[str, Any]) -> list[dict[str, dict]]:
-    """Every item a Query returns, following `LastEvaluatedKey`."""
-    request = {"TableName": table, **query}
-    items: list[dict[str, dict]] = []
-    while True:
-        response = client.query(**request)
-        items += response.get("Items", [])
-        if not response.get("LastEvaluatedKey"):
-            return items
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 class ValidateDynamoDbItemsOperator(_DynamoDbValidation):
@@ -250,18 +193,18 @@ class ValidateDynamoDbItemsOperator(_DynamoDbValidation):
         self.sample_size = sample_size
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = self._spec()
-        size = 0 if _as_bool(self.dry_run) else int(self.sample_size)
+        self._spec()
+        size = 0 if runtime.as_bool(self.dry_run) else int(self.sample_size)
         mismatches: list[dict[str, Any]] = []
         by_entity: dict[str, int] = defaultdict(int)
         if size > 0:
-            expected = tc.expected_items(self._reader(spec).sample(size))
-            tables = self._tables(spec)
-            client = self._client()
+            expected = tc.expected_items(self._reader().sample(size))
+            tables = self.table_names
+            hook = self._hook()
             for table in sorted({e.table for e in expected}):
                 wanted = {tc.key_text(table, e.key): e for e in expected if e.table == table}
                 got = {tc.key_text(table, item): item
-                       for item in batch_get(client, tables[table], [e.key for e in wanted.values()])}
+                       for item in hook.batch_get_items(tables[table], [e.key for e in wanted.values()])}
                 for text, e in wanted.items():
                     by_entity[e.entity] += 1
                     diffs = tc.item_diffs(e.item, got.get(text))
@@ -312,19 +255,19 @@ class ValidateAccessPatternsOperator(_DynamoDbValidation):
         ]
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = self._spec()
+        self._spec()
         checks: list[Check] = []
         subjects: dict[str, int] = dict.fromkeys(tc.ACCESS_PATTERNS, 0)
-        dry_run = _as_bool(self.dry_run)
+        dry_run = runtime.as_bool(self.dry_run)
         if not dry_run:
-            reader = self._reader(spec)
+            reader = self._reader()
             counts = reader.counts()
-            tables = self._tables(spec)
-            client = self._client()
+            tables = self.table_names
+            hook = self._hook()
             for p in self.patterns(reader, counts):
                 subjects[p.pattern] += 1
                 expected = p.expected_keys([reader.records(q.sql, q.params) for q in p.source])
-                actual = p.actual_keys(query_all(client, tables[p.table], p.query))
+                actual = p.actual_keys(hook.query_all(tables[p.table], p.query))
                 checks.append(Check(p.name, *tc.compare_keys(expected, actual), p.entity))
             ts = tc.TICKET_SALES
             has_rows = {"tickets owned": counts[(ts, PURCHASED)] > 0,

@@ -1,0 +1,56 @@
+"""The first task of every migration run: resolve the run's inputs once, for every task after it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate import runtime
+
+
+class ResolveRunOperator(BaseOperator):
+    """Resolve source, target, schema, connection, profile, report and quarantine locations of this run.
+
+    Returns them as a dict and, because `multiple_outputs` is set, as one XCom per key, so later tasks
+    take `resolve.output["source_uri"]` (an XComArg) instead of deriving it again. A spec or param that
+    cannot be used fails the run at once, without retries.
+
+    :param spec_dag_id: the migration spec, by dag_id (templated)
+    """
+
+    template_fields: Sequence[str] = ("spec_dag_id",)
+    ui_color = "#e8f4e8"
+
+    def __init__(self, *, spec_dag_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+        self.spec_dag_id = spec_dag_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        try:
+            run = resolve(self.spec_dag_id, context.get("params") or {}, context["run_id"])
+        except runtime.RunInputError as err:
+            raise AirflowFailException(str(err)) from err
+        for key, value in sorted(run.items()):
+            self.log.info("%s: %s", key, value)
+        return run
+
+
+def resolve(dag_id: str, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The inputs of one run of `dag_id` (reads the spec, and on AWS the source connection's database)."""
+    spec = runtime.spec_for(dag_id)
+    profile = runtime.compute_profile()
+    if spec.kind == "mongo_to_dsql":
+        return runtime.resolve_mongo_to_dsql(spec, params, run_id, profile)
+    conn_id = str(params.get("source_conn_id") or spec.source_conn_id)
+    try:
+        from airflow.sdk import BaseHook
+
+        database = BaseHook.get_connection(conn_id).schema
+    except Exception as err:  # AirflowNotFoundException and friends: a connection that is not there
+        raise runtime.RunInputError(f"source connection {conn_id!r}: {err}") from err
+    return runtime.resolve_sqlserver_to_dynamodb(spec, params, run_id, profile, database)

@@ -1,0 +1,51 @@
+"""A run's files (reports, job reports, the quarantine, s3:// sources) as the Airflow side reads and writes them.
+
+`connectors.storage` addresses `file://` and `s3://` the same way for the jobs; here every S3 call uses the
+client of `S3Hook(aws_conn_id)`, so the tasks honour the DAG's AWS connection like the provider's operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors import storage
+
+
+def s3_client(uri: str, aws_conn_id: str | None) -> Any:
+    """The S3 client of the AWS connection for an s3:// `uri`; None (no client needed) for files."""
+    if storage.local_path(uri) is not None:
+        return None
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id=aws_conn_id).get_conn()
+
+
+def read_text(uri: str, aws_conn_id: str | None) -> str:
+    return storage.read_text(uri, client=s3_client(uri, aws_conn_id))
+
+
+def write_text(uri: str, text: str, aws_conn_id: str | None) -> None:
+    storage.write_text(uri, text, client=s3_client(uri, aws_conn_id))
+
+
+def count_quarantined(uri: str, aws_conn_id: str | None) -> int:
+    """Records Spark wrote under the quarantine prefix (JSON lines part files)."""
+    path = storage.local_path(uri)
+    if path is not None:
+        return sum(sum(1 for _ in f.open(encoding="utf-8")) for f in path.glob("part-*"))
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    s3 = S3Hook(aws_conn_id=aws_conn_id)
+    bucket, prefix = S3Hook.parse_s3_url(uri.rstrip("/") + "/")
+    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) if k.rsplit("/", 1)[-1].startswith("part-")]
+    return sum(s3.read_key(k, bucket_name=bucket).count("\n") for k in keys)
+
+
+def console_url(uri: str) -> str:
+    """Where a person opens `uri`: the S3 console for s3:// objects and prefixes, the URI itself otherwise."""
+    if not uri.startswith("s3://"):
+        return uri if "://" in uri else f"file://{uri}"
+    bucket, _, key = uri[5:].partition("/")
+    if key.endswith(".json"):
+        return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}"
+    return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?prefix={key.rstrip('/')}/"
