@@ -14,50 +14,64 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 
+R, V = "prepare.resolve_run", "validate."
+_VALIDATE_MOVIE = {
+    "validate.validate_counts": ["validate.report"],
+    "validate.validate_rows": ["validate.report"],
+    "validate.report": ["validate.publish"],
+    "validate.publish": [],
+}
+_VALIDATE_DMS = {
+    "validate.validate_counts": ["validate.report"],
+    "validate.validate_items": ["validate.report"],
+    "validate.validate_access_patterns": ["validate.report"],
+    "validate.report": ["validate.publish"],
+    "validate.publish": [],
+}
+# resolve_run feeds (XComArgs) every task that takes the run's inputs
+_MOVIE_RESOLVE = ["prepare.check_source", "prepare.deploy_ddl", "prepare.stage_job", "validate.publish",
+                  "validate.validate_counts", "validate.validate_rows"]
+_DMS_CHECKS = ["validate.validate_access_patterns", "validate.validate_counts", "validate.validate_items"]
 EXPECTED = {
     ("movie_collection_to_dsql", "local"): {
-        "check_source": ["deploy_ddl"],
-        "deploy_ddl": ["stage_job"],
-        "stage_job": ["run_spark_job"],
-        "run_spark_job": ["validate_counts"],
-        "validate_counts": ["validate_rows"],
-        "validate_rows": ["report"],
-        "report": [],
+        R: _MOVIE_RESOLVE,
+        "prepare.check_source": ["prepare.deploy_ddl"],
+        "prepare.deploy_ddl": ["prepare.stage_job"],
+        "prepare.stage_job": ["load.run_spark_job"],
+        "load.run_spark_job": ["validate.validate_counts", "validate.validate_rows"],
+        **_VALIDATE_MOVIE,
     },
     ("movie_collection_to_dsql", "aws"): {
-        "check_source": ["deploy_ddl"],
-        "deploy_ddl": ["stage_job"],
-        "stage_job": ["create_cluster"],
-        "create_cluster": ["add_step", "terminate_cluster", "wait_for_step"],
-        "add_step": ["wait_for_step"],
-        "wait_for_step": ["terminate_cluster", "validate_counts"],
-        "terminate_cluster": [],
-        "validate_counts": ["validate_rows"],
-        "validate_rows": ["report"],
-        "report": [],
+        R: _MOVIE_RESOLVE,
+        "prepare.check_source": ["prepare.deploy_ddl"],
+        "prepare.deploy_ddl": ["prepare.stage_job"],
+        "prepare.stage_job": ["load.add_step", "load.create_cluster"],
+        "load.create_cluster": ["load.add_step", "load.terminate_cluster", "load.wait_for_step"],
+        "load.add_step": ["load.wait_for_step"],
+        "load.wait_for_step": ["load.terminate_cluster", "validate.validate_counts", "validate.validate_rows"],
+        "load.terminate_cluster": [],
+        **_VALIDATE_MOVIE,
     },
     ("dms_sample_to_dynamodb", "local"): {
-        "ensure_ticket_sales": ["stage_jobs"],
-        "ensure_config": ["stage_jobs"],
-        "stage_jobs": ["run_config", "run_ticket_sales"],
-        "run_ticket_sales": ["validate_counts"],
-        "run_config": ["validate_counts"],
-        "validate_counts": ["validate_items"],
-        "validate_items": ["validate_access_patterns"],
-        "validate_access_patterns": ["report"],
-        "report": [],
+        R: sorted(["load.run_config", "load.run_ticket_sales", "prepare.ensure_config", "prepare.ensure_ticket_sales",
+                   "prepare.stage_jobs", "validate.publish", *_DMS_CHECKS]),
+        "prepare.ensure_ticket_sales": ["prepare.stage_jobs"],
+        "prepare.ensure_config": ["prepare.stage_jobs"],
+        "prepare.stage_jobs": ["load.run_config", "load.run_ticket_sales"],
+        "load.run_ticket_sales": _DMS_CHECKS,
+        "load.run_config": _DMS_CHECKS,
+        **_VALIDATE_DMS,
     },
     ("dms_sample_to_dynamodb", "aws"): {
-        "ensure_ticket_sales": ["stage_jobs"],
-        "ensure_config": ["stage_jobs"],
-        "stage_jobs": ["crawl_source"],
-        "crawl_source": ["glue_config", "glue_ticket_sales"],
-        "glue_ticket_sales": ["validate_counts"],
-        "glue_config": ["validate_counts"],
-        "validate_counts": ["validate_items"],
-        "validate_items": ["validate_access_patterns"],
-        "validate_access_patterns": ["report"],
-        "report": [],
+        R: sorted(["load.crawl_source", "prepare.ensure_config", "prepare.ensure_ticket_sales", "prepare.stage_jobs",
+                   "validate.publish", *_DMS_CHECKS]),
+        "prepare.ensure_ticket_sales": ["prepare.stage_jobs"],
+        "prepare.ensure_config": ["prepare.stage_jobs"],
+        "prepare.stage_jobs": ["load.crawl_source", "load.glue_config", "load.glue_ticket_sales"],
+        "load.crawl_source": ["load.glue_config", "load.glue_ticket_sales"],
+        "load.glue_ticket_sales": _DMS_CHECKS,
+        "load.glue_config": _DMS_CHECKS,
+        **_VALIDATE_DMS,
     },
 }
 
@@ -78,7 +92,12 @@ print(json.dumps({
         "default_retries": d.default_args.get("retries"),
         "graph": {t.task_id: sorted(t.downstream_task_ids) for t in d.tasks},
         "deferrable": sorted(t.task_id for t in d.tasks if getattr(t, "deferrable", False)),
-        "params": sorted(d.params.keys()),
+        "params": {k: {"default": d.params.get_param(k).value, "schema": d.params.get_param(k).schema,
+                       "description": d.params.get_param(k).description}
+                   for k in d.params.keys()},
+        "doc_md": d.doc_md,
+        "outlets": {t.task_id: sorted(a.uri for a in t.outlets) for t in d.tasks if t.outlets},
+        "groups": sorted({t.task_id.split(".")[0] for t in d.tasks}),
     } for d in bag.dags.values()},
     "heavy_modules": sorted(m for m in ("pyspark", "psycopg", "pymongo", "awsglue") if m in sys.modules),
 }))
@@ -126,9 +145,9 @@ def test_task_graph(parsed: tuple[str, dict]) -> None:
 
 def test_aws_waits_are_deferrable() -> None:
     result = _parse("aws")
-    assert "wait_for_step" in result["dags"]["movie_collection_to_dsql"]["deferrable"]
-    assert {"ensure_ticket_sales", "ensure_config", "crawl_source", "glue_ticket_sales", "glue_config"} <= set(
-        result["dags"]["dms_sample_to_dynamodb"]["deferrable"])
+    assert "load.wait_for_step" in result["dags"]["movie_collection_to_dsql"]["deferrable"]
+    assert {"prepare.ensure_ticket_sales", "prepare.ensure_config", "load.crawl_source", "load.glue_ticket_sales",
+            "load.glue_config"} <= set(result["dags"]["dms_sample_to_dynamodb"]["deferrable"])
 
 
 def test_parse_does_no_io_and_no_heavy_imports(parsed: tuple[str, dict]) -> None:
@@ -137,3 +156,28 @@ def test_parse_does_no_io_and_no_heavy_imports(parsed: tuple[str, dict]) -> None
     assert result["errors"] == {}
     assert "pyspark" not in result["heavy_modules"]
     assert "awsglue" not in result["heavy_modules"]
+
+
+def test_every_param_has_a_usable_default_and_a_description(parsed: tuple[str, dict]) -> None:
+    """The trigger form can be submitted as it opens: every default validates against its own schema."""
+    import jsonschema
+
+    _, result = parsed
+    for dag_id, dag in result["dags"].items():
+        for name, p in dag["params"].items():
+            assert p["description"], f"{dag_id}.{name} has no description"
+            jsonschema.validate(p["default"], p["schema"])
+    assert result["dags"]["movie_collection_to_dsql"]["params"]["source_uri"]["default"] is None
+
+
+def test_docs_groups_and_assets(parsed: tuple[str, dict]) -> None:
+    _, result = parsed
+    for dag_id, dag in result["dags"].items():
+        assert dag["groups"] == ["load", "prepare", "validate"], dag_id
+        for heading in ("### A run", "### Params", "### Results", "### Rerun"):
+            assert heading in dag["doc_md"], (dag_id, heading)
+    assert result["dags"]["movie_collection_to_dsql"]["outlets"] == {"validate.publish": sorted(
+        f"dsql://dsql_default/movie_db/{t}" for t in ("movies", "actors", "directors", "movie_actors",
+                                                      "movie_directors"))}
+    assert result["dags"]["dms_sample_to_dynamodb"]["outlets"] == {"validate.publish": [
+        "dynamodb://aws_default/config", "dynamodb://aws_default/ticket_sales"]}

@@ -21,15 +21,26 @@ TABLES = {"movies": "movie_id", "actors": "actor_id", "directors": "director_id"
 LINEAGE = {"migration_run_id", "migrated_at"}
 
 
-def _run_dag(source: Path) -> dict:
+def _run_dag(source: Path, expect_rc: int = 0) -> dict:
     started = time.time()
     proc = subprocess.run(["airflow", "dags", "test", DAG_ID, "-c", json.dumps({"source_uri": f"file://{source}"})],
                           capture_output=True, text=True, timeout=900, env=os.environ.copy())
     reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/report.json")
                if p.stat().st_mtime >= started]
-    assert proc.returncode == 0 and len(reports) == 1, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "PASSED" in proc.stdout + proc.stderr  # the Markdown summary is in the task log
+    assert proc.returncode == expect_rc and len(reports) == 1, proc.stdout[-4000:] + proc.stderr[-4000:]
+    log = proc.stdout + proc.stderr
+    assert log.count(f"## {DAG_ID} — ") == 1  # the Markdown summary is in the task log, once
+    assert "dbmigrate progress" in log or expect_rc != 0  # the Spark job's progress lines reached the task log
     return json.loads(reports[0].read_text())
+
+
+def _note_of(run_id: str) -> str | None:
+    """The DAG run's note in Airflow's metadata DB (the run-notes listener sets it when the run ends)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.query(DagRun).filter(DagRun.dag_id == DAG_ID, DagRun.run_id == run_id).one().note
 
 
 def _snapshot(uri: str) -> dict[str, list[tuple]]:
@@ -52,7 +63,9 @@ def test_dag_migrates_exactly_and_reruns_idempotently(tmp_path: Path, dsql_uri: 
     assert expected["documents"] >= 10_000
 
     first = _run_dag(source)
-    assert first["status"] == "passed"
+    assert first["status"] == "passed" and first["failure"] is None
+    note = _note_of(first["run_id"])
+    assert note.startswith("**PASSED**") and "| movie |" in note
     for name, e in expected["entities"].items():
         got = first["entities"][name]
         assert (got["source"], got["rejected"], got["duplicates"], got["target"]) == (
@@ -71,3 +84,15 @@ def test_dag_migrates_exactly_and_reruns_idempotently(tmp_path: Path, dsql_uri: 
     assert second["entities"] == first["entities"]
     after = _snapshot(dsql_uri)
     assert after == before  # same rows, same UUIDs: upserts, not duplicates
+
+
+def test_missing_source_fails_fast_and_the_report_names_the_cause(tmp_path: Path) -> None:
+    started = time.monotonic()
+    report = _run_dag(tmp_path / "nowhere.json", expect_rc=1)
+    assert time.monotonic() - started < 60
+    assert report["status"] == "failed"
+    assert report["failure"]["task_id"] == "prepare.check_source"
+    assert "nowhere.json does not exist" in report["failure"]["error"]
+    assert report["not_run"] == ["validate.validate_counts: prepare.check_source failed",
+                                 "validate.validate_rows: prepare.check_source failed"]
+    assert "nowhere.json does not exist" in _note_of(report["run_id"])

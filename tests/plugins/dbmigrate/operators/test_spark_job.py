@@ -15,6 +15,7 @@ from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
 from airflow.providers.amazon.aws.triggers.emr import EmrStepSensorTrigger
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
+from dbmigrate.operators.run_inputs import resolve
 from dbmigrate.operators.spark_job import StageMongoToDsqlJobOperator
 
 DSQL_IAM = {"conn_type": "aurora_dsql", "host": "abcdefghijklmnop.dsql.us-east-1.on.aws", "login": "admin",
@@ -26,9 +27,10 @@ RUN_ID = "manual__2026-11-22T00:00:00+00:00"
 def staged(monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setenv("DBMIGRATE_PROFILE", "aws")
     monkeypatch.setenv("AIRFLOW_CONN_DSQL_IAM", json.dumps(DSQL_IAM))
-    op = StageMongoToDsqlJobOperator(task_id="stage_job", spec_dag_id="movie_collection_to_dsql",
+    run = resolve("movie_collection_to_dsql", {"source_uri": None}, RUN_ID)
+    op = StageMongoToDsqlJobOperator(task_id="stage_job", spec_dag_id="movie_collection_to_dsql", run=run,
                                      dsql_conn_id="dsql_iam")
-    return op.execute({"run_id": RUN_ID, "params": {"source_uri": ""}})
+    return op.execute({"run_id": RUN_ID})
 
 
 class TestStageMongoToDsqlJobOperator:

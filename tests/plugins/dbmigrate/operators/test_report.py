@@ -1,0 +1,117 @@
+"""The report task: first failure named, validators that did not run listed, note pushed, links set; publishing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from dbmigrate import failures
+from dbmigrate.links import QuarantineLink, ReportLink
+from dbmigrate.operators.report import NOTE_KEY, MigrationReportOperator, PublishAssetsOperator
+from dbmigrate.run_files import console_url
+
+RUN_ID = "manual__1"
+TASKS = ["prepare.resolve_run", "prepare.check_source", "load.run_spark_job", "validate.validate_counts",
+         "validate.validate_rows", "validate.report"]
+
+
+class FakeTI:
+    """XComs and task states of one run, as the Task SDK would answer them."""
+
+    def __init__(self, xcoms: dict[tuple[str, str], Any], states: dict[str, str]) -> None:
+        self.xcoms, self.states, self.pushed = xcoms, states, {}
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return self.xcoms.get((task_ids, key))
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+    def get_task_states(self, dag_id: str, run_ids: list[str]) -> dict[str, dict[str, str]]:
+        return {run_ids[0]: self.states}
+
+
+def report_op() -> MigrationReportOperator:
+    return MigrationReportOperator(task_id="report", spec_dag_id="movie_collection_to_dsql",
+                                   resolve_task_id=TASKS[0], count_task_id=TASKS[3], sample_task_id=TASKS[4],
+                                   watched_task_ids=TASKS)
+
+
+def run_inputs(tmp_path: Path) -> dict[str, Any]:
+    return {"report_uri": str(tmp_path / "report.json"), "quarantine_uri": str(tmp_path / "q"), "dry_run": False}
+
+
+def test_missing_source_names_the_cause_and_what_did_not_run(tmp_path: Path) -> None:
+    ti = FakeTI({(TASKS[0], "return_value"): run_inputs(tmp_path),
+                 (TASKS[1], failures.ERROR_KEY): "AirflowFailException: source file /x.json does not exist"},
+                {TASKS[0]: "success", TASKS[1]: "failed", TASKS[2]: "upstream_failed",
+                 TASKS[3]: "upstream_failed", TASKS[4]: "upstream_failed"})
+    op = report_op()
+    with pytest.raises(AirflowFailException, match="check_source: AirflowFailException: source file /x.json"):
+        op.execute({"ti": ti, "run_id": RUN_ID})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "failed"
+    assert report["failure"] == {"task_id": TASKS[1], "state": "failed",
+                                 "error": "AirflowFailException: source file /x.json does not exist"}
+    assert report["not_run"] == [f"{TASKS[3]}: {TASKS[1]} failed", f"{TASKS[4]}: {TASKS[1]} failed"]
+    assert "source file /x.json does not exist" in ti.pushed[NOTE_KEY]
+    assert ReportLink().get_link(op, ti_key=None) == f"file://{tmp_path}/report.json"
+    assert QuarantineLink().get_link(op, ti_key=None) == f"file://{tmp_path}/q"
+
+
+def test_passed_run_leaves_a_short_note(tmp_path: Path) -> None:
+    counts = {"entities": {"movie": {"source": 3, "target": 2, "rejected": 1}}, "rejects": {"bad_type": 1},
+              "checks": [{"name": "x", "expected": 1, "actual": 1, "entity": None, "passed": True}]}
+    ti = FakeTI({(TASKS[0], "return_value"): run_inputs(tmp_path), (TASKS[3], "result"): counts,
+                 (TASKS[4], "result"): {"compared": 2, "mismatches": []}}, dict.fromkeys(TASKS[:5], "success"))
+    result = report_op().execute({"ti": ti, "run_id": RUN_ID})
+    assert result["status"] == "passed"
+    note = ti.pushed[NOTE_KEY]
+    assert note.startswith("**PASSED**") and "| movie | 3 | 2 | 1 |" in note and "bad_type 1" in note
+    assert len(note) <= 1000
+
+
+def test_unresolved_run_still_reports_the_cause() -> None:
+    ti = FakeTI({(TASKS[0], failures.ERROR_KEY): "AirflowFailException: source_schema: bad"},
+                {TASKS[0]: "failed"})
+    with pytest.raises(AirflowFailException, match="resolve_run"):
+        report_op().execute({"ti": ti, "run_id": RUN_ID})
+    assert "source_schema: bad" in ti.pushed[NOTE_KEY]
+
+
+def test_record_failure_keeps_the_error() -> None:
+    ti = MagicMock()
+    failures.record_failure({"ti": ti, "exception": ValueError("boom")})
+    ti.xcom_push.assert_called_once_with(key=failures.ERROR_KEY, value="ValueError: boom")
+
+
+def test_console_urls() -> None:
+    assert console_url("s3://b/runs/r/report.json") == "https://s3.console.aws.amazon.com/s3/object/b?prefix=runs/r/report.json"
+    assert console_url("s3://b/q/dag/run") == "https://s3.console.aws.amazon.com/s3/buckets/b?prefix=q/dag/run/"
+    assert console_url("/tmp/r.json") == "file:///tmp/r.json"
+
+
+class TestPublishAssetsOperator:
+    def op(self, dry_run: bool) -> PublishAssetsOperator:
+        movies = Asset(name="movie_db.movies", uri="dsql://dsql_default/movie_db/movies")
+        return PublishAssetsOperator(
+            task_id="publish", run={"dry_run": dry_run, "dag_id": "d", "run_id": RUN_ID},
+            report={"status": "passed", "report_uri": "/r.json", "entities": {"movie": {"target": 5}}},
+            tables={"movie_db.movies": ["movie"]}, outlets=[movies])
+
+    def test_counts_go_into_the_event_extra(self) -> None:
+        op = self.op(dry_run=False)
+        events: dict[Any, Any] = {op.outlets[0]: MagicMock()}
+        op.execute({"outlet_events": events})
+        assert events[op.outlets[0]].extra == {"dag_id": "d", "run_id": RUN_ID, "report_uri": "/r.json",
+                                               "entities": {"movie": {"target": 5}}, "rows_written": 5}
+
+    def test_dry_run_publishes_nothing(self) -> None:
+        with pytest.raises(AirflowSkipException):
+            self.op(dry_run=True).execute({"outlet_events": {}})

@@ -1,0 +1,55 @@
+"""A run's inputs, resolved once from spec + params + profile: what each profile and param yields."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbmigrate import runtime
+from dbmigrate.operators.run_inputs import resolve
+
+MOVIE, DMS = "movie_collection_to_dsql", "dms_sample_to_dynamodb"
+RUN_ID = "manual__2026-11-22T00:00:00+00:00"
+
+
+def test_local_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path))
+    run = resolve(MOVIE, {"source_uri": None, "validation_sample_size": 7, "dry_run": False}, RUN_ID)
+    assert run["source_uri"] == f"file://{tmp_path}/movie_collection.json"
+    assert run["profile"] == "local" and run["sample_size"] == 7 and run["dry_run"] is False
+    assert run["report_uri"].endswith(f"/{MOVIE}/{RUN_ID}/report.json")
+    assert run["quarantine_uri"].endswith(f"/{MOVIE}/manual__2026-11-22T00_00_00_00_00")
+    assert run["ddl_dir"].endswith("/sql/movie_db")
+
+
+def test_aws_profile_rejects_a_worker_file_and_uses_the_live_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "aws")
+    assert resolve(MOVIE, {}, RUN_ID)["source_uri"].startswith("mongodb+srv://")
+    assert resolve(MOVIE, {}, RUN_ID)["report_uri"].startswith("s3://")
+    with pytest.raises(runtime.RunInputError, match="EMR cannot read"):
+        resolve(MOVIE, {"source_uri": "file:///tmp/x.json"}, RUN_ID)
+    with pytest.raises(runtime.RunInputError, match="unsupported source_uri"):
+        resolve(MOVIE, {"source_uri": "ftp://x"}, RUN_ID)
+
+
+def test_source_params_drive_the_crawler_path_and_catalog_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "aws")
+    monkeypatch.setenv("AIRFLOW_CONN_TICKETS_PROD", '{"conn_type": "mssql", "host": "db", "schema": "Tickets"}')
+    run = resolve(DMS, {"source_conn_id": "tickets_prod", "source_schema": "sales"}, RUN_ID)
+    assert (run["source_conn_id"], run["source_schema"], run["source_database"]) == ("tickets_prod", "sales", "Tickets")
+    assert run["crawler_path"] == "Tickets/sales/%"
+    assert run["catalog_table_prefix"] == "tickets_sales_"
+    assert run["tables"] == {"ticket_sales": "ticket_sales", "config": "config"}
+    assert set(run["job_report_uris"]) == {"ticket_sales", "config"}
+
+
+def test_bad_params_fail_with_the_param_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    with pytest.raises(runtime.RunInputError, match="source_schema"):
+        resolve(DMS, {"source_schema": "x; drop table"}, RUN_ID)
+    with pytest.raises(runtime.RunInputError, match="source connection 'nope'"):
+        resolve(DMS, {"source_conn_id": "nope"}, RUN_ID)
+    with pytest.raises(runtime.RunInputError, match="validation_sample_size"):
+        resolve(MOVIE, {"validation_sample_size": -1}, RUN_ID)
+    with pytest.raises(runtime.RunInputError, match="spec of no_such_dag"):
+        resolve("no_such_dag", {}, RUN_ID)
