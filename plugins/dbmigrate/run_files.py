@@ -42,8 +42,16 @@ def count_quarantined(uri: str, aws_conn_id: str | None) -> int:
 
 
 def console_url(uri: str) -> str:
-    """Where a person opens `uri`: the S3 console for s3:// objects and prefixes, the URI itself otherwise."""
+    """Where a person opens `uri`: the S3 console for s3:// objects and prefixes; for a local run's files the
+    API server's `/dbmigrate` app (`dbmigrate.local_files_app`), else the file URI itself."""
     if not uri.startswith("s3://"):
+        from dbmigrate.local_files_app import url_path
+
+        served = url_path(uri)
+        if served is not None:
+            from airflow.providers.common.compat.sdk import conf
+
+            return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/") + served
         return uri if "://" in uri else f"file://{uri}"
     bucket, _, key = uri[5:].partition("/")
     if key.endswith(".json"):

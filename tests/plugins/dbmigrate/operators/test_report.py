@@ -115,3 +115,39 @@ class TestPublishAssetsOperator:
     def test_dry_run_publishes_nothing(self) -> None:
         with pytest.raises(AirflowSkipException):
             self.op(dry_run=True).execute({"outlet_events": {}})
+
+
+class TestLocalFilesApp:
+    """The API server's read-only `/dbmigrate` app behind the local report and quarantine links."""
+
+    @pytest.fixture
+    def client(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+        from fastapi.testclient import TestClient
+
+        from dbmigrate.local_files_app import app
+
+        reports, quarantine = tmp_path / "reports", tmp_path / "quarantine"
+        (reports / "d" / "r").mkdir(parents=True)
+        (reports / "d" / "r" / "report.json").write_text('{"status": "passed"}')
+        (quarantine / "d" / "r").mkdir(parents=True)
+        (quarantine / "d" / "r" / "part-00000.json").write_text('{"reason": "bad_type"}\n')
+        (tmp_path / "secret.txt").write_text("password")
+        monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+        monkeypatch.setenv("LOCAL_REPORTS_DIR", str(reports))
+        monkeypatch.setenv("DBMIGRATE_QUARANTINE_URI", f"file://{quarantine}")
+        monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:9999")
+        return TestClient(app)
+
+    def test_serves_reports_and_quarantine(self, client: Any, tmp_path: Path) -> None:
+        assert client.get("/reports/d/r/report.json").json() == {"status": "passed"}
+        assert client.get("/quarantine/d/r").text == '{"reason": "bad_type"}\n'
+        assert console_url(str(tmp_path / "reports/d/r/report.json")) == \
+            "http://127.0.0.1:9999/dbmigrate/reports/d/r/report.json"
+
+    def test_nothing_outside_its_folders_nor_off_the_local_profile(self, client: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        assert client.get("/reports/../secret.txt").status_code == 404
+        assert client.get("/reports/%2e%2e/secret.txt").status_code == 404
+        assert client.get("/other/secret.txt").status_code == 404
+        monkeypatch.setenv("DBMIGRATE_PROFILE", "aws")
+        assert client.get("/reports/d/r/report.json").status_code == 404

@@ -1,0 +1,59 @@
+"""Serve a local run's report and quarantine over HTTP, so the report task's extra links open in the UI.
+
+On AWS those links lead to the S3 console. On the embedded stack reports and quarantine are local files,
+which a browser will not open from an http page, so the API server mounts this read-only app at
+`/dbmigrate` (see `dbmigrate.plugin`). It serves only under `LOCAL_REPORTS_DIR` and the local
+`DBMIGRATE_QUARANTINE_URI`, and only when the compute profile is `local`; everything else is a 404.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, Response
+
+URL_PREFIX = "/dbmigrate"
+app = FastAPI(title="dbmigrate: local run files", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def roots() -> dict[str, Path]:
+    """The folders this app may serve, by the first segment of its URLs."""
+    from connectors.storage import local_path
+
+    found: dict[str, Path] = {}
+    if os.environ.get("DBMIGRATE_PROFILE") != "local":
+        return found
+    if os.environ.get("LOCAL_REPORTS_DIR"):
+        found["reports"] = Path(os.environ["LOCAL_REPORTS_DIR"]).resolve()
+    quarantine = local_path(os.environ.get("DBMIGRATE_QUARANTINE_URI", "s3://"))
+    if quarantine is not None:
+        found["quarantine"] = quarantine.resolve()
+    return found
+
+
+def url_path(uri: str) -> str | None:
+    """The path under `URL_PREFIX` that serves the local file or folder `uri`; None if not servable."""
+    from connectors.storage import local_path
+
+    path = local_path(uri)
+    if path is None:
+        return None
+    path = path.resolve()
+    for name, root in roots().items():
+        if path.is_relative_to(root):
+            return f"{URL_PREFIX}/{name}/{path.relative_to(root).as_posix()}"
+    return None
+
+
+@app.get("/{root}/{path:path}")
+def read(root: str, path: str) -> Response:
+    base = roots().get(root)
+    target = (base / path).resolve() if base is not None else None
+    if target is None or not target.is_relative_to(base) or not target.exists():
+        raise HTTPException(status_code=404)
+    if target.is_dir():  # a quarantine: Spark's JSON-lines part files, concatenated
+        parts = sorted(target.glob("part-*"))
+        return Response(b"".join(p.read_bytes() for p in parts), media_type="application/x-ndjson")
+    return FileResponse(target, media_type="application/json" if target.suffix == ".json" else None)
