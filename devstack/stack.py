@@ -1,8 +1,9 @@
-"""`bin/local-stack up|down|status|env`: the embedded stack a local run needs, without root or Docker.
+"""`bin/local-stack up|down|status|env|ui`: the embedded stack a local run needs, without root or Docker.
 
 Pieces: an embedded PostgreSQL (DSQL and SQL Server stand-in), a moto server (S3, EMR, Glue, DynamoDB,
 Secrets Manager, DSQL control plane) and an Airflow home whose metadata DB is migrated. Everything lives
-under `.local-stack/` and `up` is idempotent: it starts what is not running and reuses what is.
+under `.local-stack/` and `up` is idempotent: it starts what is not running and reuses what is. `ui` starts
+Airflow's UI on top of it (`devstack/ui.py`); `down` stops that too.
 """
 
 from __future__ import annotations
@@ -41,10 +42,16 @@ def _state() -> dict:
     if STATE_FILE.exists():
         return json.loads(STATE_FILE.read_text())
     state = {"pg_port": _free_port(), "pg_password": postgres.new_password(), "moto_port": _free_port()}
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps(state, indent=2))
-    STATE_FILE.chmod(0o600)
+    save_state(state)
     return state
+
+
+def save_state(state: dict) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = STATE_FILE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(STATE_FILE)
 
 
 def _port_open(port: int) -> bool:
@@ -169,6 +176,10 @@ def up() -> None:
 
 
 def down() -> None:
+    from devstack import ui
+
+    if stopped := ui.stop():
+        print(f"Airflow UI stopped: {', '.join(stopped)}", file=sys.stderr)
     _moto_down()
     postgres.stop(STATE_DIR / "pgdata")
     print("local stack down", file=sys.stderr)
@@ -190,15 +201,26 @@ def status() -> int:
     print(f"postgres: {'up' if pg else 'down'} (127.0.0.1:{state['pg_port']})")
     print(f"moto:     {'up' if moto else 'down'} (127.0.0.1:{state['moto_port']})")
     print(f"airflow:  {'migrated' if airflow else 'not migrated'} ({STATE_DIR / 'airflow'})")
+    if "ui_port" in state:
+        from devstack import ui
+
+        info = ui.status()
+        names = ", ".join(info["running"]) or "nothing running"
+        print(f"ui:       {'up' if info['healthy'] else 'down'} ({info['url']}; {names})")
     return 0 if pg and moto and airflow else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local-stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "ui"])
     args = parser.parse_args(argv)
     if args.command == "up":
         up()
+    elif args.command == "ui":
+        from devstack import ui
+
+        up()
+        return ui.main()
     elif args.command == "down":
         down()
     elif args.command == "status":

@@ -197,6 +197,7 @@ def render_note(report: dict[str, Any]) -> str:
         lines.append("|---|---:|---:|---:|")
         lines += [f"| {n} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} |"
                   for n, e in report["entities"].items()]
+        lines.append("")  # ends the table: Markdown would take the next line for a row
     rejects = {r: n for r, n in report["rejects"].items() if n}
     if rejects:
         lines.append("rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))

@@ -1,0 +1,201 @@
+"""In a browser, as a user would: log into Airflow's UI on the embedded stack, trigger `movie_collection_to_dsql`
+from its trigger form with every param at its default but one, wait for the run to succeed, and find the
+migration summary in the run's note.
+
+Drives Debian's Chromium (`bin/install-system-deps`) with Playwright; Playwright never downloads a browser here.
+The UI (api-server, scheduler, dag-processor, triggerer) is started by `devstack.ui` for this session and stopped
+afterwards, unless it was already running. Screenshots of the trigger form and of the run's note go to `docs/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from devstack import ui
+from generators.movie_collection import write
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "movie_collection_to_dsql"
+CHROMIUM = Path("/usr/bin/chromium")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Without the background-networking flags Chromium's own connections are refused on a closed network and
+# slow everything down; --headless=new is what `--headless` means since Chromium 112.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RUN_TIMEOUT_S = 8 * 60
+SAMPLE_SIZE = 50  # the one param the test changes in the form (default 200)
+
+
+def _require_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (as root: bin/install-system-deps, or apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is missing (make venv installs requirements-dev.txt)")
+
+
+class Api:
+    """The public REST API, authenticated like the UI (simple auth manager, JWT)."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        self.url, self.user, self.password = url, user, password
+        self._token = ui.token(url, user, password)
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        req = urllib.request.Request(f"{self.url}/api/v2{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {self._token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+
+def _diagnostics(api: Api | None = None, run_id: str | None = None) -> str:
+    parts = []
+    if api is not None and run_id is not None:
+        try:
+            tis = api("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+            parts.append("task instances: " + ", ".join(
+                f"{t['task_id']}={t['state']}" for t in tis["task_instances"]))
+        except (OSError, KeyError, ValueError) as e:
+            parts.append(f"(task instances unavailable: {e})")
+    for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+        parts.append(f"--- {ui.UI_DIR / (name + '.log')} (tail)\n{ui.log_tail(name, 25)}")
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="session")
+def movie_export() -> dict:
+    """The DAG's default local source ($LOCAL_DATA_DIR/movie_collection.json), small: the run takes a minute."""
+    return write(Path(os.environ["LOCAL_DATA_DIR"]) / "movie_collection.json", movies=150, seed=42, bad_input=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_ui(movie_export: dict) -> Iterator[ui.UiInfo]:
+    """The UI, with the DAG unpaused for the session only: while it is unpaused the scheduler would also pick up
+    the tasks of runs that `airflow dags test` (the e2e tests) creates in the same metadata DB."""
+    _require_browser()
+    info = ui.start()
+    api = None
+    was_paused = None
+    try:
+        api = Api(info.url, info.user, info.password)
+        deadline = time.monotonic() + 180  # a fresh metadata DB: the dag-processor must parse the DAG first
+        while True:
+            try:
+                dag = api("GET", f"/dags/{DAG_ID}")
+                break
+            except urllib.error.HTTPError as e:
+                if e.code != 404 or time.monotonic() > deadline:
+                    raise AssertionError(f"{DAG_ID} not in the UI: {e}\n{_diagnostics()}") from e
+                time.sleep(2)
+        was_paused = dag["is_paused"]
+        if was_paused:
+            api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
+        yield info
+    finally:
+        if api is not None and was_paused:
+            api("PATCH", f"/dags/{DAG_ID}", {"is_paused": True})
+        if info.started:  # leave a UI alone that was running before the session
+            ui.stop(info.started)
+
+
+@pytest.fixture
+def page(airflow_ui: ui.UiInfo):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(60_000)
+        pg = context.new_page()
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _login(page, info: ui.UiInfo) -> None:
+    page.goto(f"{info.url}/", wait_until="domcontentloaded")
+    page.get_by_label("Username").fill(info.user)
+    page.get_by_label("Password").fill(info.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda u: "/auth/login" not in u)
+
+
+def _wait_for_run(api: Api, run_id: str) -> dict:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        run = api("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}")
+        if run["state"] in ("success", "failed"):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run['state']} after {RUN_TIMEOUT_S}s\n"
+                                 + _diagnostics(api, run_id))
+        time.sleep(5)
+
+
+def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: ui.UiInfo, movie_export: dict) -> None:
+    from playwright.sync_api import expect
+
+    info = airflow_ui
+    api = Api(info.url, info.user, info.password)
+    DOCS.mkdir(exist_ok=True)
+    _login(page, info)
+
+    # The DAG's page and its trigger form: every param shown with its default, all optional but one changed.
+    page.goto(f"{info.url}/dags/{DAG_ID}", wait_until="domcontentloaded")
+    trigger = page.get_by_role("button", name="Trigger Dag")
+    expect(trigger).to_be_enabled()
+    trigger.click()
+    form = page.get_by_role("dialog")
+    expect(form.get_by_text(f"Trigger Dag - {DAG_ID}")).to_be_visible()
+    expect(form.get_by_text("Run Parameters")).to_be_visible()
+    for title in ("Source URI", "Validation sample size", "Dry run"):  # the params' titles
+        expect(form.get_by_text(title).first).to_be_visible()
+    expect(form.get_by_role("checkbox", name="Dry run")).not_to_be_checked()
+    sample = form.get_by_role("spinbutton", name="Validation sample size")
+    expect(sample).to_have_value("200")
+    sample.fill(str(SAMPLE_SIZE))
+    sample.press("Tab")
+    expect(sample).to_have_value(str(SAMPLE_SIZE))
+    submit = form.get_by_role("button", name="Trigger", exact=True)
+    expect(submit).to_be_enabled()  # disabled while a param is invalid, e.g. a required one left empty
+    page.screenshot(path=str(DOCS / "ui-trigger-form.png"))
+
+    with page.expect_response(lambda r: r.request.method == "POST" and
+                              r.url.rstrip("/").endswith(f"/dags/{DAG_ID}/dagRuns")) as posted:
+        submit.click()
+    assert posted.value.ok, f"trigger failed: {posted.value.status} {posted.value.text()}"
+    created = posted.value.json()
+    run_id = created["dag_run_id"]
+    assert created["conf"]["validation_sample_size"] == SAMPLE_SIZE, created["conf"]
+    assert not created["conf"].get("source_uri") and created["conf"].get("dry_run") in (None, False), created["conf"]
+
+    run = _wait_for_run(api, run_id)
+    assert run["state"] == "success", f"run {run_id} {run['state']}\n{_diagnostics(api, run_id)}"
+
+    # The run's page: the note holds the migration summary (set by the dbmigrate listener when the run ended).
+    note = run.get("note") or ""
+    assert "PASSED" in note, f"the run's note (REST API) has no summary: {note!r}"
+    page.goto(f"{info.url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}", wait_until="domcontentloaded")
+    expect(page.get_by_text(run_id).first).to_be_visible()
+    expect(page.get_by_text("PASSED").first).to_be_visible()  # the note's first line, in the run's header
+    page.get_by_role("button", name="Edit note").click()  # opens the whole note, rendered
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Dag Run Note")).to_be_visible()
+    expect(dialog.get_by_text("PASSED", exact=True)).to_be_visible()
+    for entity in movie_export["entities"]:  # movie, actor, director, movie_actor, movie_director
+        expect(dialog.get_by_role("cell", name=entity, exact=True)).to_be_visible()
+    page.screenshot(path=str(DOCS / "ui-run-note.png"))
