@@ -186,26 +186,28 @@ NOTE_MAX_CHARS = 1000  # Airflow keeps a DAG run note in 1,000 characters
 
 
 def render_note(report: dict[str, Any]) -> str:
-    """The run's summary as a DAG run note (Markdown): status, counts per entity, rejects, failed checks."""
+    """The run's summary as a DAG run note (Markdown): status, counts per entity, rejects, failed checks.
+
+    Blocks are separated by blank lines, so the UI renders each as its own paragraph, table or list.
+    """
     status = report["status"].upper() + (" (dry run)" if report.get("dry_run") else "")
-    lines = [f"**{status}**: {report['dag_id']}"]
+    blocks = [f"**{status}**: {report['dag_id']}"]
     if report.get("failure"):
         f = report["failure"]
-        lines.append(f"first failure: `{f['task_id']}`: {f['error'][:300]}")
+        blocks.append(f"First failure: `{f['task_id']}`: {f['error'][:300]}")
     if report["entities"]:
-        lines.append("| entity | source | target | rejected |")
-        lines.append("|---|---:|---:|---:|")
-        lines += [f"| {n} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} |"
-                  for n, e in report["entities"].items()]
-        lines.append("")  # ends the table: Markdown would take the next line for a row
-    rejects = {r: n for r, n in report["rejects"].items() if n}
-    if rejects:
-        lines.append("rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))
+        blocks.append("\n".join(["| entity | source | target | rejected |", "|---|---:|---:|---:|"] + [
+            f"| {n} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} |"
+            for n, e in report["entities"].items()]))
     failed = [c for c in report["checks"] if not c["passed"]]
     sample = report.get("sample") or {}
-    lines.append(f"checks {len(report['checks']) - len(failed)}/{len(report['checks'])} passed; "
-                 f"{sample.get('compared', 0)} rows compared, {len(sample.get('mismatches', []))} differ")
-    lines += [f"- failed: {c['entity'] or 'all'} {c['name']}" for c in failed[:5]]
-    lines += [f"- not run: {v}" for v in report.get("not_run", [])[:3]]
-    text = "\n".join(lines)
+    items = [f"- checks: {len(report['checks']) - len(failed)}/{len(report['checks'])} passed; "
+             f"{sample.get('compared', 0)} rows compared, {len(sample.get('mismatches', []))} differ"]
+    rejects = {r: n for r, n in report["rejects"].items() if n}
+    if rejects:
+        items.append("- rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))
+    items += [f"- failed: {c['entity'] or 'all'} {c['name']}" for c in failed[:5]]
+    items += [f"- not run: {v}" for v in report.get("not_run", [])[:3]]
+    blocks.append("\n".join(items))
+    text = "\n\n".join(blocks)
     return text if len(text) <= NOTE_MAX_CHARS else text[:NOTE_MAX_CHARS - 2] + " …"

@@ -73,7 +73,7 @@ def test_passed_run_leaves_a_short_note(tmp_path: Path) -> None:
     result = report_op().execute({"ti": ti, "run_id": RUN_ID})
     assert result["status"] == "passed"
     note = ti.pushed[NOTE_KEY]
-    assert note.startswith("**PASSED**") and "| movie | 3 | 2 | 1 |" in note and "bad_type 1" in note
+    assert note.startswith("**PASSED**") and "| movie | 3 | 2 | 1 |" in note and "- rejects: bad_type 1" in note
     assert len(note) <= 1000
 
 
