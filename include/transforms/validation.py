@@ -32,6 +32,11 @@ class Check:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Check:
+        """A check as `as_dict` wrote it (an XCom, a report)."""
+        return cls(d["name"], d["expected"], d["actual"], d.get("entity"))
+
 
 def count_checks(source: dict[str, int], job: dict[str, Any], target_run: dict[str, int],
                  source_total: int, quarantined: int | None) -> list[Check]:

@@ -59,17 +59,12 @@ class MigrationReportOperator(BaseOperator):
         ti, run_id = context["ti"], context["run_id"]
         failure = failures.first_failure(ti, self.spec_dag_id, run_id, self.watched_task_ids)
         cause = f"{failure['task_id']} failed" if failure else "its upstream did not succeed"
-        counts = ti.xcom_pull(task_ids=self.count_task_id, key=RESULT_KEY) or {}
-        sample = ti.xcom_pull(task_ids=self.sample_task_id, key=RESULT_KEY) or {}
-        checks = [Check(c["name"], c["expected"], c["actual"], c["entity"]) for c in counts.get("checks", [])]
-        not_run = []
-        for task_id in [self.count_task_id, self.sample_task_id, *self.check_task_ids]:
-            result = counts if task_id == self.count_task_id else (
-                sample if task_id == self.sample_task_id else ti.xcom_pull(task_ids=task_id, key=RESULT_KEY))
-            if not result:
-                not_run.append(f"{task_id}: {cause}")
-            elif task_id in self.check_task_ids:
-                checks += [Check(c["name"], c["expected"], c["actual"], c["entity"]) for c in result["checks"]]
+        validators = [self.count_task_id, self.sample_task_id, *self.check_task_ids]
+        results = {task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEY) or {} for task_id in validators}
+        not_run = [f"{task_id}: {cause}" for task_id, result in results.items() if not result]
+        counts, sample = results[self.count_task_id], results[self.sample_task_id]
+        checks = [Check.from_dict(c) for task_id in (self.count_task_id, *self.check_task_ids)
+                  for c in results[task_id].get("checks", [])]
         return build_report(dag_id=self.spec_dag_id, run_id=run_id, entities=counts.get("entities", {}),
                             rejects=counts.get("rejects", {}), checks=checks, sample=sample,
                             dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run)
