@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -20,6 +21,13 @@ from generators.dms_sample import load
 pytestmark = pytest.mark.e2e
 DAG_ID = "dms_sample_to_dynamodb"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "other_ticketing.sql"
+
+
+@pytest.fixture(autouse=True)
+def _leave_no_tables() -> Iterator[None]:
+    """Whatever a test wrote is gone afterwards: `make demo` after `make test` starts from empty tables too."""
+    yield
+    _fresh_tables()
 
 
 def _fresh_tables() -> None:
