@@ -210,7 +210,8 @@ class LocalSparkSubmitOperator(BaseOperator):
             master=self.master, packages=list(self.job.get("packages") or []),
             conf={"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC",
                   "spark.sql.shuffle.partitions": "8", "spark.driver.memory": "2g"})]
-        self.log.info("Running %s", " ".join(cmd[:8]) + " ...")
+        self.log.info("spark-submit %s with --py-files %s (master %s)", self.job["script"], self.job["py_files"],
+                      self.master)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 bufsize=1)
         assert proc.stdout is not None
