@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["ITERSIZE", "read_table", "source_conninfo"]
+__all__ = ["ITERSIZE", "read_table", "read_table_jdbc", "source_conninfo"]
 
 ITERSIZE = 5000  # rows per round trip of the server-side cursor
 _INTEGRAL = ("ShortType", "IntegerType", "LongType", "ByteType")
@@ -123,3 +123,25 @@ def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_env
                                partitions, _row_converter(struct), itersize)
     rdd = spark.sparkContext.parallelize(range(partitions), partitions).mapPartitions(reader)
     return spark.createDataFrame(rdd, struct)
+
+
+def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_env: str | None, schema: str,
+                    table: str, partitions: int, split_column: str | None) -> DataFrame:
+    """`schema.table` through Spark's JDBC source (a real SQL Server, or any database with a JDBC driver).
+
+    `source` holds `jdbc_url`, `driver` and `user`; the password comes from `password_env` of this process.
+    With an integer `split_column`, `partitions` queries each read one range between its min and max.
+    The columns come with the driver's types: `transforms.dms_sample_schema.conform` makes them the source's.
+    """
+    options = {"url": source["jdbc_url"], "driver": source["driver"], "user": source.get("user") or "",
+               "password": source_conninfo({}, password_env).get("password", ""), "fetchsize": str(ITERSIZE)}
+    name = f"{schema}.{table}"
+    if split_column and partitions > 1:
+        bounds = (spark.read.format("jdbc").options(**options)
+                  .option("query", f"SELECT min({split_column}) AS lo, max({split_column}) AS hi FROM {name}")
+                  .load().first())
+        if bounds is not None and bounds["lo"] is not None:
+            options.update(partitionColumn=split_column, lowerBound=str(bounds["lo"]),
+                           upperBound=str(bounds["hi"]), numPartitions=str(partitions))
+    return spark.read.format("jdbc").options(**options).option("dbtable", name).load()
+

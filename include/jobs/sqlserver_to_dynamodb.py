@@ -56,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report-uri", required=True, help="where the job report JSON goes (file or s3://)")
     p.add_argument("--table", default=None, help="DynamoDB table name; default: the spec's targets[item_set].name")
     p.add_argument("--source-json", default=None,
-                   help='embedded stack: {"host", "port", "user", "dbname"} of the PostgreSQL copy, no password')
+                   help='local: {"host", "port", "user", "dbname"} of the PostgreSQL copy, or {"jdbc_url", "driver", '
+                        '"user"} of a real SQL Server; never a password')
     p.add_argument("--source-schema", default=None, help="embedded stack: schema of the source tables")
     p.add_argument("--source-password-env", default=None, help="embedded stack: env variable with the password")
     p.add_argument("--catalog-database", default=None, help="Glue: Data Catalog database of the crawled source")
@@ -92,10 +93,15 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
                 additional_options=options, transformation_ctx=f"read_{table}")
             out[table] = conform(frame.toDF(), table)
         return out
-    from connectors.sql_source import read_table
+    from connectors.sql_source import read_table, read_table_jdbc
 
     conninfo = json.loads(args.source_json)
     for table in tables:
+        if "jdbc_url" in conninfo:  # a real SQL Server (docker compose): Spark's JDBC source
+            out[table] = conform(read_table_jdbc(
+                spark, source=conninfo, password_env=args.source_password_env, schema=args.source_schema,
+                table=table, partitions=partitions, split_column=SPLIT_COLUMNS.get(table)), table)
+            continue
         out[table] = read_table(spark, conninfo=conninfo, password_env=args.source_password_env,
                                 schema=args.source_schema, table=table, struct=struct_of(table),
                                 partitions=partitions, split_column=SPLIT_COLUMNS.get(table))

@@ -13,11 +13,12 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from dbmigrate import runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.job_bundle import build_bundle, emr_step, spark_submit_args
+from dbmigrate.local_sources import mongo_packages, sqlserver_source_args
 from dbmigrate.paths import job_script
 
 TARGET_PASSWORD_ENV = "DBMIGRATE_TARGET_PASSWORD"
@@ -94,15 +95,6 @@ class StageMongoToDsqlJobOperator(BaseOperator):
         }
 
 
-def mongo_packages(source_uri: str) -> list[str]:
-    """Spark packages a local run needs for its source: the MongoDB Spark Connector for a live collection."""
-    try:
-        from dbmigrate.local_sources import mongo_packages as packages
-    except ImportError:  # not there yet in this layout
-        return []
-    return list(packages(source_uri))
-
-
 class StageDynamoDbJobsOperator(BaseOperator):
     """Upload the job script, bundle and spec to S3 and build each job's arguments, for Glue and for local Spark.
 
@@ -163,14 +155,11 @@ def _local_source(conn_id: str) -> dict[str, Any]:
     """What a local job needs to read the source connection: its JSON (no password) and Spark packages."""
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
     try:
-        from dbmigrate.local_sources import sqlserver_source_args
-    except ImportError:
-        return {"json": {"host": conn.host, "port": conn.port or 5432, "user": conn.login, "dbname": conn.schema},
-                "packages": []}
-    source_json, packages = sqlserver_source_args(conn)
-    return {"json": source_json, "packages": list(packages)}
+        source_json, packages = sqlserver_source_args(BaseHook.get_connection(conn_id))
+    except ValueError as err:
+        raise AirflowFailException(str(err)) from err
+    return {"json": source_json, "packages": packages}
 
 
 class LocalSparkSubmitOperator(BaseOperator):

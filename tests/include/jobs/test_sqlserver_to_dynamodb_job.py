@@ -274,3 +274,33 @@ def test_parse_args():
         parse_args(base)  # neither source
     with pytest.raises(SystemExit):
         parse_args([*base, "--source-json", "{}"])  # no schema
+
+
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+
+
+@pytest.mark.skipif(not JDBC_JAR.exists(), reason="no PostgreSQL JDBC driver at /usr/share/java/postgresql.jar "
+                                                  "(as root: bin/install-system-deps installs libpostgresql-jdbc-java)")
+@pytest.mark.parametrize("item_set", ["ticket_sales", "config"])
+def test_a_jdbc_source_builds_the_same_items(source, sql_counts, tmp_path, item_set):
+    """The path a real SQL Server takes (Spark's JDBC source, then `conform`), here with PostgreSQL's driver."""
+    import os
+    import subprocess
+    import sys
+
+    from dbmigrate.job_bundle import build_bundle
+
+    info = source["conninfo"]
+    jdbc = {"jdbc_url": f"jdbc:postgresql://{info['host']}:{info['port']}/{info['dbname']}",
+            "driver": "org.postgresql.Driver", "user": info["user"]}
+    report = tmp_path / "report.json"
+    script = Path(__file__).resolve().parents[3] / "include" / "jobs" / "sqlserver_to_dynamodb.py"
+    args = ["--spec", str(SPEC_PATH), "--item-set", item_set, "--run-id", "jdbc", "--report-uri", str(report),
+            "--source-json", json.dumps(jdbc), "--source-schema", source["schema"], "--source-password-env",
+            PASSWORD_ENV, "--partitions", "3", "--dry-run"]
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
+           "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp_path)), str(script), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYSPARK_PYTHON": sys.executable})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json.loads(report.read_text())["by_type"] == sql_counts[item_set]
