@@ -477,9 +477,61 @@ def load(uri: str, schema: str = DDL_SCHEMA, seed: int = 42, scale: float = 1.0,
     return Loaded(counts, generated.edge_cases)
 
 
+TSQL_DIR = DDL_DIR.parent / "sqlserver"
+INSERT_BATCH_ROWS = 1000
+
+
+def tsql_batches() -> list[str]:
+    """The SQL Server DDL files as sqlcmd would send them: each file split into batches at its `GO` lines."""
+    batches = []
+    for path in sorted(TSQL_DIR.glob("*.sql")):
+        batches += [b.strip() for b in re.split(r"(?im)^\s*GO\s*$", path.read_text(encoding="utf-8")) if b.strip()]
+    return batches
+
+
+def load_sqlserver(connect: Any, seed: int = 42, scale: float = 1.0) -> Loaded:
+    """Create `dms_sample` on SQL Server from the T-SQL DDL (idempotent) and fill it with `generate(seed, scale)`.
+
+    `connect()` returns a DB-API connection to the server (pymssql: `%s` parameters). Existing rows are
+    deleted first, so a re-run leaves exactly the generated data. Rows go in batches of INSERTs.
+    """
+    generated = generate(seed, scale)
+    conn = connect()
+    try:
+        conn.autocommit(True)  # CREATE DATABASE cannot run inside a transaction
+        cur = conn.cursor()
+        for batch in tsql_batches():  # CREATE DATABASE, USE dms_sample, CREATE TABLE ...
+            cur.execute(batch)
+        conn.autocommit(False)  # the rows: one transaction
+        counts = {}
+        for table, rows in generated.tables.items():
+            columns = TABLES[table]
+            cur.execute(f"DELETE FROM dbo.{table}")
+            insert = f"INSERT INTO dbo.{table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+            for i in range(0, len(rows), INSERT_BATCH_ROWS):
+                cur.executemany(insert, rows[i:i + INSERT_BATCH_ROWS])
+            counts[table] = len(rows)
+        conn.commit()
+    finally:
+        conn.close()
+    return Loaded(counts, generated.edge_cases)
+
+
+def _mssql_connect(uri: str) -> Any:
+    """A pymssql connection factory for `mssql://user:password@host:port/database`."""
+    from urllib.parse import unquote, urlsplit
+
+    import pymssql
+
+    u = urlsplit(uri)
+    return lambda: pymssql.connect(server=u.hostname, port=u.port or 1433, user=unquote(u.username or ""),
+                                   password=unquote(u.password or ""), database="master")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generators.dms_sample", description=__doc__.splitlines()[0])
-    parser.add_argument("--uri", required=True, help="PostgreSQL URI of the database to fill")
+    parser.add_argument("--uri", required=True, help="postgresql://… (the PostgreSQL port), or "
+                        "mssql://user:pw@host:1433 (SQL Server: database dms_sample, schema dbo)")
     parser.add_argument("--schema", default=DDL_SCHEMA)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -487,7 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scale > 0:
         parser.error("--scale must be positive")
     started = time.perf_counter()
-    loaded = load(args.uri, args.schema, args.seed, args.scale)
+    if args.uri.startswith("mssql://"):  # a real SQL Server (docker compose): the T-SQL DDL, schema dbo
+        loaded = load_sqlserver(_mssql_connect(args.uri), args.seed, args.scale)
+    else:
+        loaded = load(args.uri, args.schema, args.seed, args.scale)
     json.dump({"counts": loaded.counts, "edge_cases": loaded.edge_cases,
                "seconds": round(time.perf_counter() - started, 2)}, sys.stdout, indent=2)
     print()

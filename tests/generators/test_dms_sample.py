@@ -366,3 +366,49 @@ def test_cli(source_schema: str) -> None:
     small = ds.generate(seed=3, scale=0.1)
     assert out["counts"] == {t: len(rows) for t, rows in small.tables.items()}
     assert out["edge_cases"] == json.loads(json.dumps(small.edge_cases))
+
+
+class FakeMssql:
+    """A DB-API connection that records what `load_sqlserver` sends (no SQL Server can run here)."""
+
+    def __init__(self) -> None:
+        self.autocommits: list[bool] = []
+        self.statements: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.committed = self.closed = False
+
+    def autocommit(self, on: bool) -> None:
+        self.autocommits.append(on)
+
+    def cursor(self) -> FakeMssql:
+        return self
+
+    def execute(self, statement: str) -> None:
+        self.statements.append(statement)
+
+    def executemany(self, statement: str, rows: list[tuple]) -> None:
+        table = statement.split()[2]
+        assert statement.count("%s") == len(rows[0])
+        self.rows[table] = self.rows.get(table, 0) + len(rows)
+
+    def commit(self) -> None:
+        self.committed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_sqlserver_load_sends_the_tsql_ddl_then_every_generated_row() -> None:
+    from generators.dms_sample import TABLES, generate, load_sqlserver, tsql_batches
+
+    conn = FakeMssql()
+    loaded = load_sqlserver(lambda: conn, seed=3, scale=0.05)
+    batches = tsql_batches()
+    assert batches[0].endswith("CREATE DATABASE dms_sample;") and batches[1] == "USE dms_sample;"
+    assert not any(b.strip().upper() == "GO" or "\nGO\n" in b for b in batches)
+    assert conn.statements[:len(batches)] == batches
+    assert conn.statements[len(batches):] == [f"DELETE FROM dbo.{t}" for t in TABLES]
+    expected = {t: len(rows) for t, rows in generate(seed=3, scale=0.05).tables.items()}
+    assert loaded.counts == expected
+    assert conn.rows == {f"dbo.{t}": n for t, n in expected.items() if n}
+    assert conn.autocommits == [True, False] and conn.committed and conn.closed
