@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# One-shot: load the generated documents into entertainment.movie_collection, replacing what is there.
+set -euo pipefail
+uri="mongodb://root:example@mongodb:27017/entertainment?authSource=admin"
+mongoimport --uri "$uri" --collection movie_collection --drop --file /runs/data/movie_collection.mongoimport.json
+mongosh --quiet "$uri" --eval 'print("movie_collection documents: " + db.movie_collection.countDocuments())'
