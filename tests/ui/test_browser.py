@@ -4,7 +4,8 @@ migration summary in the run's note.
 
 Drives Debian's Chromium (`bin/install-system-deps`) with Playwright; Playwright never downloads a browser here.
 The UI (api-server, scheduler, dag-processor, triggerer) is started by `devstack.ui` for this session and stopped
-afterwards, unless it was already running. Screenshots of the trigger form and of the run's note go to `docs/`.
+afterwards, unless it was already running. Screenshots of the trigger form and of the run's note go to
+`.local-stack/screenshots/` (to `docs/` with DBMIGRATE_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ pytestmark = pytest.mark.e2e
 
 DAG_ID = "movie_collection_to_dsql"
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Screenshots land beside the stack's state; `DBMIGRATE_UPDATE_SCREENSHOTS=1` refreshes the ones kept in docs/.
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" if os.environ.get("DBMIGRATE_UPDATE_SCREENSHOTS") else ROOT / ".local-stack" / "screenshots"
 # Without the background-networking flags Chromium's own connections are refused on a closed network and
 # slow everything down; --headless=new is what `--headless` means since Chromium 112.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -151,7 +154,7 @@ def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: ui.UiInfo, mo
 
     info = airflow_ui
     api = Api(info.url, info.user, info.password)
-    DOCS.mkdir(exist_ok=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
     _login(page, info)
 
     # The DAG's page and its trigger form: every param shown with its default, all optional but one changed.
