@@ -6,9 +6,8 @@ and Glue operators, Spark and the database drivers load when tasks run, not when
 
 from __future__ import annotations
 
-from dbmigrate.dag_factory import build_dag
+from dbmigrate.dag_factory import build_dags
 from dbmigrate.paths import spec_dir
-from transforms.spec import load_specs
 
-for _spec in load_specs(spec_dir()):
-    globals()[_spec.dag_id] = build_dag(_spec)
+# Each spec loads on its own: a broken one becomes a DAG that shows and fails with its error, the others load.
+globals().update(build_dags(spec_dir()))

@@ -33,6 +33,39 @@ def _need(cond: bool, where: str, msg: str) -> None:
         raise SpecError(f"{where}: {msg}")
 
 
+def _int(value: Any, where: str, *, minimum: int | None = None) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
+    _need(ok, where, f"must be a whole number{'' if minimum is None else f' >= {minimum}'}, got {value!r}")
+    return value
+
+
+def _float(value: Any, where: str) -> float:
+    _need(isinstance(value, int | float) and not isinstance(value, bool), where, f"must be a number, got {value!r}")
+    return float(value)
+
+
+def _str(value: Any, where: str) -> str:
+    _need(isinstance(value, str) and value != "", where, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _strs(value: Any, where: str) -> tuple[str, ...]:
+    ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    _need(ok, where, f"must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _section(raw: dict[str, Any], key: str, where: str, allowed: set[str]) -> dict[str, Any]:
+    """`raw[key]` as a mapping (empty if absent) whose keys are all in `allowed`."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    _need(isinstance(value, dict), f"{where}.{key}".lstrip("."), "must be a mapping")
+    unknown = set(value) - allowed
+    _need(not unknown, f"{where}.{key}".lstrip("."), f"unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+    return value
+
+
 def _ident(value: Any, where: str) -> str:
     ok = isinstance(value, str) and bool(_IDENT.match(value))
     _need(ok, where, f"must be a lower-case SQL identifier, got {value!r}")
@@ -254,13 +287,32 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     return tuple(out)
 
 
+_COMMON_KEYS = {"dag_id", "kind", "owner", "tags", "retries", "description"}
+
+
+def _common(raw: dict[str, Any], w: str, sections: set[str]) -> dict[str, Any]:
+    """dag_id, owner, tags, retries, description, checked; unknown top-level keys refused."""
+    unknown = set(raw) - _COMMON_KEYS - sections
+    _need(not unknown, w, f"unknown top-level keys {sorted(unknown)}; known: {sorted(_COMMON_KEYS | sections)}")
+    return {"dag_id": raw["dag_id"], "owner": raw["owner"],
+            "description": str(raw.get("description") or "").strip(),
+            "tags": _strs(raw.get("tags", []), f"{w}: tags"),
+            "retries": _int(raw.get("retries", 2), f"{w}: retries", minimum=0)}
+
+
 def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     w = path.name
-    source, target, compute = raw.get("source") or {}, raw.get("target") or {}, raw.get("compute") or {}
-    write, validation = raw.get("write") or {}, raw.get("validation") or {}
-    emr = compute.get("emr") or {}
-    batch_rows = int(write.get("batch_rows", 1000))
-    batch_bytes = int(write.get("batch_bytes", 8 * 1024 * 1024))
+    common = _common(raw, w, {"source", "target", "compute", "write", "validation", "entities"})
+    source = _section(raw, "source", f"{w}:", {"uri", "database", "collection", "secret_arn", "local_uri"})
+    target = _section(raw, "target", f"{w}:", {"conn_id", "schema", "ddl_dir"})
+    compute = _section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri", "emr"})
+    write = _section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes"})
+    validation = _section(raw, "validation", f"{w}:", {"sample_size"})
+    emr = _section(compute, "emr", f"{w}: compute", {"cluster_id", "release_label", "instance_type",
+                                                      "core_instance_count", "log_uri", "job_flow_role",
+                                                      "service_role", "packages"})
+    batch_rows = _int(write.get("batch_rows", 1000), f"{w}: write.batch_rows")
+    batch_bytes = _int(write.get("batch_bytes", 8 * 1024 * 1024), f"{w}: write.batch_bytes")
     _need(0 < batch_rows <= DSQL_MAX_TXN_ROWS, f"{w}: write.batch_rows",
           f"must be 1..{DSQL_MAX_TXN_ROWS} (DSQL's limit)")
     _need(0 < batch_bytes <= DSQL_MAX_TXN_BYTES, f"{w}: write.batch_bytes", f"must be 1..{DSQL_MAX_TXN_BYTES} (10 MiB)")
@@ -273,9 +325,7 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     _need(emr.get("cluster_id") or emr.get("release_label"), f"{w}: compute.emr",
           "needs `cluster_id` (existing cluster) or `release_label` (transient cluster)")
     return MongoToDsqlSpec(
-        dag_id=raw["dag_id"], description=str(raw.get("description", "")).strip(), owner=str(raw["owner"]),
-        tags=tuple(raw.get("tags") or ()), retries=int(raw.get("retries", 2)),
-        source_uri=source["uri"], source_database=source["database"], source_collection=source["collection"],
+        **common, source_uri=source["uri"], source_database=source["database"], source_collection=source["collection"],
         source_secret_arn=source.get("secret_arn"), local_source_uri=source["local_uri"],
         target_conn_id=target["conn_id"], target_schema=_ident(target["schema"], f"{w}: target.schema"),
         ddl_dir=target["ddl_dir"], staging_uri=compute["staging_uri"].rstrip("/"),
@@ -283,13 +333,14 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
         emr=EmrCompute(
             cluster_id=emr.get("cluster_id"), release_label=str(emr.get("release_label", "emr-7.5.0")),
             instance_type=str(emr.get("instance_type", "m6g.xlarge")),
-            core_instance_count=int(emr.get("core_instance_count", 2)), log_uri=emr.get("log_uri"),
+            core_instance_count=_int(emr.get("core_instance_count", 2), f"{w}: compute.emr.core_instance_count",
+                                     minimum=1), log_uri=emr.get("log_uri"),
             job_flow_role=str(emr.get("job_flow_role", "EMR_EC2_DefaultRole")),
             service_role=str(emr.get("service_role", "EMR_DefaultRole")),
-            packages=tuple(emr.get("packages") or ()),
+            packages=_strs(emr.get("packages", []), f"{w}: compute.emr.packages"),
         ),
         batch_rows=batch_rows, batch_bytes=batch_bytes,
-        sample_size=int(validation.get("sample_size", 200)),
+        sample_size=_int(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
         entities=_entities(raw.get("entities"), f"{w}: entities"), path=path,
     )
 
@@ -301,39 +352,45 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
     from transforms.dynamodb_tables import TableSpec
 
     w = path.name
-    source, glue, compute = raw.get("source") or {}, raw.get("glue") or {}, raw.get("compute") or {}
-    write, validation = raw.get("write") or {}, raw.get("validation") or {}
+    common = _common(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets"})
+    source = _section(raw, "source", f"{w}:", {"conn_id", "schema", "local_schema", "glue_connection",
+                                               "crawler_path"})
+    glue = _section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",
+                                           "glue_version", "worker_type", "number_of_workers"})
+    compute = _section(raw, "compute", f"{w}:", {"staging_uri"})
+    write = _section(raw, "write", f"{w}:", {"write_units_per_s", "capacity_share", "partitions"})
+    validation = _section(raw, "validation", f"{w}:", {"sample_size"})
     for key in ("conn_id", "schema", "local_schema", "glue_connection", "crawler_path"):
         _need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
     for key in ("crawler_name", "catalog_database", "role"):
         _need(isinstance(glue.get(key), str) and glue[key], f"{w}: glue.{key}", "is required")
     _need(isinstance(compute.get("staging_uri"), str), f"{w}: compute.staging_uri", "is required")
-    jobs = tuple(raw.get("jobs") or ())
+    jobs = _strs(raw.get("jobs", []), f"{w}: jobs")
     _need(bool(jobs) and set(jobs) <= set(ITEM_SETS), f"{w}: jobs", f"must list item sets of {ITEM_SETS}")
     targets = raw.get("targets") or {}
+    _need(isinstance(targets, dict), f"{w}: targets", "must map each job to its table")
     _need(set(targets) == set(jobs), f"{w}: targets", "must define one table per job")
     for name, table in targets.items():
         try:
             TableSpec.from_dict(table)
         except ValueError as err:
             raise SpecError(f"{w}: targets.{name}: {err}") from err
-    share = float(write.get("capacity_share", 0.5))
+    share = _float(write.get("capacity_share", 0.5), f"{w}: write.capacity_share")
     _need(0 < share <= 1, f"{w}: write.capacity_share", "must be in (0, 1]")
     return SqlServerToDynamoDbSpec(
-        dag_id=raw["dag_id"], description=str(raw.get("description", "")).strip(), owner=str(raw["owner"]),
-        tags=tuple(raw.get("tags") or ()), retries=int(raw.get("retries", 2)),
-        source_conn_id=source["conn_id"], source_schema=_ident(source["schema"], f"{w}: source.schema"),
+        **common, source_conn_id=source["conn_id"], source_schema=_ident(source["schema"], f"{w}: source.schema"),
         local_source_schema=_ident(source["local_schema"], f"{w}: source.local_schema"),
         glue_connection=source["glue_connection"], crawler_path=source["crawler_path"],
         glue=GlueCompute(
             crawler_name=glue["crawler_name"], catalog_database=glue["catalog_database"],
             catalog_table_prefix=str(glue.get("catalog_table_prefix", "")), role=glue["role"],
             glue_version=str(glue.get("glue_version", "5.0")), worker_type=str(glue.get("worker_type", "G.1X")),
-            number_of_workers=int(glue.get("number_of_workers", 10)),
+            number_of_workers=_int(glue.get("number_of_workers", 10), f"{w}: glue.number_of_workers", minimum=1),
         ),
         staging_uri=compute["staging_uri"].rstrip("/"),
-        write_units_per_s=float(write.get("write_units_per_s", 4000)), capacity_share=share,
-        partitions=int(write.get("partitions", 8)), sample_size=int(validation.get("sample_size", 200)),
+        write_units_per_s=_float(write.get("write_units_per_s", 4000), f"{w}: write.write_units_per_s"),
+        capacity_share=share, partitions=_int(write.get("partitions", 8), f"{w}: write.partitions", minimum=1),
+        sample_size=_int(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
         jobs=jobs, targets=dict(targets), path=path,
     )
 
@@ -357,6 +414,8 @@ def parse_spec(text: str, path: Path) -> Any:
     for key in ("dag_id", "kind", "owner"):
         _need(isinstance(raw.get(key), str) and raw[key], f"{path.name}: {key}", "is required")
     _ident(raw["dag_id"], f"{path.name}: dag_id")
+    if path.suffix == ".yaml":
+        _need(raw["dag_id"] == path.stem, f"{path.name}: dag_id", f"must be the file's name, {path.stem!r}")
     _need(raw["kind"] in _KINDS, f"{path.name}: kind", f"must be one of {sorted(_KINDS)}")
     return _KINDS[raw["kind"]](raw, path)
 

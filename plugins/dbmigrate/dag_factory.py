@@ -19,7 +19,10 @@ and a SQL Server → DynamoDB migration:
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule, chain
@@ -27,7 +30,9 @@ from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule, chain
 from dbmigrate import runtime
 from dbmigrate.dag_docs import dag_doc_md
 from dbmigrate.failures import record_failure
-from transforms.spec import MongoToDsqlSpec, SqlServerToDynamoDbSpec
+from transforms.spec import MongoToDsqlSpec, SpecError, SqlServerToDynamoDbSpec, load_spec
+
+log = logging.getLogger(__name__)
 
 
 def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
@@ -254,3 +259,38 @@ BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag, "sqlserver_to_dynamodb": sqlserv
 
 def build_dag(spec: Any, profile: str | None = None) -> DAG:
     return BUILDERS[spec.kind](spec, profile)
+
+
+def build_dags(spec_dir: Path, profile: str | None = None) -> dict[str, DAG]:
+    """One DAG per spec file of `spec_dir`, each loaded on its own: a spec that cannot be used becomes a DAG of
+    the file's name that fails at once with the spec's error (naming file and field), and every other DAG loads."""
+    dags: dict[str, DAG] = {}
+    for path in sorted(spec_dir.glob("*.yaml")):
+        try:
+            spec = load_spec(path)
+        except (OSError, SpecError) as err:
+            log.error("migration spec %s cannot be used: %s", path, err)
+            dags[path.stem] = broken_spec_dag(path.stem, str(err))
+            continue
+        dags[spec.dag_id] = build_dag(spec, profile)
+    return dags
+
+
+def _fail_with(message: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(message)
+
+
+def broken_spec_dag(name: str, error: str) -> DAG:
+    """A DAG standing for a spec that does not load: visible in the UI with the error, failing at once if run."""
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "unnamed_spec"
+    with DAG(dag_id=dag_id, schedule=None, catchup=False, tags=["broken-spec"],
+             description=f"broken migration spec: {error.splitlines()[0][:200]}",
+             doc_md=f"### This migration's spec does not load\n\n```\n{error}\n```\n\nFix the spec file; "
+                    "the DAG comes back as soon as it loads.",
+             default_args={"owner": "dbmigrate", "retries": 0}) as dag:
+        PythonOperator(task_id="spec_error", python_callable=_fail_with, op_args=[error])
+    return dag

@@ -181,3 +181,35 @@ def test_docs_groups_and_assets(parsed: tuple[str, dict]) -> None:
                                                       "movie_directors"))}
     assert result["dags"]["dms_sample_to_dynamodb"]["outlets"] == {"validate.publish": [
         "dynamodb://aws_default/config", "dynamodb://aws_default/ticket_sales"]}
+
+
+def test_a_broken_spec_leaves_the_other_dag_loadable(tmp_path: Path) -> None:
+    """A typo in one spec: that DAG shows (tagged broken-spec) and fails at once with the error; the other loads."""
+    import shutil
+
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include" / "specs", include / "specs")
+    shutil.copytree(ROOT / "include" / "sql", include / "sql")
+    spec = include / "specs" / "dms_sample_to_dynamodb.yaml"
+    spec.write_text(spec.read_text().replace("validation:", "valdation:"))
+    env = {**os.environ, "DBMIGRATE_PROFILE": "local", "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "DBMIGRATE_INCLUDE_DIR": str(include), "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'include'}"}
+    out = subprocess.run([sys.executable, "-c", _PARSE, str(DAGS)], env=env, capture_output=True, text=True,
+                         check=True, timeout=120)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["dags"]["movie_collection_to_dsql"]["graph"] == EXPECTED[("movie_collection_to_dsql", "local")]
+    broken = result["dags"]["dms_sample_to_dynamodb"]
+    assert broken["tags"] == ["broken-spec"] and list(broken["graph"]) == ["spec_error"]
+    assert "dms_sample_to_dynamodb.yaml: unknown top-level keys ['valdation']" in broken["doc_md"]
+
+
+def test_the_broken_spec_dag_fails_at_once_with_the_error() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dbmigrate.dag_factory import broken_spec_dag
+
+    task = broken_spec_dag("x", "x.yaml: retries: must be a whole number >= 0, got 'two'").get_task("spec_error")
+    assert task.retries == 0
+    with pytest.raises(AirflowFailException, match="retries: must be a whole number"):
+        task.python_callable(*task.op_args)
