@@ -22,16 +22,22 @@ ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT.parent / "shared" / "mwaa" / "airflow-3.3.1-pins.txt"
 CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"'
 BUNDLED_INCLUDE = "dbmigrate_include"  # = dbmigrate.paths.BUNDLED_INCLUDE
-INCLUDE_PARTS = ("specs", "sql", "jobs")
+# What of include/ the DAGs read at run time, by folder: the specs, the DDL, the job scripts staged for Spark.
+INCLUDE_PARTS = {"specs": "*.yaml", "sql": "**/*", "jobs": "*.py"}
+# plugins.zip, by top-level name: the plugin package and the pure packages it shares with the Spark jobs.
 PLUGIN_PACKAGES = {"dbmigrate": ROOT / "plugins" / "dbmigrate", "transforms": ROOT / "include" / "transforms",
                    "connectors": ROOT / "include" / "connectors"}
+# Valid as a glob ([core] dag_ignore_file_syntax's default) and as a regexp: either way the folder is skipped.
+AIRFLOWIGNORE = f"{BUNDLED_INCLUDE}/\n"
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # the same bytes on every build: uploads (and S3 object versions) comparable
-_REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;#]+)")
+_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?P<extras>\[[^\]]*\])?\s*"
+                          r"(?:==\s*(?P<version>[^\s;,#]+))?\s*(?P<rest>.*)$")
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                  and p.suffix not in (".pyc", ".pyo"))
+def _files(folder: Path, pattern: str = "**/*") -> list[Path]:
+    """Files under `folder` matching `pattern`, sorted; no caches, no hidden files."""
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and "__pycache__" not in p.parts
+                  and p.suffix not in (".pyc", ".pyo") and not p.name.startswith("."))
 
 
 def _norm(name: str) -> str:
@@ -42,17 +48,18 @@ def pins(path: Path = PINS) -> dict[str, str]:
     """MWAA's versions by normalized package name (from the image's constraints)."""
     out = {}
     for line in path.read_text().splitlines():
-        m = _REQUIREMENT.match(line.strip())
-        if m:
-            out[_norm(m.group(1))] = m.group(3)
+        m = _REQUIREMENT.match(line.split("#", 1)[0].strip())
+        if m and m["version"]:
+            out[_norm(m["name"])] = m["version"]
     return out
 
 
 def requirements(source: Path = ROOT / "requirements.txt", pinned: dict[str, str] | None = None) -> list[str]:
     """requirements.txt for MWAA: the constraint line first, then each runtime requirement at MWAA's version.
 
-    A requirement MWAA's constraints do not list, or list at another version, fails the build: MWAA could not
-    install it, and the environment would not start.
+    With `pinned` (MWAA's versions), each requirement is written at MWAA's version, and one MWAA's constraints
+    do not list fails the build: MWAA could not install it, and the environment would not update. Without
+    it, each requirement must carry its own `==` pin, which is kept.
     """
     lines, problems = [CONSTRAINT], []
     for raw in source.read_text().splitlines():
@@ -60,35 +67,30 @@ def requirements(source: Path = ROOT / "requirements.txt", pinned: dict[str, str
         if not text:
             continue
         m = _REQUIREMENT.match(text)
-        if not m:
-            problems.append(f"{text}: not pinned with ==")
+        if not m or m["rest"] or text.startswith("-"):
+            problems.append(f"{text}: not a plain `name[extras]==version` requirement")
             continue
-        name, version = _norm(m.group(1)), m.group(3)
-        if pinned is not None and pinned.get(name) != version:
-            problems.append(f"{text}: MWAA's constraints have {pinned.get(name, 'no such package')}")
-        lines.append(text)
+        name, extras, version = m["name"], m["extras"] or "", m["version"]
+        if pinned is not None:
+            mwaa = pinned.get(_norm(name))
+            if mwaa is None:
+                problems.append(f"{text}: MWAA's constraints have no such package")
+                continue
+            if version and version != mwaa:
+                print(f"note: {name} pinned to MWAA's {mwaa} (requirements.txt has {version})", file=sys.stderr)
+            version = mwaa
+        elif not version:
+            problems.append(f"{text}: not pinned with == (and MWAA's pins are not available)")
+            continue
+        lines.append(f"{name}{extras}=={version}")
     if problems:
         raise SystemExit("requirements MWAA cannot install:\n  " + "\n  ".join(problems))
     return lines
 
 
-def build(out: Path) -> dict[str, int]:
-    """Write the bundle into `out` (emptied first); return what it holds."""
-    if out.exists():
-        shutil.rmtree(out)
-    dags = out / "dags"
-    include = dags / BUNDLED_INCLUDE
-    dags.mkdir(parents=True)
-    shutil.copy2(ROOT / "dags" / "migrations.py", dags / "migrations.py")
-    for part in INCLUDE_PARTS:
-        for f in _files(ROOT / "include" / part):
-            target = include / part / f.relative_to(ROOT / "include" / part)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, target)
-    # The DAG processor parses only migrations.py: the job scripts and specs are not DAG files.
-    (dags / ".airflowignore").write_text(f"{BUNDLED_INCLUDE}/\n")
+def _write_zip(path: Path) -> int:
     entries = 0
-    with zipfile.ZipFile(out / "plugins.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for package, folder in PLUGIN_PACKAGES.items():
             for f in _files(folder):
                 info = zipfile.ZipInfo(f"{package}/{f.relative_to(folder).as_posix()}", date_time=FIXED_TIME)
@@ -96,20 +98,52 @@ def build(out: Path) -> dict[str, int]:
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, f.read_bytes())
                 entries += 1
-    pinned = pins() if PINS.exists() else None
+    return entries
+
+
+def build(out: Path, pins_file: Path = PINS) -> Path:
+    """Write the bundle into `out` (emptied first) and return `out`.
+
+    `out/dags/` (the DAG file, `dbmigrate_include/{specs,sql,jobs}`, `.airflowignore`), `out/plugins.zip`
+    and `out/requirements.txt`. Without `pins_file` (MWAA's versions), requirements.txt's own pins are kept.
+    """
+    pinned = pins(pins_file) if pins_file.is_file() else None
     if pinned is None:
-        print(f"note: {PINS} not found; requirements keep requirements.txt's own pins (MWAA's)", file=sys.stderr)
-    (out / "requirements.txt").write_text("\n".join(requirements(pinned=pinned)) + "\n")
-    return {"dag_files": len(_files(dags)), "plugins_zip_entries": entries}
+        print(f"note: {pins_file} not found; requirements.txt's own pins are used (they are MWAA's)",
+              file=sys.stderr)
+    reqs = requirements(pinned=pinned)  # before anything is written: a failed build leaves `out` as it was
+    if out.exists():
+        shutil.rmtree(out)
+    dags = out / "dags"
+    dags.mkdir(parents=True)
+    shutil.copy2(ROOT / "dags" / "migrations.py", dags / "migrations.py")
+    for part, pattern in INCLUDE_PARTS.items():
+        source = ROOT / "include" / part
+        for f in _files(source, pattern):
+            target = dags / BUNDLED_INCLUDE / part / f.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, target)
+    (dags / ".airflowignore").write_text(AIRFLOWIGNORE)  # the job scripts and specs are not DAG files
+    _write_zip(out / "plugins.zip")
+    (out / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    return out
+
+
+def summary(out: Path) -> str:
+    """One line on what a built bundle holds."""
+    dag_files = [p for p in (out / "dags").rglob("*") if p.is_file()]
+    with zipfile.ZipFile(out / "plugins.zip") as zf:
+        entries = len(zf.namelist())
+    reqs = (out / "requirements.txt").read_text().splitlines()[1:]
+    return (f"MWAA bundle in {out}: dags/ ({len(dag_files)} files), plugins.zip ({entries} entries), "
+            f"requirements.txt (constraint + {len(reqs)} requirements)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "mwaa")
     args = parser.parse_args(argv)
-    summary = build(args.out)
-    print(f"MWAA bundle in {args.out}: dags/ ({summary['dag_files']} files), plugins.zip "
-          f"({summary['plugins_zip_entries']} entries), requirements.txt")
+    print(summary(build(args.out)))
     return 0
 
 

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# One-shot: the folders the runs write to (owned by the Airflow user), the metadata DB, the admin login.
+# One-shot, as root (as the official compose file's airflow-init): the folders the Airflow containers share, their
+# one airflow.cfg, the admin login of the simple auth manager, and the metadata DB (_AIRFLOW_DB_MIGRATE=true makes
+# the image's entrypoint run `airflow db migrate`). Everything is handed to the Airflow user, AIRFLOW_UID:0.
 set -euo pipefail
-mkdir -p /opt/airflow/runs/reports /opt/airflow/runs/quarantine /opt/airflow/runs/data /opt/airflow/logs
-chown -R "${AIRFLOW_UID:-50000}:0" /opt/airflow/runs /opt/airflow/logs
-echo '{"admin": "admin"}' > /opt/airflow/simple_auth_manager_passwords.json
-chown "${AIRFLOW_UID:-50000}:0" /opt/airflow/simple_auth_manager_passwords.json
+uid="${AIRFLOW_UID:-50000}"
+mkdir -p /opt/airflow/config /opt/airflow/logs \
+         /opt/airflow/runs/reports /opt/airflow/runs/quarantine /opt/airflow/runs/data
+# admin / admin (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin); the file must stay writable
+echo '{"admin": "admin"}' > /opt/airflow/config/simple_auth_manager_passwords.json
+# One airflow.cfg for every container (AIRFLOW_CONFIG points into the shared volume), written once.
+/entrypoint airflow config list >/dev/null
+chown -R "${uid}:0" /opt/airflow/config /opt/airflow/logs /opt/airflow/runs
+echo "Airflow version and metadata DB migration:"
 exec /entrypoint airflow version

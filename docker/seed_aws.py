@@ -23,15 +23,19 @@ s3 = boto3.client("s3")
 for bucket in sorted({s.staging_uri.split("/")[2] for s in specs}):
     s3.create_bucket(Bucket=bucket)
     print(f"bucket {bucket}")
-sm = boto3.client("secretsmanager")
 for spec in specs:
     arn = getattr(spec, "source_secret_arn", None)
     if not arn:
         continue
-    name = arn.split(":secret:", 1)[1]
+    # in the ARN's own region and under its name; moto runs as the ARN's account (MOTO_ACCOUNT_ID)
+    _, _, _, region, account, _, name = arn.split(":", 6)
+    sm = boto3.client("secretsmanager", region_name=region or None)
     secret = json.dumps({"username": os.environ["MONGO_USER"], "password": os.environ["MONGO_PASSWORD"]})
     try:
         sm.create_secret(Name=name, SecretString=secret)
     except sm.exceptions.ResourceExistsException:
         sm.put_secret_value(SecretId=name, SecretString=secret)
-    print(f"secret {name} (for {arn})")
+    created = sm.describe_secret(SecretId=arn)["ARN"]
+    if f":{account}:" not in created:
+        raise SystemExit(f"secret {name} was created as {created}, not in account {account}: set MOTO_ACCOUNT_ID")
+    print(f"secret {name} (for {arn}) -> {created}")

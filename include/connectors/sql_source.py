@@ -3,8 +3,9 @@
 The embedded stack has no JDBC driver jar, so `read_table` spreads partition numbers 0..n-1 over the
 executors and each one opens its own psycopg connection and streams its share of the rows
 (`abs(mod(split_column, n)) = i`) through a server-side cursor; the driver never holds rows. Tables
-without an integer split column are read by a single task. On AWS, Glue reads the crawled Data Catalog
-tables instead; this module is for the PostgreSQL stand-in of the source. psycopg only, no Airflow.
+without an integer split column are read by a single task. A real SQL Server (docker compose) is read by
+`read_table_jdbc`, Spark's JDBC source with Microsoft's driver. On AWS, Glue reads the crawled Data Catalog
+tables instead. psycopg only (imported on the executors), no Airflow.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["ITERSIZE", "read_table", "read_table_jdbc", "source_conninfo"]
+__all__ = ["ITERSIZE", "jdbc_options", "read_table", "read_table_jdbc", "source_conninfo"]
 
 ITERSIZE = 5000  # rows per round trip of the server-side cursor
 _INTEGRAL = ("ShortType", "IntegerType", "LongType", "ByteType")
@@ -125,16 +126,37 @@ def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_env
     return spark.createDataFrame(rdd, struct)
 
 
+def jdbc_options(source: Mapping[str, Any], password_env: str | None) -> dict[str, str]:
+    """Spark JDBC options for `source` (`jdbc_url`, `driver`, `user`), the password read from `password_env`.
+
+    `preferTimestampNTZ`: columns without a time zone (SQL Server `datetime2`, PostgreSQL `timestamp`) are
+    read as wall-clock values, not through the JVM's default zone; `conform` then casts them in the session
+    zone (UTC in these jobs), as `read_table` marks naive timestamps UTC.
+    """
+    missing = [k for k in ("jdbc_url", "driver") if not source.get(k)]
+    if missing:
+        raise ValueError(f"a JDBC source needs {missing}; got keys {sorted(source)}")
+    if "password" in source:
+        raise ValueError("the source JSON must not carry a password; name the env variable holding it")
+    return {"url": source["jdbc_url"], "driver": source["driver"], "user": source.get("user") or "",
+            "password": source_conninfo({}, password_env).get("password", ""), "fetchsize": str(ITERSIZE),
+            "preferTimestampNTZ": "true"}
+
+
 def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_env: str | None, schema: str,
                     table: str, partitions: int, split_column: str | None) -> DataFrame:
     """`schema.table` through Spark's JDBC source (a real SQL Server, or any database with a JDBC driver).
 
     `source` holds `jdbc_url`, `driver` and `user`; the password comes from `password_env` of this process.
-    With an integer `split_column`, `partitions` queries each read one range between its min and max.
-    The columns come with the driver's types: `transforms.dms_sample_schema.conform` makes them the source's.
+    With an integer `split_column` and `partitions` > 1, Spark runs `partitions` queries, each reading one
+    stride of the column between its min and max (rows outside the bounds and NULLs go to the first and last
+    partition, so none is lost); otherwise one query reads the table. Lazy like `read_table`.
+    The columns come with the driver's types: `transforms.dms_sample_schema.conform` makes them
+    `struct_of(table)`. The driver's jar must be on Spark's classpath (`--packages` or `--jars`).
     """
-    options = {"url": source["jdbc_url"], "driver": source["driver"], "user": source.get("user") or "",
-               "password": source_conninfo({}, password_env).get("password", ""), "fetchsize": str(ITERSIZE)}
+    if partitions < 1:
+        raise ValueError(f"partitions must be >= 1, got {partitions}")
+    options = jdbc_options(source, password_env)
     name = f"{schema}.{table}"
     if split_column and partitions > 1:
         bounds = (spark.read.format("jdbc").options(**options)
@@ -144,4 +166,3 @@ def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_
             options.update(partitionColumn=split_column, lowerBound=str(bounds["lo"]),
                            upperBound=str(bounds["hi"]), numPartitions=str(partitions))
     return spark.read.format("jdbc").options(**options).option("dbtable", name).load()
-

@@ -34,6 +34,10 @@ At scale 1.0: 7 venues of 600-2000 seats, 8 teams, 24 events (each ordered team 
         creates the schema and tables (IF NOT EXISTS), truncates them (replace=True; with replace=False a
         table that already holds rows is an error), COPYs the rows; counts = {table: rows loaded}
 
+    load("mssql://sa:…@sqlserver:1433/dms_sample", seed=42, scale=1.0) -> Loaded(counts, edge_cases)
+        a real SQL Server (docker compose): database dms_sample created from include/sql/dms_sample/sqlserver
+        (T-SQL, split at GO as sqlcmd does), tables in dbo emptied and filled with pymssql (`load_sqlserver`)
+
 CLI (PYTHONPATH=include): python -m generators.dms_sample --uri URI [--schema S] [--seed N] [--scale F]
 prints {"counts": ..., "edge_cases": ..., "seconds": ...} as JSON.
 """
@@ -449,7 +453,15 @@ def load(uri: str, schema: str = DDL_SCHEMA, seed: int = 42, scale: float = 1.0,
 
     One transaction: on error nothing changes. With replace=False, a table that already holds rows raises
     ValueError (the generated keys would collide).
+
+    `mssql://user:password@host:port[/dms_sample]` loads a real SQL Server instead (`load_sqlserver`): the
+    T-SQL DDL creates database `dms_sample` and its tables in schema `dbo`, so `schema` must be left at its
+    default or be `dbo`.
     """
+    if uri.startswith("mssql://"):
+        if schema not in (DDL_SCHEMA, "dbo"):
+            raise ValueError(f"schema {schema!r}: on SQL Server the T-SQL DDL creates dms_sample.dbo")
+        return load_sqlserver(_mssql_connect(uri), seed, scale, replace)
     import psycopg
     from psycopg import sql
 
@@ -489,11 +501,15 @@ def tsql_batches() -> list[str]:
     return batches
 
 
-def load_sqlserver(connect: Any, seed: int = 42, scale: float = 1.0) -> Loaded:
+def load_sqlserver(connect: Any, seed: int = 42, scale: float = 1.0, replace: bool = True) -> Loaded:
     """Create `dms_sample` on SQL Server from the T-SQL DDL (idempotent) and fill it with `generate(seed, scale)`.
 
-    `connect()` returns a DB-API connection to the server (pymssql: `%s` parameters). Existing rows are
-    deleted first, so a re-run leaves exactly the generated data. Rows go in batches of INSERTs.
+    `connect()` returns a DB-API connection to the server's `master` database (pymssql: `%s` parameters,
+    `autocommit(bool)`). The DDL batches (`tsql_batches`, as sqlcmd would send them) run in autocommit, since
+    CREATE DATABASE cannot run in a transaction; their `USE dms_sample` makes it the connection's database.
+    Then, in one transaction: each table's rows are deleted (replace=True; with replace=False a table that
+    already holds rows raises ValueError) and the generated rows inserted with `executemany`, in batches of
+    INSERT_BATCH_ROWS. On error nothing of the rows changes, and a re-run leaves exactly the generated data.
     """
     generated = generate(seed, scale)
     conn = connect()
@@ -503,10 +519,16 @@ def load_sqlserver(connect: Any, seed: int = 42, scale: float = 1.0) -> Loaded:
         for batch in tsql_batches():  # CREATE DATABASE, USE dms_sample, CREATE TABLE ...
             cur.execute(batch)
         conn.autocommit(False)  # the rows: one transaction
+        for table in TABLES:
+            if replace:
+                cur.execute(f"DELETE FROM dbo.{table}")
+            else:
+                cur.execute(f"SELECT COUNT_BIG(*) FROM dbo.{table}")
+                if cur.fetchone()[0]:
+                    raise ValueError(f"dms_sample.dbo.{table} already holds rows; load with replace=True")
         counts = {}
         for table, rows in generated.tables.items():
             columns = TABLES[table]
-            cur.execute(f"DELETE FROM dbo.{table}")
             insert = f"INSERT INTO dbo.{table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
             for i in range(0, len(rows), INSERT_BATCH_ROWS):
                 cur.executemany(insert, rows[i:i + INSERT_BATCH_ROWS])
@@ -517,21 +539,37 @@ def load_sqlserver(connect: Any, seed: int = 42, scale: float = 1.0) -> Loaded:
     return Loaded(counts, generated.edge_cases)
 
 
-def _mssql_connect(uri: str) -> Any:
-    """A pymssql connection factory for `mssql://user:password@host:port/database`."""
+def mssql_params(uri: str) -> dict[str, Any]:
+    """pymssql.connect keywords for `mssql://user:password@host[:port][/dms_sample]` (database `master`:
+    the DDL creates `dms_sample` and switches to it). Another database in the path is an error."""
     from urllib.parse import unquote, urlsplit
 
-    import pymssql
-
     u = urlsplit(uri)
-    return lambda: pymssql.connect(server=u.hostname, port=u.port or 1433, user=unquote(u.username or ""),
-                                   password=unquote(u.password or ""), database="master")
+    if u.scheme != "mssql" or not u.hostname:
+        raise ValueError("expected mssql://user:password@host:port[/dms_sample]")
+    database = u.path.strip("/")
+    if database not in ("", "dms_sample"):
+        raise ValueError(f"database {database!r}: the T-SQL DDL creates and fills dms_sample")
+    return {"server": u.hostname, "port": u.port or 1433, "user": unquote(u.username or ""),
+            "password": unquote(u.password or ""), "database": "master", "login_timeout": 30}
+
+
+def _mssql_connect(uri: str) -> Any:
+    """A pymssql connection factory for `mssql_params(uri)`."""
+    params = mssql_params(uri)
+
+    def connect() -> Any:
+        import pymssql
+
+        return pymssql.connect(**params)
+
+    return connect
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generators.dms_sample", description=__doc__.splitlines()[0])
     parser.add_argument("--uri", required=True, help="postgresql://… (the PostgreSQL port), or "
-                        "mssql://user:pw@host:1433 (SQL Server: database dms_sample, schema dbo)")
+                        "mssql://user:pw@host:1433[/dms_sample] (SQL Server: database dms_sample, schema dbo)")
     parser.add_argument("--schema", default=DDL_SCHEMA)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -539,10 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scale > 0:
         parser.error("--scale must be positive")
     started = time.perf_counter()
-    if args.uri.startswith("mssql://"):  # a real SQL Server (docker compose): the T-SQL DDL, schema dbo
-        loaded = load_sqlserver(_mssql_connect(args.uri), args.seed, args.scale)
-    else:
-        loaded = load(args.uri, args.schema, args.seed, args.scale)
+    loaded = load(args.uri, args.schema, args.seed, args.scale)  # mssql://: SQL Server, dms_sample.dbo
     json.dump({"counts": loaded.counts, "edge_cases": loaded.edge_cases,
                "seconds": round(time.perf_counter() - started, 2)}, sys.stdout, indent=2)
     print()

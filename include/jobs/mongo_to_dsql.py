@@ -43,26 +43,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def secret_region(secret_arn: str) -> str | None:
+    """The region of a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:…`); None for a plain name."""
+    parts = secret_arn.split(":")
+    if not secret_arn.startswith("arn:") or len(parts) < 7:
+        return None
+    return parts[3] or None
+
+
 def mongo_uri_with_credentials(uri: str, secret_arn: str) -> str:
-    """Put the username/password stored in Secrets Manager into the connection string, in memory only."""
+    """Put the username/password stored in Secrets Manager into the connection string, in memory only.
+
+    The secret is a JSON object with `username` and `password` (any credentials already in `uri` are
+    replaced). The client is made in the ARN's region; boto3 honours `AWS_ENDPOINT_URL`, so under docker
+    compose the same call reaches moto, which holds the secret at the spec's ARN (account 111122223333).
+    """
     import boto3
 
-    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    client = boto3.client("secretsmanager", region_name=secret_region(secret_arn))
+    secret = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
     parsed = urlparse(uri)
     host = parsed.netloc.rsplit("@", 1)[-1]
     auth = f"{quote(secret['username'], safe='')}:{quote(secret['password'], safe='')}@"
     return urlunparse(parsed._replace(netloc=auth + host))
 
 
+# The live collection through the MongoDB Spark Connector (10.x), each document as one string column: a
+# StringType field holding a BSON document is written by the connector as that document's JSON, canonical
+# Extended JSON with `outputExtendedJson` (ObjectId, dates, Int64, Decimal128 keep their types). The job then
+# classifies these lines exactly as it classifies a mongoexport file: no schema inference over a sample, no
+# field dropped or coerced because other documents disagree, and the quarantine keeps each document's text.
+MONGO_DOCUMENT_PIPELINE = '[{"$project": {"_id": 0, "document": "$$ROOT"}}]'
+
+
+def mongo_read_options(connection_uri: str, database: str, collection: str) -> dict[str, str]:
+    """The connector options of `read_documents` for a live collection (the URI carries the credentials)."""
+    return {"connection.uri": connection_uri, "database": database, "collection": collection,
+            "aggregation.pipeline": MONGO_DOCUMENT_PIPELINE, "outputExtendedJson": "true"}
+
+
 def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_arn: str | None) -> tuple[Any, bool]:
-    """The source as an RDD: mongoexport lines (True) or decoded documents from the live collection (False)."""
+    """The source as an RDD of Extended JSON lines (and True: classify them as text).
+
+    `file://`/`s3://`: the mongoexport file (one document a line, or `--jsonArray`). `mongodb://` and
+    `mongodb+srv://`: the spec's database and collection through the MongoDB Spark Connector (the job needs
+    `--packages org.mongodb.spark:mongo-spark-connector_2.12:10.4.1`), with the credentials fetched from
+    Secrets Manager by `secret_arn` (never an argument), each document as its canonical Extended JSON.
+    """
     if source_uri.startswith(("mongodb://", "mongodb+srv://")):
         if not secret_arn:
             raise SystemExit("a mongodb:// source needs --mongo-secret-arn or source.secret_arn in the spec")
-        df = (spark.read.format("mongodb")
-              .option("connection.uri", mongo_uri_with_credentials(source_uri, secret_arn))
-              .option("database", spec.source_database).option("collection", spec.source_collection).load())
-        return df.rdd.map(lambda r: r.asDict(recursive=True)), False
+        options = mongo_read_options(mongo_uri_with_credentials(source_uri, secret_arn), spec.source_database,
+                                     spec.source_collection)
+        df = spark.read.format("mongodb").options(**options).schema("document string").load()
+        return df.rdd.map(lambda row: row[0]), True
     text = spark.sparkContext.textFile(source_uri)
     first = text.filter(lambda line: line.strip() != "").take(1)
     if first and first[0].lstrip().startswith("["):

@@ -58,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source-json", default=None,
                    help='local: {"host", "port", "user", "dbname"} of the PostgreSQL copy, or {"jdbc_url", "driver", '
                         '"user"} of a real SQL Server; never a password')
-    p.add_argument("--source-schema", default=None, help="embedded stack: schema of the source tables")
-    p.add_argument("--source-password-env", default=None, help="embedded stack: env variable with the password")
+    p.add_argument("--source-schema", default=None, help="local: schema of the source tables (dbo on SQL Server)")
+    p.add_argument("--source-password-env", default=None, help="local: env variable holding the source password")
     p.add_argument("--catalog-database", default=None, help="Glue: Data Catalog database of the crawled source")
     p.add_argument("--catalog-table-prefix", default="", help="Glue: catalog table name = prefix + source table")
     p.add_argument("--write-units-per-s", type=float, default=None, help="default: the spec's write_units_per_s")
@@ -72,13 +72,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args, _unknown = p.parse_known_args(argv)
     if (args.source_json is None) == (args.catalog_database is None):
         p.error("give either --source-json (with --source-schema) or --catalog-database")
-    if args.source_json is not None and not args.source_schema:
-        p.error("--source-json needs --source-schema")
+    if args.source_json is not None:
+        if not args.source_schema:
+            p.error("--source-json needs --source-schema")
+        try:
+            source = json.loads(args.source_json)
+        except ValueError as err:
+            p.error(f"--source-json is not JSON: {err}")
+        if not isinstance(source, dict):
+            p.error("--source-json must be a JSON object")
+        if "password" in source:
+            p.error("--source-json must not carry a password: name its env variable with --source-password-env")
+        if "jdbc_url" in source and not source.get("driver"):
+            p.error('--source-json with "jdbc_url" needs "driver" (e.g. com.microsoft.sqlserver.jdbc.SQLServerDriver)')
     return args
 
 
 def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], partitions: int) -> dict[str, Any]:
-    """The source tables as DataFrames of `struct_of(table)`, keyed by table name."""
+    """The source tables as DataFrames of `struct_of(table)`, keyed by table name.
+
+    Glue (`--catalog-database`): the crawled Data Catalog tables. Local (`--source-json`, no password in it;
+    the password from the env variable `--source-password-env` names): `{"jdbc_url", "driver", "user"}` is
+    read with Spark's JDBC source (a real SQL Server under docker compose, whose driver comes with
+    `--packages com.microsoft.sqlserver:mssql-jdbc:12.8.1.jre11`), `{"host", "port", "user", "dbname"}` with
+    psycopg on the executors (the embedded PostgreSQL copy). `--partitions` parallel reads on each table's
+    split column either way.
+    """
     out: dict[str, Any] = {}
     if args.catalog_database is not None:
         from awsglue.context import GlueContext

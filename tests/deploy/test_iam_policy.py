@@ -1,4 +1,5 @@
-"""The MWAA execution role's policy: valid IAM JSON, no wildcard actions, and every call the DAGs make granted."""
+"""The MWAA execution role's policy: valid IAM JSON, no wildcard actions, every call the DAGs make granted, and
+resources scoped to what the specs name."""
 
 from __future__ import annotations
 
@@ -7,21 +8,28 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-POLICY = Path(__file__).resolve().parents[2] / "deploy" / "mwaa" / "execution-role-policy.json"
+REPO = Path(__file__).resolve().parents[2]
+POLICY = REPO / "deploy" / "mwaa" / "execution-role-policy.json"
+ACCOUNT, REGION = "111122223333", "us-east-1"
 NEEDED = {
     "emr": ["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep",
             "elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps", "elasticmapreduce:TerminateJobFlows",
-            "elasticmapreduce:CancelSteps", "iam:PassRole"],
+            "elasticmapreduce:CancelSteps", "elasticmapreduce:AddTags", "iam:PassRole"],
     "glue": ["glue:CreateCrawler", "glue:UpdateCrawler", "glue:GetCrawler", "glue:StartCrawler",
              "glue:GetCrawlerMetrics", "glue:CreateJob", "glue:UpdateJob", "glue:GetJob", "glue:StartJobRun",
-             "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+             "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun", "glue:GetDatabase", "glue:GetTable",
+             "glue:GetTables"],
+    "logs": ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
     "dynamodb": ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:Scan", "dynamodb:Query",
-                 "dynamodb:BatchGetItem"],
+                 "dynamodb:BatchGetItem", "dynamodb:GetItem"],
     "dsql": ["dsql:DbConnect", "dsql:DbConnectAdmin"],
     "secrets": ["secretsmanager:GetSecretValue"],
     "s3": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
-    "mwaa": ["airflow:PublishMetrics", "logs:PutLogEvents", "sqs:ReceiveMessage", "cloudwatch:PutMetricData"],
+    "mwaa": ["airflow:PublishMetrics", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+             "cloudwatch:PutMetricData", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage",
+             "kms:Decrypt", "kms:GenerateDataKey", "s3:GetAccountPublicAccessBlock"],
 }
 
 
@@ -30,55 +38,102 @@ def policy() -> dict:
     return json.loads(POLICY.read_text())
 
 
-def _actions(statement: dict) -> list[str]:
-    action = statement.get("Action", [])
-    return [action] if isinstance(action, str) else action
+@pytest.fixture(scope="module")
+def specs() -> dict[str, dict]:
+    return {p.stem: yaml.safe_load(p.read_text()) for p in (REPO / "include" / "specs").glob("*.yaml")}
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _allowed(policy: dict) -> list[dict]:
+    return [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+
+
+def _granting(policy: dict, action: str) -> list[dict]:
+    return [s for s in _allowed(policy) if any(fnmatch.fnmatchcase(action, a) for a in _list(s["Action"]))]
+
+
+def _resources(policy: dict, action: str) -> set[str]:
+    return {r for s in _granting(policy, action) for r in _list(s.get("Resource", []))}
 
 
 def test_structure(policy: dict) -> None:
-    assert policy["Version"] == "2012-10-17"
+    assert set(policy) == {"Version", "Statement"} and policy["Version"] == "2012-10-17"
     sids = [s["Sid"] for s in policy["Statement"]]
-    assert len(sids) == len(set(sids))
+    assert len(sids) == len(set(sids)) and all(sid.isalnum() for sid in sids)
     for s in policy["Statement"]:
+        assert set(s) <= {"Sid", "Effect", "Action", "Resource", "NotResource", "Condition"}, s["Sid"]
         assert s["Effect"] in ("Allow", "Deny"), s["Sid"]
-        assert _actions(s), s["Sid"]
+        assert _list(s["Action"]), s["Sid"]
         assert ("Resource" in s) != ("NotResource" in s), s["Sid"]
+        for arn in _list(s.get("Resource", s.get("NotResource"))):
+            assert arn == "*" or arn.startswith("arn:aws:"), (s["Sid"], arn)
 
 
 def test_no_wildcard_actions(policy: dict) -> None:
     for s in policy["Statement"]:
-        for action in _actions(s):
+        for action in _list(s["Action"]):
             service, _, name = action.partition(":")
-            assert action != "*" and name not in ("*", ""), (s["Sid"], action)
+            assert action != "*" and service and name not in ("*", ""), (s["Sid"], action)
 
 
 def test_resource_star_only_where_aws_allows_nothing_narrower(policy: dict) -> None:
-    star = {a for s in policy["Statement"] if s["Effect"] == "Allow" and s.get("Resource") == "*"
-            for a in _actions(s)}
+    star = {a for s in _allowed(policy) if s.get("Resource") == "*" for a in _list(s["Action"])}
     assert star == {"elasticmapreduce:RunJobFlow", "logs:DescribeLogGroups", "cloudwatch:PutMetricData",
                     "s3:GetAccountPublicAccessBlock"}
-    run_job_flow = next(s for s in policy["Statement"] if "elasticmapreduce:RunJobFlow" in _actions(s))
+    run_job_flow = _granting(policy, "elasticmapreduce:RunJobFlow")[0]
     assert "aws:RequestTag/dbmigrate:dag_id" in json.dumps(run_job_flow["Condition"])  # the DAG tags its clusters
+    steps = _granting(policy, "elasticmapreduce:AddJobFlowSteps")[0]
+    assert "ResourceTag/dbmigrate:dag_id" in json.dumps(steps["Condition"])  # only clusters tagged for the DAGs
 
 
 @pytest.mark.parametrize("service", sorted(NEEDED))
 def test_every_needed_call_is_granted(policy: dict, service: str) -> None:
-    allowed = [a for s in policy["Statement"] if s["Effect"] == "Allow" for a in _actions(s)]
     for action in NEEDED[service]:
-        assert any(fnmatch.fnmatchcase(action, pattern) for pattern in allowed), action
+        assert _granting(policy, action), action
 
 
-def test_pass_role_only_to_the_roles_of_the_specs(policy: dict) -> None:
-    import yaml
+def test_no_deletes_on_the_targets(policy: dict) -> None:
+    actions = [a for s in _allowed(policy) for a in _list(s["Action"])]
+    assert not [a for a in actions if a.split(":")[1].startswith(("Delete", "BatchWrite", "PutItem", "UpdateTable"))
+                and a.startswith("dynamodb:")]
+    assert not [a for a in actions if a.startswith("s3:Delete")]
 
-    specs = Path(__file__).resolve().parents[2] / "include" / "specs"
-    movie = yaml.safe_load((specs / "movie_collection_to_dsql.yaml").read_text())
-    dms = yaml.safe_load((specs / "dms_sample_to_dynamodb.yaml").read_text())
-    pass_role = next(s for s in policy["Statement"] if "iam:PassRole" in _actions(s))
-    roles = {r.rsplit("/", 1)[1] for r in pass_role["Resource"]}
-    assert roles == {movie["compute"]["emr"].get("job_flow_role", "EMR_EC2_DefaultRole"),
-                     movie["compute"]["emr"].get("service_role", "EMR_DefaultRole"),
-                     dms["glue"]["role"].rsplit("/", 1)[1]}
-    assert "iam:PassedToService" in json.dumps(pass_role["Condition"])
-    secret = next(s for s in policy["Statement"] if "secretsmanager:GetSecretValue" in _actions(s))
-    assert secret["Resource"].startswith(movie["source"]["secret_arn"])
+
+def test_pass_role_only_to_the_roles_of_the_specs(policy: dict, specs: dict[str, dict]) -> None:
+    emr = specs["movie_collection_to_dsql"]["compute"]["emr"]
+    roles = {emr.get("job_flow_role", "EMR_EC2_DefaultRole"), emr.get("service_role", "EMR_DefaultRole"),
+             specs["dms_sample_to_dynamodb"]["glue"]["role"].rsplit("/", 1)[1]}
+    (pass_role,) = _granting(policy, "iam:PassRole")
+    assert _list(pass_role["Action"]) == ["iam:PassRole"]
+    assert set(_list(pass_role["Resource"])) == {f"arn:aws:iam::{ACCOUNT}:role/{r}" for r in roles}
+    assert set(pass_role["Condition"]["StringEquals"]["iam:PassedToService"]) <= {
+        "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "glue.amazonaws.com"}
+
+
+def test_data_access_is_scoped_to_the_specs(policy: dict, specs: dict[str, dict]) -> None:
+    movie, dms = specs["movie_collection_to_dsql"], specs["dms_sample_to_dynamodb"]
+    assert _resources(policy, "secretsmanager:GetSecretValue") == {movie["source"]["secret_arn"] + "-??????"}
+    tables = [t["name"] for t in dms["targets"].values()]
+    table_arns = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}"
+                  for t in tables for suffix in ("", "/index/*")}
+    for action in NEEDED["dynamodb"]:
+        assert _resources(policy, action) == table_arns, action
+    prefixes = {f"arn:aws:s3:::{s['compute']['staging_uri'][len('s3://'):]}/*" for s in specs.values()}
+    assert _resources(policy, "s3:PutObject") == prefixes
+    env_bucket = {"arn:aws:s3:::airflow-dbmigrate-111122223333", "arn:aws:s3:::airflow-dbmigrate-111122223333/*"}
+    assert _resources(policy, "s3:GetObject") - env_bucket == prefixes | {
+        f"arn:aws:s3:::{movie['compute']['emr']['log_uri'][len('s3://'):]}*"}
+    assert _resources(policy, "glue:StartCrawler") == {
+        f"arn:aws:glue:{REGION}:{ACCOUNT}:crawler/{dms['glue']['crawler_name']}"}
+    assert _resources(policy, "glue:StartJobRun") == {f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{dms['dag_id']}-*"}
+    assert all(r.startswith(f"arn:aws:dsql:{REGION}:{ACCOUNT}:cluster/") for r in _resources(policy, "dsql:DbConnect"))
+
+
+def test_list_bucket_is_limited_to_the_prefixes(policy: dict) -> None:
+    for s in _granting(policy, "s3:ListBucket"):
+        if s["Sid"].startswith("Mwaa"):
+            continue  # the environment bucket: MWAA reads it whole
+        assert "s3:prefix" in json.dumps(s.get("Condition", {})), s["Sid"]

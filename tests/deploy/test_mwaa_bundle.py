@@ -1,5 +1,6 @@
-"""The MWAA bundle, unpacked as MWAA does it (dags/ synced, plugins.zip extracted, no include/, no pyspark):
-DAGs and plugins load without errors, and a migration runs from that layout and passes its validation."""
+"""The MWAA bundle: its contents, and the bundle unpacked as MWAA does it (dags/ synced, plugins.zip extracted, no
+include/, no repository on the path, no pyspark): plugins and DAGs load without errors, and a migration runs from
+that layout and passes its validation."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ import pytest
 from devstack import mwaa_bundle
 from generators.movie_collection import write
 
+REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "movie_collection_to_dsql"
+DAG_IDS = ["dms_sample_to_dynamodb", DAG_ID]
 BLOCKED = ("pyspark", "py4j", "awsglue")
+CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"'
 
-# Imported first by every Python process whose PYTHONPATH holds it; blocks what MWAA's image lacks.
+# Imported by every Python process whose PYTHONPATH holds it; blocks what MWAA's image lacks. Only the
+# processes that get DBMIGRATE_BLOCK_IMPORTS block: the local spark-submit (the stand-in for EMR) does not.
 SITECUSTOMIZE = '''
 import os, sys
 if os.environ.get("DBMIGRATE_BLOCK_IMPORTS"):
@@ -32,29 +37,38 @@ if os.environ.get("DBMIGRATE_BLOCK_IMPORTS"):
     sys.meta_path.insert(0, _Block())
 '''
 
+# Loads the plugins as Airflow's plugins manager does (every .py file under the plugins folder), then the DAGs.
 PARSE = '''
 import json, sys
+from pathlib import Path
 from airflow import plugins_manager
-from airflow.dag_processing.dagbag import DagBag
+from airflow.models import DagBag
 plugin_errors = plugins_manager.get_import_errors()
-plugins = sorted(p.name for p in plugins_manager._get_plugins()[0])
+plugins = sorted(p["name"] for p in plugins_manager.get_plugin_info(attrs_to_dump=["name"]))
 bag = DagBag(sys.argv[1])
 try:
     import pyspark  # noqa: F401
-    blocked = False
-except ImportError:
-    blocked = True
-print(json.dumps({"plugin_errors": plugin_errors, "plugins": plugins,
-                  "dag_errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dags),
-                  "heavy": sorted(m for m in ("pyspark", "awsglue") if m in sys.modules), "blocked": blocked}))
+    blocked = None
+except ImportError as err:
+    blocked = str(err)
+import connectors, dbmigrate, transforms
+from dbmigrate import paths
+repo = Path(sys.argv[2])
+print(json.dumps({
+    "plugin_errors": plugin_errors, "plugins": plugins,
+    "dag_errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dags),
+    "heavy": sorted(m for m in ("pyspark", "py4j", "awsglue") if m in sys.modules), "blocked": blocked,
+    "origins": {m.__name__: m.__file__ for m in (dbmigrate, transforms, connectors)},
+    "include_dir": str(paths.include_dir()),
+    "repo_on_path": [p for p in sys.path if p and Path(p).resolve() in
+                     {repo, repo / "plugins", repo / "include", repo / "dags"}],
+}))
 '''
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist") / "mwaa"
-    mwaa_bundle.build(out)
-    return out
+    return mwaa_bundle.build(tmp_path_factory.mktemp("dist") / "mwaa")
 
 
 @pytest.fixture(scope="module")
@@ -74,36 +88,58 @@ def mwaa_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DBMIGRATE_INCLUDE_DIR")}
     return {**env, "PYTHONPATH": str(home / "site"), "DBMIGRATE_BLOCK_IMPORTS": ",".join(BLOCKED),
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "DBMIGRATE_PROFILE": "local"}
 
 
 class TestBundleContents:
     def test_plugins_zip(self, bundle: Path) -> None:
-        names = set(zipfile.ZipFile(bundle / "plugins.zip").namelist())
-        assert {"dbmigrate/plugin.py", "dbmigrate/paths.py", "dbmigrate/waiters/dynamodb_tables.json",
-                "transforms/spec.py", "connectors/dsql.py", "connectors/progress.py"} <= names
-        assert not any(n.startswith(("generators/", "jobs/", "specs/")) or "__pycache__" in n for n in names)
+        names = zipfile.ZipFile(bundle / "plugins.zip").namelist()
+        assert {"dbmigrate/__init__.py", "dbmigrate/plugin.py", "dbmigrate/paths.py",
+                "dbmigrate/waiters/dynamodb_tables.json", "transforms/spec.py", "connectors/dsql.py",
+                "connectors/progress.py"} <= set(names)
+        assert {n.split("/", 1)[0] for n in names} == {"dbmigrate", "transforms", "connectors"}
+        assert not any(n.startswith(("generators/", "jobs/")) or "__pycache__" in n or n.endswith(".pyc")
+                       for n in names)
+        shipped = {f"dbmigrate/{p.relative_to(REPO / 'plugins' / 'dbmigrate').as_posix()}"
+                   for p in (REPO / "plugins" / "dbmigrate").rglob("*.py") if "__pycache__" not in p.parts}
+        assert shipped <= set(names)  # the whole plugin package
 
     def test_dags_folder(self, bundle: Path) -> None:
         dags = bundle / "dags"
-        assert (dags / "migrations.py").is_file()
+        assert (dags / "migrations.py").read_bytes() == (REPO / "dags" / "migrations.py").read_bytes()
         inc = dags / "dbmigrate_include"
-        assert {p.name for p in (inc / "specs").glob("*.yaml")} == {
-            "movie_collection_to_dsql.yaml", "dms_sample_to_dynamodb.yaml"}
+        assert {p.name for p in (inc / "specs").glob("*.yaml")} == {p.name for p in (REPO / "include" / "specs")
+                                                                    .glob("*.yaml")}
         assert (inc / "jobs" / "mongo_to_dsql.py").is_file() and (inc / "jobs" / "sqlserver_to_dynamodb.py").is_file()
-        assert sorted(p.name for p in (inc / "sql" / "movie_db").glob("*.sql"))[0] == "001_schema.sql"
-        assert (dags / ".airflowignore").read_text().split() == ["dbmigrate_include/"]
+        assert sorted(p.relative_to(inc).as_posix() for p in (inc / "sql").rglob("*.sql")) == sorted(
+            p.relative_to(REPO / "include").as_posix() for p in (REPO / "include" / "sql").rglob("*.sql"))
+        assert not (inc / "generators").exists() and not (inc / "transforms").exists()
+
+    @pytest.mark.parametrize("syntax", ["glob", "regexp"])
+    def test_the_dag_processor_sees_only_the_dag_file(self, bundle: Path, syntax: str) -> None:
+        from airflow._shared.module_loading import find_path_from_directory
+
+        found = [Path(p).relative_to(bundle / "dags").as_posix() for p in
+                 find_path_from_directory(bundle / "dags", ".airflowignore", syntax)]
+        assert [p for p in found if p.endswith(".py")] == ["migrations.py"]
 
     def test_requirements_are_mwaa_installable(self, bundle: Path) -> None:
         lines = (bundle / "requirements.txt").read_text().splitlines()
-        assert lines[0] == ('--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/'
-                            'constraints-3.12.txt"')
+        assert lines[0] == CONSTRAINT
+        ours = [line.split("#", 1)[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+        assert len(lines) - 1 == len([line for line in ours if line])  # every runtime requirement, nothing else
         pinned = mwaa_bundle.pins() if mwaa_bundle.PINS.exists() else None
         for line in lines[1:]:
             m = mwaa_bundle._REQUIREMENT.match(line)
-            assert m, line
+            assert m and m["version"] and not m["rest"], line
             if pinned is not None:
-                assert pinned[mwaa_bundle._norm(m.group(1))] == m.group(3), line
+                assert pinned[mwaa_bundle._norm(m["name"])] == m["version"], line
+
+    def test_each_requirement_takes_mwaas_version(self, tmp_path: Path) -> None:
+        req = tmp_path / "requirements.txt"
+        req.write_text("# runtime\nboto3==1.0  # older\npsycopg[binary]\n")
+        assert mwaa_bundle.requirements(req, {"boto3": "1.43.56", "psycopg": "3.3.4"}) == [
+            CONSTRAINT, "boto3==1.43.56", "psycopg[binary]==3.3.4"]
 
     def test_a_requirement_outside_the_constraints_fails_the_build(self, tmp_path: Path) -> None:
         req = tmp_path / "requirements.txt"
@@ -111,21 +147,48 @@ class TestBundleContents:
         with pytest.raises(SystemExit, match="leftpad==1.0: MWAA's constraints have no such package"):
             mwaa_bundle.requirements(req, {"boto3": "1.43.56"})
 
+    def test_without_the_pins_file_requirements_keep_their_own_pins(self, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+        out = mwaa_bundle.build(tmp_path / "mwaa", pins_file=tmp_path / "missing.txt")
+        assert "not found" in capsys.readouterr().err
+        ours = [line.split("#", 1)[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+        assert (out / "requirements.txt").read_text().splitlines() == [CONSTRAINT, *[line for line in ours if line]]
+        req = tmp_path / "requirements.txt"
+        req.write_text("boto3\n")
+        with pytest.raises(SystemExit, match="not pinned"):
+            mwaa_bundle.requirements(req, None)
+
     def test_the_same_bytes_every_build(self, bundle: Path, tmp_path: Path) -> None:
-        mwaa_bundle.build(tmp_path / "again")
-        assert (tmp_path / "again" / "plugins.zip").read_bytes() == (bundle / "plugins.zip").read_bytes()
+        again = mwaa_bundle.build(tmp_path / "again")
+        assert (again / "plugins.zip").read_bytes() == (bundle / "plugins.zip").read_bytes()
+        assert (again / "requirements.txt").read_bytes() == (bundle / "requirements.txt").read_bytes()
+
+    def test_build_empties_out_first(self, tmp_path: Path) -> None:
+        stale = tmp_path / "mwaa" / "dags" / "old_dag.py"
+        stale.parent.mkdir(parents=True)
+        stale.write_text("")
+        mwaa_bundle.build(tmp_path / "mwaa")
+        assert not stale.exists()
+
+    def test_cli_prints_a_summary(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert mwaa_bundle.main(["--out", str(tmp_path / "mwaa")]) == 0
+        out = capsys.readouterr().out
+        assert "plugins.zip (" in out and "dags/ (" in out
 
 
 def test_dags_and_plugins_load_in_the_mwaa_layout_without_pyspark(mwaa_home: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", PARSE, str(mwaa_home / "dags")], env=mwaa_env(mwaa_home),
-                          cwd=mwaa_home, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", PARSE, str(mwaa_home / "dags"), str(REPO)],
+                          env=mwaa_env(mwaa_home), cwd=mwaa_home, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["blocked"], "the layout test must run without pyspark"
+    assert "blocked by the layout test" in (result["blocked"] or ""), "the layout test must run without pyspark"
+    assert result["repo_on_path"] == []
+    assert all(Path(f).is_relative_to(mwaa_home / "plugins") for f in result["origins"].values()), result["origins"]
+    assert Path(result["include_dir"]) == mwaa_home / "dags" / "dbmigrate_include"
     assert result["plugin_errors"] == {}
     assert result["plugins"] == ["dbmigrate"]
     assert result["dag_errors"] == {}
-    assert result["dags"] == ["dms_sample_to_dynamodb", DAG_ID]
+    assert result["dags"] == DAG_IDS
     assert result["heavy"] == []
 
 
@@ -133,18 +196,18 @@ def test_dags_and_plugins_load_in_the_mwaa_layout_without_pyspark(mwaa_home: Pat
 def test_a_migration_runs_from_the_mwaa_layout(mwaa_home: Path, tmp_path: Path) -> None:
     source = tmp_path / "movies.json"
     expected = write(source, movies=150, seed=7, bad_input=True)
+    airflow = str(Path(sys.executable).with_name("airflow"))
     started = time.time()
-    proc = subprocess.run(["airflow", "dags", "test", DAG_ID, "-c", json.dumps({"source_uri": f"file://{source}"})],
+    proc = subprocess.run([airflow, "dags", "test", DAG_ID, "-c", json.dumps({"source_uri": f"file://{source}"})],
                           env=mwaa_env(mwaa_home), cwd=mwaa_home, capture_output=True, text=True, timeout=900)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
-    assert str(mwaa_home / "dags" / "dbmigrate_include" / "jobs" / "mongo_to_dsql.py") in log  # the bundled job ran
-    reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/report.json")
-               if p.stat().st_mtime >= started]
-    assert len(reports) == 1
-    report = json.loads(reports[0].read_text())
-    assert report["status"] == "passed"
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    reports = sorted((p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/report.json")
+                      if p.stat().st_mtime >= started), key=lambda p: p.stat().st_mtime)
+    assert reports, "the run wrote no report.json"
+    report = json.loads(reports[-1].read_text())
+    assert report["status"] == "passed", report.get("failure")
     for name, e in expected["entities"].items():
         got = report["entities"][name]
-        assert (got["source"], got["rejected"], got["duplicates"]) == (e["documents"], e["rejected"], e["duplicates"])
+        assert (got["source"], got["rejected"], got["duplicates"], got["target"]) == (
+            e["documents"], e["rejected"], e["duplicates"], e["unique"]), name
     assert report["rejects"] == expected["rejects"]

@@ -412,3 +412,134 @@ def test_sqlserver_load_sends_the_tsql_ddl_then_every_generated_row() -> None:
     assert loaded.counts == expected
     assert conn.rows == {f"dbo.{t}": n for t, n in expected.items() if n}
     assert conn.autocommits == [True, False] and conn.committed and conn.closed
+
+
+class RecordingMssql(FakeMssql):
+    """FakeMssql that keeps every row sent and answers COUNT_BIG(*) with `existing` rows."""
+
+    def __init__(self, existing: int = 0) -> None:
+        super().__init__()
+        self.sent: dict[str, list[tuple]] = {}
+        self.inserts: dict[str, str] = {}
+        self.existing = existing
+
+    def executemany(self, statement: str, rows: list[tuple]) -> None:
+        super().executemany(statement, rows)
+        table = statement.split()[2]
+        self.inserts[table] = statement
+        self.sent.setdefault(table, []).extend(rows)
+
+    def fetchone(self) -> tuple[int]:
+        return (self.existing,)
+
+
+def test_sqlserver_load_sends_exactly_the_generated_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through `load("mssql://…")`, as the compose seed calls it: every generated row, as pymssql parameters."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from generators import dms_sample as gen
+
+    conn = RecordingMssql()
+    uris: list[str] = []
+    monkeypatch.setattr(gen, "_mssql_connect", lambda uri: uris.append(uri) or (lambda: conn))
+    loaded = gen.load("mssql://sa:pw@sqlserver:1433/dms_sample", seed=5, scale=0.05)
+    generated = gen.generate(seed=5, scale=0.05)
+    assert uris == ["mssql://sa:pw@sqlserver:1433/dms_sample"] and loaded.counts == {
+        t: len(r) for t, r in generated.tables.items()}
+    for table, rows in generated.tables.items():
+        if not rows:
+            continue
+        assert conn.sent[f"dbo.{table}"] == rows, table
+        columns = gen.TABLES[table]
+        assert conn.inserts[f"dbo.{table}"] == (f"INSERT INTO dbo.{table} ({', '.join(columns)}) "
+                                                f"VALUES ({', '.join(['%s'] * len(columns))})")
+    kinds = {type(v) for rows in conn.sent.values() for row in rows for v in row}
+    assert kinds <= {int, str, Decimal, datetime, date, type(None)}  # what pymssql turns into T-SQL literals
+    assert any(v > 2**31 for row in conn.sent["dbo.sporting_event_ticket"] for v in row if isinstance(v, int))
+
+
+def test_sqlserver_load_without_replace_refuses_a_filled_table() -> None:
+    from generators.dms_sample import load_sqlserver
+
+    conn = RecordingMssql(existing=3)
+    with pytest.raises(ValueError, match="already holds rows"):
+        load_sqlserver(lambda: conn, seed=3, scale=0.05, replace=False)
+    assert not conn.committed and conn.closed and not conn.sent
+
+
+def test_mssql_uris() -> None:
+    from generators.dms_sample import load, mssql_params
+
+    assert mssql_params("mssql://sa:Example%40Pw@sqlserver:1433/dms_sample") == {
+        "server": "sqlserver", "port": 1433, "user": "sa", "password": "Example@Pw", "database": "master",
+        "login_timeout": 30}
+    assert mssql_params("mssql://sa:pw@localhost")["port"] == 1433
+    with pytest.raises(ValueError, match="creates and fills dms_sample"):
+        mssql_params("mssql://sa:pw@localhost/other")
+    with pytest.raises(ValueError, match="creates dms_sample.dbo"):
+        load("mssql://sa:pw@localhost", schema="sales")
+
+
+def test_tsql_batches_are_whole_statements() -> None:
+    """Each T-SQL file splits at its GO lines only; every CREATE TABLE is guarded, every table is created."""
+    from generators.dms_sample import TABLES, tsql_batches
+
+    batches = tsql_batches()
+    created = {m.group(1).lower() for b in batches for m in re.finditer(r"CREATE TABLE dbo\.(\w+)", b)}
+    assert created == set(TABLES)
+    for batch in batches:
+        if "CREATE TABLE" in batch:
+            assert "IS NULL" in batch, batch[:200]  # idempotent: IF OBJECT_ID(...) IS NULL
+
+
+TSQL_COLUMN = re.compile(r"^\s+(\w+)\s+(bigint|int|smallint|tinyint|bit|date|datetime2|numeric|n?varchar|n?char)"
+                         r"\s*(?:\(([\d,\s]+)\))?\s+(NOT NULL|NULL)", re.M)
+
+
+def tsql_columns() -> dict[str, list[tuple[str, str, str | None, bool]]]:
+    """table → [(column, type, size, nullable)] from the CREATE TABLE batches of the T-SQL DDL."""
+    from generators.dms_sample import tsql_batches
+
+    out = {}
+    for batch in tsql_batches():
+        m = re.search(r"CREATE TABLE dbo\.(\w+)\s*\((.*)\)\s*;", batch, re.S)
+        if m:
+            out[m.group(1)] = [(c, t, size, null == "NULL") for c, t, size, null in TSQL_COLUMN.findall(m.group(2))]
+    return out
+
+
+def test_every_generated_row_fits_the_tsql_columns() -> None:
+    """What SQL Server would refuse (or silently change) without a server to say so: the generator's columns in
+    DDL order, NULLs only where allowed, strings within varchar lengths and code page 1252, integers within their
+    type, decimals within precision and scale."""
+    from decimal import Decimal
+
+    from generators.dms_sample import TABLES, generate
+    from transforms.dms_sample_schema import TABLES as SCHEMA_TABLES
+
+    columns = tsql_columns()
+    assert {t: tuple(c[0] for c in cols) for t, cols in columns.items()} == dict(TABLES) == dict(SCHEMA_TABLES)
+    int_range = {"bigint": 63, "int": 31, "smallint": 15}
+    for table, rows in generate(seed=42, scale=0.5).tables.items():
+        for i, (name, sql_type, size, nullable) in enumerate(columns[table]):
+            values = [row[i] for row in rows]
+            where = f"{table}.{name} ({sql_type}{f'({size})' if size else ''})"
+            if not nullable:
+                assert None not in values, where
+            values = [v for v in values if v is not None]
+            if sql_type in int_range:
+                assert all(isinstance(v, int) and -(2 ** int_range[sql_type]) <= v < 2 ** int_range[sql_type]
+                           for v in values), where
+            elif sql_type == "bit":
+                assert set(values) <= {0, 1}, where
+            elif sql_type.endswith(("varchar", "char")):
+                assert all(isinstance(v, str) and len(v) <= int(size) for v in values), where
+                if not sql_type.startswith("n"):
+                    assert all(v.encode("cp1252", errors="strict") for v in values), where  # varchar's code page
+            elif sql_type == "numeric":
+                precision, scale = (int(x) for x in (size.split(",") + ["0"])[:2])
+                for v in values:
+                    d = Decimal(v)
+                    assert d == d.quantize(Decimal(1).scaleb(-scale)), (where, v)  # no digits SQL Server rounds
+                    assert abs(d) < Decimal(10) ** (precision - scale), (where, v)

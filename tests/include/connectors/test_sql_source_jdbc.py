@@ -1,0 +1,110 @@
+"""connectors.sql_source.read_table_jdbc (the path a real SQL Server takes) against the psycopg reader.
+
+No SQL Server runs here, so Spark's JDBC source is exercised with PostgreSQL's driver
+(/usr/share/java/postgresql.jar, Debian's libpostgresql-jdbc-java) against the embedded PostgreSQL: every
+dms_sample table read through JDBC and `conform` must equal, schema and rows, what `read_table` reads. The
+comparison runs in a spark-submit of its own (the jar must be on the classpath when the JVM starts), in a
+JVM whose default zone is not UTC, so a timestamp read through the machine's zone would show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from connectors.sql_source import jdbc_options
+from generators import dms_sample
+
+pytestmark = pytest.mark.spark
+ROOT = Path(__file__).resolve().parents[3]
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+PASSWORD_ENV = "TEST_JDBC_SOURCE_PASSWORD"
+needs_jar = pytest.mark.skipif(
+    not JDBC_JAR.exists(), reason="no PostgreSQL JDBC driver at /usr/share/java/postgresql.jar (as root, "
+                                  "bin/install-system-deps installs Debian's libpostgresql-jdbc-java)")
+
+COMPARE = r'''
+import json, sys
+from pyspark.sql import SparkSession
+from connectors.sql_source import read_table, read_table_jdbc
+from transforms.dms_sample_schema import SPLIT_COLUMNS, TABLES, conform, struct_of
+
+conninfo, jdbc, schema, password_env, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:6]
+spark = (SparkSession.builder.appName("jdbc-compare").config("spark.sql.session.timeZone", "UTC")
+         .getOrCreate())
+result = {}
+for table in TABLES:
+    split = SPLIT_COLUMNS.get(table)
+    raw = read_table_jdbc(spark, source=jdbc, password_env=password_env, schema=schema, table=table,
+                          partitions=3, split_column=split)
+    via_jdbc = conform(raw, table)
+    via_psycopg = read_table(spark, conninfo=conninfo, password_env=password_env, schema=schema, table=table,
+                             struct=struct_of(table), partitions=3, split_column=split)
+    a, b = sorted(map(repr, via_jdbc.collect())), sorted(map(repr, via_psycopg.collect()))
+    result[table] = {"schema_equal": via_jdbc.schema == via_psycopg.schema == struct_of(table),
+                     "rows": len(a), "rows_equal": a == b, "first_difference": next(
+                         ([x, y] for x, y in zip(a, b) if x != y), None),
+                     "partitions": raw.rdd.getNumPartitions()}
+json.dump(result, open(out, "w"))
+spark.stop()
+'''
+
+
+@pytest.fixture(scope="module")
+def source() -> Iterator[dict]:
+    """A generated dms_sample (PostgreSQL port) in a throwaway schema; its conninfo and JDBC source JSON."""
+    uri = os.environ["LOCAL_SOURCE_SQL_URI"]
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    loaded = dms_sample.load(uri, schema=schema, scale=0.1)
+    info = psycopg.conninfo.conninfo_to_dict(uri)
+    password = str(info.pop("password", ""))
+    jdbc = {"jdbc_url": f"jdbc:postgresql://{info['host']}:{info['port']}/{info['dbname']}",
+            "driver": "org.postgresql.Driver", "user": info["user"]}
+    yield {"schema": schema, "conninfo": info, "jdbc": jdbc, "password": password, "counts": loaded.counts}
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_jdbc_options_take_the_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    source = {"jdbc_url": "jdbc:sqlserver://sqlserver:1433;databaseName=dms_sample",
+              "driver": "com.microsoft.sqlserver.jdbc.SQLServerDriver", "user": "sa"}
+    options = jdbc_options(source, PASSWORD_ENV)
+    assert options["password"] == "s3cret" and options["user"] == "sa"
+    assert options["preferTimestampNTZ"] == "true"  # datetime2 stays wall-clock, whatever the JVM's zone
+    with pytest.raises(ValueError, match="must not carry a password"):
+        jdbc_options({**source, "password": "x"}, None)
+    with pytest.raises(ValueError, match="needs \\['driver'\\]"):
+        jdbc_options({"jdbc_url": "jdbc:x"}, None)
+
+
+@needs_jar
+def test_every_table_reads_the_same_through_jdbc(source: dict, tmp_path: Path) -> None:
+    from dbmigrate.job_bundle import build_bundle
+
+    script, out = tmp_path / "compare.py", tmp_path / "result.json"
+    script.write_text(COMPARE)
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
+           "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp_path)), str(script),
+           json.dumps(source["conninfo"]), json.dumps(source["jdbc"]), source["schema"], PASSWORD_ENV, str(out)]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, PASSWORD_ENV: source["password"],
+           "TZ": "America/Sao_Paulo"}  # a JVM zone that is not UTC
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert set(result) == set(source["counts"])
+    for table, r in result.items():
+        assert r["schema_equal"], table
+        assert r["rows"] == source["counts"][table], table
+        assert r["rows_equal"], (table, r["first_difference"])
+    assert result["sporting_event_ticket"]["partitions"] == 3  # split on its id: 3 parallel queries
+    assert result["sport_type"]["partitions"] == 1  # no split column: one query
