@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse, urlunparse
 
+from connectors.documents import plan_splits, read_split
 from connectors.dsql import DsqlTarget, connect
 from connectors.dsql_writer import upsert_rows
 from connectors.progress import Progress
@@ -82,10 +83,12 @@ def mongo_read_options(connection_uri: str, database: str, collection: str) -> d
             "aggregation.pipeline": MONGO_DOCUMENT_PIPELINE, "outputExtendedJson": "true"}
 
 
-def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_arn: str | None) -> tuple[Any, bool]:
-    """The source as an RDD of Extended JSON lines (and True: classify them as text).
+def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_arn: str | None) -> Any:
+    """The source as an RDD of Extended JSON documents, each `(text, where in the source)`.
 
-    `file://`/`s3://`: the mongoexport file (one document a line, or `--jsonArray`). `mongodb://` and
+    `file://`/`s3://`: the mongoexport file or directory (one document a line, or `--jsonArray`), cut into
+    byte-range splits read on the executors by `connectors.documents`, the reader the validators use too:
+    invalid UTF-8, a byte order mark, CRLF and array exports are judged the same on both sides. `mongodb://` and
     `mongodb+srv://`: the spec's database and collection through the MongoDB Spark Connector (the job needs
     `--packages org.mongodb.spark:mongo-spark-connector_2.12:10.4.1`), with the credentials fetched from
     Secrets Manager by `secret_arn` (never an argument), each document as its canonical Extended JSON.
@@ -96,31 +99,30 @@ def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_ar
         options = mongo_read_options(mongo_uri_with_credentials(source_uri, secret_arn), spec.source_database,
                                      spec.source_collection)
         df = spark.read.format("mongodb").options(**options).schema("document string").load()
-        return df.rdd.map(lambda row: row[0]), True
-    text = spark.sparkContext.textFile(source_uri)
-    first = text.filter(lambda line: line.strip() != "").take(1)
-    if first and first[0].lstrip().startswith("["):
-        # `mongoexport --jsonArray`: one JSON array; small exports only, read whole.
-        import json as _json
-
-        docs = spark.sparkContext.wholeTextFiles(source_uri).flatMap(
-            lambda kv: [_json.dumps(d) for d in _json.loads(kv[1])])
-        return docs, True
-    return text, True
+        return df.rdd.map(lambda row: (row[0], None))
+    sc = spark.sparkContext
+    splits = plan_splits(source_uri, parts=sc.defaultParallelism * 4)
+    return sc.parallelize(splits, max(len(splits), 1)).flatMap(read_split)
 
 
 def existing_keys(target: DsqlTarget, schema: str, entity: EntitySpec, keys: list[str]) -> set[str]:
-    """Which of `keys` (`<prefix><id>`) already have a row in the target, looked up 500 at a time."""
+    """Which of `keys` (`<prefix><id>`) already have a row in the target, looked up 500 at a time.
+
+    A table that does not exist yet (a dry run before the first DDL deployment) holds none of them.
+    """
+    from psycopg import sql
+
     assert entity.pk.prefix is not None
     prefix = entity.pk.prefix
+    table = sql.Identifier(schema, entity.table)
     found: set[str] = set()
     with connect(target, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass(%s)", [table.as_string(conn)]).fetchone()[0] is None:
+            return found
+        query = sql.SQL("SELECT source_id FROM {} WHERE source_id = ANY(%s)").format(table)
         for i in range(0, len(keys), 500):
             ids = [k[len(prefix):] for k in keys[i:i + 500]]
-            marks = ", ".join(["%s"] * len(ids))
-            rows = conn.execute(
-                f'SELECT source_id FROM "{schema}"."{entity.table}" WHERE source_id IN ({marks})', ids).fetchall()
-            found.update(prefix + r[0] for r in rows)
+            found.update(prefix + r[0] for r in conn.execute(query, [ids]).fetchall())
     return found
 
 
@@ -135,16 +137,15 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     if args.target_password_env:
         target_dict["password"] = os.environ[args.target_password_env]
     target = DsqlTarget.from_dict(target_dict)
-    mapper = DocumentMapper(spec.entities)
-    docs, as_text = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)
+    mapper = DocumentMapper.for_spec(spec)
+    docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)
     progress.set_phase("read, map, dedup, check references")
     docs = docs.mapPartitions(progress.counted("documents read"))
-    result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
-                      as_text=as_text)
+    result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys))
 
     progress.set_phase("write quarantine")
     quarantine = f"{args.quarantine_uri.rstrip('/')}"
-    rejects_df = result.rejects.toDF("reason string, entity string, detail string, document string")
+    rejects_df = result.rejects.toDF("reason string, entity string, detail string, document string, source string")
     rejects_df.coalesce(1).write.mode("overwrite").json(quarantine)
 
     partitions = args.partitions or spark.sparkContext.defaultParallelism

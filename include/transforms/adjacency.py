@@ -16,13 +16,23 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from transforms.batching import row_size
 from transforms.extjson import BadValue, bson_order, loads, to_plain
-from transforms.spec import ColumnSpec, EntitySpec
+from transforms.source_text import invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
+from transforms.spec import (
+    DSQL_MAX_COLUMN_BYTES,
+    DSQL_MAX_ROW_BYTES,
+    MAX_NESTING_DEPTH,
+    ColumnSpec,
+    EntitySpec,
+)
 
 # Fixed namespace: UUIDv5(namespace, source key) gives the same uuid on every run and every machine.
 MIGRATION_NAMESPACE = uuid.UUID("6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31")
 MAX_ID_LENGTH = 255
-REJECT_REASONS = ("missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json")
+# `unmappable`: the mapping itself raised (a bug this run still survives); the detail names the exception.
+REJECT_REASONS = ("missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json",
+                  "bad_encoding", "too_large", "unmappable")
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 
@@ -120,8 +130,9 @@ def _iso_dt(text: str) -> datetime:
 def _to_text(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise _Reject("bad_type", f"{field}: {type(value).__name__} {to_plain(value)!r} is not a string")
-    if "\x00" in value:
-        raise _Reject("bad_type", f"{field}: text contains a NUL character, which PostgreSQL cannot store")
+    problem = text_problem(value)
+    if problem:
+        raise _Reject("bad_type", f"{field}: text {problem}")
     return value
 
 
@@ -170,8 +181,12 @@ def _reject_bad_values(value: Any, field: str) -> None:
         raise _Reject("bad_type", f"{field}: {value.why}")
     if isinstance(value, float) and not math.isfinite(value):
         raise _Reject("bad_type", f"{field}: {value} is not valid in JSON")
+    if isinstance(value, str) and (problem := text_problem(value)):
+        raise _Reject("bad_type", f"{field}: text {problem}")
     if isinstance(value, dict):
         for k, v in value.items():
+            if problem := text_problem(k):
+                raise _Reject("bad_type", f"{field}: key {printable(k)!r} {problem}")
             _reject_bad_values(v, f"{field}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -179,6 +194,8 @@ def _reject_bad_values(value: Any, field: str) -> None:
 
 
 def _key_id(part_value: Any, shape_id: str | None, name: str) -> str:
+    if problem := text_problem(part_value):
+        raise _Reject("bad_key", f"{name} {printable(part_value)!r} {problem}")
     if shape_id is None:
         raise _Reject("unknown_entity", f"{name} {part_value!r} does not have the shape of this entity type")
     if shape_id.strip() == "":
@@ -189,23 +206,51 @@ def _key_id(part_value: Any, shape_id: str | None, name: str) -> str:
 
 
 class DocumentMapper:
-    """Classifies and maps documents of one adjacency-list collection, as its spec's entities describe."""
+    """Classifies and maps documents of one adjacency-list collection, as its spec's entities describe.
 
-    def __init__(self, entities: tuple[EntitySpec, ...]) -> None:
+    Every document ends as a `Mapped` row or a `Rejected` with its reason: whatever one document holds
+    (invalid UTF-8, nesting, NUL, lone surrogates, a 20 MB field, a value the mapping trips over), it never
+    raises, so one bad document cannot stop a load. Rows over the target's size limits (DSQL's by default)
+    are `too_large` here rather than failing a transaction later.
+    """
+
+    def __init__(self, entities: tuple[EntitySpec, ...], *, max_nesting_depth: int = MAX_NESTING_DEPTH,
+                 max_row_bytes: int = DSQL_MAX_ROW_BYTES, max_column_bytes: int = DSQL_MAX_COLUMN_BYTES) -> None:
         self.entities = {e.name: e for e in entities}
         self._by_type = {e.doc_type: e for e in entities}
+        self.max_nesting_depth = max_nesting_depth
+        self.max_row_bytes = max_row_bytes
+        self.max_column_bytes = max_column_bytes
+
+    @classmethod
+    def for_spec(cls, spec: Any) -> DocumentMapper:
+        """The mapper of a `MongoToDsqlSpec`, with its nesting and size limits."""
+        return cls(spec.entities, max_nesting_depth=spec.max_nesting_depth, max_row_bytes=spec.max_row_bytes,
+                   max_column_bytes=spec.max_column_bytes)
 
     def map_line(self, line: str) -> Mapped | Rejected | None:
-        """One line of a mongoexport file; None for a blank line (not a document)."""
-        if not line.strip():
+        """One document's text (a line or `--jsonArray` element, decoded by `transforms.source_text`);
+        None for a blank line (not a document)."""
+        if is_blank(line):
             return None
+        bad_byte = invalid_utf8_at(line)
+        if bad_byte is not None:
+            return Rejected("bad_encoding", None, f"not valid UTF-8 at character {bad_byte}: "
+                                                  f"{printable(line[max(bad_byte - 20, 0):bad_byte + 4])!r}")
+        if nesting_exceeds(line, self.max_nesting_depth):
+            return Rejected("malformed_json", None, f"nested deeper than {self.max_nesting_depth} levels")
         try:
             doc = loads(line)
-        except ValueError as err:
-            return Rejected("malformed_json", None, f"not valid JSON: {err}")
+        except (ValueError, RecursionError) as err:
+            return Rejected("malformed_json", None, f"not valid JSON: {printable(str(err))}")
         if not isinstance(doc, dict):
             return Rejected("malformed_json", None, f"a document must be a JSON object, got {type(doc).__name__}")
-        return self.map_document(doc)
+        try:
+            return self.map_document(doc)
+        except Exception as err:  # noqa: BLE001 - one document must never stop the load; it is quarantined
+            entity = self._by_type.get(doc.get("type")) if isinstance(doc.get("type"), str) else None
+            return Rejected("unmappable", entity.name if entity else None,
+                            f"{type(err).__name__}: {printable(str(err))[:500]}")
 
     def map_document(self, doc: dict[str, Any]) -> Mapped | Rejected:
         """One decoded document (from a file or from the live collection)."""
@@ -222,7 +267,9 @@ class DocumentMapper:
                 raise _Reject("unknown_entity", f"unknown type {doc_type!r}")
             return self._map(entity, doc)
         except _Reject as rej:
-            return Rejected(rej.reason, name, rej.detail)
+            where = doc.get("_id")
+            prefix = "" if where is None else f"_id {printable(str(to_plain(where)))[:100]}: "
+            return Rejected(rej.reason, name, prefix + rej.detail)
 
     def _map(self, entity: EntitySpec, doc: dict[str, Any]) -> Mapped:
         pk, sk = doc["PK"], doc["SK"]
@@ -253,7 +300,23 @@ class DocumentMapper:
             else:
                 row[col.name] = convert(value, col)
         row["source_doc_id"] = str(doc["_id"])
+        if problem := text_problem(row["source_doc_id"]):
+            raise _Reject("bad_key", f"`_id` {problem}")
+        self._check_size(entity, row)
         return Mapped(entity.name, f"{pk}|{sk}", pk, bson_order(doc["_id"]), row, tuple(refs))
+
+
+    def _check_size(self, entity: EntitySpec, row: dict[str, Any]) -> None:
+        for col in entity.columns:
+            value = row.get(col.name)
+            if isinstance(value, str) and len(value) * 4 > self.max_column_bytes:  # cheap bound before encoding
+                size = len(value.encode("utf-8"))
+                if size > self.max_column_bytes:
+                    raise _Reject("too_large", f"`{col.source}` is {size} bytes; a column holds at most "
+                                               f"{self.max_column_bytes}")
+        size = row_size(row)
+        if size > self.max_row_bytes:
+            raise _Reject("too_large", f"the row is ~{size} bytes; a row holds at most {self.max_row_bytes}")
 
 
 def target_columns(entity: EntitySpec) -> list[str]:

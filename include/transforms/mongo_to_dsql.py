@@ -28,7 +28,7 @@ class Classified:
     """The outcome of one load, before writing. RDDs are cached; counts are filled by `count()`."""
 
     rows: dict[str, RDD]  # entity name → RDD[dict] (one winning row per key)
-    rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text]]
+    rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text, where in the source | None]]
     documents: Counter = field(default_factory=Counter)  # per entity (by `type`), all documents
     duplicates: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)  # per entity
@@ -36,35 +36,39 @@ class Classified:
     unique: Counter = field(default_factory=Counter)  # rows to write per entity
 
 
-def _winner(a: tuple[str, Mapped], b: tuple[str, Mapped]) -> tuple[str, Mapped]:
+# One document through the pipeline: (its text, where it is in the source or None, what it maps to).
+Item = tuple[str, "str | None", Mapped | Rejected | None]
+
+
+def _winner(a: Item, b: Item) -> Item:
     """Greatest `_id` wins; identical `_id`s (a re-exported document) fall back to the text, for determinism."""
-    return a if (a[1].order, a[0]) >= (b[1].order, b[0]) else b
+    assert isinstance(a[2], Mapped) and isinstance(b[2], Mapped)
+    return a if (a[2].order, a[0]) >= (b[2].order, b[0]) else b
 
 
-def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, as_text: bool = True) -> Classified:
+def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys) -> Classified:
     """Map every document, keep one winner per key, and reject relationship rows whose ends exist nowhere.
 
-    `docs` holds mongoexport lines (`as_text=True`) or decoded documents (dicts, from the live collection).
+    `docs` holds document texts (`connectors.documents`), each alone or as `(text, where in the source)`.
+    Rejects keep the document's text, made printable (`transforms.source_text.printable`: invalid bytes as
+    `\\xNN`), and where it was.
     """
-    import json
+    from transforms.source_text import printable
 
-    from transforms.extjson import to_plain
+    def one(doc: Any) -> Item:
+        text, where = doc if isinstance(doc, tuple) else (doc, None)
+        return text, where, mapper.map_line(text)
 
-    def one(doc: Any) -> tuple[str, Mapped | Rejected | None]:
-        if as_text:
-            return doc, mapper.map_line(doc)
-        return json.dumps(to_plain(doc), ensure_ascii=False, default=str), mapper.map_document(doc)
-
-    mapped_all = docs.map(one).filter(lambda t: t[1] is not None).cache()
-    early_rejects = mapped_all.filter(lambda t: isinstance(t[1], Rejected)).map(
-        lambda t: (t[1].reason, t[1].entity, t[1].detail, t[0]))
-    ok = mapped_all.filter(lambda t: isinstance(t[1], Mapped))
-    winners = ok.map(lambda t: ((t[1].entity, t[1].key), t)).reduceByKey(_winner).cache()
+    mapped_all = docs.map(one).filter(lambda t: t[2] is not None).cache()
+    early_rejects = mapped_all.filter(lambda t: isinstance(t[2], Rejected)).map(
+        lambda t: (t[2].reason, t[2].entity, t[2].detail, printable(t[0]), t[1]))
+    ok = mapped_all.filter(lambda t: isinstance(t[2], Mapped))
+    winners = ok.map(lambda t: ((t[2].entity, t[2].key), t)).reduceByKey(_winner).cache()
 
     entity_names = {e.name for e in mapper.entities.values() if not e.is_relationship}
-    known = winners.filter(lambda kv: kv[0][0] in entity_names).map(lambda kv: ((kv[0][0], kv[1][1].pk), True))
+    known = winners.filter(lambda kv: kv[0][0] in entity_names).map(lambda kv: ((kv[0][0], kv[1][2].pk), True))
     refs = winners.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
-        lambda kv: [(ref, kv[0]) for ref in kv[1][1].refs])
+        lambda kv: [(ref, kv[0]) for ref in kv[1][2].refs])
     missing = refs.subtractByKey(known).cache()
     # Only references missing from this load are looked up in the target: usually few, so batched on the driver.
     wanted: dict[str, list[str]] = {}
@@ -75,15 +79,16 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, as_te
         lambda a, b: min(a, b))
     orphans = winners.join(orphan_keys).map(lambda kv: (
         "orphan_reference", kv[0][0],
-        f"{kv[1][1][1]} ({entity_uuid(kv[1][1][1])}) exists neither in this load nor in the target", kv[1][0][0]))
+        f"{kv[1][1][1]} ({entity_uuid(kv[1][1][1])}) exists neither in this load nor in the target",
+        kv[1][0][0], kv[1][0][1]))
     loadable = winners.subtractByKey(orphan_keys)
 
     out = Classified(
-        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][1].row)
+        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][2].row)
               for name in mapper.entities},
         rejects=early_rejects.union(orphans).cache(),
     )
-    for (entity,), n in _count(ok.map(lambda t: (t[1].entity,))).items():
+    for (entity,), n in _count(ok.map(lambda t: (t[2].entity,))).items():
         out.documents[entity] += n
         out.duplicates[entity] += n
     for (entity,), n in _count(winners.map(lambda kv: (kv[0][0],))).items():

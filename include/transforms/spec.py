@@ -15,9 +15,14 @@ from typing import Any
 
 import yaml
 
-# DSQL: at most 3,000 modified rows and 10 MiB per transaction.
+# DSQL: at most 3,000 modified rows and 10 MiB per transaction; a row of at most 2 MiB, a column (not in an
+# index) of at most 1 MiB (the DSQL user guide, "Cluster quotas and database limits").
 DSQL_MAX_TXN_ROWS = 3000
 DSQL_MAX_TXN_BYTES = 10 * 1024 * 1024
+DSQL_MAX_ROW_BYTES = 2 * 1024 * 1024
+DSQL_MAX_COLUMN_BYTES = 1024 * 1024
+# MongoDB nests BSON documents at most 100 levels deep: anything deeper did not come from a collection.
+MAX_NESTING_DEPTH = 100
 
 COLUMN_TYPES = ("text", "int", "bigint", "double", "numeric", "date", "timestamptz", "json", "boolean")
 _NUMERIC = re.compile(r"^numeric\((\d+),\s*(\d+)\)$")
@@ -196,6 +201,11 @@ class MongoToDsqlSpec:
     batch_bytes: int
     sample_size: int
     entities: tuple[EntitySpec, ...]
+    max_nesting_depth: int = MAX_NESTING_DEPTH
+    max_row_bytes: int = DSQL_MAX_ROW_BYTES
+    max_column_bytes: int = DSQL_MAX_COLUMN_BYTES
+    max_reject_ratio: float = 0.05
+    min_documents: int = 1
     path: Path = field(compare=False, default=Path())
 
     kind = "mongo_to_dsql"
@@ -240,6 +250,8 @@ class SqlServerToDynamoDbSpec:
     sample_size: int
     jobs: tuple[str, ...]
     targets: dict[str, dict[str, Any]] = field(compare=False, default_factory=dict)  # TableSpec dicts by job
+    max_reject_ratio: float = 0.05
+    min_documents: int = 1
     path: Path = field(compare=False, default=Path())
 
     kind = "sqlserver_to_dynamodb"
@@ -287,6 +299,17 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     return tuple(out)
 
 
+_VALIDATION_KEYS = {"sample_size", "max_reject_ratio", "min_documents"}
+
+
+def _thresholds(validation: dict[str, Any], w: str) -> dict[str, Any]:
+    """When a run fails however well the rest reconciles: too many rejects, too few source records."""
+    ratio = _float(validation.get("max_reject_ratio", 0.05), f"{w}: validation.max_reject_ratio")
+    _need(0 <= ratio <= 1, f"{w}: validation.max_reject_ratio", f"must be in [0, 1], got {ratio}")
+    return {"max_reject_ratio": ratio,
+            "min_documents": _int(validation.get("min_documents", 1), f"{w}: validation.min_documents", minimum=0)}
+
+
 _COMMON_KEYS = {"dag_id", "kind", "owner", "tags", "retries", "description"}
 
 
@@ -303,11 +326,12 @@ def _common(raw: dict[str, Any], w: str, sections: set[str]) -> dict[str, Any]:
 def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     w = path.name
     common = _common(raw, w, {"source", "target", "compute", "write", "validation", "entities"})
-    source = _section(raw, "source", f"{w}:", {"uri", "database", "collection", "secret_arn", "local_uri"})
+    source = _section(raw, "source", f"{w}:", {"uri", "database", "collection", "secret_arn", "local_uri",
+                                               "max_nesting_depth"})
     target = _section(raw, "target", f"{w}:", {"conn_id", "schema", "ddl_dir"})
     compute = _section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri", "emr"})
-    write = _section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes"})
-    validation = _section(raw, "validation", f"{w}:", {"sample_size"})
+    write = _section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes", "max_row_bytes", "max_column_bytes"})
+    validation = _section(raw, "validation", f"{w}:", _VALIDATION_KEYS)
     emr = _section(compute, "emr", f"{w}: compute", {"cluster_id", "release_label", "instance_type",
                                                       "core_instance_count", "log_uri", "job_flow_role",
                                                       "service_role", "packages"})
@@ -316,6 +340,13 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     _need(0 < batch_rows <= DSQL_MAX_TXN_ROWS, f"{w}: write.batch_rows",
           f"must be 1..{DSQL_MAX_TXN_ROWS} (DSQL's limit)")
     _need(0 < batch_bytes <= DSQL_MAX_TXN_BYTES, f"{w}: write.batch_bytes", f"must be 1..{DSQL_MAX_TXN_BYTES} (10 MiB)")
+    max_row = _int(write.get("max_row_bytes", DSQL_MAX_ROW_BYTES), f"{w}: write.max_row_bytes", minimum=1)
+    _need(max_row <= min(batch_bytes, DSQL_MAX_ROW_BYTES), f"{w}: write.max_row_bytes",
+          f"must be at most write.batch_bytes and DSQL's {DSQL_MAX_ROW_BYTES} (2 MiB)")
+    max_column = _int(write.get("max_column_bytes", DSQL_MAX_COLUMN_BYTES), f"{w}: write.max_column_bytes",
+                      minimum=1)
+    _need(max_column <= min(max_row, DSQL_MAX_COLUMN_BYTES), f"{w}: write.max_column_bytes",
+          f"must be at most write.max_row_bytes and DSQL's {DSQL_MAX_COLUMN_BYTES} (1 MiB)")
     for key in ("uri", "database", "collection", "local_uri"):
         _need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
     for key in ("conn_id", "schema", "ddl_dir"):
@@ -341,7 +372,10 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
         ),
         batch_rows=batch_rows, batch_bytes=batch_bytes,
         sample_size=_int(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
-        entities=_entities(raw.get("entities"), f"{w}: entities"), path=path,
+        entities=_entities(raw.get("entities"), f"{w}: entities"),
+        max_nesting_depth=_int(source.get("max_nesting_depth", MAX_NESTING_DEPTH), f"{w}: source.max_nesting_depth",
+                               minimum=1),
+        max_row_bytes=max_row, max_column_bytes=max_column, **_thresholds(validation, w), path=path,
     )
 
 
@@ -359,7 +393,7 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
                                            "glue_version", "worker_type", "number_of_workers"})
     compute = _section(raw, "compute", f"{w}:", {"staging_uri"})
     write = _section(raw, "write", f"{w}:", {"write_units_per_s", "capacity_share", "partitions"})
-    validation = _section(raw, "validation", f"{w}:", {"sample_size"})
+    validation = _section(raw, "validation", f"{w}:", _VALIDATION_KEYS)
     for key in ("conn_id", "schema", "local_schema", "glue_connection", "crawler_path"):
         _need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
     for key in ("crawler_name", "catalog_database", "role"):
@@ -391,7 +425,7 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
         write_units_per_s=_float(write.get("write_units_per_s", 4000), f"{w}: write.write_units_per_s"),
         capacity_share=share, partitions=_int(write.get("partitions", 8), f"{w}: write.partitions", minimum=1),
         sample_size=_int(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
-        jobs=jobs, targets=dict(targets), path=path,
+        jobs=jobs, targets=dict(targets), **_thresholds(validation, w), path=path,
     )
 
 

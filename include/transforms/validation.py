@@ -216,3 +216,16 @@ def render_note(report: dict[str, Any]) -> str:
     blocks.append("\n".join(items))
     text = "\n\n".join(blocks)
     return text if len(text) <= NOTE_MAX_CHARS else text[:NOTE_MAX_CHARS - 2] + " …"
+
+
+def threshold_checks(documents: int | None, rejected: int, *, max_reject_ratio: float, min_documents: int
+                     ) -> list[Check]:
+    """The spec's limits on a run, whatever else reconciles: a run that read too few source records, or rejected
+    more than `max_reject_ratio` of them, fails (one that writes nothing is never `passed`). `documents` is None
+    when the counts could not be taken; the count checks then report why."""
+    if documents is None:
+        return []
+    ratio = rejected / documents if documents else 0.0
+    return [Check(f"source records >= min_documents ({min_documents})", True, documents >= min_documents),
+            Check(f"rejected share <= max_reject_ratio ({max_reject_ratio:.2%}): {rejected} of {documents} "
+                  f"is {ratio:.2%}", True, ratio <= max_reject_ratio)]

@@ -67,10 +67,13 @@ def run_prefix(spec: Any, run_id: str, profile: str) -> str:
     return f"{spec.staging_uri}/runs/{run_id}"
 
 
-def quarantine_uri(spec: Any, run_id: str) -> str:
+def quarantine_uri(spec: Any, run_id: str, dry_run: bool = False) -> str:
+    """Where a run's rejects go: `<quarantine>/<dag_id>/<run_id>`, or `…/<dag_id>/dry_run/<run_id>` for a dry
+    run, so a rehearsal never mixes with (or is taken for) the rejects of a real load."""
     from connectors.storage import safe_segment
 
-    return f"{expand_env(spec.quarantine_uri).rstrip('/')}/{spec.dag_id}/{safe_segment(run_id)}"
+    kind = "dry_run/" if dry_run else ""
+    return f"{expand_env(spec.quarantine_uri).rstrip('/')}/{spec.dag_id}/{kind}{safe_segment(run_id)}"
 
 
 def _common(spec: Any, params: Mapping[str, Any], run_id: str, profile: str) -> dict[str, Any]:
@@ -91,7 +94,7 @@ def resolve_mongo_to_dsql(spec: Any, params: Mapping[str, Any], run_id: str, pro
     run = _common(spec, params, run_id, profile)
     return {**run, "source_uri": source, "target_conn_id": spec.target_conn_id, "target_schema": spec.target_schema,
             "ddl_dir": str(paths.sql_dir(spec.ddl_dir)), "job_report_uri": f"{run['run_prefix']}/job_report.json",
-            "quarantine_uri": quarantine_uri(spec, run_id)}
+            "quarantine_uri": quarantine_uri(spec, run_id, run["dry_run"])}
 
 
 def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str,

@@ -16,11 +16,11 @@ from typing import Any
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from dbmigrate import failures, run_files
+from dbmigrate import failures, run_files, runtime
 from dbmigrate.links import QuarantineLink, ReportLink
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from dbmigrate.run_notes import NOTE_KEY
-from transforms.validation import Check, build_report, render_markdown, render_note
+from transforms.validation import Check, build_report, render_markdown, render_note, threshold_checks
 
 
 class MigrationReportOperator(BaseOperator):
@@ -65,6 +65,13 @@ class MigrationReportOperator(BaseOperator):
         counts, sample = results[self.count_task_id], results[self.sample_task_id]
         checks = [Check.from_dict(c) for task_id in (self.count_task_id, *self.check_task_ids)
                   for c in results[task_id].get("checks", [])]
+        if counts:
+            spec = runtime.spec_for(self.spec_dag_id)
+            documents = counts.get("documents")
+            if documents is None:  # relational sources: the source rows of every item type
+                documents = sum(int(e.get("source") or 0) for e in counts.get("entities", {}).values())
+            checks += threshold_checks(documents, sum(counts.get("rejects", {}).values()),
+                                       max_reject_ratio=spec.max_reject_ratio, min_documents=spec.min_documents)
         return build_report(dag_id=self.spec_dag_id, run_id=run_id, entities=counts.get("entities", {}),
                             rejects=counts.get("rejects", {}), checks=checks, sample=sample,
                             dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run)

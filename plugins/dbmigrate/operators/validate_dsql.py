@@ -105,7 +105,7 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
     def execute(self, context: Any) -> dict[str, Any]:
         spec = runtime.spec_for(self.spec_dag_id)
         size = 0 if self.run["dry_run"] else int(self.run["sample_size"])
-        mapper = DocumentMapper(spec.entities)
+        mapper = DocumentMapper.for_spec(spec)
         sample = KeySample(size)
         for line in self._lines(spec) if size else ():
             m = mapper.map_line(line)

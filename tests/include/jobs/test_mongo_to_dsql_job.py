@@ -111,16 +111,15 @@ def test_a_live_collection_classifies_like_its_export(spark: Any, tmp_path: Path
     monkeypatch.setattr(job, "mongo_uri_with_credentials",
                         lambda uri, arn: seen.append((uri, arn)) or "mongodb://u:secret@mongodb:27017")
 
-    docs, as_text = job.read_documents(fake, "mongodb://mongodb:27017", SPEC, SPEC.source_secret_arn)
+    docs = job.read_documents(fake, "mongodb://mongodb:27017", SPEC, SPEC.source_secret_arn)
 
-    assert as_text is True
     assert seen == [("mongodb://mongodb:27017", SPEC.source_secret_arn)]
     assert fake.read.calls == {"format": "mongodb", "schema": "document string",
                                "options": job.mongo_read_options("mongodb://u:secret@mongodb:27017",
                                                                  "entertainment", "movie_collection")}
     mapper = DocumentMapper(SPEC.entities)
     names = [e.name for e in SPEC.entities]
-    live = classify(docs, mapper, lambda entity, keys: set(), as_text=as_text)
+    live = classify(docs, mapper, lambda entity, keys: set())
     exported = classify(spark.sparkContext.parallelize(lines, 3), mapper, lambda entity, keys: set())
     assert entity_counts(live, names) == entity_counts(exported, names)
     assert dict(live.reasons) == dict(exported.reasons) and sum(live.reasons.values()) > 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from connectors.documents import plan_splits, read_split
 from generators.movie_collection import write
 from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper
@@ -25,8 +25,9 @@ def bad_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def _classify(spark, path: Path, existing=lambda entity, keys: set()):  # noqa: ANN001, ANN202
-    lines = spark.sparkContext.textFile(f"file://{path}", minPartitions=3)
-    return classify(lines, DocumentMapper(SPEC.entities), existing)
+    splits = plan_splits(f"file://{path}", parts=3)
+    docs = spark.sparkContext.parallelize(splits, len(splits)).flatMap(read_split)
+    return classify(docs, DocumentMapper(SPEC.entities), existing)
 
 
 def test_counts_match_the_generated_outcome_exactly(spark, bad_file) -> None:  # noqa: ANN001
@@ -45,9 +46,11 @@ def test_every_reject_reason_is_quarantined_with_its_document(spark, bad_file) -
     reasons = {r[0] for r in rejects}
     assert reasons == {"missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json"}
     source_lines = set(path.read_text(encoding="utf-8").splitlines())
-    for reason, _entity, detail, document in rejects:
+    for reason, _entity, detail, document, where in rejects:
         assert detail, reason
         assert document in source_lines  # the document as it was in the source, for a person to fix
+        offset = int(where.rsplit(" ", 1)[1])  # "<file> byte <offset>": where a person finds it
+        assert path.read_bytes()[offset:].decode("utf-8").startswith(document)
 
 
 def test_greatest_id_wins_among_duplicates(spark, bad_file) -> None:  # noqa: ANN001
@@ -82,19 +85,3 @@ def test_references_found_in_the_target_are_not_orphans(spark, tmp_path: Path) -
     assert asked == [("actor", ["ACTOR#nm1", "ACTOR#nm2"])]
 
 
-def test_live_collection_documents_map_like_export_lines(spark) -> None:  # noqa: ANN001
-    """Documents from the MongoDB Spark Connector arrive as dicts (datetime, Decimal): same rows as from a file."""
-    from datetime import UTC, datetime
-    from decimal import Decimal
-
-    doc = {"_id": "65f000000000000000000001", "PK": "MOVIE#tt9", "SK": "METADATA", "type": "movie", "title": "Ä",
-           "year": 1999, "rating": Decimal("7.25"), "release_date": datetime(1999, 3, 31, tzinfo=UTC),
-           "genres": ["Sci-Fi"], "details": {"budget": 63000000, "box_office": None, "language": "en"}}
-    line = json.dumps({**doc, "_id": {"$oid": doc["_id"]}, "rating": {"$numberDecimal": "7.25"},
-                       "release_date": {"$date": "1999-03-31T00:00:00Z"}})
-    from_dict = classify(spark.sparkContext.parallelize([doc]), DocumentMapper(SPEC.entities),
-                         lambda e, k: set(), as_text=False).rows["movie"].collect()
-    from_line = classify(spark.sparkContext.parallelize([line]), DocumentMapper(SPEC.entities),
-                         lambda e, k: set()).rows["movie"].collect()
-    assert from_dict == from_line
-    assert from_dict[0]["rating"] == Decimal("7.3")

@@ -66,15 +66,33 @@ def test_missing_source_names_the_cause_and_what_did_not_run(tmp_path: Path) -> 
 
 
 def test_passed_run_leaves_a_short_note(tmp_path: Path) -> None:
-    counts = {"entities": {"movie": {"source": 3, "target": 2, "rejected": 1}}, "rejects": {"bad_type": 1},
+    counts = {"entities": {"movie": {"source": 40, "target": 39, "rejected": 1}}, "rejects": {"bad_type": 1},
               "checks": [{"name": "x", "expected": 1, "actual": 1, "entity": None, "passed": True}]}
     ti = FakeTI({(TASKS[0], "return_value"): run_inputs(tmp_path), (TASKS[3], "result"): counts,
                  (TASKS[4], "result"): {"compared": 2, "mismatches": []}}, dict.fromkeys(TASKS[:5], "success"))
     result = report_op().execute({"ti": ti, "run_id": RUN_ID})
     assert result["status"] == "passed"
     note = ti.pushed[NOTE_KEY]
-    assert note.startswith("**PASSED**") and "| movie | 3 | 2 | 1 |" in note and "- rejects: bad_type 1" in note
+    assert note.startswith("**PASSED**") and "| movie | 40 | 39 | 1 |" in note and "- rejects: bad_type 1" in note
     assert len(note) <= 1000
+
+
+@pytest.mark.parametrize(("source", "rejected", "failed"), [
+    (100, 6, "rejected share <= max_reject_ratio (5.00%): 6 of 100 is 6.00%"),
+    (0, 0, "source records >= min_documents (1)"),
+    (3, 3, "rejected share <= max_reject_ratio (5.00%): 3 of 3 is 100.00%"),  # wrote nothing: never passed
+])
+def test_a_run_beyond_the_spec_thresholds_fails(tmp_path: Path, source: int, rejected: int, failed: str) -> None:
+    counts = {"entities": {"movie": {"source": source, "target": source - rejected, "rejected": rejected}},
+              "rejects": {"bad_type": rejected}, "documents": source, "checks": []}
+    ti = FakeTI({(TASKS[0], "return_value"): run_inputs(tmp_path), (TASKS[3], "result"): counts,
+                 (TASKS[4], "result"): {"compared": 0, "mismatches": []}}, dict.fromkeys(TASKS[:5], "success"))
+    with pytest.raises(AirflowFailException, match="did not reconcile"):
+        report_op().execute({"ti": ti, "run_id": RUN_ID})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "failed"
+    assert [c["name"] for c in report["checks"] if not c["passed"]] == [failed]
+    assert f"FAILED all: {failed}" in ti.pushed[NOTE_KEY] or f"failed: all {failed}" in ti.pushed[NOTE_KEY]
 
 
 def test_unresolved_run_still_reports_the_cause() -> None:

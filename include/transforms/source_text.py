@@ -1,0 +1,78 @@
+"""Source bytes as text, judged one way wherever they are read (the Spark job, the validators, the checks).
+
+A line is decoded as UTF-8 with `surrogateescape`: valid text comes out unchanged and every invalid byte
+becomes one code point U+DC80..U+DCFF, so nothing is replaced with U+FFFD and the document can still be
+quarantined byte for byte (`printable`). Such a line is a `bad_encoding` reject, never loaded.
+Pure Python: ships to EMR and Glue in the job bundle.
+"""
+
+from __future__ import annotations
+
+import re
+
+BOM = "\ufeff"
+JSON_WHITESPACE = " \t\r\n"
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def decode_line(raw: bytes, *, first: bool = False) -> str:
+    """One line's bytes (without its `\\n`) as text: a trailing `\\r` (CRLF files) and, on a file's first
+    line, a UTF-8 byte order mark are dropped; invalid bytes are kept as escaped code points."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    text = raw.decode("utf-8", "surrogateescape")
+    return text[1:] if first and text.startswith(BOM) else text
+
+
+def is_blank(text: str) -> bool:
+    """Nothing but JSON whitespace: not a document (a blank line, or a BOM-only first line)."""
+    return not text.strip(JSON_WHITESPACE)
+
+
+def invalid_utf8_at(text: str) -> int | None:
+    """Character offset of the first byte that was not valid UTF-8 in the decoded `text`, or None."""
+    m = _ESCAPED_BYTE.search(text)
+    return m.start() if m else None
+
+
+def printable(text: str) -> str:
+    """`text` safe to write anywhere (UTF-8 JSON, logs): an invalid byte as `\\xNN`, a lone surrogate as `\\udNNN`."""
+    if not _SURROGATE.search(text):
+        return text
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
+                   else f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a decoded string value cannot be stored as PostgreSQL text (NUL, lone surrogate), or None."""
+    if "\x00" in value:
+        return "contains a NUL character, which PostgreSQL text cannot store"
+    m = _SURROGATE.search(value)
+    if m:
+        return f"contains a lone surrogate U+{ord(m.group()):04X}, which is not valid Unicode"
+    return None
+
+
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def nesting_exceeds(text: str, limit: int) -> bool:
+    """True when the JSON `text` nests objects/arrays deeper than `limit`, judged before parsing it.
+
+    Parsers give up at interpreter-dependent depths (a `RecursionError`), so the limit is checked here, the
+    same way on every machine. Cheap for ordinary documents: only a text with more than `limit` brackets is
+    scanned, strings skipped.
+    """
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    depth = 0
+    for m in _STRUCTURE.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in "]}":
+            depth -= 1
+    return False
