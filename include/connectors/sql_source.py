@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from transforms.identifiers import quoted
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
@@ -157,7 +159,7 @@ def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
     options = jdbc_options(source, password_env)
-    name = f"{schema}.{table}"
+    name = quoted(schema, table)  # as `read_table` quotes it: case kept (transforms.identifiers)
     if split_column and partitions > 1:
         bounds = (spark.read.format("jdbc").options(**options)
                   .option("query", f"SELECT min({split_column}) AS lo, max({split_column}) AS hi FROM {name}")

@@ -5,7 +5,7 @@ these functions write through the source connection's DbApiHook, and the DynamoD
 functions describe, and hand the results back here to be compared.
 
 The SQL must run unchanged on SQL Server (pymssql, production) and PostgreSQL (psycopg, the local
-stand-in): plain SELECTs, `schema.table` unquoted (identifiers checked against `IDENTIFIER_RE`), `%s`
+stand-in): plain SELECTs, `"schema"."table"` quoted (`transforms.identifiers`: checked once, case kept), `%s`
 placeholders, no LIMIT/TOP and no dialect functions. Samples are chosen by key sets instead of LIMIT:
 `<key> % m = r` with a prime `m` derived from the row count, so the same rows are read on every run.
 A query that contains the modulo operator never has parameters (both drivers would otherwise read
@@ -17,7 +17,6 @@ Item re-mapping reuses `transforms.ticketing.expected_*`, exactly what the Glue 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from transforms.dynamo_items import from_item
+from transforms.identifiers import check_identifier, quoted
 from transforms.ticketing import (
     AVAILABLE,
     PURCHASED,
@@ -74,7 +74,6 @@ __all__ = [
     "venue_subjects",
 ]
 
-IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 IN_CHUNK = 500  # ids per IN-list: far below SQL Server's 2,100 parameters per statement
 
 # The source columns the validators read (names are identical on SQL Server and in the PostgreSQL port).
@@ -112,15 +111,8 @@ KEY_NAMES: dict[str, tuple[str, str]] = {
 # --- SQL -------------------------------------------------------------------------------------------------
 
 
-def check_identifier(name: str) -> str:
-    """`name` if it is a plain identifier (safe to write unquoted into SQL), else ValueError."""
-    if not isinstance(name, str) or not IDENTIFIER_RE.match(name):
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    return name
-
-
 def _table(schema: str, table: str) -> str:
-    return f"{check_identifier(schema)}.{check_identifier(table)}"
+    return quoted(schema, table)
 
 
 def select_sql(schema: str, table: str, where: str | None = None) -> str:

@@ -97,20 +97,25 @@ def resolve_mongo_to_dsql(spec: Any, params: Mapping[str, Any], run_id: str, pro
             "quarantine_uri": quarantine_uri(spec, run_id, run["dry_run"])}
 
 
+def requested_schema(spec: Any, params: Mapping[str, Any], profile: str) -> str:
+    """The source schema a relational run names: the `source_schema` param, else the profile's spec default."""
+    from transforms.identifiers import check_identifier
+
+    schema = _text(params, "source_schema") or (spec.local_source_schema if profile == "local"
+                                                else spec.source_schema)
+    try:
+        return check_identifier(schema)
+    except ValueError as err:
+        raise RunInputError(f"source_schema: {err}") from None
+
+
 def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str,
                                   source_database: str | None) -> dict[str, Any]:
     """Inputs of a relational → DynamoDB run. `source_conn_id`/`source_schema` drive what the jobs read (the
     crawler path and catalog table prefix on AWS) and what the validators read; `source_database` is the
     database of that connection (its `schema` field; the spec's crawler path names it otherwise)."""
-    from transforms.ticketing_checks import check_identifier
-
     conn_id = _text(params, "source_conn_id") or spec.source_conn_id
-    schema = _text(params, "source_schema") or (spec.local_source_schema if profile == "local"
-                                                else spec.source_schema)
-    try:
-        check_identifier(schema)
-    except ValueError as err:
-        raise RunInputError(f"source_schema: {err}") from None
+    schema = requested_schema(spec, params, profile)
     run = _common(spec, params, run_id, profile)
     database = source_database or spec.crawler_path.split("/")[0]
     return {**run, "source_conn_id": conn_id, "source_schema": schema, "source_database": database,

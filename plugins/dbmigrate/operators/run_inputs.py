@@ -41,7 +41,8 @@ class ResolveRunOperator(BaseOperator):
 
 
 def resolve(dag_id: str, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """The inputs of one run of `dag_id` (reads the spec, and on AWS the source connection's database)."""
+    """The inputs of one run of `dag_id` (reads the spec; for a relational source also its connection's database
+    and the catalog's spelling of the schema the run names)."""
     spec = runtime.spec_for(dag_id)
     profile = runtime.compute_profile()
     if spec.kind == "mongo_to_dsql":
@@ -50,7 +51,25 @@ def resolve(dag_id: str, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     try:
         from airflow.sdk import BaseHook
 
-        database = BaseHook.get_connection(conn_id).schema
+        conn = BaseHook.get_connection(conn_id)
     except Exception as err:  # AirflowNotFoundException and friends: a connection that is not there
         raise runtime.RunInputError(f"source connection {conn_id!r}: {err}") from err
-    return runtime.resolve_sqlserver_to_dynamodb(spec, params, run_id, profile, database)
+    requested = runtime.requested_schema(spec, params, profile)
+    schema = source_schema(conn, conn_id, requested)
+    return runtime.resolve_sqlserver_to_dynamodb(spec, {**params, "source_schema": schema}, run_id, profile,
+                                                 conn.schema)
+
+
+def source_schema(conn: Any, conn_id: str, requested: str) -> str:
+    """The source catalog's spelling of the schema a run names (`transforms.identifiers.pick_schema`), so the
+    Spark job and the validators, which both quote it, read the same tables whatever case the user typed."""
+    from transforms.identifiers import SCHEMA_LOOKUP_SQL, pick_schema
+
+    try:
+        found = conn.get_hook().get_records(SCHEMA_LOOKUP_SQL, parameters=(requested,))
+    except Exception as err:  # an unreachable source: the run could not read it either
+        raise runtime.RunInputError(f"source connection {conn_id!r} cannot be queried: {err}") from err
+    try:
+        return pick_schema(requested, [row[0] for row in found or []])
+    except ValueError as err:
+        raise runtime.RunInputError(f"source_schema: {err} (connection {conn_id!r})") from None

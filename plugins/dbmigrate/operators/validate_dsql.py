@@ -18,6 +18,7 @@ from connectors.documents import count_by_type, is_mongo, iter_lines
 from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from transforms.adjacency import DocumentMapper, Mapped, target_columns
+from transforms.identifiers import quoted
 from transforms.validation import KeySample, compare_row, count_checks
 
 RESULT_KEY = "result"
@@ -137,9 +138,9 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
     def _fetch(hook: DsqlHook, schema: str, entity: Any, columns: list[str], row: dict[str, Any]
                ) -> dict[str, Any] | None:
         keys = list(entity.key_columns)
-        where = " AND ".join(f'"{k}" = %s' for k in keys)
-        cols = ", ".join(f'"{c}"' for c in columns)
-        records = hook.get_records(f'SELECT {cols} FROM "{schema}"."{entity.table}" WHERE {where}',
+        where = " AND ".join(f"{quoted(k)} = %s" for k in keys)
+        cols = ", ".join(map(quoted, columns))
+        records = hook.get_records(f"SELECT {cols} FROM {quoted(schema, entity.table)} WHERE {where}",
                                    [row[k] for k in keys])
         return dict(zip(columns, records[0], strict=True)) if records else None
 
@@ -148,7 +149,7 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
         for ent, key in m.refs:
             e = spec.entity(ent)
             assert e.pk.prefix is not None
-            found = hook.get_records(f'SELECT 1 FROM "{spec.target_schema}"."{e.table}" WHERE source_id = %s',
+            found = hook.get_records(f"SELECT 1 FROM {quoted(spec.target_schema, e.table)} WHERE source_id = %s",
                                      [key[len(e.pk.prefix):]])
             if not found:
                 return False

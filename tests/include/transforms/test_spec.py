@@ -38,6 +38,11 @@ def test_the_shipped_specs_load() -> None:
     (DMS, lambda r: r["write"].update(capacity_share="half"), r"write.capacity_share: must be a number"),
     (DMS, lambda r: r["glue"].update(workers=3), r"glue: unknown keys \['workers'\]"),
     (DMS, lambda r: r.update(jobs="ticket_sales"), r"jobs: must be a list of strings"),
+    (MOVIE, lambda r: r["write"].update(max_row_bytes=9_000_000), r"write.max_row_bytes: must be at most"),
+    (MOVIE, lambda r: r["write"].update(max_column_bytes=3_000_000), r"write.max_column_bytes: must be at most"),
+    (MOVIE, lambda r: r["source"].update(max_nesting_depth=0), r"source.max_nesting_depth: must be a whole number"),
+    (MOVIE, lambda r: r["validation"].update(max_reject_ratio=1.5), r"validation.max_reject_ratio: must be in"),
+    (DMS, lambda r: r["validation"].update(min_documents=-1), r"validation.min_documents: must be a whole number"),
     (DMS, lambda r: r["validation"].update(sample_size=-1), r"validation.sample_size: must be a whole number >= 0"),
 ])
 def test_errors_name_the_file_and_the_field(tmp_path: Path, dag_id: str, change, message: str) -> None:

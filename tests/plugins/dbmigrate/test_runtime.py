@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable, Iterator
+
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from dbmigrate import runtime
 from dbmigrate.operators.run_inputs import resolve
@@ -32,15 +39,55 @@ def test_aws_profile_rejects_a_worker_file_and_uses_the_live_collection(monkeypa
         resolve(MOVIE, {"source_uri": "ftp://x"}, RUN_ID)
 
 
-def test_source_params_drive_the_crawler_path_and_catalog_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def source_conn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """`tickets_prod`, a postgres connection to the source stand-in; `make(*names)` creates schemas (quoted)."""
+    uri = os.environ["LOCAL_SOURCE_SQL_URI"]
+    info = conninfo_to_dict(uri)
+    monkeypatch.setenv("AIRFLOW_CONN_TICKETS_PROD", json.dumps({
+        "conn_type": "postgres", "host": info["host"], "port": int(info["port"]), "login": info["user"],
+        "password": info["password"], "schema": info["dbname"]}))
+    made: list[str] = []
+
+    def make(*names: str) -> None:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            for name in names:
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+                made.append(name)
+
+    yield make
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for name in made:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_source_params_drive_the_crawler_path_and_catalog_prefix(monkeypatch: pytest.MonkeyPatch,
+                                                                 source_conn: Callable[..., None]) -> None:
     monkeypatch.setenv("DBMIGRATE_PROFILE", "aws")
-    monkeypatch.setenv("AIRFLOW_CONN_TICKETS_PROD", '{"conn_type": "mssql", "host": "db", "schema": "Tickets"}')
-    run = resolve(DMS, {"source_conn_id": "tickets_prod", "source_schema": "sales"}, RUN_ID)
-    assert (run["source_conn_id"], run["source_schema"], run["source_database"]) == ("tickets_prod", "sales", "Tickets")
-    assert run["crawler_path"] == "Tickets/sales/%"
-    assert run["catalog_table_prefix"] == "tickets_sales_"
+    source_conn("rt_sales")
+    database = conninfo_to_dict(os.environ["LOCAL_SOURCE_SQL_URI"])["dbname"]
+    run = resolve(DMS, {"source_conn_id": "tickets_prod", "source_schema": "rt_sales"}, RUN_ID)
+    assert (run["source_conn_id"], run["source_schema"], run["source_database"]) == \
+        ("tickets_prod", "rt_sales", database)
+    assert run["crawler_path"] == f"{database}/rt_sales/%"
+    assert run["catalog_table_prefix"] == f"{database}_rt_sales_".lower()
     assert run["tables"] == {"ticket_sales": "ticket_sales", "config": "config"}
     assert set(run["job_report_uris"]) == {"ticket_sales", "config"}
+
+
+def test_the_schema_is_the_source_catalogs_spelling(monkeypatch: pytest.MonkeyPatch,
+                                                    source_conn: Callable[..., None]) -> None:
+    """`DMS_SAMPLE` names the stand-in's `dms_sample`: job and validators then quote that one spelling."""
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    source_conn("rt_lower", "RT_Mixed", "Rt_Twice", "rt_twice")
+    params = {"source_conn_id": "tickets_prod"}
+    assert resolve(DMS, {**params, "source_schema": "RT_LOWER"}, RUN_ID)["source_schema"] == "rt_lower"
+    assert resolve(DMS, {**params, "source_schema": "rt_mixed"}, RUN_ID)["source_schema"] == "RT_Mixed"
+    assert resolve(DMS, {**params, "source_schema": "rt_twice"}, RUN_ID)["source_schema"] == "rt_twice"
+    with pytest.raises(runtime.RunInputError, match="ambiguous"):
+        resolve(DMS, {**params, "source_schema": "RT_TWICE"}, RUN_ID)
+    with pytest.raises(runtime.RunInputError, match="'rt_missing' does not exist"):
+        resolve(DMS, {**params, "source_schema": "rt_missing"}, RUN_ID)
 
 
 def test_bad_params_fail_with_the_param_named(monkeypatch: pytest.MonkeyPatch) -> None:
