@@ -6,7 +6,7 @@ It must not import Airflow: it ships to the executors inside the job bundle.
 
     target = DsqlTarget(host="abc.dsql.us-east-1.on.aws", region="us-east-1")
     with RecyclingConnection(target) as rc:
-        run_with_occ_retry(lambda: write_batch(rc.get(), rows))
+        run_with_retry(lambda: write_batch(rc.get(), rows))
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ __all__ = [
     "RecyclingConnection",
     "auth_token",
     "connect",
+    "is_connection_lost",
     "is_occ_conflict",
-    "run_with_occ_retry",
+    "run_with_retry",
 ]
 
 APPLICATION_NAME = "dbmigrate"
@@ -207,23 +208,43 @@ def is_occ_conflict(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.Error) and exc.sqlstate == OCC_SQLSTATE
 
 
-def run_with_occ_retry(fn: Callable[[], T], *, attempts: int = 6, base_delay_s: float = 0.05,
-                       max_delay_s: float = 5.0, sleep: Callable[[float], None] = time.sleep,
-                       on_retry: Callable[[int, BaseException, float], None] | None = None) -> T:
-    """Call `fn()`; on an OCC conflict wait (exponential backoff, full jitter) and call it again.
+# The server ended the session (admin shutdown, crash shutdown, cannot accept connections right now).
+_SESSION_ENDED_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True when the connection broke or could not be opened: the network or the server went away (psycopg
+    reports no SQLSTATE, or class 08), or the server ended the session (57P01 admin shutdown, 57P02, 57P03).
+
+    A transaction cut off this way did not commit, or if COMMIT itself was cut off it may have: replaying
+    an upsert then writes the same values again, so retrying on a new connection is safe. A connection
+    attempt that fails (refused, timed out, rejected token) also has no SQLSTATE and is retried too.
+    """
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _SESSION_ENDED_SQLSTATES
+
+
+def run_with_retry(fn: Callable[[], T], *, attempts: int = 6, base_delay_s: float = 0.05,
+                   max_delay_s: float = 5.0, sleep: Callable[[float], None] = time.sleep,
+                   on_retry: Callable[[int, BaseException, float], None] | None = None) -> T:
+    """Call `fn()`; on an OCC conflict or a lost connection wait (exponential backoff, full jitter) and call it
+    again.
 
     DSQL reports conflicts at COMMIT and expects the whole transaction to be replayed, so `fn` must
-    run one complete transaction (open, write, commit) per call. Other errors are raised at once; the
-    last conflict is raised when `attempts` calls have failed. `on_retry(attempt, exc, delay_s)` is
-    called before each wait, e.g. to log.
+    run one complete transaction (get a connection, write, commit) per call; after a lost connection its
+    next call must get a new one (`RecyclingConnection.get()` does). Other errors are raised at once; the
+    last one is raised when `attempts` calls have failed. `on_retry(attempt, exc, delay_s)` is called
+    before each wait, e.g. to log.
     """
     if attempts < 1:
-        raise ValueError(f"run_with_occ_retry: attempts must be >= 1, got {attempts}")
+        raise ValueError(f"run_with_retry: attempts must be >= 1, got {attempts}")
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except psycopg.Error as exc:
-            if not is_occ_conflict(exc) or attempt == attempts:
+            if not (is_occ_conflict(exc) or is_connection_lost(exc)) or attempt == attempts:
                 raise
             delay = random.uniform(0.0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
             if on_retry is not None:

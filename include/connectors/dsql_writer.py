@@ -2,22 +2,27 @@
 
 Each partition opens its own connection (IAM token on DSQL, password on the stand-in), cuts its rows
 into transactions of at most `batch_rows` rows and `batch_bytes` bytes (DSQL: 3,000 rows, 10 MiB), and
-retries a transaction that loses an optimistic-concurrency conflict (SQLSTATE 40001). Rows are upserted
-on their primary key, so re-running a load updates rows instead of duplicating them.
+retries a transaction that loses an optimistic-concurrency conflict (SQLSTATE 40001, raised at COMMIT) or
+its connection (replayed on a new one). Rows are upserted on their primary key, so a replayed transaction
+or a re-run load updates rows instead of duplicating them. Each replay is logged as a warning (the
+executor's log on EMR).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
 
-from connectors.dsql import DsqlTarget, RecyclingConnection, run_with_occ_retry
+from connectors.dsql import DsqlTarget, RecyclingConnection, run_with_retry
 from transforms.batching import batches
 
 LINEAGE_COLUMNS = ("migration_run_id", "migrated_at")
+
+log = logging.getLogger(__name__)
 
 
 def upsert_statement(schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str]) -> sql.Composed:
@@ -35,8 +40,13 @@ def upsert_statement(schema: str, table: str, columns: Sequence[str], key_column
 
 def upsert_rows(rows: Iterable[dict[str, Any]], *, target: DsqlTarget, schema: str, table: str,
                 columns: Sequence[str], key_columns: Sequence[str], run_id: str, batch_rows: int,
-                batch_bytes: int) -> int:
-    """Upsert `rows` (dicts holding `columns`) and return how many were written."""
+                batch_bytes: int, attempts: int = 6, base_delay_s: float = 0.05) -> int:
+    """Upsert `rows` (dicts holding `columns`) and return how many were written.
+
+    Every row gets `migration_run_id = run_id` and one `migrated_at` for the whole call. Each batch is one
+    transaction, tried at most `attempts` times (backoff from `base_delay_s`, see `run_with_retry`); a batch
+    that still fails raises, and the batches committed before it stay (a re-run upserts them again).
+    """
     stmt = upsert_statement(schema, table, columns, key_columns)
     migrated_at = datetime.now(UTC)
     written = 0
@@ -49,6 +59,11 @@ def upsert_rows(rows: Iterable[dict[str, Any]], *, target: DsqlTarget, schema: s
                 with conn.transaction(), conn.cursor() as cur:
                     cur.executemany(stmt, values)
 
-            run_with_occ_retry(commit_batch)
+            def log_retry(attempt: int, exc: BaseException, delay: float, n: int = len(batch)) -> None:
+                log.warning("upsert into %s.%s: batch of %d rows failed on attempt %d/%d (%s: %s); "
+                            "replaying it in %.2fs", schema, table, n, attempt, attempts,
+                            type(exc).__name__, str(exc).strip(), delay)
+
+            run_with_retry(commit_batch, attempts=attempts, base_delay_s=base_delay_s, on_retry=log_retry)
             written += len(batch)
     return written

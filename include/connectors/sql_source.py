@@ -10,11 +10,11 @@ tables instead. psycopg only (imported on the executors), no Airflow.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from connectors.storage import read_secret
 from transforms.identifiers import quoted
 
 if TYPE_CHECKING:
@@ -27,17 +27,17 @@ ITERSIZE = 5000  # rows per round trip of the server-side cursor
 _INTEGRAL = ("ShortType", "IntegerType", "LongType", "ByteType")
 
 
-def source_conninfo(conninfo: Mapping[str, Any], password_env: str | None) -> dict[str, Any]:
-    """psycopg connection keywords: `conninfo` (host, port, user, dbname, ...) plus the password read from the
-    environment variable `password_env` of this (driver) process, if given."""
+def source_conninfo(conninfo: Mapping[str, Any], password_file: str | None) -> dict[str, Any]:
+    """psycopg connection keywords: `conninfo` (host, port, user, dbname, ...) plus the password read from
+    `password_file` on this (driver) process, if given (`connectors.storage.read_secret`)."""
     out = {k: v for k, v in conninfo.items() if v is not None}
     if "password" in out:
-        raise ValueError("conninfo must not carry a password; name the env variable holding it (password_env)")
-    if password_env:
+        raise ValueError("conninfo must not carry a password; give the file holding it (password_file)")
+    if password_file:
         try:
-            out["password"] = os.environ[password_env]
-        except KeyError:
-            raise ValueError(f"environment variable {password_env} (the source password) is not set") from None
+            out["password"] = read_secret(password_file)
+        except OSError as err:
+            raise ValueError(f"the source password file cannot be read: {err}") from None
     return out
 
 
@@ -94,7 +94,7 @@ def _partition_reader(conninfo: dict[str, Any], schema: str, table: str, columns
     return read
 
 
-def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_env: str | None, schema: str,
+def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_file: str | None, schema: str,
                table: str, struct: StructType, partitions: int, split_column: str | None,
                itersize: int = ITERSIZE) -> DataFrame:
     """`schema.table` as a DataFrame of `struct` (its field names are the columns read, in order).
@@ -105,8 +105,8 @@ def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_env
     action runs, and every action reads again (cache the result to read once).
 
     :param conninfo: psycopg connection keywords without the password (host, port, user, dbname, ...).
-    :param password_env: env variable holding the password, read here on the driver (executors of a local
-        session do not see variables set after the JVM started); None for no password.
+    :param password_file: file holding the password, read here on the driver (the executors get it with the
+        partition reader, never through their environment); None for no password.
     :param struct: Spark schema; values must fit it (numeric → Decimal, timestamp → datetime, date → date).
     :param split_column: an integer column of `struct` to split on, or None.
     """
@@ -122,14 +122,14 @@ def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_env
                              f"got {fields[split_column].simpleString()}")
     else:
         partitions = 1
-    reader = _partition_reader(source_conninfo(conninfo, password_env), schema, table, columns, split_column,
+    reader = _partition_reader(source_conninfo(conninfo, password_file), schema, table, columns, split_column,
                                partitions, _row_converter(struct), itersize)
     rdd = spark.sparkContext.parallelize(range(partitions), partitions).mapPartitions(reader)
     return spark.createDataFrame(rdd, struct)
 
 
-def jdbc_options(source: Mapping[str, Any], password_env: str | None) -> dict[str, str]:
-    """Spark JDBC options for `source` (`jdbc_url`, `driver`, `user`), the password read from `password_env`.
+def jdbc_options(source: Mapping[str, Any], password_file: str | None) -> dict[str, str]:
+    """Spark JDBC options for `source` (`jdbc_url`, `driver`, `user`), the password read from `password_file`.
 
     `preferTimestampNTZ`: columns without a time zone (SQL Server `datetime2`, PostgreSQL `timestamp`) are
     read as wall-clock values, not through the JVM's default zone; `conform` then casts them in the session
@@ -139,17 +139,17 @@ def jdbc_options(source: Mapping[str, Any], password_env: str | None) -> dict[st
     if missing:
         raise ValueError(f"a JDBC source needs {missing}; got keys {sorted(source)}")
     if "password" in source:
-        raise ValueError("the source JSON must not carry a password; name the env variable holding it")
+        raise ValueError("the source JSON must not carry a password; give the file holding it")
     return {"url": source["jdbc_url"], "driver": source["driver"], "user": source.get("user") or "",
-            "password": source_conninfo({}, password_env).get("password", ""), "fetchsize": str(ITERSIZE),
+            "password": source_conninfo({}, password_file).get("password", ""), "fetchsize": str(ITERSIZE),
             "preferTimestampNTZ": "true"}
 
 
-def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_env: str | None, schema: str,
+def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_file: str | None, schema: str,
                     table: str, partitions: int, split_column: str | None) -> DataFrame:
     """`schema.table` through Spark's JDBC source (a real SQL Server, or any database with a JDBC driver).
 
-    `source` holds `jdbc_url`, `driver` and `user`; the password comes from `password_env` of this process.
+    `source` holds `jdbc_url`, `driver` and `user`; the password from `password_file`.
     With an integer `split_column` and `partitions` > 1, Spark runs `partitions` queries, each reading one
     stride of the column between its min and max (rows outside the bounds and NULLs go to the first and last
     partition, so none is lost); otherwise one query reads the table. Lazy like `read_table`.
@@ -158,7 +158,7 @@ def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_
     """
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
-    options = jdbc_options(source, password_env)
+    options = jdbc_options(source, password_file)
     name = quoted(schema, table)  # as `read_table` quotes it: case kept (transforms.identifiers)
     if split_column and partitions > 1:
         bounds = (spark.read.format("jdbc").options(**options)

@@ -47,6 +47,14 @@ def write_text(uri: str, text: str, *, client: Any = None) -> None:
     client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
 
 
+def read_secret(path: str) -> str:
+    """A password from the file a local job was given (`--*-password-file`): never an argument, never an
+    environment variable, so it shows in no process listing and no child's environment. One trailing
+    newline is not part of it."""
+    text = Path(path).read_text(encoding="utf-8")
+    return text[:-1] if text.endswith("\n") else text
+
+
 def safe_segment(value: str) -> str:
     """An Airflow run id (`manual__2026-01-01T00:00:00+00:00`) made safe as one path segment for Hadoop and S3."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in value)

@@ -7,14 +7,14 @@
 Thin on purpose: read arguments, build the session, then extract (`read_documents`), transform
 (`transforms.mongo_to_dsql.classify`) and load (`connectors.dsql_writer.upsert_rows` on the executors).
 Secrets never travel as step arguments: the MongoDB credentials come from Secrets Manager by ARN, DSQL
-uses IAM tokens minted on each executor, and the local stand-in's password is read from an env variable.
+uses IAM tokens minted on each executor, and the local stand-in's password is read from a file (never an
+argument or an environment variable).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse, urlunparse
@@ -23,7 +23,7 @@ from connectors.documents import plan_splits, read_split
 from connectors.dsql import DsqlTarget, connect
 from connectors.dsql_writer import upsert_rows
 from connectors.progress import Progress
-from connectors.storage import read_text, write_text
+from connectors.storage import read_secret, read_text, write_text
 from transforms.adjacency import REJECT_REASONS, DocumentMapper, target_columns
 from transforms.mongo_to_dsql import classify, entity_counts
 from transforms.spec import EntitySpec, MongoToDsqlSpec, parse_spec
@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--spec", required=True, help="spec YAML (file path, file:// or s3://)")
     p.add_argument("--source-uri", required=True, help="file://, s3:// (mongoexport lines) or mongodb(+srv)://")
     p.add_argument("--target-json", required=True, help="DsqlTarget as JSON, without any password")
-    p.add_argument("--target-password-env", default=None, help="env variable holding the password (stand-in)")
+    p.add_argument("--target-password-file", default=None, help="file holding the password (the stand-in)")
     p.add_argument("--run-id", required=True)
     p.add_argument("--report-uri", required=True)
     p.add_argument("--quarantine-uri", required=True)
@@ -134,8 +134,8 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: Progress) -> dict[str, Any]:
     target_dict = json.loads(args.target_json)
-    if args.target_password_env:
-        target_dict["password"] = os.environ[args.target_password_env]
+    if args.target_password_file:
+        target_dict["password"] = read_secret(args.target_password_file)
     target = DsqlTarget.from_dict(target_dict)
     mapper = DocumentMapper.for_spec(spec)
     docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)

@@ -7,14 +7,14 @@
     # embedded stack: the PostgreSQL copy of the source, read with psycopg on the executors
     spark-submit --py-files dbmigrate_jobs.zip sqlserver_to_dynamodb.py --spec FILE --item-set config \
         --run-id ID --report-uri FILE --source-json '{"host": ..., "port": ..., "user": ..., "dbname": ...}' \
-        --source-schema dms_sample --source-password-env VAR [--table NAME] [--dry-run]
+        --source-schema dms_sample --source-password-file FILE [--table NAME] [--dry-run]
 
 Thin on purpose: read arguments and the spec, read the source tables the item set needs
 (`transforms.dms_sample_schema`), build the items (`transforms.ticketing`) and write them on the executors
 (`connectors.dynamodb_writer.write_items`), each write partition throttled to its share of the planned
 write capacity. The report counts items by `item_type` (ticket_sales) or `data_type` (config).
 Unknown arguments (Glue's own, e.g. --JOB_NAME) are ignored. The source password never travels as an
-argument: the local stand-in's is read from an env variable, Glue's comes with its catalog connection.
+argument: the local stand-in's is read from a file, Glue's comes with its catalog connection.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help='local: {"host", "port", "user", "dbname"} of the PostgreSQL copy, or {"jdbc_url", "driver", '
                         '"user"} of a real SQL Server; never a password')
     p.add_argument("--source-schema", default=None, help="local: schema of the source tables (dbo on SQL Server)")
-    p.add_argument("--source-password-env", default=None, help="local: env variable holding the source password")
+    p.add_argument("--source-password-file", default=None, help="local: file holding the source password")
     p.add_argument("--catalog-database", default=None, help="Glue: Data Catalog database of the crawled source")
     p.add_argument("--catalog-table-prefix", default="", help="Glue: catalog table name = prefix + source table")
     p.add_argument("--write-units-per-s", type=float, default=None, help="default: the spec's write_units_per_s")
@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if not isinstance(source, dict):
             p.error("--source-json must be a JSON object")
         if "password" in source:
-            p.error("--source-json must not carry a password: name its env variable with --source-password-env")
+            p.error("--source-json must not carry a password: give the file holding it with --source-password-file")
         if "jdbc_url" in source and not source.get("driver"):
             p.error('--source-json with "jdbc_url" needs "driver" (e.g. com.microsoft.sqlserver.jdbc.SQLServerDriver)')
     return args
@@ -92,7 +92,7 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
     """The source tables as DataFrames of `struct_of(table)`, keyed by table name.
 
     Glue (`--catalog-database`): the crawled Data Catalog tables. Local (`--source-json`, no password in it;
-    the password from the env variable `--source-password-env` names): `{"jdbc_url", "driver", "user"}` is
+    the password from the file `--source-password-file` names): `{"jdbc_url", "driver", "user"}` is
     read with Spark's JDBC source (a real SQL Server under docker compose, whose driver comes with
     `--packages com.microsoft.sqlserver:mssql-jdbc:12.8.1.jre11`), `{"host", "port", "user", "dbname"}` with
     psycopg on the executors (the embedded PostgreSQL copy). `--partitions` parallel reads on each table's
@@ -118,10 +118,10 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
     for table in tables:
         if "jdbc_url" in conninfo:  # a real SQL Server (docker compose): Spark's JDBC source
             out[table] = conform(read_table_jdbc(
-                spark, source=conninfo, password_env=args.source_password_env, schema=args.source_schema,
+                spark, source=conninfo, password_file=args.source_password_file, schema=args.source_schema,
                 table=table, partitions=partitions, split_column=SPLIT_COLUMNS.get(table)), table)
             continue
-        out[table] = read_table(spark, conninfo=conninfo, password_env=args.source_password_env,
+        out[table] = read_table(spark, conninfo=conninfo, password_file=args.source_password_file,
                                 schema=args.source_schema, table=table, struct=struct_of(table),
                                 partitions=partitions, split_column=SPLIT_COLUMNS.get(table))
     return out

@@ -87,11 +87,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
     from dbmigrate.operators.dsql import DsqlDeployDdlOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.source import CheckMongoSourceOperator
-    from dbmigrate.operators.spark_job import (
-        TARGET_PASSWORD_ENV,
-        LocalSparkSubmitOperator,
-        StageMongoToDsqlJobOperator,
-    )
+    from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageMongoToDsqlJobOperator
     from dbmigrate.operators.validate_dsql import ValidateMongoToDsqlCountsOperator, ValidateMongoToDsqlRowsOperator
     from dbmigrate.sensors.emr import LoggedEmrStepSensor
 
@@ -115,8 +111,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
         with TaskGroup("load", tooltip="Run the Spark job: an EMR step on AWS, spark-submit locally"):
             if profile == "local":
                 load: list[Any] = [LocalSparkSubmitOperator(
-                    task_id="run_spark_job", job=stage.output["local_job"], retries=0,
-                    secret_env={TARGET_PASSWORD_ENV: spec.target_conn_id})]
+                    task_id="run_spark_job", job=stage.output["local_job"], retries=0)]
                 teardown = None
             else:
                 transient = spec.emr.cluster_id is None
@@ -181,11 +176,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
 
     from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
-    from dbmigrate.operators.spark_job import (
-        SOURCE_PASSWORD_ENV,
-        LocalSparkSubmitOperator,
-        StageDynamoDbJobsOperator,
-    )
+    from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageDynamoDbJobsOperator
     from dbmigrate.operators.validate_dynamodb import (
         ValidateAccessPatternsOperator,
         ValidateDynamoDbCountsOperator,
@@ -217,8 +208,8 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
         with TaskGroup("load", tooltip="Glue crawler and Glue jobs on AWS, local Spark jobs locally"):
             if local:
                 jobs: list[Any] = [LocalSparkSubmitOperator(
-                    task_id=f"run_{name}", job=stage.output[f"local_job_{name}"], retries=0, master="local[2]",
-                    secret_env={SOURCE_PASSWORD_ENV: run["source_conn_id"]}) for name in spec.jobs]
+                    task_id=f"run_{name}", job=stage.output[f"local_job_{name}"], retries=0, master="local[2]")
+                    for name in spec.jobs]
                 stage >> jobs
             else:
                 crawl = GlueCrawlerOperator(task_id="crawl_source", deferrable=True, config={

@@ -41,7 +41,7 @@ def sqlserver_source_args(conn: Any) -> tuple[dict[str, Any], list[str]]:
     - `postgres`/`postgresql` (the embedded stack): `{"host", "port" (or 5432), "user", "dbname": <schema>}`
       and `[]`; the job reads it with psycopg on the executors, no jar.
 
-    The password is never in the JSON (pass it through the env variable named by `--source-password-env`).
+    The password is never in the JSON (the job reads it from the file `--source-password-file` names).
     Raises ValueError for any other connection type, or an `mssql` connection without host or database.
     """
     conn_type = (conn.conn_type or "").lower()

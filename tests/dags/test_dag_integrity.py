@@ -53,8 +53,8 @@ EXPECTED = {
         **_VALIDATE_MOVIE,
     },
     ("dms_sample_to_dynamodb", "local"): {
-        R: sorted(["load.run_config", "load.run_ticket_sales", "prepare.ensure_config", "prepare.ensure_ticket_sales",
-                   "prepare.stage_jobs", "validate.publish", *_DMS_CHECKS]),
+        R: sorted(["prepare.ensure_config", "prepare.ensure_ticket_sales", "prepare.stage_jobs", "validate.publish",
+                   *_DMS_CHECKS]),
         "prepare.ensure_ticket_sales": ["prepare.stage_jobs"],
         "prepare.ensure_config": ["prepare.stage_jobs"],
         "prepare.stage_jobs": ["load.run_config", "load.run_ticket_sales"],

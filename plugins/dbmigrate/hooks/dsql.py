@@ -16,7 +16,7 @@ import psycopg
 from airflow.sdk.bases.hook import BaseHook
 
 import dbmigrate  # noqa: F401 - puts include/ on sys.path for `connectors`
-from connectors.dsql import DsqlTarget, auth_token, connect, run_with_occ_retry
+from connectors.dsql import DsqlTarget, auth_token, connect, run_with_retry
 
 if TYPE_CHECKING:
     import boto3
@@ -95,15 +95,16 @@ class DsqlHook(BaseHook):
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
         def log_retry(attempt: int, exc: BaseException, delay: float) -> None:
-            self.log.warning("OCC conflict on attempt %d, retrying in %.2fs: %s", attempt, delay, exc)
+            self.log.warning("OCC conflict or lost connection on attempt %d, retrying in %.2fs: %s", attempt, delay,
+                             exc)
 
-        return run_with_occ_retry(fn, on_retry=log_retry)
+        return run_with_retry(fn, on_retry=log_retry)
 
     def run(self, sql: str | Sequence[str], parameters: Sequence[Any] | dict[str, Any] | None = None,
             autocommit: bool = False) -> None:
-        """Run one or more statements as one transaction, replayed whole on OCC conflicts.
+        """Run one or more statements as one transaction, replayed whole on OCC conflicts and lost connections.
 
-        Wraps `psycopg.Cursor.execute` inside `connectors.dsql.run_with_occ_retry`; every attempt opens its
+        Wraps `psycopg.Cursor.execute` inside `connectors.dsql.run_with_retry`; every attempt opens its
         own connection and transaction. `parameters` apply to every statement.
         """
         statements = [sql] if isinstance(sql, str) else list(sql)

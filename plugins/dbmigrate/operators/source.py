@@ -1,4 +1,4 @@
-"""Fail fast, before any DDL or cluster time, when the source a run would read is not there."""
+"""Fail fast, before any DDL or cluster time, when the source a run would read is not allowed or not there."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from connectors.documents import is_mongo, iter_lines
 from connectors.storage import local_path
-from dbmigrate import run_files, runtime
+from dbmigrate import run_files, runtime, source_roots
 
 
 class CheckMongoSourceOperator(BaseOperator):
-    """Check that the run's source (resolved by the first task) can be read and holds documents.
+    """Check that the run's source (resolved by the first task) is allowed, can be read and holds documents.
 
-    A mongoexport file must exist and hold at least one line; a live collection must answer a ping and
-    hold documents. Nothing a retry could fix, so every failure is final (`AirflowFailException`).
+    The source must lie inside the allowed roots (`dbmigrate.source_roots`: after `..` and symlinks); a
+    mongoexport file must exist and hold at least one line; a live collection must answer a ping and hold
+    documents. Nothing a retry could fix, so every failure is final (`AirflowFailException`).
 
     :param spec_dag_id: the migration spec: database and collection of a live source (templated)
     :param source_uri: the resolved source: file://, s3:// or mongodb:// (templated)
@@ -38,8 +39,13 @@ class CheckMongoSourceOperator(BaseOperator):
 
     def execute(self, context: Any) -> str:
         uri = self.source_uri
+        spec = runtime.spec_for(self.spec_dag_id)
+        roots = source_roots.configured_roots(spec, runtime.compute_profile())
+        try:
+            source_roots.check_confined(uri, roots)
+        except source_roots.SourceOutsideRoots as err:
+            raise AirflowFailException(str(err)) from err
         if is_mongo(uri):
-            spec = runtime.spec_for(self.spec_dag_id)
             from airflow.providers.mongo.hooks.mongo import MongoHook
 
             client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()

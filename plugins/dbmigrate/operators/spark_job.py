@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,27 +23,32 @@ from dbmigrate.job_bundle import build_bundle, emr_step, spark_submit_args
 from dbmigrate.local_sources import mongo_packages, sqlserver_source_args
 from dbmigrate.paths import job_script
 
-TARGET_PASSWORD_ENV = "DBMIGRATE_TARGET_PASSWORD"
-SOURCE_PASSWORD_ENV = "DBMIGRATE_SOURCE_PASSWORD"
+# The job argument that names the file a local job reads a database password from (`LocalSparkSubmitOperator`).
+TARGET_PASSWORD_ARG = "--target-password-file"
+SOURCE_PASSWORD_ARG = "--source-password-file"
 
 
 def stage_job_files(spec: Any, staging_prefix: str, script: str, aws_conn_id: str | None, log: Any
-                    ) -> tuple[dict[str, Path], dict[str, str]]:
+                    ) -> dict[str, str]:
     """Build the bundle and upload it, the job script and the spec under `staging_prefix` (S3).
 
-    Returns the local files and their S3 URIs, keyed `py_files`, `script`, `spec`.
+    Returns their S3 URIs, keyed `py_files`, `script`, `spec`. The bundle is built in a temporary directory
+    removed before returning, success or failure: the S3 copies are what every later task runs.
     """
     local_dir = Path(tempfile.mkdtemp(prefix="dbmigrate-stage-"))
-    files = {"py_files": build_bundle(local_dir), "script": job_script(script), "spec": spec.path}
-    s3 = S3Hook(aws_conn_id=aws_conn_id)
-    staged = {}
-    for name, path in files.items():
-        uri = f"{staging_prefix}/{path.name}"
-        bucket, key = S3Hook.parse_s3_url(uri)
-        s3.load_file(str(path), key=key, bucket_name=bucket, replace=True)
-        staged[name] = uri
-        log.info("Staged %s at %s", path.name, uri)
-    return files, staged
+    try:
+        files = {"py_files": build_bundle(local_dir), "script": job_script(script), "spec": spec.path}
+        s3 = S3Hook(aws_conn_id=aws_conn_id)
+        staged = {}
+        for name, path in files.items():
+            uri = f"{staging_prefix}/{path.name}"
+            bucket, key = S3Hook.parse_s3_url(uri)
+            s3.load_file(str(path), key=key, bucket_name=bucket, replace=True)
+            staged[name] = uri
+            log.info("Staged %s at %s", path.name, uri)
+        return staged
+    finally:
+        shutil.rmtree(local_dir, ignore_errors=True)
 
 
 class StageMongoToDsqlJobOperator(BaseOperator):
@@ -50,7 +57,7 @@ class StageMongoToDsqlJobOperator(BaseOperator):
     Returns (and, with `multiple_outputs`, pushes key by key) the staged URIs, `emr_steps` (what
     `EmrAddStepsOperator` submits) and `local_job` (the same files on local disk with the job's arguments,
     what `LocalSparkSubmitOperator` runs). The DSQL target travels as JSON without a password: executors
-    mint IAM tokens themselves.
+    mint IAM tokens themselves; the local stand-in's password is handed over by `LocalSparkSubmitOperator`.
 
     :param spec_dag_id: the spec (by dag_id) this run migrates (templated)
     :param run: the run's inputs, as the first task resolved them (templated)
@@ -73,14 +80,12 @@ class StageMongoToDsqlJobOperator(BaseOperator):
         spec = runtime.spec_for(self.spec_dag_id)
         run = self.run
         target = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id).get_target()
-        files, staged = stage_job_files(spec, run["staging_prefix"], "mongo_to_dsql", self.aws_conn_id, self.log)
+        staged = stage_job_files(spec, run["staging_prefix"], "mongo_to_dsql", self.aws_conn_id, self.log)
 
         def job_args(spec_uri: str) -> list[str]:
             args = ["--spec", spec_uri, "--source-uri", run["source_uri"],
                     "--target-json", json.dumps(target.to_dict()), "--run-id", run["run_id"],
                     "--report-uri", run["job_report_uri"], "--quarantine-uri", run["quarantine_uri"]]
-            if not target.is_dsql:
-                args += ["--target-password-env", TARGET_PASSWORD_ENV]
             if run["dry_run"]:
                 args.append("--dry-run")
             return args
@@ -90,8 +95,9 @@ class StageMongoToDsqlJobOperator(BaseOperator):
         return {
             "staged": staged,
             "emr_steps": [emr_step(f"{spec.dag_id} {run['run_id']}", submit)],
-            "local_job": {"script": str(files["script"]), "py_files": str(files["py_files"]),
-                          "job_args": job_args(str(files["spec"])), "packages": mongo_packages(run["source_uri"])},
+            "local_job": {"script": staged["script"], "py_files": staged["py_files"],
+                          "job_args": job_args(staged["spec"]), "packages": mongo_packages(run["source_uri"]),
+                          "secrets": {} if target.is_dsql else {TARGET_PASSWORD_ARG: self.dsql_conn_id}},
         }
 
 
@@ -123,8 +129,8 @@ class StageDynamoDbJobsOperator(BaseOperator):
         spec = runtime.spec_for(self.spec_dag_id)
         run = self.run
         local = run["profile"] == "local"
-        files, staged = stage_job_files(spec, run["staging_prefix"], "sqlserver_to_dynamodb", self.aws_conn_id,
-                                        self.log)
+        staged = stage_job_files(spec, run["staging_prefix"], "sqlserver_to_dynamodb", self.aws_conn_id,
+                                 self.log)
         out: dict[str, Any] = {"staged": staged, "script_uri": staged["script"]}
         source = _local_source(run["source_conn_id"]) if local else None
         for item_set in spec.jobs:
@@ -143,11 +149,12 @@ class StageDynamoDbJobsOperator(BaseOperator):
                 continue
             # Locally only as many writers as cores run at once; the capacity share is split among them.
             args_ = {**common, "--partitions": str(min(spec.partitions, os.cpu_count() or 2)),
-                     "--spec": str(files["spec"]), "--source-json": json.dumps(source["json"]),
-                     "--source-schema": run["source_schema"], "--source-password-env": SOURCE_PASSWORD_ENV}
+                     "--spec": staged["spec"], "--source-json": json.dumps(source["json"]),
+                     "--source-schema": run["source_schema"]}
             args = [x for k, v in args_.items() for x in ((k,) if k == "--dry-run" else (k, v))]
-            out[f"local_job_{item_set}"] = {"script": str(files["script"]), "py_files": str(files["py_files"]),
-                                            "job_args": args, "packages": source["packages"]}
+            out[f"local_job_{item_set}"] = {"script": staged["script"], "py_files": staged["py_files"],
+                                            "job_args": args, "packages": source["packages"],
+                                            "secrets": {SOURCE_PASSWORD_ARG: run["source_conn_id"]}}
         return out
 
 
@@ -165,44 +172,82 @@ def _local_source(conn_id: str) -> dict[str, Any]:
 class LocalSparkSubmitOperator(BaseOperator):
     """Run a Spark job with the local `spark-submit` (pyspark's), as the EMR step or Glue job would run it.
 
-    The local compute profile uses this instead of the EMR and Glue operators. Passwords of the embedded
-    databases reach the job through environment variables (`secret_env`: variable → Airflow connection),
-    never its arguments; the job sees only an allow-listed part of the worker's environment. Its output is
-    streamed into the task log as it comes, progress lines included.
+    The local compute profile uses this instead of the EMR and Glue operators. The job's staged files are
+    fetched from S3 into a private directory of this task, removed when it ends, success, failure or kill.
+    A database password (`job["secrets"]`: job argument → Airflow connection) is written there to a file
+    only this user can read and passed as that argument: never on the command line, never in the job's
+    environment, which is an allow-listed part of the worker's (`job_environment`). spark-submit runs in
+    its own process group, so `on_kill` stops the JVM and its Python workers too. Output is streamed into
+    the task log as it comes, progress lines included.
 
-    :param job: what the staging task built: `script`, `py_files`, `job_args` and `packages` (templated)
-    :param secret_env: env variable → connection id whose password it carries (templated)
+    :param job: what the staging task built: `script`, `py_files`, `job_args` (S3 URIs of staged files among
+        them), `packages` and `secrets` (templated)
     :param master: Spark master, `local[*]` by default
+    :param aws_conn_id: AWS connection to fetch the staged files
+    :param kill_grace_s: seconds between SIGTERM and SIGKILL when the task is killed
     """
 
-    template_fields: Sequence[str] = ("job", "secret_env")
+    template_fields: Sequence[str] = ("job",)
 
-    def __init__(self, *, job: Any, secret_env: dict[str, str] | None = None, master: str = "local[*]",
-                 **kwargs: Any) -> None:
+    def __init__(self, *, job: Any, master: str = "local[*]", aws_conn_id: str | None = "aws_default",
+                 kill_grace_s: float = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job = job
-        self.secret_env = secret_env or {}
         self.master = master
+        self.aws_conn_id = aws_conn_id
+        self.kill_grace_s = kill_grace_s
+        self._proc: subprocess.Popen[str] | None = None
 
-    def execute(self, context: Any) -> None:
+    def _fetch(self, workdir: Path) -> dict[str, str]:
+        """Download the staged files (S3 URIs) into `workdir`; returns URI → local path."""
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        local: dict[str, str] = {}
+        for uri in {self.job["script"], self.job["py_files"], *(a for a in self.job["job_args"]
+                                                                  if str(a).startswith("s3://"))}:
+            bucket, key = S3Hook.parse_s3_url(uri)
+            path = workdir / key.rsplit("/", 1)[-1]
+            s3.download_file(bucket, key, str(path))
+            local[uri] = str(path)
+        return local
+
+    def _secret_args(self, workdir: Path) -> list[str]:
         from airflow.sdk import BaseHook
 
+        args: list[str] = []
+        for arg, conn_id in (self.job.get("secrets") or {}).items():
+            password = BaseHook.get_connection(conn_id).password
+            if not password:
+                continue
+            path = workdir / f"{arg.strip('-')}"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(password)
+            args += [arg, str(path)]
+        return args
+
+    def execute(self, context: Any) -> None:
+        workdir = Path(tempfile.mkdtemp(prefix="dbmigrate-job-"))  # mode 0700
+        try:
+            local = self._fetch(workdir)
+            job_args = [local.get(a, a) for a in self.job["job_args"]] + self._secret_args(workdir)
+            self._run(local[self.job["script"]], local[self.job["py_files"]], job_args)
+        finally:
+            self._proc = None
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _run(self, script: str, py_files: str, job_args: list[str]) -> None:
         env = {**job_environment(os.environ), "PYSPARK_PYTHON": sys.executable,
                "PYSPARK_DRIVER_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
-        for var, conn_id in self.secret_env.items():
-            password = BaseHook.get_connection(conn_id).password
-            if password:
-                env[var] = password
         submit = Path(sys.executable).parent / "spark-submit"
         cmd = [str(submit), *spark_submit_args(
-            script=self.job["script"], py_files=self.job["py_files"], job_args=list(self.job["job_args"]),
-            master=self.master, packages=list(self.job.get("packages") or []),
+            script=script, py_files=py_files, job_args=job_args, master=self.master,
+            packages=list(self.job.get("packages") or []),
             conf={"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC",
                   "spark.sql.shuffle.partitions": "8", "spark.driver.memory": "2g"})]
         self.log.info("spark-submit %s with --py-files %s (master %s)", self.job["script"], self.job["py_files"],
                       self.master)
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                bufsize=1)
+        self._proc = proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                             text=True, bufsize=1, start_new_session=True)
         assert proc.stdout is not None
         tail: list[str] = []
         for line in proc.stdout:  # streamed as the job prints it: progress lines reach the task log live
@@ -212,6 +257,26 @@ class LocalSparkSubmitOperator(BaseOperator):
             tail = [*tail[-40:], line]
         if proc.wait() != 0:
             raise AirflowException(f"spark-submit exited with {proc.returncode}:\n{''.join(tail)}")
+
+    def on_kill(self) -> None:
+        """Stop spark-submit and everything it started (JVM, Python workers): SIGTERM, then SIGKILL."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        self.log.info("Stopping spark-submit (process group %d)", proc.pid)
+        stop_process_group(proc, self.kill_grace_s)
+
+
+def stop_process_group(proc: subprocess.Popen[Any], grace_s: float) -> None:
+    """SIGTERM the process group `proc` leads; SIGKILL it if `proc` is still alive after `grace_s`."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
 
 
 # What a local Spark job may see of the worker's environment: the JVM, Spark, locale, temp and AWS endpoint

@@ -21,7 +21,7 @@ from connectors.dsql import (
     auth_token,
     connect,
     is_occ_conflict,
-    run_with_occ_retry,
+    run_with_retry,
 )
 
 DSQL_HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
@@ -174,7 +174,7 @@ class TestOccRetry:
         calls: list[int] = []
         sleeps: list[float] = []
         retries: list[tuple[int, bool]] = []
-        result = run_with_occ_retry(
+        result = run_with_retry(
             lambda: self._insert_then_check(pg_target, flaky, 2, calls), attempts=6, base_delay_s=0.01,
             sleep=sleeps.append, on_retry=lambda n, exc, delay: retries.append((n, is_occ_conflict(exc))),
         )
@@ -194,7 +194,7 @@ class TestOccRetry:
                 conn.execute("SELECT 1 / 0")
 
         with pytest.raises(psycopg.errors.DivisionByZero) as err:
-            run_with_occ_retry(fn, sleep=sleeps.append)
+            run_with_retry(fn, sleep=sleeps.append)
         assert not is_occ_conflict(err.value)
         assert len(calls) == 1 and sleeps == []
 
@@ -202,7 +202,7 @@ class TestOccRetry:
         calls: list[int] = []
         sleeps: list[float] = []
         with pytest.raises(psycopg.errors.SerializationFailure, match="OC000") as err:
-            run_with_occ_retry(lambda: self._insert_then_check(pg_target, flaky, 100, calls), attempts=3,
+            run_with_retry(lambda: self._insert_then_check(pg_target, flaky, 100, calls), attempts=3,
                                base_delay_s=10, max_delay_s=0.5, sleep=sleeps.append)
         assert err.value.sqlstate == "40001"
         assert len(calls) == 3 and len(sleeps) == 2
@@ -210,7 +210,7 @@ class TestOccRetry:
 
     def test_rejects_zero_attempts(self) -> None:
         with pytest.raises(ValueError, match="attempts"):
-            run_with_occ_retry(lambda: None, attempts=0)
+            run_with_retry(lambda: None, attempts=0)
 
     def test_is_occ_conflict_only_for_40001(self) -> None:
         assert not is_occ_conflict(RuntimeError("40001"))

@@ -21,7 +21,6 @@ from generators import dms_sample
 from transforms.dms_sample_schema import SPLIT_COLUMNS, struct_of
 
 pytestmark = pytest.mark.spark
-PASSWORD_ENV = "TEST_SQL_SOURCE_PASSWORD"
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +39,18 @@ def schema(source_uri: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def conninfo(source_uri: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Connection keywords without the password; the password goes through PASSWORD_ENV."""
+def conninfo(source_uri: str) -> dict[str, Any]:
+    """Connection keywords without the password (the password file is `password_file`)."""
     info = psycopg.conninfo.conninfo_to_dict(source_uri)
-    monkeypatch.setenv(PASSWORD_ENV, str(info.pop("password", "")))
+    info.pop("password", None)
     return info
+
+
+@pytest.fixture(scope="module")
+def password_file(source_uri: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("secret") / "source_password"
+    path.write_text(str(psycopg.conninfo.conninfo_to_dict(source_uri).get("password", "")) + "\n")
+    return str(path)
 
 
 def source_rows(source_uri: str, schema: str, table: str) -> list[tuple]:
@@ -66,8 +72,8 @@ def pg_comparable(row: tuple) -> tuple:
 
 
 @pytest.mark.parametrize("table", ["ticket_purchase_hist", "sporting_event_ticket", "sporting_event", "person"])
-def test_parallel_read_returns_every_row_once(spark, source_uri, schema, conninfo, table):
-    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table=table,
+def test_parallel_read_returns_every_row_once(spark, source_uri, schema, conninfo, password_file, table):
+    df = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema, table=table,
                     struct=struct_of(table), partitions=3, split_column=SPLIT_COLUMNS[table])
     assert df.rdd.getNumPartitions() == 3
     assert df.schema == struct_of(table)
@@ -80,8 +86,8 @@ def test_parallel_read_returns_every_row_once(spark, source_uri, schema, conninf
     assert len(sizes) == 3 and all(s > 0 for s in sizes), sizes
 
 
-def test_values_have_the_struct_types(spark, schema, conninfo, source_uri):
-    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema,
+def test_values_have_the_struct_types(spark, schema, conninfo, source_uri, password_file):
+    df = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema,
                     table="sporting_event_ticket", struct=struct_of("sporting_event_ticket"), partitions=2,
                     split_column="id")
     row = df.where(F.col("id") > 2**31).orderBy("id").first()
@@ -89,7 +95,7 @@ def test_values_have_the_struct_types(spark, schema, conninfo, source_uri):
     assert isinstance(row["ticket_price"], Decimal) and row["ticket_price"].as_tuple().exponent == -2
     assert isinstance(row["seat_level"], Decimal)
     assert isinstance(row["seat"], str)
-    ev = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table="sporting_event",
+    ev = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema, table="sporting_event",
                     struct=struct_of("sporting_event"), partitions=2, split_column="id")
     first = ev.orderBy("id").first()
     assert isinstance(first["start_date"], date) and isinstance(first["start_date_time"], datetime)
@@ -103,20 +109,20 @@ def test_values_have_the_struct_types(spark, schema, conninfo, source_uri):
     assert got == f"{want:%Y-%m-%d %H:%M:%S}"
 
 
-def test_table_without_split_column_is_one_partition(spark, source_uri, schema, conninfo):
-    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table="sport_division",
+def test_table_without_split_column_is_one_partition(spark, source_uri, schema, conninfo, password_file):
+    df = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema, table="sport_division",
                     struct=struct_of("sport_division"), partitions=4, split_column=None)
     assert df.rdd.getNumPartitions() == 1
     assert sorted(spark_rows(df)) == sorted(source_rows(source_uri, schema, "sport_division"))
 
 
-def test_null_split_values_are_read(spark, source_uri, schema, conninfo):
+def test_null_split_values_are_read(spark, source_uri, schema, conninfo, password_file):
     """Rows whose split column is NULL land in partition 0 instead of being lost."""
     with psycopg.connect(source_uri) as conn:
         want = conn.execute(sql.SQL("SELECT count(*), count(transferred_from_id) FROM {}").format(
             sql.Identifier(schema, "ticket_purchase_hist"))).fetchone()
     assert want[0] > want[1] > 0
-    df = read_table(spark, conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema,
+    df = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema,
                     table="ticket_purchase_hist",
                     struct=T.StructType([T.StructField("transferred_from_id", T.IntegerType())]),
                     partitions=3, split_column="transferred_from_id")
@@ -124,8 +130,8 @@ def test_null_split_values_are_read(spark, source_uri, schema, conninfo):
     assert df.where(F.col("transferred_from_id").isNotNull()).count() == want[1]
 
 
-def test_bad_arguments(spark, schema, conninfo):
-    kwargs = dict(conninfo=conninfo, password_env=PASSWORD_ENV, schema=schema, table="person",
+def test_bad_arguments(spark, schema, conninfo, password_file):
+    kwargs = dict(conninfo=conninfo, password_file=password_file, schema=schema, table="person",
                   struct=struct_of("person"), partitions=2)
     with pytest.raises(ValueError, match="must be an integer column"):
         read_table(spark, split_column="full_name", **kwargs)
@@ -133,7 +139,9 @@ def test_bad_arguments(spark, schema, conninfo):
         read_table(spark, split_column="nope", **kwargs)
     with pytest.raises(ValueError, match="partitions must be >= 1"):
         read_table(spark, split_column="id", **{**kwargs, "partitions": 0})
-    with pytest.raises(ValueError, match="is not set"):
-        source_conninfo({"host": "x"}, "TEST_SQL_SOURCE_UNSET_VARIABLE")
+    with pytest.raises(ValueError, match="password file cannot be read"):
+        source_conninfo({"host": "x"}, "/nonexistent/password")
+    assert source_conninfo({"host": "x"}, password_file)["password"] == \
+        psycopg.conninfo.conninfo_to_dict(os.environ["LOCAL_SOURCE_SQL_URI"]).get("password")  # no trailing newline
     with pytest.raises(ValueError, match="must not carry a password"):
         source_conninfo({"host": "x", "password": "p"}, None)

@@ -27,7 +27,6 @@ from generators import dms_sample
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
-PASSWORD_ENV = "TEST_JDBC_SOURCE_PASSWORD"
 needs_jar = pytest.mark.skipif(
     not JDBC_JAR.exists(), reason="no PostgreSQL JDBC driver at /usr/share/java/postgresql.jar (as root, "
                                   "bin/install-system-deps installs Debian's libpostgresql-jdbc-java)")
@@ -38,16 +37,16 @@ from pyspark.sql import SparkSession
 from connectors.sql_source import read_table, read_table_jdbc
 from transforms.dms_sample_schema import SPLIT_COLUMNS, TABLES, conform, struct_of
 
-conninfo, jdbc, schema, password_env, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:6]
+conninfo, jdbc, schema, password_file, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:6]
 spark = (SparkSession.builder.appName("jdbc-compare").config("spark.sql.session.timeZone", "UTC")
          .getOrCreate())
 result = {}
 for table in TABLES:
     split = SPLIT_COLUMNS.get(table)
-    raw = read_table_jdbc(spark, source=jdbc, password_env=password_env, schema=schema, table=table,
+    raw = read_table_jdbc(spark, source=jdbc, password_file=password_file, schema=schema, table=table,
                           partitions=3, split_column=split)
     via_jdbc = conform(raw, table)
-    via_psycopg = read_table(spark, conninfo=conninfo, password_env=password_env, schema=schema, table=table,
+    via_psycopg = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema, table=table,
                              struct=struct_of(table), partitions=3, split_column=split)
     a, b = sorted(map(repr, via_jdbc.collect())), sorted(map(repr, via_psycopg.collect()))
     result[table] = {"schema_equal": via_jdbc.schema == via_psycopg.schema == struct_of(table),
@@ -74,11 +73,11 @@ def source() -> Iterator[dict]:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def test_jdbc_options_take_the_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+def test_jdbc_options_take_the_password_from_its_file(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret\n")
     source = {"jdbc_url": "jdbc:sqlserver://sqlserver:1433;databaseName=dms_sample",
               "driver": "com.microsoft.sqlserver.jdbc.SQLServerDriver", "user": "sa"}
-    options = jdbc_options(source, PASSWORD_ENV)
+    options = jdbc_options(source, str(tmp_path / "pw"))
     assert options["password"] == "s3cret" and options["user"] == "sa"
     assert options["preferTimestampNTZ"] == "true"  # datetime2 stays wall-clock, whatever the JVM's zone
     with pytest.raises(ValueError, match="must not carry a password"):
@@ -95,9 +94,10 @@ def test_every_table_reads_the_same_through_jdbc(source: dict, tmp_path: Path) -
     script.write_text(COMPARE)
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
            "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp_path)), str(script),
-           json.dumps(source["conninfo"]), json.dumps(source["jdbc"]), source["schema"], PASSWORD_ENV, str(out)]
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, PASSWORD_ENV: source["password"],
-           "TZ": "America/Sao_Paulo"}  # a JVM zone that is not UTC
+           json.dumps(source["conninfo"]), json.dumps(source["jdbc"]), source["schema"], str(tmp_path / "pw"),
+           str(out)]
+    (tmp_path / "pw").write_text(source["password"])
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "TZ": "America/Sao_Paulo"}  # a JVM zone that is not UTC
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())

@@ -36,7 +36,6 @@ from transforms.ticketing import (
 
 pytestmark = pytest.mark.spark
 SPEC_PATH = SPEC_DIR / "dms_sample_to_dynamodb.yaml"
-PASSWORD_ENV = "TEST_DMS_SAMPLE_SOURCE_PASSWORD"
 SCALE = 0.2
 
 
@@ -46,19 +45,19 @@ def spec() -> Any:
 
 
 @pytest.fixture(scope="module")
-def source(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """A generated dms_sample in a throwaway schema; yields its uri, schema, conninfo and edge cases."""
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A generated dms_sample in a throwaway schema; yields its uri, schema, conninfo, password file and edge
+    cases."""
     import os
 
     uri = os.environ["LOCAL_SOURCE_SQL_URI"]
     schema = f"t_{uuid.uuid4().hex[:10]}"
     loaded = dms_sample.load(uri, schema=schema, scale=SCALE)
     info = psycopg.conninfo.conninfo_to_dict(uri)
-    password = str(info.pop("password", ""))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(PASSWORD_ENV, password)
-        yield {"uri": uri, "schema": schema, "conninfo": info, "edge_cases": loaded.edge_cases,
-               "counts": loaded.counts}
+    password_file = tmp_path_factory.mktemp("secret") / "source_password"
+    password_file.write_text(str(info.pop("password", "")))
+    yield {"uri": uri, "schema": schema, "conninfo": info, "password_file": str(password_file),
+           "edge_cases": loaded.edge_cases, "counts": loaded.counts}
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
@@ -88,7 +87,7 @@ def make_table(spec: Any, ddb: Any) -> Iterator[Any]:
 def job_args(source: dict[str, Any], item_set: str, table: str, report: Path, *extra: str) -> list[str]:
     return ["--spec", str(SPEC_PATH), "--item-set", item_set, "--run-id", "test-run", "--report-uri", str(report),
             "--table", table, "--source-json", json.dumps(source["conninfo"]), "--source-schema", source["schema"],
-            "--source-password-env", PASSWORD_ENV, "--write-units-per-s", "1000000", "--partitions", "3",
+            "--source-password-file", source["password_file"], "--write-units-per-s", "1000000", "--partitions", "3",
             "--JOB_NAME", "ignored-glue-arg", *extra]
 
 
@@ -296,8 +295,8 @@ def test_a_jdbc_source_builds_the_same_items(source, sql_counts, tmp_path, item_
     report = tmp_path / "report.json"
     script = Path(__file__).resolve().parents[3] / "include" / "jobs" / "sqlserver_to_dynamodb.py"
     args = ["--spec", str(SPEC_PATH), "--item-set", item_set, "--run-id", "jdbc", "--report-uri", str(report),
-            "--source-json", json.dumps(jdbc), "--source-schema", source["schema"], "--source-password-env",
-            PASSWORD_ENV, "--partitions", "3", "--dry-run"]
+            "--source-json", json.dumps(jdbc), "--source-schema", source["schema"],
+            "--source-password-file", source["password_file"], "--partitions", "3", "--dry-run"]
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
            "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp_path)), str(script), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,

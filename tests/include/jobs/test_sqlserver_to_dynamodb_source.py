@@ -9,7 +9,7 @@ import pytest
 from jobs.sqlserver_to_dynamodb import parse_args
 
 BASE = ["--spec", "s.yaml", "--item-set", "config", "--run-id", "r", "--report-uri", "/tmp/r.json",
-        "--source-schema", "dbo", "--source-password-env", "PW"]
+        "--source-schema", "dbo", "--source-password-file", "/run/pw"]
 JDBC = {"jdbc_url": "jdbc:sqlserver://sqlserver:1433;databaseName=dms_sample;encrypt=false;"
                     "trustServerCertificate=true", "driver": "com.microsoft.sqlserver.jdbc.SQLServerDriver",
         "user": "sa"}
@@ -17,7 +17,7 @@ JDBC = {"jdbc_url": "jdbc:sqlserver://sqlserver:1433;databaseName=dms_sample;enc
 
 def test_a_jdbc_source_is_accepted() -> None:
     args = parse_args([*BASE, "--source-json", json.dumps(JDBC)])
-    assert json.loads(args.source_json) == JDBC and args.source_password_env == "PW"
+    assert json.loads(args.source_json) == JDBC and args.source_password_file == "/run/pw"
 
 
 def test_a_psycopg_source_is_accepted() -> None:

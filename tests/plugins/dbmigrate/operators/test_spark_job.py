@@ -54,7 +54,7 @@ class TestStageMongoToDsqlJobOperator:
         assert staged["staged"]["script"] in args
         target = json.loads(args[args.index("--target-json") + 1])
         assert target["auth"] == "iam" and target["host"] == DSQL_IAM["host"] and "password" not in target
-        assert "--target-password-env" not in args
+        assert "--target-password-file" not in args
         assert args[args.index("--source-uri") + 1].startswith("mongodb+srv://")
         assert "@" not in args[args.index("--source-uri") + 1]  # credentials come from Secrets Manager at run time
         assert args[args.index("--report-uri") + 1].startswith("s3://")

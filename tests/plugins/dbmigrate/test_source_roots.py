@@ -1,0 +1,91 @@
+"""Source confinement: a `source_uri` outside the allowed roots fails in `check_source`, before anything is read."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate import runtime, source_roots
+from dbmigrate.operators.source import CheckMongoSourceOperator
+from dbmigrate.source_roots import SourceOutsideRoots, check_confined, parse_roots
+
+MOVIE = "movie_collection_to_dsql"
+
+
+@pytest.mark.parametrize(("uri", "roots"), [
+    ("file:///data/exports/movies.json", ["/data/exports"]),
+    ("/data/exports/sub/movies.json", ["file:///data/exports/"]),
+    ("s3://bucket/exports/movies.json", ["s3://bucket/exports/"]),
+    ("s3://bucket/exports/2026/movies.json", ["s3://bucket/exports"]),
+    ("s3://bucket/anything.json", ["s3://bucket"]),
+    ("mongodb+srv://Movies.Cluster.example.net/?retryWrites=false", ["mongodb+srv://movies.cluster.example.net"]),
+    ("mongodb://user:pw@db1:27017,db2:27017/x", ["mongodb://db1,db2:27017,db3"]),
+])
+def test_inside(uri: str, roots: list[str]) -> None:
+    check_confined(uri, roots)
+
+
+@pytest.mark.parametrize(("uri", "roots"), [
+    ("file:///allowed/dir/../../etc/passwd", ["/allowed/dir"]),
+    ("/data/exportsX/movies.json", ["/data/exports"]),  # by path segment, not by string prefix
+    ("s3://bucket/exportsX/movies.json", ["s3://bucket/exports"]),
+    ("s3://bucket/exports/../secrets/key.json", ["s3://bucket/exports/"]),
+    ("s3://other/exports/movies.json", ["s3://bucket/exports/"]),
+    ("mongodb://evil.example.net:27017/", ["mongodb://db1:27017"]),
+    ("mongodb://db1:27018/", ["mongodb://db1:27017"]),
+    ("s3://bucket/exports/movies.json", ["/data/exports"]),
+    ("file:///etc/passwd", []),
+])
+def test_outside(uri: str, roots: list[str]) -> None:
+    with pytest.raises(SourceOutsideRoots, match="source "):
+        check_confined(uri, roots)
+
+
+def test_a_symlink_inside_pointing_outside_is_outside(tmp_path: Path) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "link.json").symlink_to("/etc/hostname")
+    (allowed / "real.json").write_text("{}\n")
+    check_confined(f"file://{allowed}/real.json", [str(allowed)])
+    with pytest.raises(SourceOutsideRoots):
+        check_confined(f"file://{allowed}/link.json", [str(allowed)])
+
+
+def test_env_over_variable_over_spec_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = runtime.spec_for(MOVIE)
+    monkeypatch.delenv(source_roots.ENV, raising=False)
+    monkeypatch.delenv(f"AIRFLOW_VAR_{source_roots.VARIABLE.upper()}", raising=False)
+    defaults = source_roots.configured_roots(spec, "local")
+    assert spec.source_uri in defaults and tempfile.gettempdir() in defaults
+    assert os.environ["LOCAL_DATA_DIR"] in defaults
+    assert tempfile.gettempdir() not in source_roots.configured_roots(spec, "aws")
+    monkeypatch.setenv(f"AIRFLOW_VAR_{source_roots.VARIABLE.upper()}", "s3://from-variable/x/")
+    assert source_roots.configured_roots(spec, "local") == ["s3://from-variable/x/"]
+    monkeypatch.setenv(source_roots.ENV, " /from/env , s3://b/p/ ,")
+    assert source_roots.configured_roots(spec, "local") == ["/from/env", "s3://b/p/"]
+    assert parse_roots(None) == []
+
+
+def _check(uri: str) -> str:
+    op = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, source_uri=uri, aws_conn_id=None)
+    return op.execute({})
+
+
+def test_check_source_refuses_a_file_outside_the_roots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    monkeypatch.delenv(source_roots.ENV, raising=False)
+    with pytest.raises(AirflowFailException, match="outside the allowed source roots"):
+        _check("file:///etc/passwd")
+    state = Path(os.environ["AIRFLOW_HOME"]).parent / "state.json"  # the local stack's passwords
+    with pytest.raises(AirflowFailException, match="outside the allowed source roots"):
+        _check(f"file://{os.environ['LOCAL_DATA_DIR']}/../{state.name}")
+    export = tmp_path / "movie_collection.json"
+    export.write_text('{"_id": 1, "type": "movie"}\n')
+    assert _check(f"file://{export}") == f"file://{export}"
+    monkeypatch.setenv(source_roots.ENV, "/somewhere/else")
+    with pytest.raises(AirflowFailException, match="outside the allowed source roots"):
+        _check(f"file://{export}")
