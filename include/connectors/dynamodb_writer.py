@@ -5,7 +5,7 @@ DynamoDB returns when a partition is throttled) with exponential backoff and ful
 left, optionally throttled by a `CapacityShareLimiter` so that a load uses only its share of the table's
 write capacity. Items must already be in attribute-value form (`{"id": {"N": "1"}}`) and unique by key
 within one batch: DynamoDB rejects a request that puts the same key twice, and so does `write_items`,
-before sending anything of that batch.
+before sending anything of that batch. Pass a `WriteStats` to count the throttling a load met.
 
 `count_items` counts with a parallel Scan (`Select=COUNT`); DescribeTable's `ItemCount` is refreshed only
 about every six hours, so it cannot validate a load.
@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import Any
 
@@ -44,6 +45,31 @@ class UnprocessedItemsError(RuntimeError):
         self.remaining = remaining
         self.attempts = attempts
         self.written = written
+
+
+@dataclass
+class WriteStats:
+    """What `write_items` met on its way, for logs and the job report; add up the stats of several writers.
+
+    botocore retries a throttled request by itself (`sdk_retries`, from `ResponseMetadata.RetryAttempts`)
+    before `write_items` sees an error; `throttled_requests` are the requests refused even so, and
+    `unprocessed_items` the items DynamoDB handed back. Each of those was resubmitted.
+    """
+
+    requests: int = 0  # BatchWriteItem calls write_items made
+    sdk_retries: int = 0  # retries botocore made inside those calls (throttling, 5xx)
+    throttled_requests: int = 0  # calls that still ended in a throttling error
+    unprocessed_items: int = 0  # items returned as UnprocessedItems
+
+    def __add__(self, other: WriteStats) -> WriteStats:
+        return WriteStats(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _sdk_retries(response: Mapping[str, Any]) -> int:
+    return int((response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0)
 
 
 def write_units(item: Item) -> int:
@@ -121,7 +147,7 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...], client: Any = None,
                 max_attempts: int = 10, base_delay_s: float = 0.05, max_delay_s: float = 5.0,
                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
-                rate_limiter: CapacityShareLimiter | None = None) -> int:
+                rate_limiter: CapacityShareLimiter | None = None, stats: WriteStats | None = None) -> int:
     """Put `items` into `table` with BatchWriteItem, 25 at a time; return how many were written.
 
     Unprocessed items (and whole requests refused with a throttling error) are resubmitted after a
@@ -134,6 +160,7 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
     :param key_names: The table's key attribute names, partition key first.
     :param client: A boto3 DynamoDB client; `boto3.client("dynamodb")` if None.
     :param rate_limiter: Takes each request's write units before it is sent (resubmissions included).
+    :param stats: Incremented with the requests made and the throttling met (see `WriteStats`).
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -143,6 +170,8 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
         import boto3
 
         client = boto3.client("dynamodb")
+    if stats is None:
+        stats = WriteStats()
     written = 0
     for batch in _chunks(items, BATCH_SIZE):
         _check_unique_keys(batch, key_names, table)
@@ -152,12 +181,17 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
             attempt += 1
             if rate_limiter is not None:
                 rate_limiter.acquire(sum(write_units(r["PutRequest"]["Item"]) for r in pending))
+            stats.requests += 1
             try:
                 response = client.batch_write_item(RequestItems={table: pending})
                 pending = list((response.get("UnprocessedItems") or {}).get(table, []))
+                stats.sdk_retries += _sdk_retries(response)
+                stats.unprocessed_items += len(pending)
             except ClientError as err:
+                stats.sdk_retries += _sdk_retries(err.response)
                 if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
                     raise
+                stats.throttled_requests += 1
             if not pending:
                 break
             if attempt >= max_attempts:

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from transforms.adjacency import entity_uuid
+
 
 @dataclass(frozen=True)
 class Check:
@@ -38,12 +40,14 @@ class Check:
         return cls(d["name"], d["expected"], d["actual"], d.get("entity"))
 
 
-def count_checks(source: dict[str, int], job: dict[str, Any], target_run: dict[str, int],
+def count_checks(source: dict[str, int], job: dict[str, Any], target_keyed: dict[str, int],
                  source_total: int, quarantined: int | None) -> list[Check]:
-    """Source documents vs the job's accounting vs rows the run wrote, per entity and in total.
+    """Source documents vs the job's accounting vs the target rows of this run's keys, per entity and in total.
 
     `source` counts documents per entity read independently of the job; `job` is the job's report;
-    `target_run` counts target rows stamped with this run's id; `quarantined` the quarantine records.
+    `target_keyed` counts, per entity, the target rows whose primary key is one of the keys this run's source
+    loads (`target_key` of every source document that maps), which must be the `unique` rows the job wrote;
+    `quarantined` the quarantine records.
     """
     checks = [Check("source documents = job documents", source_total, job["documents"])]
     for name, c in job["entities"].items():
@@ -52,11 +56,24 @@ def count_checks(source: dict[str, int], job: dict[str, Any], target_run: dict[s
             Check("documents = unique + duplicates + rejected", c["documents"],
                   c["unique"] + c["duplicates"] + c["rejected"], name),
         ]
-        if name in target_run:
-            checks.append(Check("target rows of this run = unique documents", c["unique"], target_run[name], name))
+        if name in target_keyed:
+            checks.append(Check("target rows with this run's keys = unique documents", c["unique"],
+                                target_keyed[name], name))
     if quarantined is not None:
         checks.append(Check("quarantined documents = rejects", sum(job["rejects"].values()), quarantined))
     return checks
+
+
+def target_key(entity: Any, pk: str, sk: str, pk_prefixes: dict[str, str]) -> tuple[str, ...]:
+    """The target primary key of the row a document with `PK`/`SK` becomes, from those source keys alone.
+
+    Entity tables: the uuid derived from the PK (`transforms.adjacency.entity_uuid`); relationship tables: per
+    key column, the uuid of the entity the PK or SK names (`pk_prefixes`: each entity's PK prefix by name).
+    """
+    if not entity.is_relationship:
+        return (entity_uuid(pk),)
+    ids = {"pk": entity.pk.id_of(pk), "sk": entity.sk.id_of(sk)}
+    return tuple(entity_uuid(f"{pk_prefixes[r.entity]}{ids[r.key]}") for r in entity.refs)
 
 
 def sample_hash(key: str) -> str:

@@ -2,19 +2,29 @@
 
 Every run has three task groups. A MongoDB → DSQL migration:
 
-    prepare:  resolve_run → check_source → deploy_ddl → stage_job
+    prepare:  resolve_run → check_source → deploy_ddl → acquire_lock → stage_job
     load:     aws: [create_cluster →] add_step → wait_for_step [→ terminate_cluster] | local: run_spark_job
     validate: validate_counts, validate_rows → report (ALL_DONE) → publish (assets)
+              report, load tasks [, terminate_cluster] → release_lock (ALL_DONE)
 
 and a SQL Server → DynamoDB migration:
 
-    prepare:  resolve_run → ensure_<table>… → stage_jobs
+    prepare:  resolve_run → ensure_<table>… → acquire_lock → stage_jobs
     load:     aws: crawl_source → glue_<job>… (parallel, deferrable) | local: run_<job>… (local Spark)
     validate: validate_counts, validate_items, validate_access_patterns → report (ALL_DONE) → publish
+              report, load jobs → release_lock (ALL_DONE)
 
 `resolve_run` resolves the run's inputs once; every later task takes them as XComArgs
 (`resolve.output["source_uri"]`). Validators need a finished load: after a failure they are
 `upstream_failed`, and the report (which always runs) names the first failed task and its error.
+
+`max_active_runs=1` only limits the runs of one deployment; two `airflow dags test` processes, a UI run beside
+a test run or two deployments would still write the same target at once. So once the target is ready and
+before anything is written, `acquire_lock` takes the target's lock (`dbmigrate.operators.lock`: a row in the
+DSQL schema, an item per DynamoDB table in a lock table) and a run that finds it held fails there at once,
+naming the holder. `release_lock` gives it back when the run ends, whatever happened (ALL_DONE, after the
+report, every load task and any cluster teardown); it never fails, so the run's outcome and the report's first
+failure stay those of the migration. Dry runs write nothing and take no lock.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
         doc_md=dag_doc_md(spec, profile),
         schedule=None,
         catchup=False,
-        max_active_runs=1,  # two loads into the same target must not race on the same rows
+        max_active_runs=1,  # this deployment's runs one at a time; the target lock covers the rest
         tags=[*spec.tags, f"profile:{profile}"],
         default_args={"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2),
                       "on_failure_callback": record_failure},
@@ -85,6 +95,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
     )
 
     from dbmigrate.operators.dsql import DsqlDeployDdlOperator
+    from dbmigrate.operators.lock import AcquireDsqlLockOperator, ReleaseDsqlLockOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.source import CheckMongoSourceOperator
     from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageMongoToDsqlJobOperator
@@ -98,16 +109,20 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
         "source_uri": Param(None, type=["null", "string"], title="Source URI",
                             description=f"Empty: the spec's source for this profile. Or {source_help}."),
     }) as dag:
-        with TaskGroup("prepare", tooltip="Resolve the run, check the source, deploy the DDL, stage the job"):
+        with TaskGroup("prepare", tooltip="Resolve the run, check the source, deploy the DDL, lock the target, "
+                                          "stage the job"):
             resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
             run = resolve.output
             check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
                                              source_uri=run["source_uri"])
             ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
                                         sql_dir=run["ddl_dir"], lint_only=run["dry_run"])
+            lock_args = {"schema": run["target_schema"], "dry_run": run["dry_run"],
+                         "dsql_conn_id": spec.target_conn_id}
+            lock = AcquireDsqlLockOperator(task_id="acquire_lock", **lock_args)
             stage = StageMongoToDsqlJobOperator(task_id="stage_job", spec_dag_id=spec.dag_id, run=run,
                                                 dsql_conn_id=spec.target_conn_id)
-            chain(resolve, check, ddl, stage)
+            chain(resolve, check, ddl, lock, stage)
         with TaskGroup("load", tooltip="Run the Spark job: an EMR step on AWS, spark-submit locally"):
             if profile == "local":
                 load: list[Any] = [LocalSparkSubmitOperator(
@@ -139,6 +154,9 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
                       uri=f"dsql://{spec.target_conn_id}/{spec.target_schema}/{e.table}"), [e.name])
                 for e in spec.entities}
             report, _ = _report_and_publish(spec, resolve, counts, rows, [], assets)
+            # after every task that can still write: the report may run while a failed load's step is running
+            release = ReleaseDsqlLockOperator(task_id="release_lock", **lock_args)
+            [report, *load, *([teardown] if teardown is not None else [])] >> release
     report.watched_task_ids = [t.task_id for t in dag.tasks]
     return dag
 
@@ -175,6 +193,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
     from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 
     from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
+    from dbmigrate.operators.lock import AcquireDynamoDbLockOperator, ReleaseDynamoDbLockOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageDynamoDbJobsOperator
     from dbmigrate.operators.validate_dynamodb import (
@@ -197,14 +216,16 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
                                    "" if local else "; it also sets the crawler path and catalog table prefix")
                                            + "."),
     }) as dag:
-        with TaskGroup("prepare", tooltip="Resolve the run, make the tables ready, stage the jobs"):
+        with TaskGroup("prepare", tooltip="Resolve the run, make the tables ready, lock them, stage the jobs"):
             resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
             run = resolve.output
             ensure = [DynamoDBTableReadyOperator(task_id=f"ensure_{name}", table=spec.targets[name],
                                                  deferrable=not local, waiter_delay=10)
                       for name in spec.jobs]
+            lock_args = {"table_names": run["tables"], "dry_run": run["dry_run"]}
+            lock = AcquireDynamoDbLockOperator(task_id="acquire_lock", **lock_args)
             stage = StageDynamoDbJobsOperator(task_id="stage_jobs", spec_dag_id=spec.dag_id, run=run)
-            resolve >> ensure >> stage
+            resolve >> ensure >> lock >> stage
         with TaskGroup("load", tooltip="Glue crawler and Glue jobs on AWS, local Spark jobs locally"):
             if local:
                 jobs: list[Any] = [LocalSparkSubmitOperator(
@@ -241,6 +262,8 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
                 Asset(name=f"dynamodb.{t['name']}", group="dynamodb", uri=f"dynamodb://aws_default/{t['name']}"),
                 [job]) for job, t in spec.targets.items()}
             report, _ = _report_and_publish(spec, resolve, counts, items, [patterns], assets)
+            # after every job too: the report runs as soon as one job failed, while the others may still write
+            [report, *jobs] >> ReleaseDynamoDbLockOperator(task_id="release_lock", **lock_args)
     report.watched_task_ids = [t.task_id for t in dag.tasks]
     return dag
 

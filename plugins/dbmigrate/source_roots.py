@@ -71,6 +71,18 @@ def check_confined(uri: str, roots: list[str]) -> None:
                                  f"{ENV} (or the Airflow Variable {VARIABLE}) if it should be read")
 
 
+def check_files_confined(uri: str, roots: list[str]) -> None:
+    """`check_confined` for `uri` and, when it is a local directory, for every file in it the job would read
+    (`connectors.documents.list_files`): a symlink inside an allowed directory may point anywhere."""
+    check_confined(uri, roots)
+    path = _local(uri)
+    if path is not None and path.is_dir():
+        from connectors.documents import list_files
+
+        for file, _ in list_files(uri):
+            check_confined(file, roots)
+
+
 def default_roots(spec: Any, profile: str) -> list[str]:
     """The spec's own source locations, and on the embedded stack its data and temp directories."""
     from transforms.spec import expand_env

@@ -15,62 +15,72 @@ ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 
 R, V = "prepare.resolve_run", "validate."
+RELEASE = "validate.release_lock"
 _VALIDATE_MOVIE = {
     "validate.validate_counts": ["validate.report"],
     "validate.validate_rows": ["validate.report"],
-    "validate.report": ["validate.publish"],
+    "validate.report": ["validate.publish", RELEASE],
     "validate.publish": [],
+    RELEASE: [],
 }
 _VALIDATE_DMS = {
     "validate.validate_counts": ["validate.report"],
     "validate.validate_items": ["validate.report"],
     "validate.validate_access_patterns": ["validate.report"],
-    "validate.report": ["validate.publish"],
+    "validate.report": ["validate.publish", RELEASE],
     "validate.publish": [],
+    RELEASE: [],
 }
 # resolve_run feeds (XComArgs) every task that takes the run's inputs
-_MOVIE_RESOLVE = ["prepare.check_source", "prepare.deploy_ddl", "prepare.stage_job", "validate.publish",
-                  "validate.validate_counts", "validate.validate_rows"]
+_MOVIE_RESOLVE = ["prepare.acquire_lock", "prepare.check_source", "prepare.deploy_ddl", "prepare.stage_job",
+                  "validate.publish", RELEASE, "validate.validate_counts", "validate.validate_rows"]
 _DMS_CHECKS = ["validate.validate_access_patterns", "validate.validate_counts", "validate.validate_items"]
+# the lock is taken once the target is ready, and given back after every task that can write
+_DMS_AFTER_LOAD = sorted([RELEASE, *_DMS_CHECKS])
 EXPECTED = {
     ("movie_collection_to_dsql", "local"): {
         R: _MOVIE_RESOLVE,
         "prepare.check_source": ["prepare.deploy_ddl"],
-        "prepare.deploy_ddl": ["prepare.stage_job"],
+        "prepare.deploy_ddl": ["prepare.acquire_lock"],
+        "prepare.acquire_lock": ["prepare.stage_job"],
         "prepare.stage_job": ["load.run_spark_job"],
-        "load.run_spark_job": ["validate.validate_counts", "validate.validate_rows"],
+        "load.run_spark_job": [RELEASE, "validate.validate_counts", "validate.validate_rows"],
         **_VALIDATE_MOVIE,
     },
     ("movie_collection_to_dsql", "aws"): {
         R: _MOVIE_RESOLVE,
         "prepare.check_source": ["prepare.deploy_ddl"],
-        "prepare.deploy_ddl": ["prepare.stage_job"],
+        "prepare.deploy_ddl": ["prepare.acquire_lock"],
+        "prepare.acquire_lock": ["prepare.stage_job"],
         "prepare.stage_job": ["load.add_step", "load.create_cluster"],
-        "load.create_cluster": ["load.add_step", "load.terminate_cluster", "load.wait_for_step"],
-        "load.add_step": ["load.wait_for_step"],
-        "load.wait_for_step": ["load.terminate_cluster", "validate.validate_counts", "validate.validate_rows"],
-        "load.terminate_cluster": [],
+        "load.create_cluster": ["load.add_step", "load.terminate_cluster", "load.wait_for_step", RELEASE],
+        "load.add_step": ["load.wait_for_step", RELEASE],
+        "load.wait_for_step": ["load.terminate_cluster", RELEASE, "validate.validate_counts",
+                               "validate.validate_rows"],
+        "load.terminate_cluster": [RELEASE],
         **_VALIDATE_MOVIE,
     },
     ("dms_sample_to_dynamodb", "local"): {
-        R: sorted(["prepare.ensure_config", "prepare.ensure_ticket_sales", "prepare.stage_jobs", "validate.publish",
-                   *_DMS_CHECKS]),
-        "prepare.ensure_ticket_sales": ["prepare.stage_jobs"],
-        "prepare.ensure_config": ["prepare.stage_jobs"],
+        R: sorted(["prepare.acquire_lock", "prepare.ensure_config", "prepare.ensure_ticket_sales",
+                   "prepare.stage_jobs", "validate.publish", RELEASE, *_DMS_CHECKS]),
+        "prepare.ensure_ticket_sales": ["prepare.acquire_lock"],
+        "prepare.ensure_config": ["prepare.acquire_lock"],
+        "prepare.acquire_lock": ["prepare.stage_jobs"],
         "prepare.stage_jobs": ["load.run_config", "load.run_ticket_sales"],
-        "load.run_ticket_sales": _DMS_CHECKS,
-        "load.run_config": _DMS_CHECKS,
+        "load.run_ticket_sales": _DMS_AFTER_LOAD,
+        "load.run_config": _DMS_AFTER_LOAD,
         **_VALIDATE_DMS,
     },
     ("dms_sample_to_dynamodb", "aws"): {
-        R: sorted(["load.crawl_source", "prepare.ensure_config", "prepare.ensure_ticket_sales", "prepare.stage_jobs",
-                   "validate.publish", *_DMS_CHECKS]),
-        "prepare.ensure_ticket_sales": ["prepare.stage_jobs"],
-        "prepare.ensure_config": ["prepare.stage_jobs"],
+        R: sorted(["load.crawl_source", "prepare.acquire_lock", "prepare.ensure_config", "prepare.ensure_ticket_sales",
+                   "prepare.stage_jobs", "validate.publish", RELEASE, *_DMS_CHECKS]),
+        "prepare.ensure_ticket_sales": ["prepare.acquire_lock"],
+        "prepare.ensure_config": ["prepare.acquire_lock"],
+        "prepare.acquire_lock": ["prepare.stage_jobs"],
         "prepare.stage_jobs": ["load.crawl_source", "load.glue_config", "load.glue_ticket_sales"],
         "load.crawl_source": ["load.glue_config", "load.glue_ticket_sales"],
-        "load.glue_ticket_sales": _DMS_CHECKS,
-        "load.glue_config": _DMS_CHECKS,
+        "load.glue_ticket_sales": _DMS_AFTER_LOAD,
+        "load.glue_config": _DMS_AFTER_LOAD,
         **_VALIDATE_DMS,
     },
 }
@@ -91,6 +101,8 @@ print(json.dumps({
         "retries": sorted({t.retries for t in d.tasks}),
         "default_retries": d.default_args.get("retries"),
         "graph": {t.task_id: sorted(t.downstream_task_ids) for t in d.tasks},
+        "trigger_rules": {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in d.tasks},
+        "retries_by_task": {t.task_id: t.retries for t in d.tasks},
         "deferrable": sorted(t.task_id for t in d.tasks if getattr(t, "deferrable", False)),
         "params": {k: {"default": d.params.get_param(k).value, "schema": d.params.get_param(k).schema,
                        "description": d.params.get_param(k).description}
@@ -141,6 +153,33 @@ def test_task_graph(parsed: tuple[str, dict]) -> None:
     for (dag_id, p), graph in EXPECTED.items():
         if p == profile:
             assert result["dags"][dag_id]["graph"] == graph
+
+
+def _reachable(graph: dict[str, list[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_target_lock_spans_every_write(parsed: tuple[str, dict]) -> None:
+    """acquire_lock after the target is ready and before any load task; release_lock after every load task and
+    the report, whatever happened (ALL_DONE, no retries), and a leaf, so publish still decides the outcome."""
+    _, result = parsed
+    for dag_id, ready in (("movie_collection_to_dsql", ["prepare.deploy_ddl"]),
+                          ("dms_sample_to_dynamodb", ["prepare.ensure_config", "prepare.ensure_ticket_sales"])):
+        dag = result["dags"][dag_id]
+        graph = dag["graph"]
+        loads = {t for t in graph if t.startswith("load.")}
+        assert all("prepare.acquire_lock" in _reachable(graph, t) for t in ready), dag_id
+        assert loads <= _reachable(graph, "prepare.acquire_lock"), dag_id
+        assert all(RELEASE in _reachable(graph, t) for t in [*loads, "validate.report"]), dag_id
+        assert graph[RELEASE] == [] and graph["validate.publish"] == [], dag_id
+        assert dag["trigger_rules"][RELEASE] == "all_done" and dag["retries_by_task"][RELEASE] == 0, dag_id
+        assert dag["trigger_rules"]["prepare.acquire_lock"] == "all_success", dag_id
 
 
 def test_aws_waits_are_deferrable() -> None:

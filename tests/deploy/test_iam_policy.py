@@ -24,6 +24,7 @@ NEEDED = {
     "logs": ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
     "dynamodb": ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:Scan", "dynamodb:Query",
                  "dynamodb:BatchGetItem", "dynamodb:GetItem"],
+    "locks": ["dynamodb:UpdateItem"],
     "dsql": ["dsql:DbConnect", "dsql:DbConnectAdmin"],
     "secrets": ["secretsmanager:GetSecretValue"],
     "s3": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
@@ -31,6 +32,8 @@ NEEDED = {
              "cloudwatch:PutMetricData", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage",
              "kms:Decrypt", "kms:GenerateDataKey", "s3:GetAccountPublicAccessBlock"],
 }
+# The run lock (dbmigrate.hooks.migration_lock.DynamoDbLockHook) is created on first use, read and updated.
+LOCK_ACTIONS = {"dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:UpdateItem"}
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +122,10 @@ def test_data_access_is_scoped_to_the_specs(policy: dict, specs: dict[str, dict]
     tables = [t["name"] for t in dms["targets"].values()]
     table_arns = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}"
                   for t in tables for suffix in ("", "/index/*")}
+    lock_table = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/dbmigrate_locks"}  # migration_lock.DYNAMODB_LOCK_TABLE
     for action in NEEDED["dynamodb"]:
-        assert _resources(policy, action) == table_arns, action
+        assert _resources(policy, action) == table_arns | (lock_table if action in LOCK_ACTIONS else set()), action
+    assert _resources(policy, "dynamodb:UpdateItem") == lock_table  # the lock item only: Glue writes the items
     prefixes = {f"arn:aws:s3:::{s['compute']['staging_uri'][len('s3://'):]}/*" for s in specs.values()}
     assert _resources(policy, "s3:PutObject") == prefixes
     env_bucket = {"arn:aws:s3:::airflow-dbmigrate-111122223333", "arn:aws:s3:::airflow-dbmigrate-111122223333/*"}

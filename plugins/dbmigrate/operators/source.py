@@ -42,7 +42,7 @@ class CheckMongoSourceOperator(BaseOperator):
         spec = runtime.spec_for(self.spec_dag_id)
         roots = source_roots.configured_roots(spec, runtime.compute_profile())
         try:
-            source_roots.check_confined(uri, roots)
+            source_roots.check_files_confined(uri, roots)
         except source_roots.SourceOutsideRoots as err:
             raise AirflowFailException(str(err)) from err
         if is_mongo(uri):

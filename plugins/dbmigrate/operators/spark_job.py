@@ -199,11 +199,10 @@ class LocalSparkSubmitOperator(BaseOperator):
         self._proc: subprocess.Popen[str] | None = None
 
     def _fetch(self, workdir: Path) -> dict[str, str]:
-        """Download the staged files (S3 URIs) into `workdir`; returns URI → local path."""
+        """Download the staged files (`staged_files`) into `workdir`; returns URI → local path."""
         s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         local: dict[str, str] = {}
-        for uri in {self.job["script"], self.job["py_files"], *(a for a in self.job["job_args"]
-                                                                  if str(a).startswith("s3://"))}:
+        for uri in sorted(staged_files(self.job)):
             bucket, key = S3Hook.parse_s3_url(uri)
             path = workdir / key.rsplit("/", 1)[-1]
             s3.download_file(bucket, key, str(path))
@@ -265,6 +264,14 @@ class LocalSparkSubmitOperator(BaseOperator):
             return
         self.log.info("Stopping spark-submit (process group %d)", proc.pid)
         stop_process_group(proc, self.kill_grace_s)
+
+
+def staged_files(job: dict[str, Any]) -> set[str]:
+    """The S3 URIs of what the staging task uploaded for `job`: its script, its bundle and the arguments in
+    the same staging folder (the spec). Other s3:// arguments (a source, a report or quarantine location) are
+    the job's own to read or write, so they are passed on as they are, never downloaded."""
+    folder = str(job["script"]).rsplit("/", 1)[0] + "/"
+    return {job["script"], job["py_files"], *(a for a in job["job_args"] if str(a).startswith(folder))}
 
 
 def stop_process_group(proc: subprocess.Popen[Any], grace_s: float) -> None:

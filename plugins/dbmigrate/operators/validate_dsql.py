@@ -8,7 +8,8 @@ the load succeeded: after a failed load they are `upstream_failed` and the repor
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -19,7 +20,7 @@ from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from transforms.adjacency import DocumentMapper, Mapped, target_columns
 from transforms.identifiers import quoted
-from transforms.validation import KeySample, compare_row, count_checks
+from transforms.validation import KeySample, compare_row, count_checks, target_key
 
 RESULT_KEY = "result"
 
@@ -61,27 +62,51 @@ class _MongoToDsqlValidation(BaseOperator):
 
 
 class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
-    """Reconcile source documents, the job's accounting, the target rows this run wrote and the quarantine."""
+    """Reconcile source documents, the job's accounting, the target rows of this run's keys and the quarantine.
+
+    "Rows this run wrote" are counted by key, not by the `migration_run_id` column: while reading the source
+    for the document counts, every document is also mapped (the mapper the job uses), and of those that map,
+    the source's own keys (`PK`/`SK`, as `transforms.validation.target_key` turns them into the target's
+    primary key) are collected per entity. The target rows whose primary key is among them must be exactly the
+    `unique` rows the job reports writing. Documents that do not map are left out, so a key this run
+    rejected does not count even if an earlier run loaded it; relationship keys the job quarantined as
+    orphans have no row (their ends exist nowhere), so they do not count either.
+
+    Why no other run can make this fail falsely: `migration_run_id` is overwritten by whichever run upserts a
+    row last, so another run loading the same keys at the same time took rows away from this run's count.
+    Key presence only depends on which rows exist, and runs only ever upsert (nothing deletes rows): every
+    row this run wrote stays present whoever writes it afterwards, and the keys come from this run's source,
+    not from anything stored in the target. With the target lock no other run writes during this run anyway.
+
+    The keys are held in memory (a set per entity, ~100 bytes a key) and looked up 500 at a time on the
+    primary key.
+    """
+
+    LOOKUP_BATCH = 500
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec = runtime.spec_for(self.spec_dag_id)
         run = self.run
         job = json.loads(run_files.read_text(run["job_report_uri"], self.aws_conn_id))
-        by_type, total = count_by_type(self._lines(spec))
+        keys: dict[str, set[tuple[str, ...]]] = {e.name: set() for e in spec.entities}
+        lines = self._lines(spec)
+        if not run["dry_run"]:
+            lines = _collect_keys(lines, spec, keys)
+        by_type, total = count_by_type(lines, spec.max_nesting_depth)
         source = {e.name: by_type.get(e.doc_type, 0) for e in spec.entities}
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
-        target_run: dict[str, int] = {}
+        target_keyed: dict[str, int] = {}
         target_total: dict[str, int] = {}
         if not run["dry_run"]:
             for e in spec.entities:
-                table = f'"{spec.target_schema}"."{e.table}"'
-                target_run[e.name] = hook.get_records(
-                    f"SELECT count(*) FROM {table} WHERE migration_run_id = %s", [run["run_id"]])[0][0]
-                target_total[e.name] = hook.get_records(f"SELECT count(*) FROM {table}")[0][0]
+                target_keyed[e.name] = self._count_present(hook, spec.target_schema, e, keys[e.name])
+                target_total[e.name] = hook.get_records(
+                    f"SELECT count(*) FROM {quoted(spec.target_schema, e.table)}")[0][0]
         quarantined = run_files.count_quarantined(run["quarantine_uri"], self.aws_conn_id)
-        checks = count_checks(source, job, target_run, total, quarantined)
+        checks = count_checks(source, job, target_keyed, total, quarantined)
         result = {
-            "entities": {n: {"source": source[n], "target": target_run.get(n), "target_total": target_total.get(n),
+            "entities": {n: {"source": source[n], "target": target_keyed.get(n),
+                             "target_total": target_total.get(n),
                              **{k: c[k] for k in ("rejected", "duplicates", "unique")}}
                          for n, c in job["entities"].items()},
             "rejects": job["rejects"], "documents": total, "checks": [c.as_dict() for c in checks],
@@ -95,6 +120,30 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
             raise AirflowFailException(f"{len(failed)} count check(s) do not reconcile: "
                                        + "; ".join(f"{c.entity or 'all'} {c.name}" for c in failed))
         return result
+
+    def _count_present(self, hook: DsqlHook, schema: str, entity: Any, keys: set[tuple[str, ...]]) -> int:
+        """How many of `keys` have a row in the entity's table (primary-key lookups, in batches)."""
+        columns = ", ".join(quoted(c) for c in entity.key_columns)
+        one = "(" + ", ".join(["%s"] * len(entity.key_columns)) + ")"
+        ordered = sorted(keys)
+        present = 0
+        for i in range(0, len(ordered), self.LOOKUP_BATCH):
+            batch = ordered[i:i + self.LOOKUP_BATCH]
+            statement = (f"SELECT count(*) FROM {quoted(schema, entity.table)} "
+                         f"WHERE ({columns}) IN (VALUES {', '.join([one] * len(batch))})")
+            present += hook.get_records(statement, [uuid.UUID(v) for key in batch for v in key])[0][0]
+        return present
+
+
+def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]]) -> Iterator[str]:
+    """Pass `lines` through, adding the target key of every document that maps to `keys[entity]`."""
+    mapper = DocumentMapper.for_spec(spec)
+    prefixes = {e.name: e.pk.prefix or "" for e in spec.entities}
+    for line in lines:
+        m = mapper.map_line(line)
+        if isinstance(m, Mapped):
+            keys[m.entity].add(target_key(spec.entity(m.entity), m.pk, m.key[len(m.pk) + 1:], prefixes))
+        yield line
 
 
 class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from psycopg import sql
@@ -24,7 +23,6 @@ from generators import dms_sample
 from jobs.sqlserver_to_dynamodb import parse_args, run
 from tests.fixtures import SPEC_DIR
 from transforms.dynamo_items import from_item
-from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 from transforms.spec import load_spec
 from transforms.ticketing import (
     expected_available_item,
@@ -62,28 +60,6 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture(scope="module")
-def ddb(moto_endpoint: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def make_table(spec: Any, ddb: Any) -> Iterator[Any]:
-    """Creates uniquely named tables from the spec's targets; deletes them all afterwards."""
-    created: list[str] = []
-
-    def make(item_set: str) -> str:
-        name = f"{item_set}_{uuid.uuid4().hex[:8]}"
-        ddb.create_table(**create_table_kwargs(TableSpec.from_dict({**spec.targets[item_set], "name": name})))
-        ddb.get_waiter("table_exists").wait(TableName=name)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        ddb.delete_table(TableName=name)
-
-
 def job_args(source: dict[str, Any], item_set: str, table: str, report: Path, *extra: str) -> list[str]:
     return ["--spec", str(SPEC_PATH), "--item-set", item_set, "--run-id", "test-run", "--report-uri", str(report),
             "--table", table, "--source-json", json.dumps(source["conninfo"]), "--source-schema", source["schema"],
@@ -92,11 +68,11 @@ def job_args(source: dict[str, Any], item_set: str, table: str, report: Path, *e
 
 
 @pytest.fixture(scope="module")
-def jobs(spark, source, make_table, tmp_path_factory) -> dict[str, dict[str, Any]]:
+def jobs(spark, spec, source, make_table, tmp_path_factory) -> dict[str, dict[str, Any]]:
     """Both item sets written once: {item_set: {"table", "report" (returned), "report_file" (parsed)}}."""
     out = {}
     for item_set in ("ticket_sales", "config"):
-        table = make_table(item_set)
+        table = make_table(spec.targets[item_set])
         report_path = tmp_path_factory.mktemp("reports") / f"{item_set}.json"
         report = run(parse_args(job_args(source, item_set, table, report_path)), spark)
         out[item_set] = {"table": table, "report": report, "report_file": json.loads(report_path.read_text())}
@@ -251,8 +227,8 @@ def test_config_items_equal_the_expected(jobs, source, ddb):
 
 
 @pytest.mark.parametrize("item_set", ["ticket_sales", "config"])
-def test_dry_run_writes_nothing(spark, source, make_table, ddb, tmp_path, sql_counts, item_set):
-    table = make_table(item_set)
+def test_dry_run_writes_nothing(spark, spec, source, make_table, ddb, tmp_path, sql_counts, item_set):
+    table = make_table(spec.targets[item_set])
     report_path = tmp_path / "report.json"
     report = run(parse_args(job_args(source, item_set, table, report_path, "--dry-run")), spark)
     assert report["dry_run"] is True

@@ -55,6 +55,17 @@ def test_a_symlink_inside_pointing_outside_is_outside(tmp_path: Path) -> None:
         check_confined(f"file://{allowed}/link.json", [str(allowed)])
 
 
+def test_a_directory_source_with_a_symlink_pointing_outside_is_outside(tmp_path: Path) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "part-0.json").write_text("{}\n")
+    source_roots.check_files_confined(f"file://{allowed}/", [str(allowed)])
+    (allowed / "part-1.json").symlink_to("/etc/hostname")  # the directory itself is inside: its files are not
+    check_confined(f"file://{allowed}/", [str(allowed)])
+    with pytest.raises(SourceOutsideRoots, match="part-1.json is outside"):
+        source_roots.check_files_confined(f"file://{allowed}/", [str(allowed)])
+
+
 def test_env_over_variable_over_spec_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = runtime.spec_for(MOVIE)
     monkeypatch.delenv(source_roots.ENV, raising=False)

@@ -28,7 +28,8 @@ EXPECTED_COLUMNS = {
     "movie_actors": ["movie_id", "actor_id", "character_name", "billing_order", *LINEAGE],
     "movie_directors": ["movie_id", "director_id", *LINEAGE],
 }
-STATEMENTS = 1 + 5 + 7  # schema, five tables, seven indexes
+LOCK_COLUMNS = ["lock_name", "holder_dag_id", "holder_run_id", "acquired_at", "expires_at"]
+STATEMENTS = 1 + 5 + 7 + 1  # schema, five tables, seven indexes, the lock table
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ class TestDsqlDeployDdlOperator:
         columns: dict[str, list[str]] = {}
         for table, column in rows:
             columns.setdefault(table, []).append(column)
-        assert columns == EXPECTED_COLUMNS
+        assert columns == {**EXPECTED_COLUMNS, "dbmigrate_lock": LOCK_COLUMNS}
         assert rating == ("numeric", 3, 1)
         assert {"movie_actors_actor_id_idx", "movie_directors_director_id_idx"} <= indexes
         assert {f"{t}_migration_run_id_idx" for t in EXPECTED_COLUMNS} <= indexes

@@ -16,7 +16,7 @@ from airflow.providers.amazon.aws.triggers.emr import EmrStepSensorTrigger
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 from dbmigrate.operators.run_inputs import resolve
-from dbmigrate.operators.spark_job import StageMongoToDsqlJobOperator
+from dbmigrate.operators.spark_job import StageMongoToDsqlJobOperator, staged_files
 
 DSQL_IAM = {"conn_type": "aurora_dsql", "host": "abcdefghijklmnop.dsql.us-east-1.on.aws", "login": "admin",
             "schema": "postgres", "extra": {"auth": "iam", "region_name": "us-east-1"}}
@@ -58,6 +58,14 @@ class TestStageMongoToDsqlJobOperator:
         assert args[args.index("--source-uri") + 1].startswith("mongodb+srv://")
         assert "@" not in args[args.index("--source-uri") + 1]  # credentials come from Secrets Manager at run time
         assert args[args.index("--report-uri") + 1].startswith("s3://")
+
+    def test_the_local_job_fetches_only_the_staged_files(self, staged: dict) -> None:
+        job = staged["local_job"]
+        args = job["job_args"]
+        report = args[args.index("--report-uri") + 1]
+        assert report.startswith("s3://")  # written by the job, not there yet to download
+        assert staged_files(job) == set(staged["staged"].values())
+        assert staged["staged"]["spec"] in args
 
 
 class TestEmrSubmission:

@@ -1,0 +1,214 @@
+"""Take the target's lock before a run writes, and give it back when the run ends (`hooks.migration_lock`).
+
+`Acquire…` runs once the target is ready (DDL deployed, tables ACTIVE) and before anything is written. A run
+that finds the lock held fails at once, naming the holding DAG and run and since when, and writes nothing:
+a load takes minutes to hours, so waiting would hold a worker slot for that long, and the holder's run note
+says when to trigger again. A dry run writes nothing, so it neither takes nor checks the lock (its target may
+not even have the lock table yet).
+
+`Release…` runs when the run ends whatever happened (trigger rule ALL_DONE) and frees the lock only if this
+run holds it: a run refused the lock frees nothing. It never fails, so it cannot change the run's outcome or
+hide its first real failure from the report; if the target cannot be reached it logs the error, and the lease
+ends the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, TriggerRule
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate import runtime
+from dbmigrate.hooks.migration_lock import (
+    DEFAULT_LEASE_S,
+    DYNAMODB_LOCK_TABLE,
+    DsqlLockHook,
+    DynamoDbLockHook,
+    LockHeld,
+    LockHolder,
+    LockTableMissing,
+)
+
+
+def _holder_of(context: Any) -> tuple[str, str]:
+    """The Airflow run that takes a lock: its dag id and run id."""
+    return context["dag"].dag_id, context["run_id"]
+
+
+class _LockOperator(BaseOperator):
+    """What every lock task shares: taking and giving back the target's lock(s), in the backend's `_take` and
+    `_give_back`.
+
+    :param dry_run: a dry run takes no lock (templated)
+    :param lease_s: how long the lock holds without being released (seconds)
+    """
+
+    template_fields: Sequence[str] = ("dry_run",)
+    ui_color = "#fde2e4"
+
+    def __init__(self, *, dry_run: Any = False, lease_s: float = DEFAULT_LEASE_S, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dry_run = dry_run
+        self.lease_s = lease_s
+
+    def _target(self) -> Any:
+        """What is locked (None when the run's inputs were never resolved)."""
+        raise NotImplementedError
+
+    def _take(self, dag_id: str, run_id: str) -> list[LockHolder]:
+        raise NotImplementedError
+
+    def _give_back(self, dag_id: str, run_id: str) -> list[str]:
+        raise NotImplementedError
+
+    def _acquire(self, context: Any) -> dict[str, Any]:
+        if runtime.as_bool(self.dry_run):
+            self.log.info("Dry run: nothing is written, so no target lock is taken")
+            return {"acquired": False, "locks": []}
+        dag_id, run_id = _holder_of(context)
+        try:
+            held = self._take(dag_id, run_id)
+        except (LockHeld, LockTableMissing) as err:
+            raise AirflowFailException(str(err)) from err
+        for h in held:
+            self.log.info("Target lock %r taken by %s run %s until %s", h.lock_name, h.dag_id, h.run_id,
+                          h.expires_at.isoformat())
+        return {"acquired": True, "locks": [h.as_dict() for h in held]}
+
+    def _release(self, context: Any) -> dict[str, Any]:
+        if runtime.as_bool(self.dry_run):
+            self.log.info("Dry run: no target lock was taken, none to release")
+            return {"released": []}
+        if self._target() is None:  # resolve_run failed: the XComArgs rendered as None, nothing was locked
+            self.log.info("The run's inputs were never resolved, so it took no target lock")
+            return {"released": []}
+        dag_id, run_id = _holder_of(context)
+        try:
+            released = self._give_back(dag_id, run_id)
+        except Exception as err:  # noqa: BLE001 - releasing must not change the run's outcome; the lease ends it
+            self.log.exception("Could not release the target lock of %s run %s; it ends with its lease (%ss "
+                               "after it was taken)", dag_id, run_id, self.lease_s)
+            return {"released": [], "error": f"{type(err).__name__}: {err}"}
+        self.log.info("Target lock(s) released: %s", released or "none held by this run")
+        return {"released": released}
+
+
+def _release_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A release runs however the run went, once."""
+    kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
+    kwargs.setdefault("retries", 0)
+    return kwargs
+
+
+class _DsqlLock(_LockOperator):
+    """The lock row `lock_name` of `<schema>.dbmigrate_lock` in the DSQL target.
+
+    :param schema: the target schema (templated)
+    :param lock_name: the lock's name; default the schema, one writer per schema (templated)
+    :param dsql_conn_id: Airflow connection of the DSQL cluster
+    :param aws_conn_id: AWS connection that signs IAM tokens
+    """
+
+    template_fields: Sequence[str] = (*_LockOperator.template_fields, "schema", "lock_name")
+
+    def __init__(self, *, schema: str, lock_name: str | None = None, dsql_conn_id: str = "dsql_default",
+                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schema = schema
+        self.lock_name = lock_name
+        self.dsql_conn_id = dsql_conn_id
+        self.aws_conn_id = aws_conn_id
+
+    def _hook(self) -> DsqlLockHook:
+        return DsqlLockHook(schema=self.schema, dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
+
+    def _target(self) -> Any:
+        return self.schema
+
+    def _take(self, dag_id: str, run_id: str) -> list[LockHolder]:
+        return [self._hook().acquire(self.lock_name or self.schema, dag_id, run_id, self.lease_s)]
+
+    def _give_back(self, dag_id: str, run_id: str) -> list[str]:
+        name = self.lock_name or self.schema
+        return [name] if self._hook().release(name, dag_id, run_id) else []
+
+
+class AcquireDsqlLockOperator(_DsqlLock):
+    """Take this run's lock row in the DSQL target; fail at once, naming the holder, if another run has it."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._acquire(context)
+
+
+class ReleaseDsqlLockOperator(_DsqlLock):
+    """Delete this run's lock row (if it holds it). Trigger rule ALL_DONE; never fails."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_release_defaults(kwargs))
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._release(context)
+
+
+def dynamodb_lock_keys(table_names: Any) -> list[str]:
+    """One lock per target table (`table/<name>`), sorted so that every run takes them in the same order."""
+    names = table_names.values() if isinstance(table_names, dict) else table_names
+    return sorted({f"table/{name}" for name in names})
+
+
+class _DynamoDbLock(_LockOperator):
+    """One lock item per target table in the DynamoDB lock table (all or none).
+
+    :param table_names: the run's target tables (a list, or physical name by spec target) (templated)
+    :param lock_table: the DynamoDB lock table, created if missing. Default `dbmigrate_locks`.
+    :param aws_conn_id: AWS connection for DynamoDB
+    """
+
+    template_fields: Sequence[str] = (*_LockOperator.template_fields, "table_names")
+
+    def __init__(self, *, table_names: Any, lock_table: str = DYNAMODB_LOCK_TABLE,
+                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table_names = table_names
+        self.lock_table = lock_table
+        self.aws_conn_id = aws_conn_id
+
+    def _hook(self) -> DynamoDbLockHook:
+        return DynamoDbLockHook(aws_conn_id=self.aws_conn_id, lock_table=self.lock_table)
+
+    def _target(self) -> Any:
+        return self.table_names
+
+    def _take(self, dag_id: str, run_id: str) -> list[LockHolder]:
+        hook, held = self._hook(), []
+        try:
+            for key in dynamodb_lock_keys(self.table_names):
+                held.append(hook.acquire(key, dag_id, run_id, self.lease_s))
+        except BaseException:
+            for h in held:  # all or none: give back what this run took before the refusal
+                hook.release(h.lock_name, dag_id, run_id)
+            raise
+        return held
+
+    def _give_back(self, dag_id: str, run_id: str) -> list[str]:
+        hook = self._hook()
+        return [key for key in dynamodb_lock_keys(self.table_names) if hook.release(key, dag_id, run_id)]
+
+
+class AcquireDynamoDbLockOperator(_DynamoDbLock):
+    """Take this run's locks of the target tables; fail at once, naming the holder, if another run has one."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._acquire(context)
+
+
+class ReleaseDynamoDbLockOperator(_DynamoDbLock):
+    """Clear this run's locks of the target tables (those it holds). Trigger rule ALL_DONE; never fails."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_release_defaults(kwargs))
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._release(context)

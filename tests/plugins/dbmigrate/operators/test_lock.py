@@ -1,0 +1,118 @@
+"""The lock tasks against the embedded PostgreSQL (own schema) and moto (own lock table): a refused run fails with
+the holder in the error, a release frees only this run's lock and never fails, a dry run takes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import psycopg
+import pytest
+from airflow.sdk import TriggerRule
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate.hooks.migration_lock import DynamoDbLockHook
+from dbmigrate.operators.lock import (
+    AcquireDsqlLockOperator,
+    AcquireDynamoDbLockOperator,
+    ReleaseDsqlLockOperator,
+    ReleaseDynamoDbLockOperator,
+    dynamodb_lock_keys,
+)
+
+LOCK_DDL = Path(__file__).resolve().parents[4] / "include" / "sql" / "movie_db" / "070_dbmigrate_lock.sql"
+
+
+def ctx(run_id: str, dag_id: str = "movie_collection_to_dsql") -> dict[str, Any]:
+    return {"dag": SimpleNamespace(dag_id=dag_id), "run_id": run_id}
+
+
+@pytest.fixture
+def schema(dsql_uri: str, pg_schema: str) -> str:
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute(LOCK_DDL.read_text().replace("movie_db.", f"{pg_schema}."))
+    return pg_schema
+
+
+def rows(dsql_uri: str, schema: str) -> list[tuple]:
+    with psycopg.connect(dsql_uri) as conn:
+        return conn.execute(f"SELECT lock_name, holder_dag_id, holder_run_id FROM {schema}.dbmigrate_lock").fetchall()
+
+
+def test_template_fields_and_release_defaults() -> None:
+    assert AcquireDsqlLockOperator.template_fields == ("dry_run", "schema", "lock_name")
+    assert ReleaseDsqlLockOperator.template_fields == ("dry_run", "schema", "lock_name")
+    assert AcquireDynamoDbLockOperator.template_fields == ("dry_run", "table_names")
+    release = ReleaseDsqlLockOperator(task_id="release_lock", schema="s")
+    assert release.trigger_rule == TriggerRule.ALL_DONE and release.retries == 0
+    release = ReleaseDynamoDbLockOperator(task_id="release_lock", table_names=["t"])
+    assert release.trigger_rule == TriggerRule.ALL_DONE and release.retries == 0
+
+
+class TestDsqlLockOperators:
+    def test_a_second_run_fails_naming_the_holder_and_its_release_frees_nothing(self, schema: str,
+                                                                                 dsql_uri: str) -> None:
+        acquire = AcquireDsqlLockOperator(task_id="acquire_lock", schema=schema, dry_run=False)
+        release = ReleaseDsqlLockOperator(task_id="release_lock", schema=schema, dry_run=False)
+        got = acquire.execute(ctx("run_1"))
+        assert got["acquired"] and got["locks"][0]["holder_run_id"] == "run_1"
+        with pytest.raises(AirflowFailException, match=rf"target lock '{schema}' \({schema}\.dbmigrate_lock\) is "
+                                                      r"held by movie_collection_to_dsql run run_1 since "):
+            acquire.execute(ctx("run_2"))
+        assert release.execute(ctx("run_2")) == {"released": []}  # the refused run's release
+        assert rows(dsql_uri, schema) == [(schema, "movie_collection_to_dsql", "run_1")]
+        assert release.execute(ctx("run_1")) == {"released": [schema]}
+        assert rows(dsql_uri, schema) == []
+        assert acquire.execute(ctx("run_2"))["acquired"]
+
+    def test_a_dry_run_takes_no_lock_even_without_the_lock_table(self, pg_schema: str) -> None:
+        for dry_run in (True, "True"):  # a param, or as `{{ params.dry_run }}` renders
+            assert AcquireDsqlLockOperator(task_id="a", schema=pg_schema, dry_run=dry_run).execute(ctx("r")) == {
+                "acquired": False, "locks": []}
+            assert ReleaseDsqlLockOperator(task_id="r", schema=pg_schema, dry_run=dry_run).execute(ctx("r")) == {
+                "released": []}
+
+    def test_a_missing_lock_table_fails_with_what_to_do(self, pg_schema: str) -> None:
+        with pytest.raises(AirflowFailException, match="does not exist: deploy the DDL first"):
+            AcquireDsqlLockOperator(task_id="a", schema=pg_schema).execute(ctx("r"))
+
+    def test_a_run_whose_inputs_never_resolved_releases_nothing(self) -> None:
+        """resolve_run failed: the XComArgs render as None, and the release (ALL_DONE) still runs."""
+        got = ReleaseDsqlLockOperator(task_id="r", schema=None, dry_run=None).execute(ctx("r"))  # type: ignore[arg-type]
+        assert got == {"released": []}
+        got = ReleaseDynamoDbLockOperator(task_id="r", table_names=None, dry_run=None).execute(ctx("r"))
+        assert got == {"released": []}
+
+    def test_the_release_never_fails(self, schema: str) -> None:
+        release = ReleaseDsqlLockOperator(task_id="release_lock", schema=schema, dsql_conn_id="no_such_conn")
+        got = release.execute(ctx("run_1"))
+        assert got["released"] == [] and "no_such_conn" in got["error"]
+
+
+class TestDynamoDbLockOperators:
+    def test_one_lock_per_table_in_a_fixed_order(self) -> None:
+        assert dynamodb_lock_keys({"ticket_sales": "ts_x", "config": "cfg"}) == ["table/cfg", "table/ts_x"]
+        assert dynamodb_lock_keys(["b", "a", "b"]) == ["table/a", "table/b"]
+
+    def test_all_or_none(self, lock_table: str) -> None:
+        hook = DynamoDbLockHook(aws_conn_id="aws_default", lock_table=lock_table)
+        hook.acquire("table/b_tickets", "other_dag", "other_run")
+        tables = {"config": "a_config", "ticket_sales": "b_tickets"}
+        acquire = AcquireDynamoDbLockOperator(task_id="acquire_lock", table_names=tables, lock_table=lock_table)
+        with pytest.raises(AirflowFailException, match="'table/b_tickets' .* held by other_dag run other_run"):
+            acquire.execute(ctx("run_1", "dms_sample_to_dynamodb"))
+        assert hook.holder("table/a_config") is None  # given back when the second one was refused
+        hook.release("table/b_tickets", "other_dag", "other_run")
+        got = acquire.execute(ctx("run_1", "dms_sample_to_dynamodb"))
+        assert [lock["lock_name"] for lock in got["locks"]] == ["table/a_config", "table/b_tickets"]
+        release = ReleaseDynamoDbLockOperator(task_id="release_lock", table_names=tables, lock_table=lock_table)
+        assert release.execute(ctx("run_2", "dms_sample_to_dynamodb")) == {"released": []}
+        assert release.execute(ctx("run_1", "dms_sample_to_dynamodb")) == {
+            "released": ["table/a_config", "table/b_tickets"]}
+        assert hook.holder("table/a_config") is None and hook.holder("table/b_tickets") is None
+
+    def test_a_dry_run_creates_and_takes_nothing(self, lock_table: str) -> None:
+        acquire = AcquireDynamoDbLockOperator(task_id="a", table_names=["t"], lock_table=lock_table, dry_run=True)
+        assert acquire.execute(ctx("r")) == {"acquired": False, "locks": []}
+        assert DynamoDbLockHook(aws_conn_id="aws_default", lock_table=lock_table).describe(lock_table) is None
