@@ -126,6 +126,7 @@ def env_vars(state: dict) -> dict[str, str]:
         "LOCAL_SOURCE_SQL_URI": f"{pg_uri}/{SOURCE_DB}",
         "LOCAL_REPORTS_DIR": str(STATE_DIR / "reports"),
         "LOCAL_DATA_DIR": str(data),
+        "LOCAL_STACK_DIR": str(STATE_DIR),  # its passwords: never a source (dbmigrate.source_roots)
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,

@@ -5,6 +5,10 @@ every line quarantined with its full text. The roots are `DBMIGRATE_SOURCE_ROOTS
 the Airflow Variable `dbmigrate_source_roots`, else the spec's own source locations plus, on the embedded
 stack, `$LOCAL_DATA_DIR` and the system temp directory. A root is a local directory (path or `file://`), an
 S3 prefix (`s3://bucket/prefix/`) or a MongoDB host (`mongodb://host:port`, `mongodb+srv://host`).
+
+Whatever the roots, `$AIRFLOW_HOME` and the embedded stack's own directory (`$LOCAL_STACK_DIR`: its
+passwords) are never sources, except for a root that lies strictly inside them (the stack's data directory):
+a checkout under the temp directory would otherwise put them inside the temp-directory root.
 """
 
 from __future__ import annotations
@@ -61,11 +65,25 @@ def _inside(uri: str, root: str) -> bool:
     return False
 
 
+def private_dirs() -> list[str]:
+    """Directories never read as a source: the Airflow home and the embedded stack's state directory."""
+    return [d for d in (os.environ.get("AIRFLOW_HOME"), os.environ.get("LOCAL_STACK_DIR")) if d]
+
+
+def _strictly_inside(root: str, directory: str) -> bool:
+    path = _local(root)
+    return path is not None and _inside(root, directory) and path.resolve() != Path(directory).resolve()
+
+
 def check_confined(uri: str, roots: list[str]) -> None:
     """Raise `SourceOutsideRoots` unless `uri` lies inside one of `roots`."""
     if urlparse(uri).scheme == "s3" and any(seg in (".", "..") for seg in urlparse(uri).path.split("/")):
         raise SourceOutsideRoots(f"source {uri} has a `.` or `..` segment: S3 keys are never normalised, "
                                  "name the object itself")
+    for private in private_dirs():
+        if _inside(uri, private) and not any(_strictly_inside(root, private) and _inside(uri, root) for root in roots):
+            raise SourceOutsideRoots(f"source {uri} is outside the allowed source roots: it lies in {private}, "
+                                     "which holds Airflow's or the embedded stack's own state and secrets")
     if not any(_inside(uri, root) for root in roots):
         raise SourceOutsideRoots(f"source {uri} is outside the allowed source roots {roots}; add its location to "
                                  f"{ENV} (or the Airflow Variable {VARIABLE}) if it should be read")

@@ -100,3 +100,21 @@ def test_check_source_refuses_a_file_outside_the_roots(monkeypatch: pytest.Monke
     monkeypatch.setenv(source_roots.ENV, "/somewhere/else")
     with pytest.raises(AirflowFailException, match="outside the allowed source roots"):
         _check(f"file://{export}")
+
+
+def test_the_stack_state_and_airflow_home_are_never_sources_even_under_an_allowed_root(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A checkout under the temp directory puts the stack's state (its passwords) inside the temp-dir root."""
+    stack = tmp_path / "checkout" / ".local-stack"
+    for d in ("data", "airflow"):
+        (stack / d).mkdir(parents=True)
+    monkeypatch.setenv("LOCAL_STACK_DIR", str(stack))
+    monkeypatch.setenv("AIRFLOW_HOME", str(stack / "airflow"))
+    roots = [str(stack / "data"), tempfile.gettempdir()]
+    for private in (stack / "state.json", stack / "airflow" / "airflow.cfg", stack / "data" / ".." / "state.json"):
+        with pytest.raises(source_roots.SourceOutsideRoots, match="own state and secrets"):
+            source_roots.check_confined(f"file://{private}", roots)
+    source_roots.check_confined(f"file://{stack / 'data' / 'movies.json'}", roots)
+    source_roots.check_confined(f"file://{tmp_path / 'export.json'}", roots)
+    with pytest.raises(source_roots.SourceOutsideRoots):  # naming the stack itself as a root does not open it
+        source_roots.check_confined(f"file://{stack / 'state.json'}", [str(stack)])
