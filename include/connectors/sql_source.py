@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.storage import read_secret
+from transforms.dms_sample_schema import BAD_TYPE_COLUMN, coerce_integral, integer_bound
 from transforms.identifiers import quoted
 
 if TYPE_CHECKING:
@@ -47,11 +49,17 @@ def _is_integral(data_type: Any) -> bool:
 
 
 def _row_converter(struct: StructType) -> Callable[[tuple], tuple]:
-    """Naive timestamps are wall-clock values of a zone-less source column: mark them UTC so that Spark
-    (whose session time zone is UTC in these jobs) keeps the wall clock whatever the machine's zone is."""
+    """Each row as `struct` plus `BAD_TYPE_COLUMN`.
+
+    Integer columns (`_is_integral`) take whatever the source declared (`DOUBLE PRECISION`, `NUMERIC`) as the
+    exact integer it holds (`coerce_integral`); a non-integral value, or one beyond the column's range, is set to
+    None and named in the last column, so the job rejects the row (`bad_type`) instead of failing or rounding.
+    Naive timestamps are wall-clock values of a zone-less source column: marked UTC so that Spark (whose session
+    time zone is UTC in these jobs) keeps the wall clock whatever the machine's zone is.
+    """
     ts = [i for i, f in enumerate(struct.fields) if type(f.dataType).__name__ == "TimestampType"]
-    if not ts:
-        return tuple
+    integers = [(i, f.name, type(f.dataType).__name__ == "DecimalType", integer_bound(f.dataType))
+                for i, f in enumerate(struct.fields) if _is_integral(f.dataType)]
 
     def convert(row: tuple) -> tuple:
         out = list(row)
@@ -59,6 +67,21 @@ def _row_converter(struct: StructType) -> Callable[[tuple], tuple]:
             v = out[i]
             if isinstance(v, datetime) and v.tzinfo is None:
                 out[i] = v.replace(tzinfo=UTC)
+        bad = []
+        for i, name, as_decimal, bound in integers:
+            v = out[i]
+            if v is None:
+                continue
+            try:
+                n = coerce_integral(v)
+                if abs(n) >= bound:
+                    raise ValueError(f"{v} is out of range")
+            except ValueError:
+                bad.append(f"{name}={v}")
+                out[i] = None
+                continue
+            out[i] = Decimal(n) if as_decimal else n
+        out.append("; ".join(bad) or None)
         return tuple(out)
 
     return convert
@@ -77,10 +100,13 @@ def _partition_reader(conninfo: dict[str, Any], schema: str, table: str, columns
             params: tuple[Any, ...] = ()
             if split_column is not None and partitions > 1:
                 col = sql.Identifier(split_column)
-                where = sql.SQL(" WHERE abs(mod({}, %s)) = %s").format(col)
-                if i == 0:  # rows without a split value go to the first partition
-                    where = sql.SQL(" WHERE (abs(mod({}, %s)) = %s OR {} IS NULL)").format(col, col)
-                query_i, params = query + where, (partitions, i)
+                # floor(numeric): an id declared DOUBLE PRECISION or NUMERIC splits too, a non-integral one as well
+                split = sql.SQL("abs(mod(floor(CAST({} AS numeric)), %s))").format(col)
+                if i == 0:  # the rest goes to the first partition: NULL, NaN (which no `= i` matches)
+                    where = sql.SQL(" WHERE ({} IS NULL OR NOT ({} BETWEEN 1 AND %s))").format(col, split)
+                    query_i, params = query + where, (partitions, partitions - 1)
+                else:
+                    query_i, params = query + sql.SQL(" WHERE {} = %s").format(split), (partitions, i)
             else:
                 query_i = query
             with psycopg.connect(**conninfo, application_name=f"dbmigrate-read-{table}-{i}") as conn:
@@ -97,7 +123,8 @@ def _partition_reader(conninfo: dict[str, Any], schema: str, table: str, columns
 def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_file: str | None, schema: str,
                table: str, struct: StructType, partitions: int, split_column: str | None,
                itersize: int = ITERSIZE) -> DataFrame:
-    """`schema.table` as a DataFrame of `struct` (its field names are the columns read, in order).
+    """`schema.table` as a DataFrame of `struct` (its field names are the columns read, in order) plus
+    `BAD_TYPE_COLUMN` (`_row_converter`: integer columns are read from any numeric source type).
 
     The rows are read by `partitions` Spark tasks, task i reading `abs(mod(split_column, partitions)) = i`
     (plus NULL split values for i = 0), each over its own psycopg connection and server-side cursor; with
@@ -110,6 +137,8 @@ def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_fil
     :param struct: Spark schema; values must fit it (numeric → Decimal, timestamp → datetime, date → date).
     :param split_column: an integer column of `struct` to split on, or None.
     """
+    from pyspark.sql.types import StringType, StructField, StructType
+
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
     columns = [f.name for f in struct.fields]
@@ -125,7 +154,7 @@ def read_table(spark: SparkSession, *, conninfo: Mapping[str, Any], password_fil
     reader = _partition_reader(source_conninfo(conninfo, password_file), schema, table, columns, split_column,
                                partitions, _row_converter(struct), itersize)
     rdd = spark.sparkContext.parallelize(range(partitions), partitions).mapPartitions(reader)
-    return spark.createDataFrame(rdd, struct)
+    return spark.createDataFrame(rdd, StructType([*struct.fields, StructField(BAD_TYPE_COLUMN, StringType(), True)]))
 
 
 def jdbc_options(source: Mapping[str, Any], password_file: str | None) -> dict[str, str]:

@@ -57,27 +57,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from transforms.dms_sample_schema import TABLES as SCHEMA_TABLES
+
 DDL_DIR = Path(__file__).resolve().parents[1] / "sql" / "dms_sample" / "postgres"
 DDL_SCHEMA = "dms_sample"  # the schema name written literally in the DDL files
 
-TABLES: dict[str, tuple[str, ...]] = {
-    "sport_type": ("name", "description"),
-    "sport_league": ("sport_type_name", "short_name", "long_name", "description"),
-    "sport_division": ("sport_type_name", "sport_league_short_name", "short_name", "long_name", "description"),
-    "seat_type": ("name", "description", "relative_quality"),
-    "sport_location": ("id", "name", "city", "seating_capacity", "levels", "sections"),
-    "seat": ("sport_location_id", "seat_level", "seat_section", "seat_row", "seat", "seat_type"),
-    "sport_team": ("id", "name", "abbreviated_name", "home_field_id", "sport_type_name", "sport_league_short_name",
-                   "sport_division_short_name"),
-    "player": ("id", "sport_team_id", "last_name", "first_name", "full_name"),
-    "person": ("id", "full_name", "last_name", "first_name"),
-    "sporting_event": ("id", "sport_type_name", "home_team_id", "away_team_id", "location_id", "start_date_time",
-                       "start_date", "sold_out"),
-    "sporting_event_ticket": ("id", "sporting_event_id", "sport_location_id", "seat_level", "seat_section",
-                              "seat_row", "seat", "ticketholder_id", "ticket_price"),
-    "ticket_purchase_hist": ("sporting_event_ticket_id", "purchased_by_id", "transaction_date_time",
-                             "transferred_from_id", "purchase_price"),
-}
+# Column names in DDL order: the one list (transforms.dms_sample_schema) the job and the validators read too.
+TABLES = SCHEMA_TABLES
 
 EDGE_CASES: dict[str, str] = {
     "chain_ticket_id": "ticket sold to A, then transferred A→B, B→A, A→C (A transfers it twice)",

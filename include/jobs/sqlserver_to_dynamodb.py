@@ -12,7 +12,10 @@
 Thin on purpose: read arguments and the spec, read the source tables the item set needs
 (`transforms.dms_sample_schema`), build the items (`transforms.ticketing`) and write them on the executors
 (`connectors.dynamodb_writer.write_items`), each write partition throttled to its share of the planned
-write capacity. The report counts items by `item_type` (ticket_sales) or `data_type` (config).
+write capacity. The report counts items by `item_type` (ticket_sales) or `data_type` (config), the source rows rejected
+(`bad_type`: a non-integral value in an integer column; written to `--quarantine-uri`) and, for ticket_sales,
+the source's anomalies (`transforms.ticketing.history_anomalies`). The source tables are persisted once
+read: rejects, anomalies and items come from one read of each.
 Unknown arguments (Glue's own, e.g. --JOB_NAME) are ignored. The source password never travels as an
 argument: the local stand-in's is read from a file, Glue's comes with its catalog connection.
 """
@@ -31,10 +34,10 @@ from urllib.parse import urlparse
 
 from connectors.progress import Progress
 from connectors.storage import read_text, write_text
-from transforms.dms_sample_schema import ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
+from transforms.dms_sample_schema import BAD_TYPE_COLUMN, ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
 from transforms.dynamodb_tables import TableSpec
 from transforms.spec import ITEM_SETS, SqlServerToDynamoDbSpec, parse_spec
-from transforms.ticketing import config_items, ticket_sales_items, to_dynamodb_rdd
+from transforms.ticketing import ANOMALIES, config_items, history_anomalies, ticket_sales_items, to_dynamodb_rdd
 
 TYPE_ATTRIBUTE = {"ticket_sales": "item_type", "config": "data_type"}  # what the report counts items by
 
@@ -62,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source-password-file", default=None, help="local: file holding the source password")
     p.add_argument("--catalog-database", default=None, help="Glue: Data Catalog database of the crawled source")
     p.add_argument("--catalog-table-prefix", default="", help="Glue: catalog table name = prefix + source table")
+    p.add_argument("--quarantine-uri", default=None,
+                   help="where rejected source rows go (file or s3:// prefix); default: counted and reported only")
     p.add_argument("--write-units-per-s", type=float, default=None, help="default: the spec's write_units_per_s")
     p.add_argument("--capacity-share", type=float, default=None, help="default: the spec's capacity_share")
     p.add_argument("--partitions", type=int, default=None, help="parallel readers/writers; default: the spec's")
@@ -127,6 +132,34 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
     return out
 
 
+EXAMPLES = 5  # example keys per anomaly in the report
+
+
+def split_rejects(source: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The source tables without their `bad_type` rows, and those rows by table (JSON-ready: every value as
+    text, the bad column(s) in `detail`). A row whose integer column holds a non-integral value is rejected
+    whole: it is never rounded, and no item is built from it."""
+    good, rejected = {}, {}
+    for table, df in source.items():
+        good[table] = df.where(df[BAD_TYPE_COLUMN].isNull()).drop(BAD_TYPE_COLUMN)
+        rows = df.where(df[BAD_TYPE_COLUMN].isNotNull()).collect()
+        rejected[table] = [{"table": table, "reason": "bad_type", "detail": r[BAD_TYPE_COLUMN],
+                            "row": {k: None if v is None else str(v) for k, v in r.asDict().items()
+                                    if k != BAD_TYPE_COLUMN}} for r in rows]
+    return good, rejected
+
+
+def anomaly_notes(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`transforms.ticketing.history_anomalies` of the source: per anomaly its count and a few example keys."""
+    found = history_anomalies(source["ticket_purchase_hist"], source["sporting_event_ticket"])
+    out = {}
+    for name in ANOMALIES:
+        df = found[name]
+        out[name] = {"count": df.count(),
+                     "examples": [r["key"] for r in df.orderBy("key").limit(EXAMPLES).collect()]}
+    return out
+
+
 def build_items(item_set: str, t: dict[str, Any]) -> Any:
     """The item set's DataFrame (columns = attribute names) from the source DataFrames `t`."""
     if item_set == "ticket_sales":
@@ -183,15 +216,26 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
 
     with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
         progress.set_phase("read source, build and write items")
-        source = read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions)
+        source = {t: df.persist() for t, df in
+                  read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions).items()}
+        source, rejected = split_rejects(source)
+        notes = anomaly_notes(source) if args.item_set == "ticket_sales" else {}
         items = to_dynamodb_rdd(build_items(args.item_set, source)).repartition(partitions)
         writer = partition_writer(table=table, key_names=tuple(a.name for a in target.key_attrs),
                                   type_attribute=TYPE_ATTRIBUTE[args.item_set], dry_run=args.dry_run,
                                   write_units_per_s=write_units, share=share, region=args.region)
         items = items.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
         by_type = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
+    rejects = [r for rows in rejected.values() for r in rows]
+    if rejects and args.quarantine_uri:
+        write_text(f"{args.quarantine_uri.rstrip('/')}/{args.item_set}/bad_type.jsonl",
+                   "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects))
     report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
-              "items": sum(by_type.values()), "by_type": by_type}
+              "items": sum(by_type.values()), "by_type": by_type,
+              "rejects": {"bad_type": len(rejects)} if rejects else {},
+              "rejected_rows": {t: len(rows) for t, rows in rejected.items() if rows},
+              "rejected_examples": [f"{r['table']}: {r['detail']}" for r in rejects[:EXAMPLES]],
+              "anomalies": notes}
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
     print(json.dumps({**report, "seconds": round(time.monotonic() - started, 1)}, sort_keys=True))
     return report

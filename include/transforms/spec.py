@@ -244,6 +244,7 @@ class SqlServerToDynamoDbSpec:
     crawler_path: str
     glue: GlueCompute
     staging_uri: str
+    quarantine_uri: str  # rejected source rows (bad_type), under <dag_id>/<run>/<item set>/
     write_units_per_s: float
     capacity_share: float
     partitions: int
@@ -391,7 +392,7 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
                                                "crawler_path"})
     glue = _section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",
                                            "glue_version", "worker_type", "number_of_workers"})
-    compute = _section(raw, "compute", f"{w}:", {"staging_uri"})
+    compute = _section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri"})
     write = _section(raw, "write", f"{w}:", {"write_units_per_s", "capacity_share", "partitions"})
     validation = _section(raw, "validation", f"{w}:", _VALIDATION_KEYS)
     for key in ("conn_id", "schema", "local_schema", "glue_connection", "crawler_path"):
@@ -422,6 +423,8 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
             number_of_workers=_int(glue.get("number_of_workers", 10), f"{w}: glue.number_of_workers", minimum=1),
         ),
         staging_uri=compute["staging_uri"].rstrip("/"),
+        quarantine_uri=str(compute.get("quarantine_uri") or f"{compute['staging_uri'].rstrip('/')}/quarantine"
+                           ).rstrip("/"),
         write_units_per_s=_float(write.get("write_units_per_s", 4000), f"{w}: write.write_units_per_s"),
         capacity_share=share, partitions=_int(write.get("partitions", 8), f"{w}: write.partitions", minimum=1),
         sample_size=_int(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),

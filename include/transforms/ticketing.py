@@ -12,7 +12,7 @@ pyspark is imported lazily so those work where pyspark is not installed (the Air
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,9 @@ __all__ = [
     "event_date",
     "expected_available_item",
     "expected_config_item",
+    "expected_held_item",
+    "history_anomalies",
+    "history_sort_keys",
     "expected_ticket_sales_item",
     "history_order_key",
     "league_key",
@@ -67,7 +70,10 @@ CONFIG_COLUMNS = (
     "city", "seating_capacity", "levels", "sections",  # LOCATION
 )
 
-PURCHASED, TRANSFERRED, AVAILABLE = "PURCHASED", "TRANSFERRED", "AVAILABLE"
+PURCHASED, TRANSFERRED, AVAILABLE, HELD = "PURCHASED", "TRANSFERRED", "AVAILABLE", "HELD"
+# Source anomalies the ticket_sales job reports (never failures: the history is a log, not a chain).
+ANOMALIES = ("history_rows_sharing_a_time", "transfers_not_chaining", "holder_not_last_buyer",
+             "sold_without_history")
 PRICE_PRECISION, PRICE_SCALE = 8, 2  # numeric(8,2)
 _CENT = Decimal("0.01")
 
@@ -104,8 +110,32 @@ def league_key(league_short_name: str | None, division_short_name: str | None) -
 
 
 def history_order_key(hist: Mapping[str, Any]) -> tuple:
-    """Sort key of a ticket's history rows; the greatest is the latest (it carries `current_owner_id`)."""
-    return hist["transaction_date_time"], hist["purchased_by_id"]
+    """Sort key of a ticket's history rows: time, buyer, then the transferor (none before any). The greatest is
+    the latest; it carries the ticket's `current_owner_id`. Rows of one ticket often share a time, so the
+    order needs the other columns to be total (and the same as the job's window order)."""
+    from_id = hist["transferred_from_id"]
+    return hist["transaction_date_time"], hist["purchased_by_id"], from_id is not None, from_id or 0
+
+
+def history_sort_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The `ticket_status_owner` of each history row of ONE ticket, unique and deterministic.
+
+    `Purchased|<buyer>|<ts>` or `Transferred|<transferor>|<ts>`; when that collides within the ticket (two
+    transfers from one person at one time, to different buyers), `|<buyer>` is added; rows still alike (a
+    source without a primary key) get `|<n>`, numbered by price in the order `history_order_key` gives.
+    """
+    base = [ticket_status_owner(r["transferred_from_id"], r["purchased_by_id"], r["transaction_date_time"])
+            for r in rows]
+    keys = [f"{b}|{r['purchased_by_id']}" if base.count(b) > 1 else b for b, r in zip(base, rows, strict=True)]
+    out = list(keys)
+    for k in set(keys):
+        same = sorted((i for i, x in enumerate(keys) if x == k),
+                      key=lambda i: (_price(rows[i]["purchase_price"]) is None, _price(rows[i]["purchase_price"])
+                                     or 0, history_order_key(rows[i])))
+        if len(same) > 1:
+            for n, i in enumerate(same, 1):
+                out[i] = f"{k}|{n}"
+    return out
 
 
 def _price(value: Any) -> Decimal | None:
@@ -139,18 +169,21 @@ def expected_ticket_sales_item(
     transferred_from: Mapping[str, Any] | None,
     *,
     is_latest: bool,
+    sort_key: str | None = None,
 ) -> dict[str, dict]:
     """The `ticket_sales` item one `ticket_purchase_hist` row should become (DynamoDB attribute values).
 
     Related rows are source rows (None when missing); `is_latest` says whether `hist` is the greatest
-    of its ticket by `history_order_key`.
+    of its ticket by `history_order_key`: that item carries `current_owner_id`, the ticket's
+    `ticketholder_id` (the source's own answer to who holds it now, whatever the history says).
+    `sort_key`: the row's `history_sort_keys` entry (default: without collisions).
     """
     tk, ev, home, away = ticket or {}, event or {}, home_team or {}, away_team or {}
     loc, own, prev = location or {}, owner or {}, transferred_from or {}
     from_id, buyer = hist["transferred_from_id"], hist["purchased_by_id"]
     row = {
         "sporting_event_ticket_id": hist["sporting_event_ticket_id"],
-        "ticket_status_owner": ticket_status_owner(from_id, buyer, hist["transaction_date_time"]),
+        "ticket_status_owner": sort_key or ticket_status_owner(from_id, buyer, hist["transaction_date_time"]),
         "item_type": PURCHASED if from_id is None else TRANSFERRED,
         "owner_id": buyer,
         "owner_first_name": own.get("first_name"),
@@ -183,32 +216,45 @@ def expected_ticket_sales_item(
         "seat_row": tk.get("seat_row"),
         "seat": tk.get("seat"),
         "ticket_price": _price(hist["purchase_price"]),
-        "current_owner_id": buyer if is_latest else None,
+        "current_owner_id": tk.get("ticketholder_id") if is_latest else None,
         "transferred_to_id": buyer if from_id is not None else None,
+    }
+    return to_item(row)
+
+
+def _ticket_item(ticket: Mapping[str, Any], event: Mapping[str, Any] | None, status: str, item_type: str,
+                 **extra: Any) -> dict[str, dict]:
+    """The item of a ticket itself (not of a history row): its seat, price and event, plus `extra`."""
+    ev = event or {}
+    row = {
+        "sporting_event_ticket_id": ticket["id"],
+        "ticket_status_owner": status,
+        "item_type": item_type,
+        "sporting_event_id": ticket.get("sporting_event_id"),
+        "sporting_event_date": event_date(ev.get("start_date_time")),
+        "home_field_id": ev.get("location_id"),
+        "seat_level": _seat_level(ticket.get("seat_level")),
+        "seat_section": ticket.get("seat_section"),
+        "seat_row": ticket.get("seat_row"),
+        "seat": ticket.get("seat"),
+        "ticket_price": _price(ticket.get("ticket_price")),
+        **extra,
     }
     return to_item(row)
 
 
 def expected_available_item(ticket: Mapping[str, Any], event: Mapping[str, Any] | None) -> dict[str, dict]:
     """The `Available` item of an unsold ticket (`ticketholder_id` IS NULL)."""
-    ev = event or {}
     seat_level = _seat_level(ticket.get("seat_level"))
-    row = {
-        "sporting_event_ticket_id": ticket["id"],
-        "ticket_status_owner": "Available",
-        "item_type": AVAILABLE,
-        "sporting_event_id": ticket.get("sporting_event_id"),
-        "sporting_event_date": event_date(ev.get("start_date_time")),
-        "home_field_id": ev.get("location_id"),
-        "seat_level": seat_level,
-        "seat_section": ticket.get("seat_section"),
-        "seat_row": ticket.get("seat_row"),
-        "seat": ticket.get("seat"),
-        "ticket_price": _price(ticket.get("ticket_price")),
-        "available_key": _joined(ticket.get("sport_location_id"), _iso_date(ev.get("start_date"))),
-        "seat_key": _joined(seat_level, ticket.get("seat_section"), ticket.get("seat_row"), ticket.get("seat")),
-    }
-    return to_item(row)
+    return _ticket_item(
+        ticket, event, "Available", AVAILABLE,
+        available_key=_joined(ticket.get("sport_location_id"), _iso_date((event or {}).get("start_date"))),
+        seat_key=_joined(seat_level, ticket.get("seat_section"), ticket.get("seat_row"), ticket.get("seat")))
+
+
+def expected_held_item(ticket: Mapping[str, Any], event: Mapping[str, Any] | None) -> dict[str, dict]:
+    """The `Held` item of a sold ticket with no history row: it alone carries the holder (`current_owner_id`)."""
+    return _ticket_item(ticket, event, "Held", HELD, current_owner_id=ticket.get("ticketholder_id"))
 
 
 def expected_config_item(
@@ -316,7 +362,6 @@ def ticket_sales_items(
     just absent. `division` is accepted for symmetry with the source set but not needed: a team row
     carries both short names of `<league>|<division>`.
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql.types import DecimalType
 
@@ -335,30 +380,24 @@ def ticket_sales_items(
         F.col("ticket_price").cast(price).alias("ticket_price"),
     ).join(events, "sporting_event_id", "left")
 
-    latest_first = Window.partitionBy("sporting_event_ticket_id").orderBy(
-        F.col("transaction_date_time").desc(), F.col("owner_id").desc())
-    ts = F.date_format("transaction_date_time", TRANSACTION_TS_PATTERN)
-    is_transfer = F.col("transferred_from_id").isNotNull()
+    history = _history_rows(hist, price)
+    holders = tickets.select("sporting_event_ticket_id", F.col("ticketholder_id").alias("_holder"))
     history = (
-        hist.select(
-            F.col("sporting_event_ticket_id").cast("long").alias("sporting_event_ticket_id"),
-            F.col("purchased_by_id").alias("owner_id"),
-            "transferred_from_id",
-            "transaction_date_time",
-            F.col("purchase_price").cast(price).alias("ticket_price"),
-        )
-        .withColumn("transaction_date", ts)
-        .withColumn("item_type", F.when(is_transfer, F.lit(TRANSFERRED)).otherwise(F.lit(PURCHASED)))
-        .withColumn("ticket_status_owner", F.when(
-            is_transfer, F.concat(F.lit("Transferred|"), F.col("transferred_from_id").cast("string"), F.lit("|"), ts),
-        ).otherwise(F.concat(F.lit("Purchased|"), F.col("owner_id").cast("string"), F.lit("|"), ts)))
-        .withColumn("current_owner_id",
-                    F.when(F.row_number().over(latest_first) == 1, F.col("owner_id")))
-        .withColumn("transferred_to_id", F.when(is_transfer, F.col("owner_id")))
+        history
+        .join(holders, "sporting_event_ticket_id", "left")
+        .withColumn("current_owner_id", F.when(F.col("_is_latest"), F.col("_holder")))
+        .drop("_holder")
         .join(tickets.drop("ticket_price", "ticketholder_id"), "sporting_event_ticket_id", "left")
         .join(_person(person, "owner_id", "owner"), "owner_id", "left")
         .join(_person(person, "transferred_from_id", "transferred"), "transferred_from_id", "left")
     )
+    held = (tickets.where(F.col("ticketholder_id").isNotNull())
+            .join(hist.select(F.col("sporting_event_ticket_id").cast("long").alias("sporting_event_ticket_id")),
+                  "sporting_event_ticket_id", "left_anti")
+            .select("sporting_event_ticket_id", F.lit("Held").alias("ticket_status_owner"),
+                    F.lit(HELD).alias("item_type"), "sporting_event_id", "sporting_event_date", "home_field_id",
+                    "seat_level", "seat_section", "seat_row", "seat", "ticket_price",
+                    F.col("ticketholder_id").alias("current_owner_id")))
 
     available = tickets.where(F.col("ticketholder_id").isNull()).select(
         "sporting_event_ticket_id",
@@ -380,7 +419,93 @@ def ticket_sales_items(
 
     return (history.select(*[c for c in TICKET_SALES_COLUMNS if c not in ("available_key", "seat_key")])
             .unionByName(available, allowMissingColumns=True)
+            .unionByName(held, allowMissingColumns=True)
             .select(*TICKET_SALES_COLUMNS))
+
+
+def _history_rows(hist: DataFrame, price: Any) -> DataFrame:
+    """History rows under their item names, with `ticket_status_owner` (`history_sort_keys`), `item_type`,
+    `transferred_to_id` and `_is_latest` (the greatest row of its ticket by `history_order_key`)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ticket_id = "sporting_event_ticket_id"
+    order = [F.col("transaction_date_time"), F.col("owner_id"), F.col("transferred_from_id").asc_nulls_first()]
+    latest_first = Window.partitionBy(ticket_id).orderBy(
+        F.col("transaction_date_time").desc(), F.col("owner_id").desc(), F.col("transferred_from_id").desc_nulls_last())
+    ts = F.date_format("transaction_date_time", TRANSACTION_TS_PATTERN)
+    is_transfer = F.col("transferred_from_id").isNotNull()
+    base = F.when(is_transfer, F.concat(F.lit("Transferred|"), F.col("transferred_from_id").cast("string"),
+                                        F.lit("|"), ts)
+                  ).otherwise(F.concat(F.lit("Purchased|"), F.col("owner_id").cast("string"), F.lit("|"), ts))
+    rows = (
+        hist.select(
+            F.col(ticket_id).cast("long").alias(ticket_id),
+            F.col("purchased_by_id").alias("owner_id"),
+            "transferred_from_id",
+            "transaction_date_time",
+            F.col("purchase_price").cast(price).alias("ticket_price"),
+        )
+        .withColumn("transaction_date", ts)
+        .withColumn("item_type", F.when(is_transfer, F.lit(TRANSFERRED)).otherwise(F.lit(PURCHASED)))
+        .withColumn("_base", base)
+        .withColumn("_key", F.when(F.count(F.lit(1)).over(Window.partitionBy(ticket_id, "_base")) > 1,
+                                   F.concat(F.col("_base"), F.lit("|"), F.col("owner_id").cast("string")))
+                    .otherwise(F.col("_base")))
+    )
+    alike = Window.partitionBy(ticket_id, "_key")
+    return (
+        rows.withColumn("ticket_status_owner", F.when(
+            F.count(F.lit(1)).over(alike) > 1,
+            F.concat(F.col("_key"), F.lit("|"), F.row_number().over(
+                alike.orderBy(F.col("ticket_price").asc_nulls_last(), *order)).cast("string")),
+        ).otherwise(F.col("_key")))
+        .withColumn("_is_latest", F.row_number().over(latest_first) == 1)
+        .withColumn("transferred_to_id", F.when(is_transfer, F.col("owner_id")))
+        .drop("_base", "_key")
+    )
+
+
+def history_anomalies(hist: DataFrame, ticket: DataFrame) -> dict[str, DataFrame]:
+    """Per `ANOMALIES` name, the example keys (one string column `key`) of the source rows showing it.
+
+    The history is a log of what happened, so none of these fails a run; the job reports their counts.
+    `history_rows_sharing_a_time`: rows whose ticket and `transaction_date_time` occur more than once.
+    `transfers_not_chaining`: transfers whose `transferred_from_id` is not the buyer of the ticket's previous
+    row (`history_order_key` order; the first row of a ticket has none). `holder_not_last_buyer`: sold tickets
+    whose `ticketholder_id` is not the buyer of their latest row. `sold_without_history`: sold tickets with no
+    history row.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ticket_id = "sporting_event_ticket_id"
+    h = hist.select(F.col(ticket_id).cast("long").alias(ticket_id), "purchased_by_id", "transferred_from_id",
+                    "transaction_date_time")
+    order = Window.partitionBy(ticket_id).orderBy("transaction_date_time", "purchased_by_id",
+                                                  F.col("transferred_from_id").asc_nulls_first())
+    latest_first = Window.partitionBy(ticket_id).orderBy(
+        F.col("transaction_date_time").desc(), F.col("purchased_by_id").desc(),
+        F.col("transferred_from_id").desc_nulls_last())
+    row_key = F.concat_ws("|", F.col(ticket_id).cast("string"), F.col("purchased_by_id").cast("string"),
+                          F.date_format("transaction_date_time", TRANSACTION_TS_PATTERN))
+    sold = ticket.where(F.col("ticketholder_id").isNotNull()).select(
+        F.col("id").cast("long").alias(ticket_id), F.col("ticketholder_id"))
+    latest = h.withColumn("_n", F.row_number().over(latest_first)).where(F.col("_n") == 1)
+    return {
+        "history_rows_sharing_a_time": h.withColumn(
+            "_same", F.count(F.lit(1)).over(Window.partitionBy(ticket_id, "transaction_date_time")))
+        .where(F.col("_same") > 1).select(row_key.alias("key")),
+        "transfers_not_chaining": h.withColumn("_previous", F.lag("purchased_by_id").over(order))
+        .where(F.col("transferred_from_id").isNotNull()
+               & (F.col("_previous").isNull() | (F.col("_previous") != F.col("transferred_from_id"))))
+        .select(row_key.alias("key")),
+        "holder_not_last_buyer": latest.join(sold, ticket_id)
+        .where(F.col("ticketholder_id") != F.col("purchased_by_id"))
+        .select(F.col(ticket_id).cast("string").alias("key")),
+        "sold_without_history": sold.join(h.select(ticket_id), ticket_id, "left_anti")
+        .select(F.col(ticket_id).cast("string").alias("key")),
+    }
 
 
 def config_items(

@@ -23,17 +23,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from transforms.dms_sample_schema import COLUMN_TYPES, TABLES, coerce_integral, integer_columns
 from transforms.dynamo_items import from_item
 from transforms.identifiers import check_identifier, quoted
 from transforms.ticketing import (
     AVAILABLE,
+    HELD,
     PURCHASED,
     TRANSFERRED,
     expected_available_item,
     expected_config_item,
+    expected_held_item,
     expected_ticket_sales_item,
     history_order_key,
-    ticket_status_owner,
+    history_sort_keys,
+    transaction_ts,
 )
 from transforms.validation import compare_row
 
@@ -58,7 +62,11 @@ __all__ = [
     "count_sql",
     "entity_name",
     "expected_items",
+    "bad_type_count_sql",
+    "coerce_row",
+    "held_sample_sql",
     "history_sample_sql",
+    "integral_sql",
     "in_list_sql",
     "item_diffs",
     "key_text",
@@ -76,25 +84,13 @@ __all__ = [
 
 IN_CHUNK = 500  # ids per IN-list: far below SQL Server's 2,100 parameters per statement
 
-# The source columns the validators read (names are identical on SQL Server and in the PostgreSQL port).
-SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sport_type": ("name", "description"),
-    "sport_league": ("sport_type_name", "short_name", "long_name", "description"),
-    "sport_division": ("sport_type_name", "sport_league_short_name", "short_name", "long_name", "description"),
-    "sport_location": ("id", "name", "city", "seating_capacity", "levels", "sections"),
-    "sport_team": ("id", "name", "abbreviated_name", "home_field_id", "sport_type_name", "sport_league_short_name",
-                   "sport_division_short_name"),
-    "person": ("id", "full_name", "last_name", "first_name"),
-    "sporting_event": ("id", "sport_type_name", "home_team_id", "away_team_id", "location_id", "start_date_time",
-                       "start_date"),
-    "sporting_event_ticket": ("id", "sporting_event_id", "sport_location_id", "seat_level", "seat_section",
-                              "seat_row", "seat", "ticketholder_id", "ticket_price"),
-    "ticket_purchase_hist": ("sporting_event_ticket_id", "purchased_by_id", "transaction_date_time",
-                             "transferred_from_id", "purchase_price"),
-}
+# The source columns the validators read: the one column list (transforms.dms_sample_schema) the job reads too.
+SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {t: TABLES[t] for t in (
+    "sport_type", "sport_league", "sport_division", "sport_location", "sport_team", "person", "sporting_event",
+    "sporting_event_ticket", "ticket_purchase_hist")}
 
 TICKET_SALES, CONFIG = "ticket_sales", "config"  # the spec's target (job) names
-TICKET_SALES_TYPES = (PURCHASED, TRANSFERRED, AVAILABLE)
+TICKET_SALES_TYPES = (PURCHASED, TRANSFERRED, AVAILABLE, HELD)
 # config data_type → its source table; the sampled ones have an integer `id`
 CONFIG_TABLES: dict[str, str] = {
     "PERSON": "person", "TEAM": "sport_team", "SPORT_TYPE": "sport_type", "LOCATION": "sport_location",
@@ -119,6 +115,38 @@ def select_sql(schema: str, table: str, where: str | None = None) -> str:
     """`SELECT <SOURCE_COLUMNS[table]> FROM schema.table [WHERE ...]`; rows zip with `SOURCE_COLUMNS[table]`."""
     sql = f"SELECT {', '.join(SOURCE_COLUMNS[table])} FROM {_table(schema, table)}"
     return f"{sql} WHERE {where}" if where else sql
+
+
+def _checked_columns(table: str) -> tuple[str, ...]:
+    """Integer columns whose values decide whether a row is migrated (smallint is SQL Server's `bit` here)."""
+    return tuple(c for c in integer_columns(table) if dict(COLUMN_TYPES[table])[c] != "smallint")
+
+
+def integral_sql(table: str, alias: str | None = None) -> str:
+    """SQL: every integer column of the row holds an integral value or NULL, the rows the job does not reject
+    (`bad_type`). Judged by the source itself (`FLOOR`, on SQL Server and PostgreSQL alike), whatever type it
+    declares."""
+    prefix = f"{alias}." if alias else ""
+    parts = [f"({prefix}{c} IS NULL OR {prefix}{c} = FLOOR({prefix}{c}))" for c in _checked_columns(table)]
+    return "(" + " AND ".join(parts) + ")" if parts else "1 = 1"
+
+
+def bad_type_count_sql(schema: str, table: str) -> str:
+    """The rows of `table` the job must reject as `bad_type`."""
+    return count_sql(schema, table, f"NOT {integral_sql(table)}")
+
+
+def coerce_row(table: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`row` with its integer columns as exact ints (a source may declare them DOUBLE PRECISION or NUMERIC);
+    None when one holds a non-integral value: the job rejected that row, no item was built from it."""
+    out = dict(row)
+    for c in integer_columns(table):
+        if out.get(c) is not None:
+            try:
+                out[c] = coerce_integral(out[c])
+            except ValueError:
+                return None
+    return out
 
 
 def count_sql(schema: str, table: str, where: str | None = None) -> str:
@@ -148,14 +176,23 @@ def entity_name(table: str, item_type: str) -> str:
 def source_count_queries(schema: str) -> dict[tuple[str, str], str]:
     """(target, item type) → the SQL counting the source rows that become items of that type."""
     hist, ticket = "ticket_purchase_hist", "sporting_event_ticket"
+    good_hist, good_ticket = integral_sql(hist), integral_sql(ticket)
     queries = {
-        (TICKET_SALES, PURCHASED): count_sql(schema, hist, "transferred_from_id IS NULL"),
-        (TICKET_SALES, TRANSFERRED): count_sql(schema, hist, "transferred_from_id IS NOT NULL"),
-        (TICKET_SALES, AVAILABLE): count_sql(schema, ticket, "ticketholder_id IS NULL"),
+        (TICKET_SALES, PURCHASED): count_sql(schema, hist, f"transferred_from_id IS NULL AND {good_hist}"),
+        (TICKET_SALES, TRANSFERRED): count_sql(schema, hist, f"transferred_from_id IS NOT NULL AND {good_hist}"),
+        (TICKET_SALES, AVAILABLE): count_sql(schema, ticket, f"ticketholder_id IS NULL AND {good_ticket}"),
+        (TICKET_SALES, HELD): count_sql(schema, ticket, f"{held_where(schema)} AND {good_ticket}"),
     }
     for data_type, table in CONFIG_TABLES.items():
-        queries[(CONFIG, data_type)] = count_sql(schema, table)
+        queries[(CONFIG, data_type)] = count_sql(schema, table, integral_sql(table))
     return queries
+
+
+def held_where(schema: str) -> str:
+    """Sold tickets (`ticketholder_id` set) with no migrated history row: each becomes one `Held` item."""
+    return (f"ticketholder_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {_table(schema, 'ticket_purchase_hist')} h "
+            f"WHERE h.sporting_event_ticket_id = {_table(schema, 'sporting_event_ticket')}.id "
+            f"AND {integral_sql('ticket_purchase_hist', 'h')})")
 
 
 def type_filter(table: str, item_type: str) -> dict[str, Any]:
@@ -184,7 +221,8 @@ class Sample:
         """The predicate (no parameters: `%` here is the modulo operator)."""
         if self.modulus == 1:
             return "1 = 1"
-        return f"{check_identifier(column)} % {int(self.modulus)} = {int(self.remainder)}"
+        # FLOOR and the cast: ids declared DOUBLE PRECISION or NUMERIC sample the same way as integers
+        return f"CAST(FLOOR({check_identifier(column)}) AS BIGINT) % {int(self.modulus)} = {int(self.remainder)}"
 
     def holds(self, key: int) -> bool:
         return int(key) % self.modulus == self.remainder
@@ -213,6 +251,11 @@ def available_sample_sql(schema: str, sample: Sample) -> str:
     return select_sql(schema, "sporting_event_ticket", f"ticketholder_id IS NULL AND {sample.where('id')}")
 
 
+def held_sample_sql(schema: str, sample: Sample) -> str:
+    """The sampled sold tickets without history (their `Held` items)."""
+    return select_sql(schema, "sporting_event_ticket", f"{held_where(schema)} AND {sample.where('id')}")
+
+
 def config_sample_sql(schema: str, data_type: str, sample: Sample) -> str:
     """The sampled source rows of one config type; sport_type and sport_division are read whole."""
     table = CONFIG_TABLES[data_type]
@@ -230,6 +273,7 @@ class SourceSample:
 
     history: list[dict[str, Any]] = field(default_factory=list)
     available: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
     tickets: dict[Any, dict[str, Any]] = field(default_factory=dict)
     events: dict[Any, dict[str, Any]] = field(default_factory=dict)
     teams: dict[Any, dict[str, Any]] = field(default_factory=dict)
@@ -242,7 +286,7 @@ class SourceSample:
         return {h["sporting_event_ticket_id"] for h in self.history}
 
     def event_ids(self) -> set[Any]:
-        return {t["sporting_event_id"] for t in [*self.tickets.values(), *self.available]}
+        return {t["sporting_event_id"] for t in [*self.tickets.values(), *self.available, *self.held]}
 
     def team_ids(self) -> set[Any]:
         return {e[k] for e in self.events.values() for k in ("home_team_id", "away_team_id")}
@@ -272,28 +316,30 @@ def key_text(table: str, key: Mapping[str, Mapping[str, Any]]) -> str:
     return " / ".join(str(from_item({k: key[k]})[k]) for k in KEY_NAMES[table])
 
 
-def _latest_by_ticket(history: Sequence[Mapping[str, Any]]) -> dict[Any, Mapping[str, Any]]:
-    latest: dict[Any, Mapping[str, Any]] = {}
-    for h in history:
-        t = h["sporting_event_ticket_id"]
-        if t not in latest or history_order_key(h) > history_order_key(latest[t]):
-            latest[t] = h
-    return latest
-
-
 def expected_items(s: SourceSample) -> list[ExpectedItem]:
-    """Every item the sampled rows should have become, by the same `expected_*` functions as the job's tests."""
+    """Every item the sampled rows should have become, by the same `expected_*` functions as the job's tests.
+
+    `s.history` holds every migrated history row of the sampled tickets, so each ticket's latest row (it
+    carries the ticket's holder) and the sort keys of rows that collide are known.
+    """
     out: list[ExpectedItem] = []
-    latest = _latest_by_ticket(s.history)
+    by_ticket: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for h in s.history:
-        ticket = s.tickets.get(h["sporting_event_ticket_id"])
+        by_ticket[h["sporting_event_ticket_id"]].append(h)
+    for ticket_id, rows in by_ticket.items():
+        latest = max(rows, key=history_order_key)
+        ticket = s.tickets.get(ticket_id)
         event = s.events.get(ticket["sporting_event_id"]) if ticket else None
         ev = event or {}
-        item = expected_ticket_sales_item(
-            h, ticket, event, s.teams.get(ev.get("home_team_id")), s.teams.get(ev.get("away_team_id")),
-            s.locations.get(ev.get("location_id")), s.persons.get(h["purchased_by_id"]),
-            s.persons.get(h["transferred_from_id"]), is_latest=latest[h["sporting_event_ticket_id"]] is h)
-        out.append(ExpectedItem(TICKET_SALES, entity_name(TICKET_SALES, item["item_type"]["S"]), item))
+        for h, sort_key in zip(rows, history_sort_keys(rows), strict=True):
+            item = expected_ticket_sales_item(
+                h, ticket, event, s.teams.get(ev.get("home_team_id")), s.teams.get(ev.get("away_team_id")),
+                s.locations.get(ev.get("location_id")), s.persons.get(h["purchased_by_id"]),
+                s.persons.get(h["transferred_from_id"]), is_latest=h is latest, sort_key=sort_key)
+            out.append(ExpectedItem(TICKET_SALES, entity_name(TICKET_SALES, item["item_type"]["S"]), item))
+    for t in s.held:
+        out.append(ExpectedItem(TICKET_SALES, entity_name(TICKET_SALES, HELD),
+                                expected_held_item(t, s.events.get(t["sporting_event_id"]))))
     for t in s.available:
         out.append(ExpectedItem(TICKET_SALES, entity_name(TICKET_SALES, AVAILABLE),
                                 expected_available_item(t, s.events.get(t["sporting_event_id"]))))
@@ -374,11 +420,13 @@ class AccessPattern:
         return [self.item_key(i) for i in items]
 
 
-def _index_query(index: str, key_name: str, value: dict[str, str], table: str) -> dict[str, Any]:
+def _index_query(index: str, key_name: str, value: dict[str, str], table: str, *also: str) -> dict[str, Any]:
+    """Query `index` for `key_name` = `value`, projecting the table's keys (and the attributes `also`)."""
     k, s = KEY_NAMES[table]
-    return {"IndexName": index, "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": key_name, "#k": k, "#s": s},
-            "ExpressionAttributeValues": {":p": value}, "ProjectionExpression": "#k, #s"}
+    names = {"#p": key_name, "#k": k, "#s": s, **{f"#a{i}": a for i, a in enumerate(also)}}
+    return {"IndexName": index, "KeyConditionExpression": "#p = :p", "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":p": value},
+            "ProjectionExpression": ", ".join(["#k", "#s", *(f"#a{i}" for i in range(len(also)))])}
 
 
 def _ticket_id(item: Mapping[str, Mapping[str, Any]]) -> int:
@@ -393,9 +441,15 @@ def _config_key(item: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
     return item["data_type"]["S"], item["data_id"]["S"]
 
 
-def _hist_key(row: tuple[Any, ...]) -> tuple[int, str]:
-    ticket, buyer, ts, from_id = row
-    return int(ticket), ticket_status_owner(from_id, buyer, ts)
+def _hist_time(row: tuple[Any, ...]) -> tuple[int, str]:
+    ticket, _buyer, ts, _from_id = row
+    return coerce_integral(ticket), transaction_ts(ts)
+
+
+def _ticket_time(item: Mapping[str, Mapping[str, Any]]) -> tuple[int, str]:
+    """A history item as (ticket, transaction time): how the source names a transfer, with no assumption about
+    how sort keys are made unique or whether transfers chain (compared as multisets)."""
+    return int(item["sporting_event_ticket_id"]["N"]), item["transaction_date"]["S"]
 
 
 _HIST_KEY_COLUMNS = "sporting_event_ticket_id, purchased_by_id, transaction_date_time, transferred_from_id"
@@ -404,10 +458,11 @@ _HIST_KEY_COLUMNS = "sporting_event_ticket_id, purchased_by_id, transaction_date
 def owned_tickets(schema: str, person_id: int) -> AccessPattern:
     """Tickets a person owns now: sporting_event_ticket.ticketholder_id vs owner_index current_owner_id."""
     p = int(person_id)
-    sql = f"SELECT id FROM {_table(schema, 'sporting_event_ticket')} WHERE ticketholder_id = %s"
+    sql = (f"SELECT id FROM {_table(schema, 'sporting_event_ticket')} WHERE ticketholder_id = %s "
+           f"AND {integral_sql('sporting_event_ticket')}")
     return AccessPattern("tickets owned", f"person {p}", TICKET_SALES,
                          _index_query(OWNER_INDEX, "current_owner_id", {"N": str(p)}, TICKET_SALES),
-                         _ticket_id, (SourceQuery(sql, (p,), lambda r: int(r[0])),))
+                         _ticket_id, (SourceQuery(sql, (p,), lambda r: coerce_integral(r[0])),))
 
 
 def _iso(value: date | str) -> str:
@@ -419,30 +474,34 @@ def available_tickets(schema: str, location_id: int, start_date: date | str) -> 
     loc, day = int(location_id), _iso(start_date)
     sql = (f"SELECT t.id FROM {_table(schema, 'sporting_event_ticket')} t "
            f"JOIN {_table(schema, 'sporting_event')} e ON e.id = t.sporting_event_id "
-           "WHERE t.ticketholder_id IS NULL AND t.sport_location_id = %s AND e.start_date = %s")
+           f"WHERE t.ticketholder_id IS NULL AND t.sport_location_id = %s AND e.start_date = %s "
+           f"AND {integral_sql('sporting_event_ticket', 't')}")
     return AccessPattern("tickets available", f"venue {loc} on {day}", TICKET_SALES,
                          _index_query(AVAILABLE_INDEX, "available_key", {"S": f"{loc}|{day}"}, TICKET_SALES),
-                         _ticket_key, (SourceQuery(sql, (loc, start_date), lambda r: (int(r[0]), "Available")),))
+                         _ticket_key,
+                         (SourceQuery(sql, (loc, start_date), lambda r: (coerce_integral(r[0]), "Available")),))
 
 
 def transferred_from(schema: str, person_id: int) -> AccessPattern:
     """Tickets a person transferred: history rows transferred_from_id = p vs transferred_from_index."""
     p = int(person_id)
     sql = (f"SELECT {_HIST_KEY_COLUMNS} FROM {_table(schema, 'ticket_purchase_hist')} "
-           "WHERE transferred_from_id = %s")
+           f"WHERE transferred_from_id = %s AND {integral_sql('ticket_purchase_hist')}")
     return AccessPattern("tickets transferred from", f"person {p}", TICKET_SALES,
-                         _index_query(TRANSFERRED_FROM_INDEX, "transferred_from_id", {"N": str(p)}, TICKET_SALES),
-                         _ticket_key, (SourceQuery(sql, (p,), _hist_key),))
+                         _index_query(TRANSFERRED_FROM_INDEX, "transferred_from_id", {"N": str(p)}, TICKET_SALES,
+                                      "transaction_date"),
+                         _ticket_time, (SourceQuery(sql, (p,), _hist_time),))
 
 
 def transferred_to(schema: str, person_id: int) -> AccessPattern:
     """Tickets transferred to a person: transfer rows purchased_by_id = p vs transferred_to_index."""
     p = int(person_id)
     sql = (f"SELECT {_HIST_KEY_COLUMNS} FROM {_table(schema, 'ticket_purchase_hist')} "
-           "WHERE transferred_from_id IS NOT NULL AND purchased_by_id = %s")
+           f"WHERE transferred_from_id IS NOT NULL AND purchased_by_id = %s AND {integral_sql('ticket_purchase_hist')}")
     return AccessPattern("tickets transferred to", f"person {p}", TICKET_SALES,
-                         _index_query(TRANSFERRED_TO_INDEX, "transferred_to_id", {"N": str(p)}, TICKET_SALES),
-                         _ticket_key, (SourceQuery(sql, (p,), _hist_key),))
+                         _index_query(TRANSFERRED_TO_INDEX, "transferred_to_id", {"N": str(p)}, TICKET_SALES,
+                                      "transaction_date"),
+                         _ticket_time, (SourceQuery(sql, (p,), _hist_time),))
 
 
 def config_by_name(schema: str, name: str) -> AccessPattern:
@@ -454,7 +513,16 @@ def config_by_name(schema: str, name: str) -> AccessPattern:
     the dialects, so every division is read (a small reference table) and matched here.
     """
     def exact(data_type: str) -> Callable[[tuple[Any, ...]], tuple[str, str] | None]:
-        return lambda r: (data_type, str(r[0])) if r[1] == name else None
+        def key(r: tuple[Any, ...]) -> tuple[str, str] | None:
+            if r[1] != name:
+                return None
+            if data_type == "SPORT_TYPE":
+                return data_type, str(r[0])
+            try:  # an id declared DOUBLE PRECISION reads as 101.0; a non-integral one was rejected, no item
+                return data_type, str(coerce_integral(r[0]))
+            except ValueError:
+                return None
+        return key
 
     def division(r: tuple[Any, ...]) -> tuple[str, str] | None:
         league, short, league_long, long_name = r

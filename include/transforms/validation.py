@@ -159,17 +159,19 @@ def compare_row(expected: dict[str, Any], actual: dict[str, Any] | None, columns
 
 def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]], rejects: dict[str, int],
                  checks: list[Check], sample: dict[str, Any], dry_run: bool = False,
-                 failure: dict[str, str] | None = None, not_run: list[str] | None = None) -> dict[str, Any]:
+                 failure: dict[str, str] | None = None, not_run: list[str] | None = None,
+                 notes: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The run report: `status` is `passed` only when no task failed and every check and sampled row reconciles.
 
     `failure` is the first failed task of the run and its error; `not_run` the validations that could not
-    run because of it.
+    run because of it; `notes` what the source showed that is reported, never failed (name → count and
+    example keys).
     """
     failed = [c for c in checks if not c.passed]
     status = "passed" if not failed and not sample.get("mismatches") and failure is None else "failed"
     return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
             "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
-            "failure": failure, "not_run": not_run or []}
+            "failure": failure, "not_run": not_run or [], "notes": notes or {}}
 
 
 def _failure_lines(report: dict[str, Any]) -> list[str]:
@@ -201,6 +203,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"- FAILED {c['entity'] or 'all'}: {c['name']}: expected {c['expected']}, found {c['actual']}")
     for m in sample.get("mismatches", [])[:20]:
         lines.append(f"- ROW {m['entity']} {m['key']}: {'; '.join(m['diffs'])}")
+    if report.get("notes"):
+        lines += ["", "source notes (reported, not failed):"]
+        lines += [f"- {name}: {n['count']} (e.g. {', '.join(map(str, n.get('examples', [])))})"
+                  for name, n in report["notes"].items()]
     return "\n".join(lines)
 
 
@@ -230,6 +236,7 @@ def render_note(report: dict[str, Any]) -> str:
         items.append("- rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))
     items += [f"- failed: {c['entity'] or 'all'} {c['name']}" for c in failed[:5]]
     items += [f"- not run: {v}" for v in report.get("not_run", [])[:3]]
+    items += [f"- note: {name} {n['count']}" for name, n in (report.get("notes") or {}).items()]
     blocks.append("\n".join(items))
     text = "\n\n".join(blocks)
     return text if len(text) <= NOTE_MAX_CHARS else text[:NOTE_MAX_CHARS - 2] + " …"

@@ -251,7 +251,8 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
         with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, report, publish the tables"):
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
                       "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"]}
-            counts = ValidateDynamoDbCountsOperator(task_id="validate_counts", **common)
+            counts = ValidateDynamoDbCountsOperator(task_id="validate_counts",
+                                                    job_report_uris=run["job_report_uris"], **common)
             items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
             patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns",
                                                       sample_size=run["sample_size"], **common)

@@ -121,6 +121,7 @@ def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: 
     return {**run, "source_conn_id": conn_id, "source_schema": schema, "source_database": database,
             "tables": {name: target["name"] for name, target in spec.targets.items()},
             "job_report_uris": {job: f"{run['run_prefix']}/job_report_{job}.json" for job in spec.jobs},
+            "quarantine_uri": quarantine_uri(spec, run_id, run["dry_run"]),
             # the Glue crawler catalogs `<database>/<schema>/<table>` as `<database>_<schema>_<table>`
             "crawler_path": f"{database}/{schema}/%", "catalog_database": spec.glue.catalog_database,
             "catalog_table_prefix": f"{database}_{schema}_".lower()}

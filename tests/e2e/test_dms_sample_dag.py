@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -55,6 +56,8 @@ def _source_counts(uri: str, schema: str) -> dict[str, int]:
         "ticket_sales.PURCHASED": "ticket_purchase_hist WHERE transferred_from_id IS NULL",
         "ticket_sales.TRANSFERRED": "ticket_purchase_hist WHERE transferred_from_id IS NOT NULL",
         "ticket_sales.AVAILABLE": "sporting_event_ticket WHERE ticketholder_id IS NULL",
+        "ticket_sales.HELD": "sporting_event_ticket t WHERE ticketholder_id IS NOT NULL AND NOT EXISTS "
+                             f"(SELECT 1 FROM {schema}.ticket_purchase_hist h WHERE h.sporting_event_ticket_id = t.id)",
         "config.PERSON": "person", "config.TEAM": "sport_team", "config.SPORT_TYPE": "sport_type",
         "config.LOCATION": "sport_location", "config.SPORT_LEAGUE_DIVISION": "sport_division",
     }
@@ -83,21 +86,31 @@ def test_generated_source_migrates_and_validates() -> None:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def test_another_database_with_data_we_did_not_generate(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def database_with(sql_file: Path, prefix: str) -> Iterator[str]:
+    """A fresh database of the embedded PostgreSQL loaded with `sql_file`; its name. Dropped afterwards."""
     base = os.environ["LOCAL_SOURCE_SQL_URI"].rsplit("/", 1)[0]
-    db = f"other_ticketing_{uuid.uuid4().hex[:8]}"
+    db = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {db}")
     try:
         with psycopg.connect(f"{base}/{db}", autocommit=True) as conn:
-            conn.execute(FIXTURE.read_text())
+            conn.execute(sql_file.read_text())
+        yield db
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def test_another_database_with_data_we_did_not_generate(monkeypatch: pytest.MonkeyPatch) -> None:
+    with database_with(FIXTURE, "other_ticketing") as db:
         conn_json = json.loads(os.environ["AIRFLOW_CONN_DMS_SAMPLE_SOURCE"])
         monkeypatch.setenv("AIRFLOW_CONN_OTHER_TICKETING", json.dumps({**conn_json, "schema": db}))
         _fresh_tables()
         report = _run_dag({"source_conn_id": "other_ticketing", "source_schema": "ticketing"})
         _assert_passed(report, {
             "ticket_sales.PURCHASED": 3, "ticket_sales.TRANSFERRED": 5, "ticket_sales.AVAILABLE": 2,
-            "config.PERSON": 5, "config.TEAM": 3, "config.SPORT_TYPE": 2, "config.LOCATION": 2,
+            "ticket_sales.HELD": 0, "config.PERSON": 5, "config.TEAM": 3, "config.SPORT_TYPE": 2, "config.LOCATION": 2,
             "config.SPORT_LEAGUE_DIVISION": 3})
         items = boto3.client("dynamodb").query(
             TableName="ticket_sales", KeyConditionExpression="sporting_event_ticket_id = :t",
@@ -107,6 +120,4 @@ def test_another_database_with_data_we_did_not_generate(monkeypatch: pytest.Monk
             "Transferred|7001|2024-12-04T09:15:00.500", "Transferred|7002|2024-12-03T12:30:00.999"]
         owners = [i for i in items if "current_owner_id" in i]
         assert [o["current_owner_id"]["N"] for o in owners] == ["7004"]
-    finally:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+

@@ -74,7 +74,8 @@ class MigrationReportOperator(BaseOperator):
                                        max_reject_ratio=spec.max_reject_ratio, min_documents=spec.min_documents)
         return build_report(dag_id=self.spec_dag_id, run_id=run_id, entities=counts.get("entities", {}),
                             rejects=counts.get("rejects", {}), checks=checks, sample=sample,
-                            dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run)
+                            dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run,
+                            notes=counts.get("notes", {}))
 
     def execute(self, context: Any) -> dict[str, Any]:
         ti = context["ti"]

@@ -135,7 +135,7 @@ class StageDynamoDbJobsOperator(BaseOperator):
         source = _local_source(run["source_conn_id"]) if local else None
         for item_set in spec.jobs:
             common = {"--item-set": item_set, "--run-id": run["run_id"], "--table": run["tables"][item_set],
-                      "--report-uri": run["job_report_uris"][item_set],
+                      "--report-uri": run["job_report_uris"][item_set], "--quarantine-uri": run["quarantine_uri"],
                       "--write-units-per-s": str(spec.write_units_per_s),
                       "--capacity-share": str(spec.capacity_share), "--partitions": str(spec.partitions)}
             if run["dry_run"]:

@@ -8,6 +8,7 @@ before failing, so a report task (trigger rule ALL_DONE) still sees what was fou
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -15,11 +16,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate import runtime
+from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from transforms import ticketing_checks as tc
-from transforms.ticketing import AVAILABLE, PURCHASED, TRANSFERRED
+from transforms.dms_sample_schema import ITEM_SET_TABLES
+from transforms.ticketing import AVAILABLE, HELD, PURCHASED, TRANSFERRED
 from transforms.validation import Check
 
 MAX_REPORTED_MISMATCHES = 200  # kept in the XCom result; the count of all of them is reported too
@@ -39,8 +41,10 @@ class _SourceReader:
         return int(self.records(sql)[0][0])
 
     def rows(self, table: str, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows with integer columns as ints (`tc.coerce_row`); rows the job rejects as `bad_type` left out."""
         columns = tc.SOURCE_COLUMNS[table]
-        return [dict(zip(columns, r, strict=True)) for r in self.records(sql, params)]
+        rows = (tc.coerce_row(table, dict(zip(columns, r, strict=True))) for r in self.records(sql, params))
+        return [r for r in rows if r is not None]
 
     def rows_in(self, table: str, column: str, ids: Iterable[Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -63,6 +67,8 @@ class _SourceReader:
         s.history = self.rows("ticket_purchase_hist", tc.history_sample_sql(schema, hist))
         s.available = self.rows("sporting_event_ticket", tc.available_sample_sql(
             schema, tc.sample_for(counts[(ts, AVAILABLE)], sample_size)))
+        s.held = self.rows("sporting_event_ticket", tc.held_sample_sql(
+            schema, tc.sample_for(counts[(ts, HELD)], sample_size)))
         s.tickets = self.by_id("sporting_event_ticket", s.ticket_ids())
         s.events = self.by_id("sporting_event", s.event_ids())
         s.teams = self.by_id("sport_team", s.team_ids())
@@ -144,13 +150,34 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
     :param segments: parallel Scan segments per count
     """
 
-    def __init__(self, *, segments: int = 4, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (*_DynamoDbValidation.template_fields, "job_report_uris")
+
+    def __init__(self, *, segments: int = 4, job_report_uris: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.segments = segments
+        self.job_report_uris = job_report_uris
+
+    def _job_reports(self) -> dict[str, dict[str, Any]]:
+        """What each job reported (rejected rows by table, anomalies), by item set; {} when not given."""
+        return {job: json.loads(run_files.read_text(uri, self.aws_conn_id))
+                for job, uri in (self.job_report_uris or {}).items()}
+
+    def _reject_checks(self, reader: _SourceReader, jobs: dict[str, dict[str, Any]]) -> tuple[dict[str, int],
+                                                                                               list[Check]]:
+        """Rows the source itself holds with a non-integral integer column (`FLOOR`), per table, against the
+        rows each job rejected as `bad_type`; and the distinct rejected rows by reason."""
+        bad = {t: reader.scalar(tc.bad_type_count_sql(reader.schema, t))
+               for t in sorted({t for job in jobs for t in ITEM_SET_TABLES[job]})}
+        checks = [Check("source rows with a non-integral id = rows the job rejected", bad[t],
+                        int(report.get("rejected_rows", {}).get(t, 0)), f"{job}.{t}")
+                  for job, report in jobs.items() for t in ITEM_SET_TABLES[job]]
+        total = sum(bad.values())
+        return ({"bad_type": total} if total else {}), checks
 
     def execute(self, context: Any) -> dict[str, Any]:
         self._spec()
-        source = self._reader().counts()
+        reader = self._reader()
+        source = reader.counts()
         dry_run = runtime.as_bool(self.dry_run)
         tables = self.table_names
         target: dict[tuple[str, str], int | None] = dict.fromkeys(source)
@@ -167,10 +194,16 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
                 total = hook.count_items(tables[table], segments=self.segments)
                 checks.append(Check("target items = items of known types",
                                     sum(n for (t, _), n in source.items() if t == table), total, table))
+        jobs = self._job_reports()
+        rejects, reject_checks = self._reject_checks(reader, jobs)
+        checks += reject_checks
+        notes = {f"{job}: {name.replace('_', ' ')}": found for job, report in jobs.items()
+                 for name, found in report.get("anomalies", {}).items() if found.get("count")}
         result = {
             "entities": {tc.entity_name(*key): {"source": source[key], "target": target[key], "rejected": 0,
                                                 "duplicates": 0} for key in source},
-            "rejects": {}, "checks": [c.as_dict() for c in checks], "tables": tables, "dry_run": dry_run,
+            "rejects": rejects, "notes": notes, "checks": [c.as_dict() for c in checks], "tables": tables,
+            "dry_run": dry_run,
         }
         return self._finish(context, result, checks, "count")
 

@@ -35,7 +35,7 @@ COMPARE = r'''
 import json, sys
 from pyspark.sql import SparkSession
 from connectors.sql_source import read_table, read_table_jdbc
-from transforms.dms_sample_schema import SPLIT_COLUMNS, TABLES, conform, struct_of
+from transforms.dms_sample_schema import SPLIT_COLUMNS, TABLES, conform, read_schema, struct_of
 
 conninfo, jdbc, schema, password_file, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:6]
 spark = (SparkSession.builder.appName("jdbc-compare").config("spark.sql.session.timeZone", "UTC")
@@ -49,7 +49,7 @@ for table in TABLES:
     via_psycopg = read_table(spark, conninfo=conninfo, password_file=password_file, schema=schema, table=table,
                              struct=struct_of(table), partitions=3, split_column=split)
     a, b = sorted(map(repr, via_jdbc.collect())), sorted(map(repr, via_psycopg.collect()))
-    result[table] = {"schema_equal": via_jdbc.schema == via_psycopg.schema == struct_of(table),
+    result[table] = {"schema_equal": via_jdbc.schema == via_psycopg.schema == read_schema(table),
                      "rows": len(a), "rows_equal": a == b, "first_difference": next(
                          ([x, y] for x, y in zip(a, b) if x != y), None),
                      "partitions": raw.rdd.getNumPartitions()}

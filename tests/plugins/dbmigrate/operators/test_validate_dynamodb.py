@@ -41,6 +41,7 @@ from transforms.ticketing import (
     expected_config_item,
     expected_ticket_sales_item,
     history_order_key,
+    ticket_status_owner,
 )
 
 DAG_ID = "dms_sample_to_dynamodb"
@@ -161,10 +162,13 @@ def run(conn_id: str, source: Any, tables: dict[str, str]) -> Run:
 
 def counts(rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     hist = rows["ticket_purchase_hist"]
+    with_history = {h["sporting_event_ticket_id"] for h in hist}
     return {
         "ticket_sales.PURCHASED": sum(h["transferred_from_id"] is None for h in hist),
         "ticket_sales.TRANSFERRED": sum(h["transferred_from_id"] is not None for h in hist),
         "ticket_sales.AVAILABLE": sum(t["ticketholder_id"] is None for t in rows["sporting_event_ticket"]),
+        "ticket_sales.HELD": sum(t["ticketholder_id"] is not None and t["id"] not in with_history
+                                 for t in rows["sporting_event_ticket"]),
         "config.PERSON": len(rows["person"]), "config.TEAM": len(rows["sport_team"]),
         "config.SPORT_TYPE": len(rows["sport_type"]), "config.LOCATION": len(rows["sport_location"]),
         "config.SPORT_LEAGUE_DIVISION": len(rows["sport_division"]),
@@ -178,7 +182,7 @@ def ticket_key(ticket_id: int, sort: str) -> dict[str, dict]:
 class TestTemplateFields:
     def test_template_fields(self) -> None:
         base = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names")
-        assert ValidateDynamoDbCountsOperator.template_fields == base
+        assert ValidateDynamoDbCountsOperator.template_fields == (*base, "job_report_uris")
         assert ValidateDynamoDbItemsOperator.template_fields == (*base, "sample_size")
         assert ValidateAccessPatternsOperator.template_fields == (*base, "sample_size")
 
@@ -272,7 +276,7 @@ class TestFailures:
     def test_deleted_item_fails_the_counts(self, run: Run, client: Any, tables: dict[str, str], source: Any,
                                            restore: Any) -> None:
         h = next(h for h in source[1]["ticket_purchase_hist"] if h["transferred_from_id"] is not None)
-        key = ticket_key(h["sporting_event_ticket_id"], tc.ticket_status_owner(
+        key = ticket_key(h["sporting_event_ticket_id"], ticket_status_owner(
             h["transferred_from_id"], h["purchased_by_id"], h["transaction_date_time"]))
         restore("ticket_sales", key)
         client.delete_item(TableName=tables["ticket_sales"], Key=key)
@@ -289,7 +293,7 @@ class TestFailures:
         hist = source[1]["ticket_purchase_hist"]
         sample = tc.sample_for(len(hist), SAMPLE_SIZE)
         h = next(h for h in hist if sample.holds(h["sporting_event_ticket_id"]))
-        key = ticket_key(h["sporting_event_ticket_id"], tc.ticket_status_owner(
+        key = ticket_key(h["sporting_event_ticket_id"], ticket_status_owner(
             h["transferred_from_id"], h["purchased_by_id"], h["transaction_date_time"]))
         original = restore("ticket_sales", key)
         client.put_item(TableName=tables["ticket_sales"],

@@ -1,0 +1,184 @@
+"""End to end on AWS's own PostgreSQL port of dms_sample (GitHub issue 8): ids declared DOUBLE PRECISION and
+NUMERIC, and history that does not chain like our generator's (rows sharing a time, transfers from someone who
+was not the previous buyer, a holder who is not the last buyer, a sold ticket without history, one id 4.5).
+
+`tests/fixtures/dms_sample_real_types.sql` is loaded into a fresh database, the way
+`test_dms_sample_dag.test_another_database_with_data_we_did_not_generate` loads its fixture, and
+`airflow dags test dms_sample_to_dynamodb` is pointed at it with `source_conn_id` / `source_schema`. Every
+expected fact is re-derived with plain SQL (`fixtures.dms_sample_real_types`) and cross-checked with the
+hand-written numbers first, so a failure names the migration, not the fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+
+from connectors.storage import safe_segment
+from tests.e2e.test_dms_sample_dag import DAG_ID, _fresh_tables, _run_dag, database_with
+from tests.fixtures import dms_sample_real_types as fx
+
+pytestmark = pytest.mark.e2e
+HISTORY_TYPES = ("PURCHASED", "TRANSFERRED")
+
+
+@pytest.fixture(autouse=True)
+def _leave_no_tables() -> Iterator[None]:
+    """Whatever a test wrote is gone afterwards, as in test_dms_sample_dag."""
+    yield
+    _fresh_tables()
+
+
+@pytest.fixture
+def source_db() -> Iterator[str]:
+    """A fresh database holding the fixture (schema `dms_sample`); its name. Dropped afterwards."""
+    with database_with(fx.SQL_FILE, "real_types") as db:
+        yield db
+
+
+def _uri(db: str) -> str:
+    return f"{os.environ['LOCAL_SOURCE_SQL_URI'].rsplit('/', 1)[0]}/{db}"
+
+
+def _facts(db: str) -> dict:
+    """The fixture's facts by plain SQL, asserted equal to the hand-written ones of `fx`."""
+    with psycopg.connect(_uri(db)) as conn:
+        def rows(sql: str, params: tuple = ()) -> list[tuple]:
+            return conn.execute(sql, params or None).fetchall()
+
+        anomalies = {name: rows(sql)[0][0] for name, sql in fx.fact_sql().items()}
+        with_bad = {name: rows(sql)[0][0] for name, sql in fx.fact_sql(include_bad=True).items()}
+        persons = [p for (p,) in rows(fx.persons_sql())]
+        holdings: dict[int, list[int]] = {p: [] for p in persons}
+        for person, ticket in rows(fx.holdings_sql()):
+            holdings[person].append(ticket)
+        unsold = [t for (t,) in rows(fx.unsold_sql())]
+        by_ticket = {t: (n, p, x) for t, n, p, x in rows(fx.history_by_ticket_sql())}
+        bad = rows(fx.bad_rows_sql())
+        history = rows(f"SELECT count(*) FROM {fx.SCHEMA}.ticket_purchase_hist")[0][0]
+        # every integer-valued numeric column of every table (prices have a scale): only the one bad value
+        columns = rows("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s"
+                       " AND (data_type IN ('double precision', 'real')"
+                       " OR (data_type = 'numeric' AND coalesce(numeric_scale, 0) = 0))", (fx.SCHEMA,))
+        non_integral = sum(rows(f"SELECT count(*) FROM {fx.SCHEMA}.{t} WHERE {c} <> floor({c})")[0][0]
+                           for t, c in columns)
+
+    assert anomalies == fx.ANOMALIES
+    assert with_bad == fx.ANOMALIES, "the fixture's anomaly counts must not depend on the bad row"
+    assert persons == list(fx.PERSONS)
+    assert {p: frozenset(ts) for p, ts in holdings.items()} == fx.HOLDINGS
+    assert sum(map(len, holdings.values())) + len(unsold) == fx.TICKETS
+    assert frozenset(unsold) == fx.UNSOLD
+    assert history == fx.HISTORY_ROWS
+    assert {t: n for t, (n, _, _) in by_ticket.items()} == fx.HISTORY_BY_TICKET
+    assert sum(p for _, p, _ in by_ticket.values()) == fx.GOOD_PURCHASES
+    assert sum(x for _, _, x in by_ticket.values()) == fx.GOOD_TRANSFERS
+    assert fx.GOOD_PURCHASES + fx.GOOD_TRANSFERS == fx.HISTORY_ROWS - fx.BAD_TYPE_REJECTS
+    assert [(int(t), b, ts, f) for t, b, ts, f in bad] == [tuple(fx.BAD_ROW.values())]
+    assert non_integral == fx.BAD_TYPE_REJECTS
+    return {"anomalies": anomalies, "holdings": holdings, "unsold": unsold, "by_ticket": by_ticket}
+
+
+def test_fixture_loads_and_its_facts_hold_in_sql(source_db: str) -> None:
+    """The fixture alone (no DAG): it loads with AWS's types and plain SQL agrees with the hand-written facts."""
+    with psycopg.connect(_uri(source_db)) as conn:
+        types = dict(conn.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s", (fx.SCHEMA,)).fetchall())
+    assert types["person.id"] == types["sporting_event_ticket.id"] == "double precision"
+    assert types["ticket_purchase_hist.purchased_by_id"] == types["sport_team.id"] == "double precision"
+    assert types["sport_location.id"] == types["sport_location.seating_capacity"] == "numeric"
+    assert types["sporting_event_ticket.seat_level"] == "numeric"
+    _facts(source_db)
+
+
+def _paged(call, **kwargs) -> Iterator[dict]:
+    while True:
+        page = call(**kwargs)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _job_report(started: float) -> dict:
+    reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/job_report_ticket_sales.json")
+               if p.stat().st_mtime >= started]
+    assert len(reports) == 1, reports
+    return json.loads(reports[0].read_text())
+
+
+def test_real_types_migrate_with_anomalies_reported(source_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = _facts(source_db)
+    conn_json = json.loads(os.environ["AIRFLOW_CONN_DMS_SAMPLE_SOURCE"])
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DMS_SAMPLE", json.dumps({**conn_json, "schema": source_db}))
+    _fresh_tables()
+    started = time.time()
+    report = _run_dag({"source_conn_id": "aws_dms_sample", "source_schema": fx.SCHEMA})
+
+    # the run passes; the one row with purchased_by_id 4.5 is rejected, never rounded
+    assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
+    assert report["rejects"] == {"bad_type": fx.BAD_TYPE_REJECTS}
+    entities = {k: (v["source"], v["target"]) for k, v in report["entities"].items()}
+    assert entities["ticket_sales.PURCHASED"] == (fx.GOOD_PURCHASES, fx.GOOD_PURCHASES)
+    assert entities["ticket_sales.TRANSFERRED"] == (fx.GOOD_TRANSFERS, fx.GOOD_TRANSFERS)
+    assert entities["ticket_sales.AVAILABLE"] == (len(fx.UNSOLD), len(fx.UNSOLD))
+    assert entities["config.PERSON"] == (len(fx.PERSONS), len(fx.PERSONS))
+    assert entities["ticket_sales.HELD"] == (1, 1)  # ticket 5: sold, no history; its item carries the holder
+    # the run's report lists the source's anomalies as notes (reported, never failed)
+    assert {name: n["count"] for name, n in report["notes"].items()} == {
+        f"ticket_sales: {name.replace('_', ' ')}": count for name, count in fx.ANOMALIES.items()}
+
+    # the ticket_sales job reports the rejects and the source's anomalies, counted as plain SQL counts them
+    job = _job_report(started)
+    assert job["rejects"] == {"bad_type": fx.BAD_TYPE_REJECTS}
+    assert set(job["anomalies"]) == set(fx.ANOMALIES)
+    assert {name: found["count"] for name, found in job["anomalies"].items()} == facts["anomalies"]
+    for name, found in job["anomalies"].items():
+        assert isinstance(found["examples"], list), name
+        assert 0 < len(found["examples"]) <= found["count"], (name, found)
+    # the rejected row is in the run's quarantine, whole, with the column that made it bad
+    quarantine = Path(os.environ["DBMIGRATE_QUARANTINE_URI"].removeprefix("file://")) / DAG_ID / safe_segment(
+        report["run_id"]) / "ticket_sales" / "bad_type.jsonl"
+    (rejected,) = [json.loads(line) for line in quarantine.read_text().splitlines()]
+    assert rejected["table"] == "ticket_purchase_hist" and rejected["reason"] == "bad_type"
+    assert rejected["detail"] == "purchased_by_id=4.5" and rejected["row"]["purchased_by_id"] is None
+
+    ddb = boto3.client("dynamodb")
+    # "tickets I own" follows sporting_event_ticket.ticketholder_id, for every person, each ticket once
+    for person, tickets in facts["holdings"].items():
+        items = _paged(ddb.query, TableName="ticket_sales", IndexName="owner_index",
+                       KeyConditionExpression="current_owner_id = :p",
+                       ExpressionAttributeValues={":p": {"N": str(person)}})
+        owned = sorted(int(i["sporting_event_ticket_id"]["N"]) for i in items)
+        assert owned == sorted(tickets), f"person {person}"
+
+    # available_index holds exactly the unsold tickets
+    available = sorted(int(i["sporting_event_ticket_id"]["N"])
+                       for i in _paged(ddb.scan, TableName="ticket_sales", IndexName="available_index"))
+    assert available == facts["unsold"]
+
+    # every good history row is exactly one item, with a sort key unique within its ticket
+    history = list(_paged(ddb.scan, TableName="ticket_sales", FilterExpression="item_type IN (:p, :t)",
+                          ExpressionAttributeValues={":p": {"S": "PURCHASED"}, ":t": {"S": "TRANSFERRED"}}))
+    assert len(history) == fx.HISTORY_ROWS - fx.BAD_TYPE_REJECTS
+    keys: dict[int, list[str]] = defaultdict(list)
+    for item in history:
+        keys[int(item["sporting_event_ticket_id"]["N"])].append(item["ticket_status_owner"]["S"])
+    assert {t: len(k) for t, k in keys.items()} == {t: n for t, (n, _, _) in facts["by_ticket"].items()}
+    duplicated = {t: [k for k, n in Counter(ks).items() if n > 1] for t, ks in keys.items() if len(set(ks)) < len(ks)}
+    assert duplicated == {}
+    assert len(set(keys[3])) == 3  # 102 transferred ticket 3 to 104 and to 105 at the same second: two items
+    assert Counter(i["item_type"]["S"] for i in history) == {"PURCHASED": fx.GOOD_PURCHASES,
+                                                            "TRANSFERRED": fx.GOOD_TRANSFERS}
+    # nothing of the bad row survives, rounded or truncated: no owner 4, 4.5 or 5 anywhere
+    owners = {i["owner_id"]["N"] for i in history if "owner_id" in i}
+    assert owners <= {str(p) for p in fx.PERSONS}, owners
