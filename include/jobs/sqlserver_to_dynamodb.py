@@ -135,18 +135,23 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
 EXAMPLES = 5  # example keys per anomaly in the report
 
 
-def split_rejects(source: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """The source tables without their `bad_type` rows, and those rows by table (JSON-ready: every value as
-    text, the bad column(s) in `detail`). A row whose integer column holds a non-integral value is rejected
-    whole: it is never rounded, and no item is built from it."""
-    good, rejected = {}, {}
+MAX_QUARANTINED = 100_000  # rejected rows per table brought to the driver for the quarantine file; all are counted
+
+
+def split_rejects(source: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
+    """The source tables without their `bad_type` rows, how many each table had, and those rows (JSON-ready:
+    every value as text, the bad column(s) in `detail`; at most `MAX_QUARANTINED` per table). A row whose
+    integer column holds a non-integral value is rejected whole: it is never rounded, no item is built from it."""
+    good, counts, rows = {}, {}, []
     for table, df in source.items():
         good[table] = df.where(df[BAD_TYPE_COLUMN].isNull()).drop(BAD_TYPE_COLUMN)
-        rows = df.where(df[BAD_TYPE_COLUMN].isNotNull()).collect()
-        rejected[table] = [{"table": table, "reason": "bad_type", "detail": r[BAD_TYPE_COLUMN],
-                            "row": {k: None if v is None else str(v) for k, v in r.asDict().items()
-                                    if k != BAD_TYPE_COLUMN}} for r in rows]
-    return good, rejected
+        bad = df.where(df[BAD_TYPE_COLUMN].isNotNull())
+        counts[table] = bad.count()
+        if counts[table]:
+            rows += [{"table": table, "reason": "bad_type", "detail": r[BAD_TYPE_COLUMN],
+                      "row": {k: None if v is None else str(v) for k, v in r.asDict().items()
+                              if k != BAD_TYPE_COLUMN}} for r in bad.limit(MAX_QUARANTINED).collect()]
+    return good, counts, rows
 
 
 def anomaly_notes(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -218,7 +223,7 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         progress.set_phase("read source, build and write items")
         source = {t: df.persist() for t, df in
                   read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions).items()}
-        source, rejected = split_rejects(source)
+        source, rejected, rejects = split_rejects(source)
         notes = anomaly_notes(source) if args.item_set == "ticket_sales" else {}
         items = to_dynamodb_rdd(build_items(args.item_set, source)).repartition(partitions)
         writer = partition_writer(table=table, key_names=tuple(a.name for a in target.key_attrs),
@@ -226,14 +231,13 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
                                   write_units_per_s=write_units, share=share, region=args.region)
         items = items.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
         by_type = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
-    rejects = [r for rows in rejected.values() for r in rows]
     if rejects and args.quarantine_uri:
         write_text(f"{args.quarantine_uri.rstrip('/')}/{args.item_set}/bad_type.jsonl",
                    "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects))
     report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
               "items": sum(by_type.values()), "by_type": by_type,
-              "rejects": {"bad_type": len(rejects)} if rejects else {},
-              "rejected_rows": {t: len(rows) for t, rows in rejected.items() if rows},
+              "rejects": {"bad_type": sum(rejected.values())} if any(rejected.values()) else {},
+              "rejected_rows": {t: n for t, n in rejected.items() if n},
               "rejected_examples": [f"{r['table']}: {r['detail']}" for r in rejects[:EXAMPLES]],
               "anomalies": notes}
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
