@@ -133,8 +133,6 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
 
 
 EXAMPLES = 5  # example keys per anomaly in the report
-
-
 MAX_QUARANTINED = 100_000  # rejected rows per table brought to the driver for the quarantine file; all are counted
 
 

@@ -423,6 +423,16 @@ def ticket_sales_items(
             .select(*TICKET_SALES_COLUMNS))
 
 
+def _history_order(buyer: str, *, latest_first: bool = False) -> list[Column]:
+    """`history_order_key` as Spark sort columns (`buyer`: the name the buyer column has in the frame)."""
+    from pyspark.sql import functions as F
+
+    ts, by, from_id = F.col("transaction_date_time"), F.col(buyer), F.col("transferred_from_id")
+    if latest_first:
+        return [ts.desc(), by.desc(), from_id.desc_nulls_last()]
+    return [ts.asc(), by.asc(), from_id.asc_nulls_first()]
+
+
 def _history_rows(hist: DataFrame, price: Any) -> DataFrame:
     """History rows under their item names, with `ticket_status_owner` (`history_sort_keys`), `item_type`,
     `transferred_to_id` and `_is_latest` (the greatest row of its ticket by `history_order_key`)."""
@@ -430,9 +440,8 @@ def _history_rows(hist: DataFrame, price: Any) -> DataFrame:
     from pyspark.sql import functions as F
 
     ticket_id = "sporting_event_ticket_id"
-    order = [F.col("transaction_date_time"), F.col("owner_id"), F.col("transferred_from_id").asc_nulls_first()]
-    latest_first = Window.partitionBy(ticket_id).orderBy(
-        F.col("transaction_date_time").desc(), F.col("owner_id").desc(), F.col("transferred_from_id").desc_nulls_last())
+    order = _history_order("owner_id")
+    latest_first = Window.partitionBy(ticket_id).orderBy(*_history_order("owner_id", latest_first=True))
     ts = F.date_format("transaction_date_time", TRANSACTION_TS_PATTERN)
     is_transfer = F.col("transferred_from_id").isNotNull()
     base = F.when(is_transfer, F.concat(F.lit("Transferred|"), F.col("transferred_from_id").cast("string"),
@@ -482,11 +491,8 @@ def history_anomalies(hist: DataFrame, ticket: DataFrame) -> dict[str, DataFrame
     ticket_id = "sporting_event_ticket_id"
     h = hist.select(F.col(ticket_id).cast("long").alias(ticket_id), "purchased_by_id", "transferred_from_id",
                     "transaction_date_time")
-    order = Window.partitionBy(ticket_id).orderBy("transaction_date_time", "purchased_by_id",
-                                                  F.col("transferred_from_id").asc_nulls_first())
-    latest_first = Window.partitionBy(ticket_id).orderBy(
-        F.col("transaction_date_time").desc(), F.col("purchased_by_id").desc(),
-        F.col("transferred_from_id").desc_nulls_last())
+    order = Window.partitionBy(ticket_id).orderBy(*_history_order("purchased_by_id"))
+    latest_first = Window.partitionBy(ticket_id).orderBy(*_history_order("purchased_by_id", latest_first=True))
     row_key = F.concat_ws("|", F.col(ticket_id).cast("string"), F.col("purchased_by_id").cast("string"),
                           F.date_format("transaction_date_time", TRANSACTION_TS_PATTERN))
     sold = ticket.where(F.col("ticketholder_id").isNotNull()).select(
