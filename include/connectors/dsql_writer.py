@@ -1,69 +1,129 @@
 """Idempotent upserts into Aurora DSQL from Spark executors, in transactions DSQL accepts.
 
-Each partition opens its own connection (IAM token on DSQL, password on the stand-in), cuts its rows
+Each partition opens its own connection (IAM token on DSQL, password on the stand-in), cuts each table's rows
 into transactions of at most `batch_rows` rows and `batch_bytes` bytes (DSQL: 3,000 rows, 10 MiB), and
 retries a transaction that loses an optimistic-concurrency conflict (SQLSTATE 40001, raised at COMMIT) or
-its connection (replayed on a new one). Rows are upserted on their primary key, so a replayed transaction
-or a re-run load updates rows instead of duplicating them. Each replay is logged as a warning (the
+its connection (replayed on a new one). A transaction is one multi-row `INSERT … ON CONFLICT (key) DO UPDATE`
+(several when the rows need more than PostgreSQL's 65,535 bind parameters): one statement for the server to
+plan and one round trip, instead of one per row. Rows are upserted on their primary key, so a replayed
+transaction or a re-run load updates rows instead of duplicating them. Each replay is logged as a warning (the
 executor's log on EMR).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from psycopg import sql
+from psycopg import RawCursor, sql
 
 from connectors.dsql import DsqlTarget, RecyclingConnection, run_with_retry
-from transforms.batching import batches
+from transforms.batching import Batcher
 
 LINEAGE_COLUMNS = ("migration_run_id", "migrated_at")
+MAX_BIND_PARAMETERS = 65535  # the wire protocol's limit per statement
+MAX_STATEMENT_ROWS = 1000  # keeps a statement's text near 100 KB however many rows a transaction holds
 
 log = logging.getLogger(__name__)
 
 
-def upsert_statement(schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str]) -> sql.Composed:
-    """INSERT ... ON CONFLICT (key) DO UPDATE SET every other column, lineage included."""
+@dataclass(frozen=True)
+class TableWrite:
+    """Where one entity's rows go: the table, the columns a row fills (lineage excluded) and its primary key."""
+
+    table: str
+    columns: tuple[str, ...]
+    key_columns: tuple[str, ...]
+
+
+@lru_cache(maxsize=256)
+def upsert_statement(schema: str, table: str, columns: tuple[str, ...], key_columns: tuple[str, ...],
+                     rows: int = 1) -> str:
+    """INSERT ... VALUES ($1, …), … × `rows` ON CONFLICT (key) DO UPDATE SET every other column, lineage included.
+
+    PostgreSQL's own `$n` placeholders, run through a `psycopg.RawCursor`: psycopg parses `%s` placeholders of
+    long statements on every call (it caches only short ones), which cost more than the server's whole work.
+    Rendered once per shape (cached).
+    """
     cols = [*columns, *LINEAGE_COLUMNS]
     updates = [c for c in cols if c not in key_columns]
-    return sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({keys}) DO UPDATE SET {sets}").format(
+    width = len(cols)
+    values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
+    return sql.SQL("INSERT INTO {t} ({cols}) VALUES {vals} ON CONFLICT ({keys}) DO UPDATE SET {sets}").format(
         t=sql.Identifier(schema, table),
         cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-        vals=sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+        vals=sql.SQL(values),
         keys=sql.SQL(", ").join(map(sql.Identifier, key_columns)),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
-    )
+    ).as_string(None)
+
+
+def _last_per_key(values: list[tuple[Any, ...]], key_at: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    """One row per key, the last one: what row-by-row upserts would leave, and what one INSERT ... ON CONFLICT
+    needs (it cannot update a row twice)."""
+    by_key = {tuple(v[i] for i in key_at): v for v in values}
+    return list(by_key.values()) if len(by_key) < len(values) else values
+
+
+def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping[str, TableWrite],
+                  target: DsqlTarget, schema: str, run_id: str, batch_rows: int, batch_bytes: int,
+                  attempts: int = 6, base_delay_s: float = 0.05,
+                  on_commit: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Upsert `(name, row)` pairs, each into `tables[name]`, on one connection; return rows written per name.
+
+    Every row gets `migration_run_id = run_id` and one `migrated_at` for the whole call. Each table's rows are
+    batched on their own; each batch is one transaction, tried at most `attempts` times (backoff from
+    `base_delay_s`, see `run_with_retry`); a batch that still fails raises, and the batches committed before it
+    stay (a re-run upserts them again). `on_commit(name, n)` is called after each committed batch (progress).
+    """
+    migrated_at = datetime.now(UTC)
+    written = dict.fromkeys(tables, 0)
+    batchers = {name: Batcher[dict[str, Any]](batch_rows, batch_bytes) for name in tables}
+    with RecyclingConnection(target) as pool:
+
+        def commit(name: str, batch: list[dict[str, Any]]) -> None:
+            t = tables[name]
+            key_at = tuple(t.columns.index(k) for k in t.key_columns)
+            values = _last_per_key([(*(r[c] for c in t.columns), run_id, migrated_at) for r in batch], key_at)
+            per_statement = max(min(MAX_BIND_PARAMETERS // (len(t.columns) + len(LINEAGE_COLUMNS)),
+                                    MAX_STATEMENT_ROWS), 1)
+            chunks = [values[i:i + per_statement] for i in range(0, len(values), per_statement)]
+
+            def commit_batch() -> None:
+                conn = pool.get()
+                with conn.transaction(), RawCursor(conn) as cur:
+                    for chunk in chunks:
+                        stmt = upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk))
+                        cur.execute(stmt, [v for row in chunk for v in row])
+
+            def log_retry(attempt: int, exc: BaseException, delay: float) -> None:
+                log.warning("upsert into %s.%s: batch of %d rows failed on attempt %d/%d (%s: %s); "
+                            "replaying it in %.2fs", schema, t.table, len(batch), attempt, attempts,
+                            type(exc).__name__, str(exc).strip(), delay)
+
+            run_with_retry(commit_batch, attempts=attempts, base_delay_s=base_delay_s, on_retry=log_retry)
+            written[name] += len(batch)
+            if on_commit is not None:
+                on_commit(name, len(batch))
+
+        for name, row in rows:
+            if (full := batchers[name].add(row)) is not None:
+                commit(name, full)
+        for name, batcher in batchers.items():
+            if (rest := batcher.flush()) is not None:
+                commit(name, rest)
+    return written
 
 
 def upsert_rows(rows: Iterable[dict[str, Any]], *, target: DsqlTarget, schema: str, table: str,
                 columns: Sequence[str], key_columns: Sequence[str], run_id: str, batch_rows: int,
                 batch_bytes: int, attempts: int = 6, base_delay_s: float = 0.05) -> int:
-    """Upsert `rows` (dicts holding `columns`) and return how many were written.
-
-    Every row gets `migration_run_id = run_id` and one `migrated_at` for the whole call. Each batch is one
-    transaction, tried at most `attempts` times (backoff from `base_delay_s`, see `run_with_retry`); a batch
-    that still fails raises, and the batches committed before it stay (a re-run upserts them again).
-    """
-    stmt = upsert_statement(schema, table, columns, key_columns)
-    migrated_at = datetime.now(UTC)
-    written = 0
-    with RecyclingConnection(target) as pool:
-        for batch in batches(rows, batch_rows, batch_bytes):
-            values = [(*(r[c] for c in columns), run_id, migrated_at) for r in batch]
-
-            def commit_batch(values: list[tuple[Any, ...]] = values) -> None:
-                conn = pool.get()
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(stmt, values)
-
-            def log_retry(attempt: int, exc: BaseException, delay: float, n: int = len(batch)) -> None:
-                log.warning("upsert into %s.%s: batch of %d rows failed on attempt %d/%d (%s: %s); "
-                            "replaying it in %.2fs", schema, table, n, attempt, attempts,
-                            type(exc).__name__, str(exc).strip(), delay)
-
-            run_with_retry(commit_batch, attempts=attempts, base_delay_s=base_delay_s, on_retry=log_retry)
-            written += len(batch)
-    return written
+    """Upsert `rows` (dicts holding `columns`) of one table and return how many were written (`upsert_tables`)."""
+    spec = TableWrite(table, tuple(columns), tuple(key_columns))
+    return upsert_tables(((table, r) for r in rows), tables={table: spec}, target=target, schema=schema,
+                         run_id=run_id, batch_rows=batch_rows, batch_bytes=batch_bytes, attempts=attempts,
+                         base_delay_s=base_delay_s)[table]

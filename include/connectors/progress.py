@@ -86,3 +86,21 @@ class Progress:
         self._thread.join(timeout=self.interval_s)
         self.phase = "failed" if exc[0] is not None else "done"
         self.emit(self.line())
+
+
+class PhaseTimer:
+    """Seconds per phase of a job, each from the end of the one before: for the run report and `make bench`.
+
+    Spark evaluates lazily, so a phase is the time until the action that ends it returns (e.g. the counts that
+    materialize the deduplicated documents end "read, map and dedup").
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.seconds: dict[str, float] = {}
+        self._last = clock()
+
+    def end(self, phase: str) -> None:
+        now = self.clock()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._last, 3)
+        self._last = now

@@ -5,7 +5,7 @@
         --report-uri URI --quarantine-uri URI
 
 Thin on purpose: read arguments, build the session, then extract (`read_documents`), transform
-(`transforms.mongo_to_dsql.classify`) and load (`connectors.dsql_writer.upsert_rows` on the executors).
+(`transforms.mongo_to_dsql.classify`) and load (`connectors.dsql_writer.upsert_tables` on the executors).
 Secrets never travel as step arguments: the MongoDB credentials come from Secrets Manager by ARN, DSQL
 uses IAM tokens minted on each executor, and the local stand-in's password is read from a file (never an
 argument or an environment variable).
@@ -21,8 +21,8 @@ from urllib.parse import quote, urlparse, urlunparse
 
 from connectors.documents import plan_splits, read_split
 from connectors.dsql import DsqlTarget, connect
-from connectors.dsql_writer import upsert_rows
-from connectors.progress import Progress
+from connectors.dsql_writer import TableWrite, upsert_tables
+from connectors.progress import PhaseTimer, Progress
 from connectors.storage import read_secret, read_text, write_text
 from transforms.adjacency import REJECT_REASONS, DocumentMapper, target_columns
 from transforms.mongo_to_dsql import classify, entity_counts
@@ -40,7 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quarantine-uri", required=True)
     p.add_argument("--mongo-secret-arn", default=None, help="overrides the spec's source.secret_arn")
     p.add_argument("--dry-run", action="store_true", help="classify, quarantine and report; write nothing")
-    p.add_argument("--partitions", type=int, default=0, help="write parallelism (0: Spark's default)")
+    p.add_argument("--partitions", type=int, default=0,
+                   help="dedup and write parallelism: DSQL connections (0: 4 × Spark's default parallelism)")
     return p.parse_args(argv)
 
 
@@ -138,33 +139,39 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         target_dict["password"] = read_secret(args.target_password_file)
     target = DsqlTarget.from_dict(target_dict)
     mapper = DocumentMapper.for_spec(spec)
+    phases = PhaseTimer()
     docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)
     progress.set_phase("read, map, dedup, check references")
     docs = docs.mapPartitions(progress.counted("documents read"))
-    result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys))
+    partitions = args.partitions or spark.sparkContext.defaultParallelism * 4
+    result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
+                      partitions=partitions, timer=phases.end)
 
     progress.set_phase("write quarantine")
     quarantine = f"{args.quarantine_uri.rstrip('/')}"
-    rejects_df = result.rejects.toDF("reason string, entity string, detail string, document string, source string")
+    schema = "reason string, entity string, detail string, document string, source string"
+    # No rejects (the counts know): skip a pass over every winner that would find none.
+    rejects_df = (result.rejects.toDF(schema) if sum(result.reasons.values())
+                  else spark.createDataFrame([], schema))
     rejects_df.coalesce(1).write.mode("overwrite").json(quarantine)
+    phases.end("write quarantine")
 
-    partitions = args.partitions or spark.sparkContext.defaultParallelism
     written: dict[str, int] = {}
-    for entity in [] if args.dry_run else spec.entities:
-        columns = target_columns(entity)
-        keys = list(entity.key_columns)
-        progress.set_phase(f"write {entity.table}")
-        written_acc = progress.counter(f"{entity.table} rows written")
+    if not args.dry_run:
+        progress.set_phase("write " + ", ".join(e.table for e in spec.entities))
+        tables = {e.name: TableWrite(e.table, tuple(target_columns(e)), tuple(e.key_columns))
+                  for e in spec.entities}
+        accs = {e.name: progress.counter(f"{e.table} rows written") for e in spec.entities}
 
-        def write(rows: Any, entity: EntitySpec = entity, columns: list[str] = columns,
-                  keys: list[str] = keys, acc: Any = written_acc) -> list[int]:
-            n = upsert_rows(rows, target=target, schema=spec.target_schema, table=entity.table,
-                            columns=columns, key_columns=keys, run_id=args.run_id,
-                            batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes)
-            acc.add(n)
-            return [n]
+        def write(rows: Any) -> list[tuple[str, int]]:
+            n = upsert_tables(rows, tables=tables, target=target, schema=spec.target_schema, run_id=args.run_id,
+                              batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes,
+                              on_commit=lambda name, k: accs[name].add(k))
+            return list(n.items())
 
-        written[entity.name] = int(result.rows[entity.name].repartition(partitions).mapPartitions(write).sum())
+        # One pass over the persisted winners, every table at once, one connection per partition.
+        written = dict(result.loadable.mapPartitions(write).reduceByKey(lambda a, b: a + b).collect())
+        phases.end("write")
 
     counts = entity_counts(result, [e.name for e in spec.entities])
     for name in counts:
@@ -178,6 +185,7 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
                       - sum(result.rejected.values())),
         "entities": counts,
         "rejects": {reason: result.reasons.get(reason, 0) for reason in REJECT_REASONS},
+        "phases": phases.seconds, "partitions": partitions,
     }
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True, default=str))
     return report

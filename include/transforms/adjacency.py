@@ -7,6 +7,7 @@ validation sample, so the validator and the job can never disagree on what a row
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -14,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from transforms.batching import row_size
@@ -37,9 +39,23 @@ _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 
 
+_NAMESPACE_SHA1 = hashlib.sha1(MIGRATION_NAMESPACE.bytes, usedforsecurity=False)
+
+
+@lru_cache(maxsize=1 << 16)
 def entity_uuid(source_key: str) -> str:
-    """The target primary key of the entity stored under `source_key` (e.g. `MOVIE#tt0111161`)."""
-    return str(uuid.uuid5(MIGRATION_NAMESPACE, source_key))
+    """The target primary key of the entity stored under `source_key` (e.g. `MOVIE#tt0111161`).
+
+    `uuid.uuid5(MIGRATION_NAMESPACE, source_key)`, computed from a pre-hashed namespace and cached: every
+    relationship document names two entities, so the same keys come back again and again.
+    """
+    h = _NAMESPACE_SHA1.copy()
+    h.update(source_key.encode("utf-8"))
+    b = bytearray(h.digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 @dataclass(frozen=True)

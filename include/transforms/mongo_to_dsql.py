@@ -9,26 +9,29 @@ from an earlier load?) is passed in as a function.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
+from transforms.adjacency import DocumentMapper, Mapped, entity_uuid
 from transforms.spec import EntitySpec
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
     from pyspark import RDD
 
+# Entity keys (~100 bytes each in Python) the orphan check may hold on the driver and each executor.
+BROADCAST_KEYS = 2_000_000
 # (entity, [source keys]) → the keys among them that already exist in the target
 ExistingKeys = Callable[[EntitySpec, list[str]], set[str]]
 
 
 @dataclass
 class Classified:
-    """The outcome of one load, before writing. RDDs are cached; counts are filled by `count()`."""
+    """The outcome of one load, before writing: lazy RDDs over the persisted winners, and the counts."""
 
     rows: dict[str, RDD]  # entity name → RDD[dict] (one winning row per key)
     rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text, where in the source | None]]
+    loadable: RDD  # RDD[tuple[entity name, row]]: every row to write, all entities in one pass
     documents: Counter = field(default_factory=Counter)  # per entity (by `type`), all documents
     duplicates: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)  # per entity
@@ -36,77 +39,165 @@ class Classified:
     unique: Counter = field(default_factory=Counter)  # rows to write per entity
 
 
-# One document through the pipeline: (its text, where it is in the source or None, what it maps to).
-Item = tuple[str, "str | None", Mapped | Rejected | None]
+# One mapped document through the shuffle, as a plain tuple (a dataclass unpickles ~3× slower, and every pass
+# over the persisted winners unpickles them all): its `_id` order, text, where it is in the source or None, how
+# many documents of its key it stands for, and what it maps to.
+Item = tuple[Any, str, "str | None", int, str, tuple[tuple[str, str], ...], dict[str, Any]]
+ORDER, TEXT, WHERE, DOCUMENTS, PK, REFS, ROW = range(7)
+
+
+def _item(m: Mapped, text: str, where: str | None) -> Item:
+    return m.order, text, where, 1, m.pk, m.refs, m.row
 
 
 def _winner(a: Item, b: Item) -> Item:
     """Greatest `_id` wins; identical `_id`s (a re-exported document) fall back to the text, for determinism."""
-    assert isinstance(a[2], Mapped) and isinstance(b[2], Mapped)
-    return a if (a[2].order, a[0]) >= (b[2].order, b[0]) else b
+    return a if (a[ORDER], a[TEXT]) >= (b[ORDER], b[TEXT]) else b
 
 
-def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys) -> Classified:
+def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, partitions: int | None = None,
+             broadcast_keys: int = BROADCAST_KEYS, timer: Callable[[str], None] | None = None) -> Classified:
     """Map every document, keep one winner per key, and reject relationship rows whose ends exist nowhere.
 
     `docs` holds document texts (`connectors.documents`), each alone or as `(text, where in the source)`.
     Rejects keep the document's text, made printable (`transforms.source_text.printable`: invalid bytes as
     `\\xNN`), and where it was.
+
+    One shuffle carries the documents: each is mapped once on the executors and keyed by its dedup key (an early
+    reject by a key of its own), `reduceByKey` keeps the winner and how many documents it stood for, and the
+    result is persisted. Everything after that reads the persisted winners: the counts in one pass, the orphan
+    check as a join of keys only (broadcast while there are at most `broadcast_keys` entity rows, else shuffled),
+    and the orphans themselves, usually few, as a broadcast set. `timer(phase)` is called as each phase ends,
+    for the job's per-phase timings.
     """
+    from pyspark import StorageLevel
+
     from transforms.source_text import printable
 
-    def one(doc: Any) -> Item:
-        text, where = doc if isinstance(doc, tuple) else (doc, None)
-        return text, where, mapper.map_line(text)
+    def one_partition(index: int, items: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
+        for seq, doc in enumerate(items):
+            text, where = doc if isinstance(doc, tuple) else (doc, None)
+            m = mapper.map_line(text)
+            if isinstance(m, Mapped):
+                yield (m.entity, m.key), _item(m, text, where)
+            elif m is not None:  # a reject: a key no document shares, so it passes the shuffle alone
+                yield (None, (index, seq)), (m.reason, m.entity, m.detail, printable(text), where)
 
-    mapped_all = docs.map(one).filter(lambda t: t[2] is not None).cache()
-    early_rejects = mapped_all.filter(lambda t: isinstance(t[2], Rejected)).map(
-        lambda t: (t[2].reason, t[2].entity, t[2].detail, printable(t[0]), t[1]))
-    ok = mapped_all.filter(lambda t: isinstance(t[2], Mapped))
-    winners = ok.map(lambda t: ((t[2].entity, t[2].key), t)).reduceByKey(_winner).cache()
+    sc = docs.context
+    partitions = partitions or sc.defaultParallelism * 4
+    winners = docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions).persist(
+        StorageLevel.MEMORY_AND_DISK)
+    tally = winners.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+    if timer:
+        timer("read, map and dedup")
 
     entity_names = {e.name for e in mapper.entities.values() if not e.is_relationship}
-    known = winners.filter(lambda kv: kv[0][0] in entity_names).map(lambda kv: ((kv[0][0], kv[1][2].pk), True))
-    refs = winners.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
-        lambda kv: [(ref, kv[0]) for ref in kv[1][2].refs])
-    missing = refs.subtractByKey(known).cache()
+    mapped = winners.filter(lambda kv: kv[0][0] is not None)
+
+    def ref_markers(kv: tuple[tuple[str, str], Any]) -> list[tuple[tuple[str, str], Any]]:
+        """An entity row says "this key exists" (None); a relationship row names each key it points at."""
+        (entity, key), item = kv
+        if entity in entity_names:
+            return [((entity, item[PK]), None)]
+        return [(ref, (entity, key)) for ref in item[REFS]]
+
+    # Which referenced keys no entity row of the load has: a join of keys, never of rows. Like Spark SQL, a
+    # broadcast hash join while the entity keys are few enough to hold everywhere, else a shuffle of keys only.
+    entity_rows = sum(n for (kind, name), n in tally.items() if kind == "winners" and name in entity_names)
+    if entity_rows <= broadcast_keys:
+        keys = sc.broadcast(set(mapped.filter(lambda kv: kv[0][0] in entity_names).map(
+            lambda kv: (kv[0][0], kv[1][PK])).collect()))
+        missing = mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
+            lambda kv: [(ref, kv[0]) for ref in kv[1][REFS] if ref not in keys.value])
+    else:
+        missing = mapped.flatMap(ref_markers).combineByKey(_referrers, _add_referrer, _merge_referrers,
+                                                           partitions).flatMap(_unanswered)
+    missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
     # Only references missing from this load are looked up in the target: usually few, so batched on the driver.
     wanted: dict[str, list[str]] = {}
     for ent, key in missing.keys().distinct().collect():
         wanted.setdefault(ent, []).append(key)
     found = {(ent, k) for ent, keys in wanted.items() for k in existing(mapper.entities[ent], keys)}
-    orphan_keys = missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
-        lambda a, b: min(a, b))
-    orphans = winners.join(orphan_keys).map(lambda kv: (
-        "orphan_reference", kv[0][0],
-        f"{kv[1][1][1]} ({entity_uuid(kv[1][1][1])}) exists neither in this load nor in the target",
-        kv[1][0][0], kv[1][0][1]))
-    loadable = winners.subtractByKey(orphan_keys)
+    orphan_of = dict(missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
+        min).collect())  # relationship key → the first of its references that exists nowhere
+    missing.unpersist()
+    orphans = sc.broadcast(orphan_of)
+    if timer:
+        timer("check references")
 
+    loadable = mapped.filter(lambda kv: kv[0] not in orphans.value)
+    orphan_rejects = mapped.filter(lambda kv: kv[0] in orphans.value).map(lambda kv: (
+        "orphan_reference", kv[0][0],
+        f"{orphans.value[kv[0]][1]} ({entity_uuid(orphans.value[kv[0]][1])}) exists neither in this load nor in "
+        f"the target", kv[1][TEXT], kv[1][WHERE]))
     out = Classified(
-        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][2].row)
+        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][ROW])
               for name in mapper.entities},
-        rejects=early_rejects.union(orphans).cache(),
+        rejects=winners.filter(lambda kv: kv[0][0] is None).values().union(orphan_rejects),
+        loadable=loadable.map(lambda kv: (kv[0][0], kv[1][ROW])),
     )
-    for (entity,), n in _count(ok.map(lambda t: (t[2].entity,))).items():
-        out.documents[entity] += n
-        out.duplicates[entity] += n
-    for (entity,), n in _count(winners.map(lambda kv: (kv[0][0],))).items():
-        out.duplicates[entity] -= n
-    for (entity,), n in _count(loadable.map(lambda kv: (kv[0][0],))).items():
-        out.unique[entity] = n
-    for (reason, entity), n in _count(out.rejects.map(lambda r: (r[0], r[1]))).items():
-        out.reasons[reason] += n
-        if entity is not None:
-            out.rejected[entity] += n
-            # orphans were counted as mapped documents above; every other reject is only counted here
-            if reason != "orphan_reference":
-                out.documents[entity] += n
+    orphan_counts = Counter(entity for entity, _ in orphan_of)
+    for (kind, name), n in tally.items():
+        if kind == "documents":
+            out.documents[name] += n
+        elif kind == "duplicates":
+            out.duplicates[name] += n
+        elif kind == "winners":
+            out.unique[name] = n - orphan_counts[name]
+        elif kind == "reason":
+            out.reasons[name] += n
+        else:  # "rejected": an early reject of a known entity, a document of it too
+            out.rejected[name] += n
+            out.documents[name] += n
+    for name, n in orphan_counts.items():
+        out.rejected[name] += n
+    if orphan_counts:
+        out.reasons["orphan_reference"] += sum(orphan_counts.values())
     return out
 
 
-def _count(rdd: RDD) -> dict[Any, int]:
-    return dict(rdd.map(lambda k: (k, 1)).reduceByKey(lambda a, b: a + b).collect())
+def _merge(a: Any, b: Any) -> Any:
+    """The winner of two documents with one key (`_winner`), counting the documents it stands for."""
+    w = _winner(a, b)
+    return w[ORDER], w[TEXT], w[WHERE], a[DOCUMENTS] + b[DOCUMENTS], w[PK], w[REFS], w[ROW]
+
+
+# Per referenced key, combined map-side: None once an entity row holds the key, else the relationship keys that
+# point at it. Most keys exist, so most lists collapse to None before the shuffle.
+def _referrers(marker: Any) -> list[Any] | None:
+    return None if marker is None else [marker]
+
+
+def _add_referrer(referrers: list[Any] | None, marker: Any) -> list[Any] | None:
+    if referrers is None or marker is None:
+        return None
+    referrers.append(marker)
+    return referrers
+
+
+def _merge_referrers(a: list[Any] | None, b: list[Any] | None) -> list[Any] | None:
+    return None if a is None or b is None else a + b
+
+
+def _unanswered(kv: tuple[tuple[str, str], list[Any] | None]) -> list[tuple[tuple[str, str], Any]]:
+    """(referenced key, relationship key) for each reference to a key that no entity row of the load holds."""
+    ref, referrers = kv
+    return [(ref, rel) for rel in referrers or ()]
+
+
+def _tally(items: Iterable[tuple[tuple[Any, Any], Any]]) -> Iterator[Counter]:
+    """One partition's counts: documents, duplicates and winners per entity, early rejects per reason/entity."""
+    c: Counter = Counter()
+    for (entity, _), v in items:
+        if entity is None:
+            c["reason", v[0]] += 1
+            if v[1] is not None:
+                c["rejected", v[1]] += 1
+        else:
+            c["documents", entity] += v[DOCUMENTS]
+            c["duplicates", entity] += v[DOCUMENTS] - 1
+            c["winners", entity] += 1
+    yield c
 
 
 def entity_counts(c: Classified, entities: Iterable[str]) -> dict[str, dict[str, int]]:

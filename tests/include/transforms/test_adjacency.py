@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from tests.fixtures import SPEC_DIR
-from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
+from transforms.adjacency import MIGRATION_NAMESPACE, DocumentMapper, Mapped, Rejected, entity_uuid
 from transforms.spec import load_spec
 
 MAPPER = DocumentMapper(load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml").entities)
@@ -100,3 +100,9 @@ def test_documents_order_by_bson_id() -> None:
     n = MAPPER.map_line(movie(_id=99999))
     assert isinstance(a, Mapped) and isinstance(b, Mapped) and isinstance(n, Mapped)
     assert n.order < a.order < b.order  # numbers sort before ObjectIds, as in MongoDB
+
+
+@pytest.mark.parametrize("key", ["MOVIE#tt0111161", "ACTOR#nm0000151", "", "É#ü\u2028😀", "X" * 300])
+def test_entity_uuid_is_uuid5_in_the_migration_namespace(key: str) -> None:
+    # the fast path must give exactly the standard UUIDv5: targets loaded before keep their keys
+    assert entity_uuid(key) == str(uuid.uuid5(MIGRATION_NAMESPACE, key))

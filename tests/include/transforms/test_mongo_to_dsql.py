@@ -10,7 +10,7 @@ from connectors.documents import plan_splits, read_split
 from generators.movie_collection import write
 from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper
-from transforms.mongo_to_dsql import classify, entity_counts
+from transforms.mongo_to_dsql import BROADCAST_KEYS, classify, entity_counts
 from transforms.spec import load_spec
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
@@ -24,15 +24,24 @@ def bad_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return path, expected
 
 
-def _classify(spark, path: Path, existing=lambda entity, keys: set()):  # noqa: ANN001, ANN202
-    splits = plan_splits(f"file://{path}", parts=3)
-    docs = spark.sparkContext.parallelize(splits, len(splits)).flatMap(read_split)
-    return classify(docs, DocumentMapper(SPEC.entities), existing)
+# The orphan check joins keys two ways: broadcast (the default for up to BROADCAST_KEYS entity rows) and shuffled.
+@pytest.fixture(params=[BROADCAST_KEYS, 0], ids=["broadcast join", "shuffle join"])
+def broadcast_keys(request: pytest.FixtureRequest) -> int:
+    return request.param
 
 
-def test_counts_match_the_generated_outcome_exactly(spark, bad_file) -> None:  # noqa: ANN001
+@pytest.fixture
+def run(spark, broadcast_keys: int):  # noqa: ANN001, ANN201
+    def _classify(path: Path, existing=lambda entity, keys: set()):  # noqa: ANN001, ANN202
+        splits = plan_splits(f"file://{path}", parts=3)
+        docs = spark.sparkContext.parallelize(splits, len(splits)).flatMap(read_split)
+        return classify(docs, DocumentMapper(SPEC.entities), existing, broadcast_keys=broadcast_keys)
+    return _classify
+
+
+def test_counts_match_the_generated_outcome_exactly(run, bad_file) -> None:  # noqa: ANN001
     path, expected = bad_file
-    result = _classify(spark, path)
+    result = run(path)
     counts = entity_counts(result, NAMES)
     for name in NAMES:
         assert counts[name] == expected["entities"][name], name
@@ -40,9 +49,9 @@ def test_counts_match_the_generated_outcome_exactly(spark, bad_file) -> None:  #
     assert result.rejects.count() == sum(expected["rejects"].values())
 
 
-def test_every_reject_reason_is_quarantined_with_its_document(spark, bad_file) -> None:  # noqa: ANN001
+def test_every_reject_reason_is_quarantined_with_its_document(run, bad_file) -> None:  # noqa: ANN001
     path, expected = bad_file
-    rejects = _classify(spark, path).rejects.collect()
+    rejects = run(path).rejects.collect()
     reasons = {r[0] for r in rejects}
     assert reasons == {"missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json"}
     source_lines = set(path.read_text(encoding="utf-8").splitlines())
@@ -53,16 +62,16 @@ def test_every_reject_reason_is_quarantined_with_its_document(spark, bad_file) -
         assert path.read_bytes()[offset:].decode("utf-8").startswith(document)
 
 
-def test_greatest_id_wins_among_duplicates(spark, bad_file) -> None:  # noqa: ANN001
+def test_greatest_id_wins_among_duplicates(run, bad_file) -> None:  # noqa: ANN001
     path, expected = bad_file
-    rows = _classify(spark, path).rows
+    rows = run(path).rows
     movies = {r["source_id"]: r for r in rows["movie"].collect()}
     for key, title in expected["winners"].items():
         if key.startswith("MOVIE#") and key.endswith("|METADATA"):
             assert movies[key.split("|")[0][len("MOVIE#"):]]["title"] == title
 
 
-def test_references_found_in_the_target_are_not_orphans(spark, tmp_path: Path) -> None:  # noqa: ANN001
+def test_references_found_in_the_target_are_not_orphans(run, tmp_path: Path) -> None:  # noqa: ANN001
     path = tmp_path / "links.json"
     path.write_text("\n".join([
         '{"_id": {"$oid": "00000000000000000000000a"}, "PK": "MOVIE#tt1", "SK": "METADATA", "type": "movie", '
@@ -76,7 +85,7 @@ def test_references_found_in_the_target_are_not_orphans(spark, tmp_path: Path) -
         asked.append((entity.name, sorted(keys)))
         return {"ACTOR#nm1"} & set(keys)
 
-    result = _classify(spark, path, existing)
+    result = run(path, existing)
     assert [r["actor_id"] for r in result.rows["movie_actor"].collect()] == [
         DocumentMapper(SPEC.entities).map_line(
             '{"_id": 1, "PK": "ACTOR#nm1", "SK": "METADATA", "type": "actor", "name": "x"}').row["actor_id"]]

@@ -1,0 +1,68 @@
+"""connectors.dsql_writer.upsert_tables: several tables from one stream, multi-row statements, on the embedded
+PostgreSQL (the transaction limits and faults are in test_dsql_faults.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+
+from connectors.dsql import DsqlTarget
+from connectors.dsql_writer import MAX_STATEMENT_ROWS, TableWrite, upsert_statement, upsert_tables
+from tests.include.connectors.test_dsql_faults import schema, stored, target, transactions  # noqa: F401 - fixtures
+
+ITEMS = TableWrite("items", ("id", "name", "price"), ("id",))
+TAGS = TableWrite("tags", ("item_id", "tag"), ("item_id", "tag"))
+
+
+def _tags_table(dsql_uri: str, in_schema: str) -> None:
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {in_schema}.tags (item_id int, tag text, migration_run_id text NOT NULL, "
+                     "migrated_at timestamptz NOT NULL, PRIMARY KEY (item_id, tag))")
+
+
+def test_rows_of_several_tables_are_routed_and_batched_per_table(target: DsqlTarget, schema: str,  # noqa: F811
+                                                                 dsql_uri: str) -> None:
+    _tags_table(dsql_uri, schema)
+    stream = []
+    for i in range(25):
+        stream.append(("item", {"id": i, "name": f"item {i}", "price": Decimal(i) / 4}))
+        stream += [("tag", {"item_id": i, "tag": t}) for t in ("a", "b")]
+    commits: list[tuple[str, int]] = []
+    written = upsert_tables(iter(stream), tables={"item": ITEMS, "tag": TAGS}, target=target, schema=schema,
+                            run_id="r1", batch_rows=10, batch_bytes=1 << 20,
+                            on_commit=lambda name, n: commits.append((name, n)))
+    assert written == {"item": 25, "tag": 50}
+    assert sorted(commits) == sorted([("item", 10), ("item", 10), ("item", 5), *[("tag", 10)] * 5])
+    assert stored(dsql_uri, schema) == [(i, f"item {i}", Decimal(i) / 4, "r1") for i in range(25)]
+    # each table's batch is its own transaction: 10, 10 and 5 items
+    assert [len(ids) for ids in transactions(dsql_uri, schema)] == [10, 10, 5]
+    with psycopg.connect(dsql_uri) as conn:
+        assert conn.execute(f"SELECT count(*), count(DISTINCT item_id) FROM {schema}.tags").fetchone() == (50, 25)
+
+
+def test_a_key_twice_in_one_batch_keeps_the_last_row(target: DsqlTarget, schema: str,  # noqa: F811
+                                                     dsql_uri: str) -> None:
+    # one INSERT ... ON CONFLICT cannot update a row twice: the writer keeps the last, as row-by-row upserts would
+    rows = [("item", {"id": 1, "name": "first", "price": None}), ("item", {"id": 2, "name": "x", "price": None}),
+            ("item", {"id": 1, "name": "last", "price": Decimal("1.5")})]
+    assert upsert_tables(rows, tables={"item": ITEMS}, target=target, schema=schema, run_id="r1",
+                         batch_rows=100, batch_bytes=1 << 20) == {"item": 3}
+    assert stored(dsql_uri, schema) == [(1, "last", Decimal("1.50"), "r1"), (2, "x", None, "r1")]
+
+
+def test_a_batch_over_the_statement_size_is_split_into_statements(
+        target: DsqlTarget, schema: str, dsql_uri: str) -> None:  # noqa: F811
+    per_statement = MAX_STATEMENT_ROWS
+    n = per_statement + 7
+    rows = (("item", {"id": i, "name": str(i), "price": None}) for i in range(n))
+    assert upsert_tables(rows, tables={"item": ITEMS}, target=target, schema=schema, run_id="r1",
+                         batch_rows=n, batch_bytes=1 << 30) == {"item": n}
+    assert transactions(dsql_uri, schema) == [list(range(n))]  # still one transaction
+
+
+def test_the_statement_is_one_insert_of_n_rows() -> None:
+    text = upsert_statement("s", "items", ITEMS.columns, ITEMS.key_columns, 3)
+    assert "VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10), ($11, $12, $13, $14, $15) ON CONFLICT" in text
+    assert text.endswith('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "price" = EXCLUDED."price", '
+                         '"migration_run_id" = EXCLUDED."migration_run_id", "migrated_at" = EXCLUDED."migrated_at"')
