@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint stack-up stack-down ui mwaa-bundle system-deps clean
+.PHONY: venv demo test bench lint stack-up stack-down ui mwaa-bundle system-deps clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,12 @@ test: venv system-deps
 	$(BIN)/ruff check .
 	bin/local-stack up
 	source <(bin/local-stack env) && $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The project against the naive method and the physical limit, on the embedded stack (~10 min): writes
+# bench/results.md and bench/results.png (bench/README.md says what each figure measures).
+bench: venv system-deps
+	bin/local-stack up
+	source <(bin/local-stack env) && $(BIN)/python -m bench
 
 # What the browser test and `airflow dags show` need from the OS (Chromium, graphviz): installed where
 # this user may (root with apt), otherwise the tests that need them say why they are skipped.

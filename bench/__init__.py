@@ -1,0 +1,1 @@
+"""`make bench`: the project's loads and validation against the naive method and the physical limit."""

@@ -1,0 +1,44 @@
+"""DAG parse: the project's DAG files in one `DagBag` vs the same DAGs written by hand (`handwritten/`).
+
+Each parse runs in a fresh interpreter (as the dag-processor's parsing process does), timing only the `DagBag`
+construction: imports of Airflow, the provider and the project's plugins included, interpreter start-up not.
+The project's DAGs are parsed as MWAA parses them (`DBMIGRATE_PROFILE=aws`: EMR and Glue operators).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, alternate
+
+_PARSE = """
+import json, sys, time
+t = time.perf_counter()
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(sys.argv[1])
+seconds = time.perf_counter() - t
+assert not bag.import_errors, bag.import_errors
+print(json.dumps({"seconds": seconds, "dags": len(bag.dags), "tasks": sum(len(d.tasks) for d in bag.dags.values())}))
+"""
+
+
+def _parse(folder: Path) -> tuple[float, dict[str, Any]]:
+    env = {**os.environ, "DBMIGRATE_PROFILE": "aws"}
+    out = subprocess.run([sys.executable, "-c", _PARSE, str(folder)], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    result = json.loads(out)
+    return result["seconds"], result
+
+
+def measure(repeats: int) -> dict[str, Any]:
+    print(f"bench: DAG parse, {repeats} parse(s) each", flush=True)
+    samples = alternate({"project": lambda: _parse(ROOT / "dags"),
+                         "by hand": lambda: _parse(Path(__file__).with_name("handwritten"))}, repeats)
+    project, hand = samples["project"], samples["by hand"]
+    return {"project_s": project.median, "hand_s": hand.median, "project_runs": project.seconds,
+            "hand_runs": hand.seconds, "tasks": project.extra[0]["tasks"], "hand_tasks": hand.extra[0]["tasks"]}

@@ -1,0 +1,101 @@
+"""dms_sample → DynamoDB (the moto server): the project's writer vs a bare boto3 `batch_writer` loop."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bench.common import ROOT, alternate
+
+DMS_SPEC = ROOT / "include" / "specs" / "dms_sample_to_dynamodb.yaml"
+
+
+def history_items(n: int, seed: int = 42) -> list[dict[str, dict]]:
+    """`n` ticket_sales items as the job writes them: `transforms.ticketing.expected_ticket_sales_item` (the
+    item rules the Glue job is validated against) over synthetic history rows with events, teams and people."""
+    from transforms.ticketing import expected_ticket_sales_item
+
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1)
+    items = []
+    for i in range(n):
+        ticket_id, transfer = i // 2, i % 2 == 1
+        buyer, seller = rng.randrange(1, 10**6), rng.randrange(1, 10**6)
+        hist = {"sporting_event_ticket_id": ticket_id, "purchased_by_id": buyer,
+                "transferred_from_id": seller if transfer else None,
+                "transaction_date_time": start + timedelta(minutes=i), "purchase_price": Decimal("45.50")}
+        ticket = {"id": ticket_id, "sporting_event_id": ticket_id // 500, "seat_level": 2, "seat_section": "112",
+                  "seat_row": "K", "seat": str(ticket_id % 30), "ticketholder_id": buyer}
+        event = {"start_date_time": start + timedelta(days=ticket_id // 500), "sport_type_name": "baseball",
+                 "home_team_id": 11, "away_team_id": 12, "location_id": 7}
+        team = {"name": "Boston Red Sox", "abbreviated_name": "BOS", "sport_league_short_name": "MLB",
+                "sport_division_short_name": "AL East"}
+        person = {"first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace"}
+        location = {"name": "Fenway Park", "city": "Boston", "seating_capacity": 37755}
+        items.append(expected_ticket_sales_item(hist, ticket, event, team, team, location, person,
+                                                person if transfer else None, is_latest=transfer))
+    return items
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    """An attribute value as boto3's resource layer takes it (what a batch_writer loop would hold)."""
+    (kind, v), = value.items()
+    return Decimal(v) if kind == "N" else v
+
+
+def measure(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
+    """Items/s of both writers at each size, alternated, each run into a fresh table shaped like ticket_sales."""
+    import boto3
+
+    from connectors.dynamodb_writer import write_items
+    from transforms.dynamodb_tables import TableSpec, create_table_kwargs
+    from transforms.spec import load_spec
+
+    spec = load_spec(DMS_SPEC)
+    target = spec.targets["ticket_sales"]
+    table_spec = TableSpec.from_dict(target)
+    key_names = tuple(k for k in (table_spec.partition_key.name,
+                                  table_spec.sort_key.name if table_spec.sort_key else None) if k)
+    client, resource = boto3.client("dynamodb"), boto3.resource("dynamodb")
+
+    def fresh() -> str:
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        client.create_table(**create_table_kwargs(TableSpec.from_dict({**target, "name": name})))
+        client.get_waiter("table_exists").wait(TableName=name)
+        return name
+
+    out = []
+    for n in sizes:
+        items = history_items(n)
+        plain = [{k: _plain(v) for k, v in item.items()} for item in items]
+        print(f"bench: DynamoDB writers, {n:,} items, {repeats} run(s) each", flush=True)
+        made: list[str] = []
+
+        def project(items: list = items, made: list = made) -> tuple[float, dict[str, Any]]:
+            made.append(name := fresh())
+            started = time.perf_counter()
+            write_items(items, table=name, key_names=key_names, client=client)
+            return time.perf_counter() - started, {}
+
+        def bare(plain: list = plain, made: list = made) -> tuple[float, dict[str, Any]]:
+            made.append(name := fresh())
+            started = time.perf_counter()
+            with resource.Table(name).batch_writer() as writer:
+                for item in plain:
+                    writer.put_item(Item=item)
+            return time.perf_counter() - started, {}
+
+        try:
+            samples = alternate({"project": project, "batch_writer": bare}, repeats)
+            counted = client.scan(TableName=made[0], Select="COUNT")
+            assert counted.get("LastEvaluatedKey") or counted["Count"] == n, "the project writer lost items"
+        finally:
+            for name in made:
+                client.delete_table(TableName=name)
+        out.append({"items": n, "project_s": samples["project"].median, "bare_s": samples["batch_writer"].median,
+                    "project_runs": samples["project"].seconds, "bare_runs": samples["batch_writer"].seconds})
+    return out

@@ -1,0 +1,167 @@
+"""bench/results.md and bench/results.png from the measured results (never written by hand)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+TARGETS = {"load": 3.0, "write": 0.5, "dynamodb": 0.8, "validation": 1.5, "parse": 1.1}
+
+
+def _rate(n: float, s: float | None) -> str:
+    return "–" if not s else f"{n / s:,.0f}/s"
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str, bool | None]]:
+    """(figure, project, baseline, limit, ratio, target, met) per figure."""
+    out = []
+    for m in r["movie"]:
+        n = m["documents"]
+        ratio = m["naive_s"] / m["project_s"] if m["naive_s"] else None
+        large = m is r["movie"][-1]
+        out.append((f"movie load, {n:,} documents: documents/s (whole spark-submit)", _rate(n, m["project_s"]),
+                    _rate(n, m["naive_s"]) if m["naive_s"] else m["naive_skipped"] or "–",
+                    _rate(n, m["copy_s"]) + " (COPY)", f"{ratio:.2f}× the naive method" if ratio else "–",
+                    f"≥ {TARGETS['load']:g}×" if large else "–",
+                    (ratio >= TARGETS["load"]) if (large and ratio) else None))
+    m = r["movie"][-1]
+    write = m["phases"].get("write")
+    if write:
+        ratio = m["copy_s"] / write
+        out.append((f"movie write phase, {m['rows']:,} rows: rows/s", _rate(m["rows"], write), "–",
+                    _rate(m["rows"], m["copy_s"]) + " (COPY)", f"{ratio:.2f}× COPY", f"≥ {TARGETS['write']:g}×",
+                    ratio >= TARGETS["write"]))
+    for d in r["dynamodb"]:
+        ratio = d["bare_s"] / d["project_s"]
+        large = d is r["dynamodb"][-1]
+        out.append((f"DynamoDB writer, {d['items']:,} items: items/s", _rate(d["items"], d["project_s"]),
+                    _rate(d["items"], d["bare_s"]) + " (batch_writer)", "–", f"{ratio:.2f}× batch_writer",
+                    f"≥ {TARGETS['dynamodb']:g}×" if large else "–", (ratio >= TARGETS["dynamodb"]) if large else None))
+    v = r.get("validation")
+    if v:
+        ratio = v["reconcile_s"] / v["bare_s"]
+        out.append((f"full reconciliation, {v['rows']:,} rows vs {v['documents']:,} documents: seconds",
+                    f"{v['reconcile_s']:.1f} s", f"{v['bare_s']:.1f} s (count(*) + full scans)", "–",
+                    f"{ratio:.2f}× the bare scans", f"≤ {TARGETS['validation']:g}×", ratio <= TARGETS["validation"]))
+    p = r["dag_parse"]
+    ratio = p["project_s"] / p["hand_s"]
+    out.append((f"DAG parse, {p['tasks']} tasks: seconds", f"{p['project_s']:.2f} s", f"{p['hand_s']:.2f} s (by hand)",
+                "–", f"{ratio:.2f}× by hand", f"≤ {TARGETS['parse']:g}×", ratio <= TARGETS["parse"]))
+    return out
+
+
+def scaling(r: dict[str, Any]) -> list[str]:
+    """Time growth over size growth between the two sizes of each load: 1.0 is linear."""
+    lines = []
+    pairs = [("movie job", r["movie"], "documents", "project_s"), ("naive method", r["movie"], "documents", "naive_s"),
+             ("COPY", r["movie"], "documents", "copy_s"), ("DynamoDB writer", r["dynamodb"], "items", "project_s"),
+             ("batch_writer", r["dynamodb"], "items", "bare_s")]
+    for name, runs, size, key in pairs:
+        if len(runs) >= 2 and runs[0].get(key) and runs[-1].get(key):
+            grow = runs[-1][size] / runs[0][size]
+            took = runs[-1][key] / runs[0][key]
+            lines.append(f"| {name} | {runs[0][size]:,} → {runs[-1][size]:,} (×{grow:.1f}) | "
+                         f"{runs[0][key]:.1f} s → {runs[-1][key]:.1f} s (×{took:.1f}) | {took / grow:.2f} |")
+    return lines
+
+
+def markdown(r: dict[str, Any]) -> str:
+    table = rows(r)
+    out = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` ({r['started']}, {r['cpus']} CPUs, the embedded stack: PostgreSQL as DSQL, moto "
+        f"as DynamoDB, Spark local[2]); the whole run took {r['total_s'] / 60:.1f} min. Each figure is a median "
+        "of alternated runs in this one run; see `bench/README.md` for what each contender does.",
+        "",
+        "| figure | project | baseline | limit | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fig, proj, base, limit, ratio, target, met in table:
+        out.append(f"| {fig} | {proj} | {base} | {limit} | {ratio} | {target} | "
+                   f"{'–' if met is None else ('yes' if met else '**no**')} |")
+    m = r["movie"][-1]
+    out += ["", f"## Where the job's time goes ({m['documents']:,} documents)", "",
+            "| phase | seconds | share |", "|---|---|---|"]
+    total = sum(m["phases"].values())
+    for phase, s in m["phases"].items():
+        out.append(f"| {phase} | {s:.1f} | {s / total:.0%} |")
+    out += [f"| JVM start, Spark set-up, report (rest of the spark-submit) | {m['project_s'] - total:.1f} | |", "",
+            f"Peak memory of the job's process tree (JVM + Python workers): {m['peak_rss'] / 2**20:,.0f} MiB.", "",
+            "Per document, on one core (the first 20,000 documents of the same file):", "",
+            "| step | µs per document |", "|---|---|"]
+    for step, us in r["profile"].items():
+        out.append(f"| {step} | {us:,.1f} |" if "bytes" not in step else f"| {step} | {us:,.0f} bytes |")
+    if r.get("validation"):
+        v = r["validation"]
+        out += ["", "Full reconciliation, seconds per part: " +
+                ", ".join(f"{k} {s:.1f}" for k, s in v["parts"].items()) + "."]
+    out += ["", "## Scaling (each load at two sizes)", "", "| load | size | time | time growth / size growth |",
+            "|---|---|---|---|", *scaling(r)]
+    missed = [row for row in table if row[6] is False]
+    if missed:
+        out += ["", "## Targets not met, and why", ""]
+        out += [f"- **{row[0]}**: {row[4]} (target {row[5]}). {WHY.get(_kind(row[0]), '')}" for row in missed]
+    return "\n".join(out) + "\n"
+
+
+def _kind(figure: str) -> str:
+    for kind, prefix in (("load", "movie load"), ("write", "movie write"), ("dynamodb", "DynamoDB"),
+                         ("validation", "full reconciliation"), ("parse", "DAG parse")):
+        if figure.startswith(prefix):
+            return kind
+    return ""
+
+
+WHY = {
+    "load": "The naive method parses JSON in the JVM and does nothing else: no dedup, no orphan check, no type "
+            "rules, no idempotent keys. The job maps every document in Python by the spec's rules (the per-document "
+            "table above: Extended JSON, key shapes, types, sizes and UUIDv5 cost several times a bare JSON parse), "
+            "and keeping the greatest `_id` per key needs a shuffle of every mapped document (pickled out of and "
+            "into Python workers); with 2 cores those two dominate the phase table. On EMR both scale with "
+            "executors (docs/scaling.md); the ratio here is what the rules cost.",
+    "write": "COPY appends into empty tables; the job upserts (`INSERT … ON CONFLICT DO UPDATE`, so re-runs and "
+             "replays never duplicate) in transactions of at most `batch_rows` rows as DSQL requires, and its write "
+             "phase also reads the persisted rows back into Python. On this machine the server and the writers share "
+             "2 cores.",
+    "dynamodb": "Both send BatchWriteItem requests of 25 items one after the other; the difference is noise or "
+                "the project's per-batch key check.",
+    "validation": "The bare scans only read rows; the reconciliation re-maps every document by the job's rules "
+                  "(the per-document table above) and hashes every row on both sides, in one process on the worker.",
+    "parse": "The factory builds both DAGs from their specs at parse time.",
+}
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    movie = r["movie"]
+    docs = [m["documents"] for m in movie]
+    left.plot(docs, [m["project_s"] for m in movie], "o-", label="project job (whole spark-submit)")
+    if all(m["naive_s"] for m in movie):
+        left.plot(docs, [m["naive_s"] for m in movie], "s--", label="naive method (Spark JSON + JDBC)")
+    left.plot(docs, [m["copy_s"] for m in movie], "^:", label="COPY of the transformed rows")
+    left.plot(docs, [m["phases"].get("write", 0) for m in movie], "x-", label="project job: write phase")
+    left.set(xscale="log", yscale="log", xlabel="documents", ylabel="seconds", title="movie_collection → DSQL stand-in")
+    left.legend(fontsize=8)
+    ddb = r["dynamodb"]
+    items = [d["items"] for d in ddb]
+    right.plot(items, [d["project_s"] for d in ddb], "o-", label="project writer")
+    right.plot(items, [d["bare_s"] for d in ddb], "s--", label="boto3 batch_writer")
+    right.set(xscale="log", yscale="log", xlabel="items", ylabel="seconds",
+              title="ticket_sales items → DynamoDB (moto)")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    (out / "results.md").write_text(markdown(results), encoding="utf-8")
+    plot(results, out / "results.png")
