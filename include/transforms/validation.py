@@ -160,18 +160,24 @@ def compare_row(expected: dict[str, Any], actual: dict[str, Any] | None, columns
 def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]], rejects: dict[str, int],
                  checks: list[Check], sample: dict[str, Any], dry_run: bool = False,
                  failure: dict[str, str] | None = None, not_run: list[str] | None = None,
-                 notes: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The run report: `status` is `passed` only when no task failed and every check and sampled row reconciles.
+                 notes: dict[str, dict[str, Any]] | None = None,
+                 reconciliation: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The run report: `status` is `passed` only when no task failed and every check, every fully reconciled
+    table and every sampled row reconciles.
 
     `failure` is the first failed task of the run and its error; `not_run` the validations that could not
     run because of it; `notes` what the source showed that is reported, never failed (name → count and
-    example keys).
+    example keys); `reconciliation` each table's full reconciliation (`transforms.reconcile.Reconciliation`
+    as a dict), with its first differing keys.
     """
     failed = [c for c in checks if not c.passed]
-    status = "passed" if not failed and not sample.get("mismatches") and failure is None else "failed"
+    unreconciled = [name for name, r in (reconciliation or {}).items() if not r.get("passed")]
+    status = ("passed" if not failed and not unreconciled and not sample.get("mismatches") and failure is None
+              else "failed")
     return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
             "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
-            "failure": failure, "not_run": not_run or [], "notes": notes or {}}
+            "reconciliation": reconciliation or {}, "failure": failure, "not_run": not_run or [],
+            "notes": notes or {}}
 
 
 def _failure_lines(report: dict[str, Any]) -> list[str]:
@@ -203,11 +209,35 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"- FAILED {c['entity'] or 'all'}: {c['name']}: expected {c['expected']}, found {c['actual']}")
     for m in sample.get("mismatches", [])[:20]:
         lines.append(f"- ROW {m['entity']} {m['key']}: {'; '.join(m['diffs'])}")
+    lines += _reconciliation_lines(report.get("reconciliation") or {})
     if report.get("notes"):
         lines += ["", "source notes (reported, not failed):"]
         lines += [f"- {name}: {n['count']} (e.g. {', '.join(map(str, n.get('examples', [])))})"
                   for name, n in report["notes"].items()]
     return "\n".join(lines)
+
+
+def _reconciliation_lines(reconciliation: dict[str, dict[str, Any]]) -> list[str]:
+    """Full reconciliation: one line per table, and the first differing keys with their columns side by side."""
+    from transforms.reconcile import Reconciliation, render_diffs  # reconcile imports this module
+
+    if not reconciliation:
+        return []
+    recs = [Reconciliation.from_dict(r) for r in reconciliation.values()]
+    rows = sum(r.rows_actual for r in recs)
+    lines = ["", f"full reconciliation (every row, hash per bucket of keys): {rows} target rows, "
+                 f"{sum(r.diff_count for r in recs)} differing keys"]
+    for rec in recs:
+        lines += render_diffs(rec)
+    return lines
+
+
+def _reconciled(report: dict[str, Any]) -> str:
+    recs = (report.get("reconciliation") or {}).values()
+    if not recs:
+        return ""
+    return (f"; all {sum(r['rows_actual'] for r in recs)} rows reconciled in full" if all(r["passed"] for r in recs)
+            else f"; {sum(r['diff_count'] for r in recs)} keys differ in full reconciliation")
 
 
 NOTE_MAX_CHARS = 1000  # Airflow keeps a DAG run note in 1,000 characters
@@ -230,7 +260,8 @@ def render_note(report: dict[str, Any]) -> str:
     failed = [c for c in report["checks"] if not c["passed"]]
     sample = report.get("sample") or {}
     items = [f"- checks: {len(report['checks']) - len(failed)}/{len(report['checks'])} passed; "
-             f"{sample.get('compared', 0)} rows compared, {len(sample.get('mismatches', []))} differ"]
+             f"{sample.get('compared', 0)} rows compared, {len(sample.get('mismatches', []))} differ"
+             f"{_reconciled(report)}"]
     rejects = {r: n for r, n in report["rejects"].items() if n}
     if rejects:
         items.append("- rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))

@@ -4,14 +4,15 @@ Every run has three task groups. A MongoDB → DSQL migration:
 
     prepare:  resolve_run → check_source → deploy_ddl → acquire_lock → stage_job
     load:     aws: [create_cluster →] add_step → wait_for_step [→ terminate_cluster] | local: run_spark_job
-    validate: validate_counts, validate_rows → report (ALL_DONE) → publish (assets)
+    validate: validate_counts, validate_rows, validate_reconcile → report (ALL_DONE) → publish (assets)
               report, load tasks [, terminate_cluster] → release_lock (ALL_DONE)
 
 and a SQL Server → DynamoDB migration:
 
     prepare:  resolve_run → ensure_<table>… → acquire_lock → stage_jobs
     load:     aws: crawl_source → glue_<job>… (parallel, deferrable) | local: run_<job>… (local Spark)
-    validate: validate_counts, validate_items, validate_access_patterns → report (ALL_DONE) → publish
+    validate: validate_counts, validate_items, validate_access_patterns, validate_reconcile → report (ALL_DONE)
+              → publish
               report, load jobs → release_lock (ALL_DONE)
 
 `resolve_run` resolves the run's inputs once; every later task takes them as XComArgs
@@ -96,6 +97,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
 
     from dbmigrate.operators.dsql import DsqlDeployDdlOperator
     from dbmigrate.operators.lock import AcquireDsqlLockOperator, ReleaseDsqlLockOperator
+    from dbmigrate.operators.reconcile_dsql import ValidateMongoToDsqlReconcileOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.source import CheckMongoSourceOperator
     from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageMongoToDsqlJobOperator
@@ -108,6 +110,10 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
     with _dag(spec, profile, {
         "source_uri": Param(None, type=["null", "string"], title="Source URI",
                             description=f"Empty: the spec's source for this profile. Or {source_help}."),
+        "reconcile_scope": Param("table", type="string", enum=["table", "source"], title="Reconciliation scope",
+                                 description="table: the target tables must hold exactly this source's rows (a "
+                                             "full load; other rows fail as extra). source: a partial load into a "
+                                             "shared target; only this source's keys are compared."),
     }) as dag:
         with TaskGroup("prepare", tooltip="Resolve the run, check the source, deploy the DDL, lock the target, "
                                           "stage the job"):
@@ -148,12 +154,14 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
             common = {"spec_dag_id": spec.dag_id, "run": run, "dsql_conn_id": spec.target_conn_id}
             counts = ValidateMongoToDsqlCountsOperator(task_id="validate_counts", **common)
             rows = ValidateMongoToDsqlRowsOperator(task_id="validate_rows", **common)
-            load[-1] >> [counts, rows]
+            full = ValidateMongoToDsqlReconcileOperator(task_id="validate_reconcile",
+                                                        scope="{{ params.reconcile_scope }}", **common)
+            load[-1] >> [counts, rows, full]
             assets = {f"{spec.target_schema}.{e.table}": (
                 Asset(name=f"{spec.target_schema}.{e.table}", group="dsql",
                       uri=f"dsql://{spec.target_conn_id}/{spec.target_schema}/{e.table}"), [e.name])
                 for e in spec.entities}
-            report, _ = _report_and_publish(spec, resolve, counts, rows, [], assets)
+            report, _ = _report_and_publish(spec, resolve, counts, rows, [full], assets)
             # after every task that can still write: the report may run while a failed load's step is running
             release = ReleaseDsqlLockOperator(task_id="release_lock", **lock_args)
             [report, *load, *([teardown] if teardown is not None else [])] >> release
@@ -194,6 +202,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
 
     from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
     from dbmigrate.operators.lock import AcquireDynamoDbLockOperator, ReleaseDynamoDbLockOperator
+    from dbmigrate.operators.reconcile_dynamodb import ValidateDynamoDbReconcileOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageDynamoDbJobsOperator
     from dbmigrate.operators.validate_dynamodb import (
@@ -248,7 +257,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
                                        "Connections": {"Connections": [spec.glue_connection]}},
                     script_args=stage.output[f"glue_args_{name}"], retries=0) for name in spec.jobs]
                 stage >> crawl >> jobs
-        with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, report, publish the tables"):
+        with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, every item, report, publish"):
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
                       "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"]}
             counts = ValidateDynamoDbCountsOperator(task_id="validate_counts",
@@ -256,13 +265,15 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
             items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
             patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns",
                                                       sample_size=run["sample_size"], **common)
+            full = ValidateDynamoDbReconcileOperator(task_id="validate_reconcile", **common)
             jobs >> counts
             jobs >> items
             jobs >> patterns
+            jobs >> full
             assets = {f"dynamodb.{t['name']}": (
                 Asset(name=f"dynamodb.{t['name']}", group="dynamodb", uri=f"dynamodb://aws_default/{t['name']}"),
                 [job]) for job, t in spec.targets.items()}
-            report, _ = _report_and_publish(spec, resolve, counts, items, [patterns], assets)
+            report, _ = _report_and_publish(spec, resolve, counts, items, [patterns, full], assets)
             # after every job too: the report runs as soon as one job failed, while the others may still write
             [report, *jobs] >> ReleaseDynamoDbLockOperator(task_id="release_lock", **lock_args)
     report.watched_task_ids = [t.task_id for t in dag.tasks]

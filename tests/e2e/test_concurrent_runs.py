@@ -123,7 +123,8 @@ def test_two_simultaneous_runs_never_both_write(tmp_path: Path, dsql_uri: str, t
         assert other["states"]["load.run_spark_job"][0] == "upstream_failed"
         assert other["states"]["validate.release_lock"][0] == "success"  # ran, and freed nothing of the winner's
         assert other["report"]["not_run"] == ["validate.validate_counts: prepare.acquire_lock failed",
-                                              "validate.validate_rows: prepare.acquire_lock failed"]
+                                              "validate.validate_rows: prepare.acquire_lock failed",
+                                              "validate.validate_reconcile: prepare.acquire_lock failed"]
         last_writer = winner_id
     print(f"concurrent runs: {winner_id} loaded; {other['report']['run_id']} {other['report']['status']}"
           f" ({(other['report']['failure'] or {}).get('error', 'after the first released')[:300]})")

@@ -71,6 +71,12 @@ def _assert_passed(report: dict, expected: dict[str, int]) -> None:
         k: (n, n) for k, n in expected.items()}
     assert report["sample"]["compared"] > 0 and report["sample"]["mismatches"] == []
     assert any(c["name"].startswith("access pattern") for c in report["checks"])
+    # every item reconciled in full (validate.validate_reconcile), not only the sample
+    items = {t: sum(n for k, n in expected.items() if k.startswith(f"{t}.")) for t in ("ticket_sales", "config")}
+    assert {t: (r["passed"], r["rows_expected"], r["rows_actual"]) for t, r in report["reconciliation"].items()} == {
+        t: (True, n, n) for t, n in items.items()}
+    assert {(c["entity"], c["passed"]) for c in report["checks"] if c["name"].startswith("every row reconciles")} == {
+        ("ticket_sales", True), ("config", True)}
 
 
 def test_generated_source_migrates_and_validates() -> None:

@@ -38,6 +38,8 @@ def _run(conf: dict) -> tuple[int, dict, str]:
 
 
 def test_every_kind_of_bad_document_is_quarantined_and_the_run_passes(tmp_path: Path, dsql_uri: str) -> None:
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:  # a full load: the tables must hold this source only
+        conn.execute("DROP SCHEMA IF EXISTS movie_db CASCADE")
     source = tmp_path / "movie_collection.json"
     write(source, movies=300, seed=99)
     data = source.read_bytes()
@@ -64,6 +66,7 @@ def test_every_kind_of_bad_document_is_quarantined_and_the_run_passes(tmp_path: 
                 assert not path.is_file() or secret.encode() not in path.read_bytes(), path
     assert report["sample"]["compared"] > 0 and report["sample"]["mismatches"] == []
     assert all(c["passed"] for c in report["checks"])
+    assert report["reconciliation"] and all(r["passed"] for r in report["reconciliation"].values())
 
 
 def test_a_dry_run_on_an_empty_target_writes_nothing(tmp_path: Path, dsql_uri: str) -> None:

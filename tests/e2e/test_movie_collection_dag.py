@@ -72,6 +72,11 @@ def test_dag_migrates_exactly_and_reruns_idempotently(tmp_path: Path, dsql_uri: 
             e["documents"], e["rejected"], e["duplicates"], e["unique"]), name
     assert first["rejects"] == expected["rejects"]
     assert first["sample"]["compared"] > 0 and first["sample"]["mismatches"] == []
+    # every row reconciled in full (validate.validate_reconcile), not only the sample
+    assert {n: (r["passed"], r["rows_actual"]) for n, r in first["reconciliation"].items()} == {
+        n: (True, e["unique"]) for n, e in expected["entities"].items()}
+    assert {(c["entity"], c["name"]) for c in first["checks"]} >= {
+        (n, "every row reconciles (hash per bucket): differing keys") for n in expected["entities"]}
     before = _snapshot(dsql_uri)
     assert {t: len(rows) for t, rows in before.items()} == {
         "movies": expected["entities"]["movie"]["unique"], "actors": expected["entities"]["actor"]["unique"],
@@ -94,5 +99,6 @@ def test_missing_source_fails_fast_and_the_report_names_the_cause(tmp_path: Path
     assert report["failure"]["task_id"] == "prepare.check_source"
     assert "nowhere.json does not exist" in report["failure"]["error"]
     assert report["not_run"] == ["validate.validate_counts: prepare.check_source failed",
-                                 "validate.validate_rows: prepare.check_source failed"]
+                                 "validate.validate_rows: prepare.check_source failed",
+                                 "validate.validate_reconcile: prepare.check_source failed"]
     assert "nowhere.json does not exist" in _note_of(report["run_id"])

@@ -1,7 +1,8 @@
 """The end of every migration run: one report, the run's note, and the migrated tables as Airflow Assets.
 
 `MigrationReportOperator` runs whatever happened before it (trigger rule ALL_DONE): it collects what the
-validators found, names the first failed task and its error, writes `report.json`, logs the summary once,
+validators found (checks, full reconciliations with their first differing keys, notes), names the first failed
+task and its error, writes `report.json`, logs the summary once,
 leaves a short version for the DAG run's note (`dbmigrate.run_notes` sets it when the run ends) and fails
 unless everything reconciled. `PublishAssetsOperator` then records an asset event per target table, with
 the run's counts, so downstream DAGs can be scheduled on a migrated table; dry runs publish nothing.
@@ -30,7 +31,8 @@ class MigrationReportOperator(BaseOperator):
     :param resolve_task_id: the task that resolved the run's inputs (its output may be missing: it can fail)
     :param count_task_id: task whose XCom `result` holds the count checks, entities and rejects
     :param sample_task_id: task whose XCom `result` holds the sampled comparison
-    :param check_task_ids: further tasks whose XCom `result` holds `checks` (e.g. access patterns)
+    :param check_task_ids: further tasks whose XCom `result` holds `checks` (e.g. access patterns), and may hold
+        `reconciliation` (table → `transforms.reconcile.Reconciliation.as_dict()`) and `notes`
     :param watched_task_ids: every task of the run, in DAG order, to find the first failure
     :param aws_conn_id: AWS connection for S3 reports
     """
@@ -72,10 +74,13 @@ class MigrationReportOperator(BaseOperator):
                 documents = sum(int(e.get("source") or 0) for e in counts.get("entities", {}).values())
             checks += threshold_checks(documents, sum(counts.get("rejects", {}).values()),
                                        max_reject_ratio=spec.max_reject_ratio, min_documents=spec.min_documents)
+        # each validator's notes and full reconciliations (table → its `transforms.reconcile` dict), merged
+        notes = {k: v for task_id in validators for k, v in results[task_id].get("notes", {}).items()}
+        reconciliation = {k: v for task_id in validators for k, v in results[task_id].get("reconciliation", {}).items()}
         return build_report(dag_id=self.spec_dag_id, run_id=run_id, entities=counts.get("entities", {}),
                             rejects=counts.get("rejects", {}), checks=checks, sample=sample,
                             dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run,
-                            notes=counts.get("notes", {}))
+                            notes=notes, reconciliation=reconciliation)
 
     def execute(self, context: Any) -> dict[str, Any]:
         ti = context["ti"]

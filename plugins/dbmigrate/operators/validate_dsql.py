@@ -1,5 +1,8 @@
 """Prove a MongoDB → DSQL run: counts reconcile and sampled rows match, column by column.
 
+Every row is reconciled by `dbmigrate.operators.reconcile_dsql` (hash per bucket of keys); the sample compared
+here is the human-readable excerpt: the same keys on every run, each column shown expected against found.
+
 Each validator pushes its result under the XCom key `result` before failing, so the report task
 (trigger rule ALL_DONE) can still write a complete `report.json` for a failed run. Both run only when
 the load succeeded: after a failed load they are `upstream_failed` and the report says why.

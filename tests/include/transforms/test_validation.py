@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from transforms.validation import KeySample, build_report, compare_row, count_checks, render_markdown
+from transforms.validation import KeySample, build_report, compare_row, count_checks, render_markdown, render_note
 
 JOB = {"documents": 12, "rejects": {"bad_type": 2, "malformed_json": 1},
        "entities": {"movie": {"documents": 8, "unique": 5, "duplicates": 1, "rejected": 2},
@@ -58,3 +58,24 @@ def test_report_status_and_markdown() -> None:
                        sample={"compared": 5, "mismatches": [{"entity": "movie", "key": "k", "diffs": ["x"]}]})
     assert bad["status"] == "failed"
     assert "PASSED" in render_markdown(ok) and "ROW movie k: x" in render_markdown(bad)
+
+
+def test_a_table_that_does_not_reconcile_in_full_fails_the_report_and_shows_its_keys() -> None:
+    from transforms.reconcile import reconcile
+
+    cols = ["id", "title"]
+    rows = [((f"k{i}",), {"id": f"k{i}", "title": f"t{i}"}) for i in range(50)]
+    changed = [(k, {**r, "title": "X"}) if k == ("k9",) else (k, r) for k, r in rows]
+    ok = reconcile("movies", lambda: iter(rows), lambda: iter(rows), cols).as_dict()
+    bad = reconcile("actors", lambda: iter(rows), lambda: iter(changed), cols).as_dict()
+    args = {"dag_id": "d", "run_id": "r", "entities": {}, "rejects": {}, "checks": [], "sample": {}}
+    passed = build_report(**args, reconciliation={"movies": ok})
+    failed = build_report(**args, reconciliation={"movies": ok, "actors": bad})
+    assert passed["status"] == "passed" and passed["reconciliation"]["movies"]["passed"] is True
+    assert failed["status"] == "failed"
+    text = render_markdown(failed)
+    assert "full reconciliation (every row, hash per bucket of keys): 100 target rows, 1 differing keys" in text
+    assert "- movies: all 50 rows reconcile" in text
+    assert "| actors | k9 | changed | title | t9 | X |" in text
+    assert "1 keys differ in full reconciliation" in render_note(failed)
+    assert "all 50 rows reconciled in full" in render_note(passed)

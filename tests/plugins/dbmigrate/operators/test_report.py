@@ -95,6 +95,32 @@ def test_a_run_beyond_the_spec_thresholds_fails(tmp_path: Path, source: int, rej
     assert f"FAILED all: {failed}" in ti.pushed[NOTE_KEY] or f"failed: all {failed}" in ti.pushed[NOTE_KEY]
 
 
+def test_full_reconciliation_lands_in_the_report_and_fails_it_naming_the_key(tmp_path: Path) -> None:
+    from transforms.reconcile import reconcile
+
+    rows = [((f"k{i}",), {"id": f"k{i}", "title": f"t{i}"}) for i in range(30)]
+    rec = reconcile("movie", lambda: iter(rows), lambda: iter(rows[1:]), ["id", "title"])
+    full = {"checks": [c.as_dict() for c in rec.checks()], "reconciliation": {"movie": rec.as_dict()},
+            "notes": {"actor: target rows outside this source": {"count": 2, "examples": []}}}
+    counts = {"entities": {"movie": {"source": 30, "target": 30}}, "rejects": {}, "documents": 30, "checks": []}
+    ti = FakeTI({(TASKS[0], "return_value"): run_inputs(tmp_path), (TASKS[3], "result"): counts,
+                 (TASKS[4], "result"): {"compared": 2, "mismatches": []},
+                 ("validate.validate_reconcile", "result"): full},
+                dict.fromkeys(TASKS[:5], "success"))
+    op = MigrationReportOperator(task_id="report", spec_dag_id="movie_collection_to_dsql",
+                                 resolve_task_id=TASKS[0], count_task_id=TASKS[3], sample_task_id=TASKS[4],
+                                 check_task_ids=["validate.validate_reconcile"], watched_task_ids=TASKS)
+    with pytest.raises(AirflowFailException, match="did not reconcile"):
+        op.execute({"ti": ti, "run_id": RUN_ID})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["reconciliation"]["movie"]["diffs"] == [
+        {"key": ["k0"], "kind": "missing", "columns": {"id": ["k0", None], "title": ["t0", None]}}]
+    assert report["notes"] == full["notes"]
+    assert "every row reconciles (hash per bucket): differing keys" in [c["name"] for c in report["checks"]
+                                                                         if not c["passed"]]
+    assert "1 keys differ in full reconciliation" in ti.pushed[NOTE_KEY]
+
+
 def test_unresolved_run_still_reports_the_cause() -> None:
     ti = FakeTI({(TASKS[0], failures.ERROR_KEY): "AirflowFailException: source_schema: bad"},
                 {TASKS[0]: "failed"})

@@ -1,0 +1,214 @@
+"""What a MongoDB → DSQL load should have written, re-derived from the source by the job's own rules.
+
+Every document is re-mapped with `transforms.adjacency.DocumentMapper` (the job's mapper); per target primary
+key one winner is kept (greatest `_id` by `Mapped.order`, identical `_id`s by text, as
+`transforms.mongo_to_dsql._winner`); rejects are not expected, nor are relationship rows whose referenced entity
+exists neither in this load nor in the target (the job quarantines those as `orphan_reference`).
+
+Memory is per key, never per row, and packed (~150 bytes a key with Python's dict overhead): the key as the raw
+bytes of its uuids, and one int holding the winner's ObjectId, row digest, bucket and position in the source.
+Rows are re-read by position when a drill-down needs them, texts only to break `_id` ties. Pure: the source is
+a function returning a fresh iterator of document texts, the target lookup a function too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from transforms.adjacency import DocumentMapper, Mapped, target_columns
+from transforms.reconcile import DEFAULT_BUCKETS, BucketTotals, Key, bucket_of, row_digest
+from transforms.spec import EntitySpec
+
+Lines = Callable[[], Iterable[str]]
+# (entity, [entity uuids as text]) → those of them that have a row in the target
+ExistingIds = Callable[[EntitySpec, list[str]], set[str]]
+# A winner, packed: ObjectId << 112 | digest << 48 | bucket << 32 | position; (order, low bits) for other `_id`s.
+Packed = int | tuple[Any, int]
+_POS_BITS, _BUCKET_BITS, _LOW_BITS = 32, 16, 112
+_POS_MASK, _BUCKET_MASK, _LOW_MASK = (1 << 32) - 1, (1 << 16) - 1, (1 << 112) - 1
+_OBJECT_ID = 7  # `transforms.extjson.bson_order`'s rank of an ObjectId
+
+
+def key_bytes(key: Key) -> bytes:
+    """A target key (uuids as text) as the concatenation of its uuids' 16 bytes: a third of the memory."""
+    return b"".join(bytes.fromhex(k.replace("-", "")) for k in key)
+
+
+def key_text(raw: bytes) -> Key:
+    """`key_bytes` undone."""
+    return tuple(str(uuid.UUID(bytes=raw[i:i + 16])) for i in range(0, len(raw), 16))
+
+
+def _pack(order: tuple[int, Any], digest: int, bucket: int, position: int) -> Packed:
+    low = digest << 48 | bucket << 32 | position
+    if order[0] == _OBJECT_ID and isinstance(order[1], str) and len(order[1]) == 24:
+        try:
+            return int(order[1], 16) << _LOW_BITS | low
+        except ValueError:
+            pass
+    return order, low
+
+
+def _order(p: Packed) -> tuple[int, Any]:
+    return (_OBJECT_ID, format(p >> _LOW_BITS, "024x")) if isinstance(p, int) else p[0]
+
+
+def _low(p: Packed) -> int:
+    return p & _LOW_MASK if isinstance(p, int) else p[1]
+
+
+def digest_of(p: Packed) -> int:
+    return _low(p) >> 48
+
+
+def bucket_in(p: Packed) -> int:
+    return _low(p) >> 32 & _BUCKET_MASK
+
+
+def position_of(p: Packed) -> int:
+    return _low(p) & _POS_MASK
+
+
+@dataclass
+class ExpectedTables:
+    """Per entity: key bytes → packed winner; and what the pass counted on the way."""
+
+    spec: Any
+    buckets: int
+    winners: dict[str, dict[bytes, Packed]]
+    documents: int = 0
+    rejected: int = 0
+    duplicates: dict[str, int] = field(default_factory=dict)
+    orphans: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> dict[str, list[str]]:
+        return {e.name: target_columns(e) for e in self.spec.entities}
+
+    def totals(self) -> dict[str, BucketTotals]:
+        """Pass-1 aggregates of the expected rows, per entity."""
+        out = {}
+        for name, keys in self.winners.items():
+            t = BucketTotals(self.buckets)
+            counts, sums = t.counts, t.sums
+            for p in keys.values():
+                low = p & _LOW_MASK if type(p) is int else p[1]
+                b = low >> 32 & _BUCKET_MASK
+                counts[b] += 1
+                sums[b] = (sums[b] + (low >> 48)) & 0xFFFFFFFFFFFFFFFF
+            out[name] = t
+        return out
+
+    def keys_in(self, name: str, buckets: set[int]) -> set[bytes]:
+        return {k for k, p in self.winners[name].items() if bucket_in(p) in buckets}
+
+    def rows(self, lines: Lines, wanted: dict[str, set[bytes]]) -> dict[str, list[tuple[Key, dict[str, Any]]]]:
+        """The expected rows of the `wanted` keys per entity, re-read by position and re-mapped."""
+        at = {position_of(self.winners[name][k]) for name, keys in wanted.items() for k in keys}
+        out: dict[str, list[tuple[Key, dict[str, Any]]]] = {name: [] for name in self.winners}
+        mapper = DocumentMapper.for_spec(self.spec)
+        entities = {e.name: e for e in self.spec.entities}
+        for i, text in enumerate(lines()):
+            if i in at:
+                m = mapper.map_line(text)
+                if not isinstance(m, Mapped):
+                    raise RuntimeError(f"document {i} of the source no longer maps: was the source changed?")
+                out[m.entity].append((row_key(entities[m.entity], m.row), m.row))
+        return out
+
+
+def row_key(entity: EntitySpec, row: dict[str, Any]) -> Key:
+    """The target primary key of a mapped row (its key columns' uuids, as text)."""
+    return tuple(row[c] for c in entity.key_columns)
+
+
+def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int = DEFAULT_BUCKETS
+                    ) -> ExpectedTables:
+    """One pass over the source: map, keep one winner per key, then drop the orphans (`existing` is asked only
+    about referenced entities this load does not hold)."""
+    if not 0 < buckets <= 1 << _BUCKET_BITS:
+        raise ValueError(f"buckets must be 1..{1 << _BUCKET_BITS}")
+    mapper = DocumentMapper.for_spec(spec)
+    entities = {e.name: e for e in spec.entities}
+    columns = {e.name: target_columns(e) for e in spec.entities}
+    key_cols = {e.name: e.key_columns for e in spec.entities}
+    winners: dict[str, dict[bytes, Packed]] = {name: {} for name in entities}
+    duplicates = dict.fromkeys(entities, 0)
+    ties: dict[tuple[str, bytes], list[int]] = {}
+    documents = rejected = 0
+    fromhex = bytes.fromhex
+    for i, text in enumerate(lines()):
+        m = mapper.map_line(text)
+        if m is None:
+            continue
+        documents += 1
+        if not isinstance(m, Mapped):
+            rejected += 1
+            continue
+        name, row = m.entity, m.row
+        key = tuple(row[c] for c in key_cols[name])
+        raw = fromhex(key[0].replace("-", "")) if len(key) == 1 else key_bytes(key)
+        table = winners[name]
+        held = table.get(raw)
+        if held is None:
+            table[raw] = _pack(m.order, row_digest(row, columns[name]), bucket_of(key, buckets), i)
+            continue
+        duplicates[name] += 1
+        held_order = _order(held)
+        if m.order > held_order:
+            table[raw] = _pack(m.order, row_digest(row, columns[name]), bucket_in(held), i)
+            ties.pop((name, raw), None)
+        elif m.order == held_order:  # a re-exported document: the greater text wins, decided below
+            ties.setdefault((name, raw), [position_of(held)]).append(i)
+    if ties:
+        _break_ties(lines, mapper, ties, winners, columns)
+    out = ExpectedTables(spec, buckets, winners, documents, rejected, duplicates)
+    out.orphans = _drop_orphans(out, entities, existing)
+    return out
+
+
+def _break_ties(lines: Lines, mapper: DocumentMapper, ties: dict[tuple[str, bytes], list[int]],
+                winners: dict[str, dict[bytes, Packed]], columns: dict[str, list[str]]) -> None:
+    """Documents with one key and one `_id`: the greatest text wins (`_winner`); re-read by position."""
+    wanted = {i for positions in ties.values() for i in positions}
+    texts = {i: text for i, text in enumerate(lines()) if i in wanted}
+    for (name, raw), positions in ties.items():
+        best = max(positions, key=lambda i: texts[i])
+        m = mapper.map_line(texts[best])
+        if not isinstance(m, Mapped):
+            raise RuntimeError(f"document {best} of the source no longer maps: was the source changed?")
+        held = winners[name][raw]
+        winners[name][raw] = _pack(m.order, row_digest(m.row, columns[name]), bucket_in(held), best)
+
+
+def _drop_orphans(exp: ExpectedTables, entities: dict[str, EntitySpec], existing: ExistingIds) -> dict[str, int]:
+    """Relationship rows whose referenced entity is neither a winner of this load nor in the target."""
+    missing: dict[str, set[bytes]] = {}
+    for name, keys in exp.winners.items():
+        refs = entities[name].refs
+        for raw in keys if refs else ():
+            for n, ref in enumerate(refs):
+                part = raw[16 * n:16 * n + 16]
+                if part not in exp.winners[ref.entity]:
+                    missing.setdefault(ref.entity, set()).add(part)
+    if not missing:
+        return {}
+    absent: dict[str, set[bytes]] = {}
+    for ent, parts in missing.items():
+        found = existing(entities[ent], sorted(key_text(p)[0] for p in parts))
+        absent[ent] = {p for p in parts if key_text(p)[0] not in found}
+    orphans: dict[str, int] = {}
+    for name, keys in exp.winners.items():
+        refs = entities[name].refs
+        if not refs:
+            continue
+        gone = [raw for raw in keys if any(raw[16 * n:16 * n + 16] in absent.get(ref.entity, ())
+                                           for n, ref in enumerate(refs))]
+        for raw in gone:
+            del keys[raw]
+        if gone:
+            orphans[name] = len(gone)
+    return orphans

@@ -1,0 +1,113 @@
+"""ValidateDynamoDbReconcileOperator on the embedded stack: a small generated dms_sample loaded into moto by the
+real job, read through an Airflow connection (PostgresHook) and `DynamoDBTablesHook`; it passes on the load,
+fails naming the key once an item is gone, and compares nothing on a dry run."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from unittest.mock import MagicMock
+from urllib.parse import unquote, urlsplit
+
+import boto3
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate.operators.reconcile_dynamodb import ValidateDynamoDbReconcileOperator
+from dbmigrate.operators.validate_dsql import RESULT_KEY
+from tests.fixtures.dms_sample_load import Loaded, loaded_dms_sample
+
+pytestmark = pytest.mark.spark
+DAG_ID = "dms_sample_to_dynamodb"
+
+
+@pytest.fixture(scope="module")
+def client(moto_endpoint: str) -> Any:
+    return boto3.client("dynamodb", endpoint_url=moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def loaded(spark: Any, client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    with loaded_dms_sample(spark, client, tmp_path_factory.mktemp("load"), scale=0.05, prefix="op") as out:
+        yield out
+
+
+@pytest.fixture
+def conn_id(monkeypatch: pytest.MonkeyPatch) -> str:
+    """An Airflow connection (postgres) to the `dms_sample` database of the embedded stack."""
+    uri = urlsplit(os.environ["LOCAL_SOURCE_SQL_URI"])
+    name = f"dms_reconcile_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{name.upper()}", json.dumps({
+        "conn_type": "postgres", "host": uri.hostname, "port": uri.port, "login": unquote(uri.username or ""),
+        "password": unquote(uri.password or ""), "schema": uri.path.lstrip("/")}))
+    return name
+
+
+def execute(conn_id: str, loaded: Loaded, **kwargs: Any) -> tuple[dict[str, Any] | None, Any]:
+    """Run the operator; (what it pushed under `result`, what execute returned or the exception it raised)."""
+    ti = MagicMock()
+    op = ValidateDynamoDbReconcileOperator(
+        task_id="validate_reconcile", spec_dag_id=DAG_ID, source_conn_id=conn_id, source_schema=loaded.schema,
+        table_names=loaded.tables, aws_conn_id="aws_default", **kwargs)
+    try:
+        outcome: Any = op.execute(context={"ti": ti, "run_id": "manual__test"})
+    except AirflowFailException as err:
+        outcome = err
+    pushed = {c.kwargs["key"]: c.kwargs["value"] for c in ti.xcom_push.call_args_list}
+    return pushed.get(RESULT_KEY), outcome
+
+
+def test_template_fields() -> None:
+    assert ValidateDynamoDbReconcileOperator.template_fields == (
+        "spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names")
+
+
+def test_passes_on_a_real_load(conn_id: str, loaded: Loaded) -> None:
+    result, outcome = execute(conn_id, loaded)
+    assert not isinstance(outcome, Exception), outcome
+    assert set(result["reconciliation"]) == {"ticket_sales", "config"}
+    for name, rec in result["reconciliation"].items():
+        assert rec["passed"] and rec["rows_expected"] == rec["rows_actual"] == loaded.reports[name]["items"]
+    assert {(c["entity"], c["passed"]) for c in result["checks"]} == {("ticket_sales", True), ("config", True)}
+    assert len(result["checks"]) == 4
+    assert set(result["seconds"]) == {"dimensions", "ticket_sales", "config"}
+    json.dumps(result)  # an XCom
+
+
+def test_dry_run_compares_nothing(conn_id: str, loaded: Loaded) -> None:
+    result, outcome = execute(conn_id, loaded, dry_run="true")
+    assert result == outcome == {"checks": [], "reconciliation": {}, "dry_run": True,
+                                 "skipped": "dry run: nothing was written"}
+
+
+def test_bad_schema_fails_before_any_sql(conn_id: str, loaded: Loaded) -> None:
+    bad = Loaded(loaded.uri, "x; DROP TABLE person", loaded.tables, loaded.reports, loaded.edge_cases)
+    with pytest.raises(AirflowFailException, match="not a plain SQL identifier"):
+        ValidateDynamoDbReconcileOperator(
+            task_id="t", spec_dag_id=DAG_ID, source_conn_id=conn_id, source_schema=bad.schema,
+            table_names=bad.tables).execute(context={"ti": MagicMock()})
+
+
+def test_a_missing_item_fails_naming_its_key(conn_id: str, loaded: Loaded, client: Any) -> None:
+    table = loaded.tables["config"]
+    key = {"data_type": {"S": "SPORT_TYPE"}, "data_id": {"S": "baseball"}}
+    item = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    client.delete_item(TableName=table, Key=key)
+    try:
+        result, outcome = execute(conn_id, loaded)
+    finally:
+        client.put_item(TableName=table, Item=item)
+    assert isinstance(outcome, AirflowFailException)
+    assert str(outcome) == "items do not reconcile: config 1 differing keys (e.g. missing ['SPORT_TYPE', 'baseball'])"
+    rec = result["reconciliation"]["config"]
+    assert not rec["passed"] and rec["rows_actual"] == rec["rows_expected"] - 1
+    (diff,) = rec["diffs"]
+    assert diff["kind"] == "missing" and diff["key"] == ["SPORT_TYPE", "baseball"]
+    assert diff["columns"]["descriptive_name"] == [f"S:{item['descriptive_name']['S']}", None]
+    assert result["reconciliation"]["ticket_sales"]["passed"]
+    failed = [(c["entity"], c["name"]) for c in result["checks"] if not c["passed"]]
+    assert failed == [("config", "target rows (full scan) = expected rows"),
+                      ("config", "every row reconciles (hash per bucket): differing keys")]
