@@ -110,10 +110,11 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
     with _dag(spec, profile, {
         "source_uri": Param(None, type=["null", "string"], title="Source URI",
                             description=f"Empty: the spec's source for this profile. Or {source_help}."),
-        "reconcile_scope": Param("table", type="string", enum=["table", "source"], title="Reconciliation scope",
-                                 description="table: the target tables must hold exactly this source's rows (a "
-                                             "full load; other rows fail as extra). source: a partial load into a "
-                                             "shared target; only this source's keys are compared."),
+        "reconcile_scope": Param("source", type="string", enum=["table", "source"], title="Reconciliation scope",
+                                 description="source (default): every row of this source's keys is compared; target "
+                                             "rows of other loads (a shared target, backfills) are counted in a note. "
+                                             "table: the target tables must hold exactly this source's rows (a full "
+                                             "load; other rows fail as extra)."),
     }) as dag:
         with TaskGroup("prepare", tooltip="Resolve the run, check the source, deploy the DDL, lock the target, "
                                           "stage the job"):
