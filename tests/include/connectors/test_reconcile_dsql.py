@@ -5,49 +5,35 @@ the job's rules."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 from connectors.documents import iter_lines
 from connectors.reconcile_dsql import reconcile_dsql, reconcile_dsql_tables
 from generators.movie_collection import write
-from jobs import mongo_to_dsql as job
-from tests.fixtures import ROOT, SPEC_DIR
-from transforms.ddl_lint import split_statements
+from tests.fixtures import SPEC_DIR
+from tests.include.jobs.test_bad_input_corpus import deploy as deploy_tables
+from tests.include.jobs.test_bad_input_corpus import run_job
 from transforms.spec import load_spec
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
-SQL_DIR = ROOT / "include" / "sql" / "movie_db"
 SCHEMA = "reconcile_100k"
 
 
 def deploy(dsql_uri: str, schema: str) -> None:
+    """The spec's tables in a fresh `schema` (the module fixture reuses its name across runs)."""
     with psycopg.connect(dsql_uri, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        for path in sorted(SQL_DIR.glob("0[0-5]*.sql")):
-            for stmt in split_statements(path.read_text().replace("movie_db", schema)):
-                conn.execute(stmt)
+    deploy_tables(dsql_uri, schema)
 
 
 def load(spark: Any, tmp: Path, dsql_uri: str, schema: str, source: Path) -> dict[str, Any]:
     """The real job (jobs.mongo_to_dsql) loads `source` into `schema`; its report."""
-    spec = tmp / "movie_collection_to_dsql.yaml"
-    spec.write_text((SPEC_DIR / "movie_collection_to_dsql.yaml").read_text().replace(
-        "schema: movie_db", f"schema: {schema}"))
-    info = conninfo_to_dict(dsql_uri)
-    target = {"host": info["host"], "port": int(info["port"]), "user": info["user"], "database": info["dbname"],
-              "auth": "password", "password": info["password"], "sslmode": "disable"}
-    job.run(job.parse_args([
-        "--spec", str(spec), "--source-uri", f"file://{source}", "--target-json", json.dumps(target),
-        "--run-id", f"reconcile-{schema}", "--report-uri", str(tmp / "job_report.json"),
-        "--quarantine-uri", f"file://{tmp}/quarantine", "--partitions", "4"]), spark)
-    return json.loads((tmp / "job_report.json").read_text())
+    return run_job(spark, tmp, dsql_uri, schema, source, "--partitions", "4")
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,9 @@ fails naming the key once an item is gone, and compares nothing on a dry run."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from unittest.mock import MagicMock
-from urllib.parse import unquote, urlsplit
 
 import boto3
 import pytest
@@ -34,16 +31,6 @@ def loaded(spark: Any, client: Any, tmp_path_factory: pytest.TempPathFactory) ->
     with loaded_dms_sample(spark, client, tmp_path_factory.mktemp("load"), scale=0.05, prefix="op") as out:
         yield out
 
-
-@pytest.fixture
-def conn_id(monkeypatch: pytest.MonkeyPatch) -> str:
-    """An Airflow connection (postgres) to the `dms_sample` database of the embedded stack."""
-    uri = urlsplit(os.environ["LOCAL_SOURCE_SQL_URI"])
-    name = f"dms_reconcile_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{name.upper()}", json.dumps({
-        "conn_type": "postgres", "host": uri.hostname, "port": uri.port, "login": unquote(uri.username or ""),
-        "password": unquote(uri.password or ""), "schema": uri.path.lstrip("/")}))
-    return name
 
 
 def execute(conn_id: str, loaded: Loaded, **kwargs: Any) -> tuple[dict[str, Any] | None, Any]:

@@ -9,7 +9,6 @@ item, a changed attribute and a missing `current_owner_id`.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import uuid
 from collections import defaultdict
@@ -17,7 +16,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from unittest.mock import MagicMock
-from urllib.parse import unquote, urlsplit
 
 import boto3
 import psycopg
@@ -124,16 +122,6 @@ def tables(client: Any, moto_endpoint: str, source: Any) -> Iterator[dict[str, s
             except client.exceptions.ResourceNotFoundException:
                 pass
 
-
-@pytest.fixture
-def conn_id(monkeypatch: pytest.MonkeyPatch) -> str:
-    """An Airflow connection (postgres) to the `dms_sample` database of the embedded stack."""
-    uri = urlsplit(os.environ["LOCAL_SOURCE_SQL_URI"])
-    name = f"dms_validate_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{name.upper()}", json.dumps({
-        "conn_type": "postgres", "host": uri.hostname, "port": uri.port, "login": unquote(uri.username or ""),
-        "password": unquote(uri.password or ""), "schema": uri.path.lstrip("/")}))
-    return name
 
 
 class Run:
