@@ -31,7 +31,7 @@ def measure(source: Path, documents: int = 20_000) -> dict[str, float]:
     out = {"json.loads (what any reader pays)": per_doc(lambda: [json.loads(x) for x in lines]),
            "map_line (Extended JSON, keys, types, sizes, UUIDv5)": per_doc(
                lambda: mapped.extend(mapper.map_line(x) for x in lines))}
-    items = [((m.entity, m.key), _item(m, text, None)) for m, text in zip(mapped, lines, strict=True)
+    items = [((m.entity, m.key), _item(m, text, None, True)) for m, text in zip(mapped, lines, strict=True)
              if isinstance(m, Mapped)]
     blob = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
     out["pickle + unpickle of the mapped item (each shuffle and pass)"] = per_doc(

@@ -33,6 +33,17 @@ def moto_endpoint() -> str:
 
 
 @pytest.fixture
+def empty_movie_db(dsql_uri: str) -> None:
+    """The movie DAG's target schema dropped (its deploy_ddl task makes it again): only this test's export in it.
+    Generated exports share keys, and a row is only replaced by a document with a greater `_id`
+    (`source_version`), so another test's load would otherwise decide which rows this one finds."""
+    import psycopg
+
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS movie_db CASCADE")
+
+
+@pytest.fixture
 def pg_schema(dsql_uri: str) -> Iterator[str]:
     """A fresh, uniquely named schema in the DSQL stand-in, dropped afterwards."""
     import psycopg

@@ -5,7 +5,7 @@ project's own operators are stood in for by PythonOperators (a hand-written DAG 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.operators.emr import (
     EmrAddStepsOperator,
@@ -16,7 +16,7 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Param, TaskGroup, cross_downstream
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TaskGroup, cross_downstream
 
 
 def _todo(**_: object) -> None:
@@ -27,9 +27,11 @@ def task(task_id: str) -> PythonOperator:
     return PythonOperator(task_id=task_id, python_callable=_todo)
 
 
-with DAG("movie_collection_to_dsql_by_hand", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
+with DAG("movie_collection_to_dsql_by_hand", start_date=datetime(2024, 1, 1), catchup=False,
+         schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1)),
          params={"source_uri": Param("", type="string"), "validation_sample_size": Param(200, type="integer"),
-                 "dry_run": Param(False, type="boolean")}, tags=["bench"]):
+                 "dry_run": Param(False, type="boolean"), "window_start": Param(None, type=["null", "string"]),
+                 "window_end": Param(None, type=["null", "string"])}, tags=["bench"]):
     with TaskGroup("prepare"):
         resolve, check, ddl, lock, stage = (task(t) for t in ("resolve_run", "check_source", "deploy_ddl",
                                                               "acquire_lock", "stage_job"))

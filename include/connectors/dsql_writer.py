@@ -33,32 +33,42 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TableWrite:
-    """Where one entity's rows go: the table, the columns a row fills (lineage excluded) and its primary key."""
+    """Where one entity's rows go: the table, the columns a row fills (lineage excluded) and its primary key;
+    `version_column`, when set, guards each update: a stored row with a greater version is kept."""
 
     table: str
     columns: tuple[str, ...]
     key_columns: tuple[str, ...]
+    version_column: str | None = None
 
 
 @lru_cache(maxsize=256)
 def upsert_statement(schema: str, table: str, columns: tuple[str, ...], key_columns: tuple[str, ...],
-                     rows: int = 1) -> str:
+                     rows: int = 1, version_column: str | None = None) -> str:
     """INSERT ... VALUES ($1, …), … × `rows` ON CONFLICT (key) DO UPDATE SET every other column, lineage included.
 
-    PostgreSQL's own `$n` placeholders, run through a `psycopg.RawCursor`: psycopg parses `%s` placeholders of
-    long statements on every call (it caches only short ones), which cost more than the server's whole work.
-    Rendered once per shape (cached).
+    With `version_column` the update only happens where the stored version is NULL (a row loaded before there
+    were versions) or at most the new one, compared byte by byte (`COLLATE "C"`, DSQL's only collation): the
+    row of the greatest `_id` stays whichever interval loads last. PostgreSQL's own `$n` placeholders, run
+    through a `psycopg.RawCursor`: psycopg parses `%s` placeholders of long statements on every call (it caches
+    only short ones), which cost more than the server's whole work. Rendered once per shape (cached).
     """
     cols = [*columns, *LINEAGE_COLUMNS]
     updates = [c for c in cols if c not in key_columns]
     width = len(cols)
     values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
-    return sql.SQL("INSERT INTO {t} ({cols}) VALUES {vals} ON CONFLICT ({keys}) DO UPDATE SET {sets}").format(
+    guard = sql.SQL("")
+    if version_column is not None:
+        guard = sql.SQL(' WHERE t.{v} IS NULL OR t.{v} COLLATE "C" <= EXCLUDED.{v} COLLATE "C"').format(
+            v=sql.Identifier(version_column))
+    return sql.SQL("INSERT INTO {t} AS t ({cols}) VALUES {vals} ON CONFLICT ({keys}) DO UPDATE SET {sets}{guard}"
+                   ).format(
         t=sql.Identifier(schema, table),
         cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
         vals=sql.SQL(values),
         keys=sql.SQL(", ").join(map(sql.Identifier, key_columns)),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
+        guard=guard,
     ).as_string(None)
 
 
@@ -97,7 +107,8 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
                 conn = pool.get()
                 with conn.transaction(), RawCursor(conn) as cur:
                     for chunk in chunks:
-                        stmt = upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk))
+                        stmt = upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk),
+                                                t.version_column)
                         cur.execute(stmt, [v for row in chunk for v in row])
 
             def log_retry(attempt: int, exc: BaseException, delay: float) -> None:

@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.adapt import Loader
 
 from transforms.dsql_expected import ExpectedTables, Lines, expected_tables, key_bytes
+from transforms.intervals import FULL, Window
 from transforms.reconcile import (
     DEFAULT_BUCKETS,
     BucketTotals,
@@ -117,17 +118,18 @@ def _actual_totals(conn: psycopg.Connection[Any], schema: str, entity: EntitySpe
 
 def reconcile_dsql_tables(lines: Lines, spec: Any, connection: psycopg.Connection[Any], schema: str | None = None,
                           *, scope: str = "table", buckets: int = DEFAULT_BUCKETS, max_diffs: int = 20,
-                          max_drill_buckets: int = 64) -> DsqlReconciliation:
+                          max_drill_buckets: int = 64, window: Window = FULL) -> DsqlReconciliation:
     """Reconcile every table of a `MongoToDsqlSpec` in `schema` (the spec's by default) with the source.
 
     `lines()` returns a fresh iterator of the source's document texts (`connectors.documents.iter_lines`); it is
-    called once, again for `_id` ties, and again per table that differs, to drill down.
+    called once, again for `_id` ties, and again per table that differs, to drill down. `window`: the records
+    of the source the target holds (interval loads: everything up to the latest end loaded).
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
     schema = schema or spec.target_schema
     started = time.monotonic()
-    exp = expected_tables(lines, spec, existing_ids(connection, schema), buckets)
+    exp = expected_tables(lines, spec, existing_ids(connection, schema), buckets, window)
     expected = exp.totals()
     out = DsqlReconciliation({}, scope, orphans=exp.orphans, seconds={"source": time.monotonic() - started})
     for entity in spec.entities:

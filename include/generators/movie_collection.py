@@ -33,10 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -622,22 +623,33 @@ def _outcome(placed: list[tuple[Any, _Meta | None]]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------- API
 
-def _object_ids(rng: random.Random) -> Iterator[str]:
-    """Increasing ObjectIds: 4-byte timestamp, 5 random bytes (one "process"), 3-byte counter."""
+def _object_ids(rng: random.Random, spread: tuple[int, int, int] | None = None) -> Iterator[str]:
+    """Increasing ObjectIds: 4-byte timestamp, 5 random bytes (one "process"), 3-byte counter.
+
+    `spread` = (first second, seconds, how many ids): the timestamps rise evenly over that period instead, so a
+    backfill finds the documents spread over its intervals in file order."""
     ts = 1_600_000_000 + rng.randrange(100_000_000)
     process = rng.randrange(1 << 40)
     count = rng.randrange(1 << 20)
+    i = 0
     while True:
+        if spread is not None:
+            first, seconds, n = spread
+            ts = first + i * seconds // max(n, 1)
+            i += 1
         yield f"{ts:08x}{process:010x}{count:06x}"
         count += 1
         if count >= 1 << 24:
-            ts, count = ts + 1, 0
-        elif rng.random() < 0.02:
+            count = 0
+            ts += spread is None
+        elif spread is None and rng.random() < 0.02:
             ts += rng.randint(1, 90)
 
 
-def build(movies: int, seed: int = 42, bad_input: bool = False) -> Generated:
-    """The file's items in order and what a reader must make of them."""
+def build(movies: int, seed: int = 42, bad_input: bool = False,
+          spread: tuple[datetime, timedelta] | None = None) -> Generated:
+    """The file's items in order and what a reader must make of them; `spread` = (start, period) puts the
+    ObjectId creation times evenly over that period, in file order."""
     if movies < 1:
         raise ValueError("movies must be at least 1")
     if bad_input and movies < MIN_BAD_INPUT_MOVIES:
@@ -651,7 +663,10 @@ def build(movies: int, seed: int = 42, bad_input: bool = False) -> Generated:
         placed = _spread(bad_rng, placed, _bad(bad_rng, clean))
     expected = _outcome(placed)
 
-    oids = _object_ids(random.Random(f"movie_collection-oid-{seed}"))
+    with_id = sum(isinstance(p, _Malformed) or (not isinstance(p, RawLine) and m is not None and m.has_id)
+                  for p, m in placed)
+    oids = _object_ids(random.Random(f"movie_collection-oid-{seed}"), None if spread is None else (
+        int(spread[0].timestamp()), int(spread[1].total_seconds()), with_id))
     items: list[Any] = []
     for payload, meta in placed:
         if isinstance(payload, _Malformed):
@@ -678,14 +693,41 @@ def to_line(item: dict[str, Any] | str) -> str:
     return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
 
 
-def write(path: str | Path, movies: int, seed: int = 42, bad_input: bool = False) -> dict[str, Any]:
+def write(path: str | Path, movies: int, seed: int = 42, bad_input: bool = False,
+          spread: tuple[datetime, timedelta] | None = None) -> dict[str, Any]:
     """Write the mongoexport file to `path`; return the expected outcome (what `<path>.expected.json` holds)."""
-    generated = build(movies, seed, bad_input)
+    generated = build(movies, seed, bad_input, spread)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as f:
         f.writelines(to_line(item) + "\n" for item in generated.items)
     return generated.expected
+
+
+_OID = re.compile(r'"_id"\s*:\s*\{\s*"\$oid"\s*:\s*"([0-9a-fA-F]{24})"')
+
+
+def split_by_day(path: str | Path, out_dir: str | Path) -> dict[str, int]:
+    """One export file per UTC day of the ObjectId creation times (`<out_dir>/<YYYY-MM-DD>.json`), lines kept in
+    order: what a daily export would have written. A line without a readable `_id` ObjectId goes to
+    `undated.json`, so the union of the files is the whole export. Returns lines per file."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    try:
+        with Path(path).open(encoding="utf-8", newline="\n") as src:
+            for line in src:
+                m = _OID.search(line)
+                name = datetime.fromtimestamp(int(m.group(1)[:8], 16), UTC).strftime("%Y-%m-%d") if m else "undated"
+                if name not in files:
+                    files[name] = (out / f"{name}.json").open("w", encoding="utf-8", newline="\n")
+                files[name].write(line)
+                counts[name] = counts.get(name, 0) + 1
+    finally:
+        for f in files.values():
+            f.close()
+    return dict(sorted(counts.items()))
 
 
 def expected_path(path: str | Path) -> Path:
@@ -699,11 +741,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", required=True, help="mongoexport file to write; PATH.expected.json is written too")
     parser.add_argument("--bad-input", action="store_true", help="add documents of every bad-input class")
+    parser.add_argument("--start", default=None,
+                        help="spread the ObjectId creation times evenly from this UTC date (YYYY-MM-DD) ...")
+    parser.add_argument("--days", type=float, default=None, help="... over this many days (default 3)")
+    parser.add_argument("--split-daily", default=None, metavar="DIR",
+                        help="also write one export file per UTC day of the ObjectId times into DIR")
     args = parser.parse_args(argv)
+    spread = None
+    if args.start or args.days:
+        start = datetime.fromisoformat(args.start or "2024-01-01").replace(tzinfo=UTC)
+        spread = (start, timedelta(days=args.days or 3))
     try:
-        expected = write(args.out, args.movies, args.seed, args.bad_input)
+        expected = write(args.out, args.movies, args.seed, args.bad_input, spread)
     except ValueError as err:
         parser.error(str(err))
+    if args.split_daily:
+        for name, n in split_by_day(args.out, args.split_daily).items():
+            print(f"wrote {args.split_daily}/{name}.json: {n} lines")
     exp = expected_path(args.out)
     exp.write_text(json.dumps(expected, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     per_entity = ", ".join(f"{e}={c['documents']}" for e, c in expected["entities"].items())

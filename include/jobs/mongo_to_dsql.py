@@ -22,9 +22,12 @@ from urllib.parse import quote, urlparse, urlunparse
 from connectors.documents import plan_splits, read_split
 from connectors.dsql import DsqlTarget, connect
 from connectors.dsql_writer import TableWrite, upsert_tables
+from connectors.load_log import record_load
+from connectors.pending import has_table, park, read_parked, release
 from connectors.progress import PhaseTimer, Progress
 from connectors.storage import read_secret, read_text, write_text
-from transforms.adjacency import REJECT_REASONS, DocumentMapper, target_columns
+from transforms.adjacency import REJECT_REASONS, VERSION_COLUMN, WINDOW_REJECT_REASONS, DocumentMapper, target_columns
+from transforms.intervals import FULL, OBJECTID_FIELD, Window, objectid_at
 from transforms.mongo_to_dsql import classify, entity_counts
 from transforms.spec import EntitySpec, MongoToDsqlSpec, parse_spec
 
@@ -42,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true", help="classify, quarantine and report; write nothing")
     p.add_argument("--partitions", type=int, default=0,
                    help="dedup and write parallelism: DSQL connections (0: 4 × Spark's default parallelism)")
+    p.add_argument("--window-start", default=None,
+                   help="load only documents whose incremental field (spec) is at or after this ISO 8601 time")
+    p.add_argument("--window-end", default=None, help="... and before this one")
     return p.parse_args(argv)
 
 
@@ -78,13 +84,29 @@ def mongo_uri_with_credentials(uri: str, secret_arn: str) -> str:
 MONGO_DOCUMENT_PIPELINE = '[{"$project": {"_id": 0, "document": "$$ROOT"}}]'
 
 
-def mongo_read_options(connection_uri: str, database: str, collection: str) -> dict[str, str]:
+def mongo_pipeline(window: Window = FULL, field: str = OBJECTID_FIELD) -> str:
+    """The aggregation pipeline of a live read: the window pushed down to the server as a `$match` (on `_id`
+    the smallest ObjectIds of the window's seconds, so the server's `_id` index serves it), then each document
+    as one field."""
+    stages = json.loads(MONGO_DOCUMENT_PIPELINE)
+    if not window.is_full:
+        bounds: dict[str, Any] = {}
+        for op, at in (("$gte", window.start), ("$lt", window.end)):
+            if at is not None:
+                bounds[op] = {"$oid": objectid_at(at)} if field == OBJECTID_FIELD else {"$date": at.isoformat()}
+        stages.insert(0, {"$match": {field: bounds}})
+    return json.dumps(stages)
+
+
+def mongo_read_options(connection_uri: str, database: str, collection: str, pipeline: str = MONGO_DOCUMENT_PIPELINE
+                       ) -> dict[str, str]:
     """The connector options of `read_documents` for a live collection (the URI carries the credentials)."""
     return {"connection.uri": connection_uri, "database": database, "collection": collection,
-            "aggregation.pipeline": MONGO_DOCUMENT_PIPELINE, "outputExtendedJson": "true"}
+            "aggregation.pipeline": pipeline, "outputExtendedJson": "true"}
 
 
-def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_arn: str | None) -> Any:
+def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_arn: str | None,
+                   window: Window = FULL) -> Any:
     """The source as an RDD of Extended JSON documents, each `(text, where in the source)`.
 
     `file://`/`s3://`: the mongoexport file or directory (one document a line, or `--jsonArray`), cut into
@@ -92,13 +114,14 @@ def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_ar
     invalid UTF-8, a byte order mark, CRLF and array exports are judged the same on both sides. `mongodb://` and
     `mongodb+srv://`: the spec's database and collection through the MongoDB Spark Connector (the job needs
     `--packages org.mongodb.spark:mongo-spark-connector_2.12:10.4.1`), with the credentials fetched from
-    Secrets Manager by `secret_arn` (never an argument), each document as its canonical Extended JSON.
+    Secrets Manager by `secret_arn` (never an argument), each document as its canonical Extended JSON, the
+    window pushed down (`mongo_pipeline`). A file is read whole; the mapper keeps the window's documents.
     """
     if source_uri.startswith(("mongodb://", "mongodb+srv://")):
         if not secret_arn:
             raise SystemExit("a mongodb:// source needs --mongo-secret-arn or source.secret_arn in the spec")
         options = mongo_read_options(mongo_uri_with_credentials(source_uri, secret_arn), spec.source_database,
-                                     spec.source_collection)
+                                     spec.source_collection, mongo_pipeline(window, spec.incremental.field))
         df = spark.read.format("mongodb").options(**options).schema("document string").load()
         return df.rdd.map(lambda row: (row[0], None))
     sc = spark.sparkContext
@@ -138,9 +161,16 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     if args.target_password_file:
         target_dict["password"] = read_secret(args.target_password_file)
     target = DsqlTarget.from_dict(target_dict)
-    mapper = DocumentMapper.for_spec(spec)
+    window = Window.parse(args.window_start, args.window_end)
+    mapper = DocumentMapper.for_spec(spec, window)
     phases = PhaseTimer()
-    docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn)
+    docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn, window)
+    # documents parked by earlier runs (their ends were missing) are retried with this run's
+    parked = read_parked(target, spec.target_schema)
+    if parked:
+        sc = spark.sparkContext
+        docs = docs.union(sc.parallelize([(text, where, False) for _, _, text, where in parked],
+                                         max(1, min(len(parked) // 10_000, sc.defaultParallelism))))
     progress.set_phase("read, map, dedup, check references")
     docs = docs.mapPartitions(progress.counted("documents read"))
     partitions = args.partitions or spark.sparkContext.defaultParallelism * 4
@@ -157,9 +187,11 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     phases.end("write quarantine")
 
     written: dict[str, int] = {}
+    newly_parked: int | None = 0
+    released = 0
     if not args.dry_run:
         progress.set_phase("write " + ", ".join(e.table for e in spec.entities))
-        tables = {e.name: TableWrite(e.table, tuple(target_columns(e)), tuple(e.key_columns))
+        tables = {e.name: TableWrite(e.table, tuple(target_columns(e)), tuple(e.key_columns), VERSION_COLUMN)
                   for e in spec.entities}
         accs = {e.name: progress.counter(f"{e.table} rows written") for e in spec.entities}
 
@@ -172,6 +204,20 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         # One pass over the persisted winners, every table at once, one connection per partition.
         written = dict(result.loadable.mapPartitions(write).reduceByKey(lambda a, b: a + b).collect())
         phases.end("write")
+        # Orphans are parked for later runs where the schema has a pending table (its DDL from 080 on); a
+        # target deployed before keeps them in the quarantine only, as before.
+        if result.orphan_keys and has_table(target, spec.target_schema):
+            newly_parked = result.parked.mapPartitions(lambda rows: [park(
+                rows, target=target, schema=spec.target_schema, run_id=args.run_id, batch_rows=spec.batch_rows,
+                batch_bytes=spec.batch_bytes)]).sum()
+        elif result.orphan_keys:
+            newly_parked = None
+        released = release({(e, k) for e, k, _, _ in parked} - result.orphan_keys, target=target,
+                           schema=spec.target_schema)
+        with connect(target) as conn:
+            record_load(conn, spec.target_schema, run_id=args.run_id, dag_id=spec.dag_id,
+                        source_uri=args.source_uri, window=window)
+        phases.end("pending")
 
     counts = entity_counts(result, [e.name for e in spec.entities])
     for name in counts:
@@ -184,8 +230,12 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         "documents": (sum(result.documents.values()) + sum(result.reasons.values())
                       - sum(result.rejected.values())),
         "entities": counts,
-        "rejects": {reason: result.reasons.get(reason, 0) for reason in REJECT_REASONS},
-        "phases": phases.seconds, "partitions": partitions,
+        "rejects": {reason: result.reasons.get(reason, 0) for reason in REJECT_REASONS
+                    + (() if window.is_full else WINDOW_REJECT_REASONS)},
+        "phases": phases.seconds, "partitions": partitions, "window": window.as_dict(),
+        # relationship documents parked until their ends land (connectors.pending): read back, parked, released
+        # (parked None: the schema has no pending table to park them in)
+        "pending": {"retried": len(parked), "parked": newly_parked, "released": released},
     }
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True, default=str))
     return report

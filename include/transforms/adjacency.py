@@ -20,6 +20,7 @@ from typing import Any
 
 from transforms.batching import row_size
 from transforms.extjson import BadValue, bson_order, loads, to_plain
+from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
 from transforms.source_text import invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
 from transforms.spec import (
     DSQL_MAX_COLUMN_BYTES,
@@ -32,9 +33,14 @@ from transforms.spec import (
 # Fixed namespace: UUIDv5(namespace, source key) gives the same uuid on every run and every machine.
 MIGRATION_NAMESPACE = uuid.UUID("6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31")
 MAX_ID_LENGTH = 255
+# The `_id` order as text (`transforms.intervals.version_text`): upserts only replace a row with an equal or
+# greater one, so a document loaded by a later interval run never overwrites a newer row.
+VERSION_COLUMN = "source_version"
 # `unmappable`: the mapping itself raised (a bug this run still survives); the detail names the exception.
 REJECT_REASONS = ("missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json",
                   "bad_encoding", "too_large", "unmappable")
+# Only a run with a window rejects for these: a document whose interval field holds no time.
+WINDOW_REJECT_REASONS = ("no_interval_time",)
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 
@@ -231,22 +237,28 @@ class DocumentMapper:
     """
 
     def __init__(self, entities: tuple[EntitySpec, ...], *, max_nesting_depth: int = MAX_NESTING_DEPTH,
-                 max_row_bytes: int = DSQL_MAX_ROW_BYTES, max_column_bytes: int = DSQL_MAX_COLUMN_BYTES) -> None:
+                 max_row_bytes: int = DSQL_MAX_ROW_BYTES, max_column_bytes: int = DSQL_MAX_COLUMN_BYTES,
+                 window: Window = FULL, window_field: str = OBJECTID_FIELD) -> None:
         self.entities = {e.name: e for e in entities}
         self._by_type = {e.doc_type: e for e in entities}
         self.max_nesting_depth = max_nesting_depth
         self.max_row_bytes = max_row_bytes
         self.max_column_bytes = max_column_bytes
+        self.window = window
+        self.window_field = window_field
 
     @classmethod
-    def for_spec(cls, spec: Any) -> DocumentMapper:
-        """The mapper of a `MongoToDsqlSpec`, with its nesting and size limits."""
+    def for_spec(cls, spec: Any, window: Window = FULL) -> DocumentMapper:
+        """The mapper of a `MongoToDsqlSpec`, with its nesting and size limits, keeping only the documents of
+        `window` (by the spec's `incremental.field`)."""
         return cls(spec.entities, max_nesting_depth=spec.max_nesting_depth, max_row_bytes=spec.max_row_bytes,
-                   max_column_bytes=spec.max_column_bytes)
+                   max_column_bytes=spec.max_column_bytes, window=window, window_field=spec.incremental.field)
 
-    def map_line(self, line: str) -> Mapped | Rejected | None:
+    def map_line(self, line: str, *, windowed: bool = True) -> Mapped | Rejected | None:
         """One document's text (a line or `--jsonArray` element, decoded by `transforms.source_text`);
-        None for a blank line (not a document)."""
+        None for a blank line (not a document) or a document outside the mapper's window. A line that cannot
+        be read has no time: every windowed run rejects it. `windowed=False` maps whatever the window (a
+        document parked by an earlier run)."""
         if is_blank(line):
             return None
         bad_byte = invalid_utf8_at(line)
@@ -261,12 +273,35 @@ class DocumentMapper:
             return Rejected("malformed_json", None, f"not valid JSON: {printable(str(err))}")
         if not isinstance(doc, dict):
             return Rejected("malformed_json", None, f"a document must be a JSON object, got {type(doc).__name__}")
+        if windowed and not self.window.is_full:
+            at = record_time(doc, self.window_field)
+            if at is None:
+                entity = self._by_type.get(doc.get("type")) if isinstance(doc.get("type"), str) else None
+                where = printable(str(to_plain(doc.get("_id"))))[:100]
+                return Rejected("no_interval_time", entity.name if entity else None,
+                                f"_id {where}: `{self.window_field}` holds no time, so the document belongs to no "
+                                f"interval; only a load without a window takes it")
+            if not self.window.contains(at):
+                return None
         try:
             return self.map_document(doc)
         except Exception as err:  # noqa: BLE001 - one document must never stop the load; it is quarantined
             entity = self._by_type.get(doc.get("type")) if isinstance(doc.get("type"), str) else None
             return Rejected("unmappable", entity.name if entity else None,
                             f"{type(err).__name__}: {printable(str(err))[:500]}")
+
+    def outside_window(self, line: str) -> bool:
+        """Whether `map_line` leaves `line` out as a document of another interval: a readable document whose
+        interval field holds a time outside the window. What the validators count as this run's source."""
+        if self.window.is_full or is_blank(line) or invalid_utf8_at(line) is not None \
+                or nesting_exceeds(line, self.max_nesting_depth):
+            return False
+        try:
+            doc = loads(line)
+        except (ValueError, RecursionError):
+            return False
+        at = record_time(doc, self.window_field) if isinstance(doc, dict) else None
+        return at is not None and not self.window.contains(at)
 
     def map_document(self, doc: dict[str, Any]) -> Mapped | Rejected:
         """One decoded document (from a file or from the live collection)."""
@@ -318,8 +353,10 @@ class DocumentMapper:
         row["source_doc_id"] = str(doc["_id"])
         if problem := text_problem(row["source_doc_id"]):
             raise _Reject("bad_key", f"`_id` {problem}")
+        order = bson_order(doc["_id"])
+        row[VERSION_COLUMN] = version_text(order)
         self._check_size(entity, row)
-        return Mapped(entity.name, f"{pk}|{sk}", pk, bson_order(doc["_id"]), row, tuple(refs))
+        return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs))
 
 
     def _check_size(self, entity: EntitySpec, row: dict[str, Any]) -> None:
@@ -338,4 +375,4 @@ class DocumentMapper:
 def target_columns(entity: EntitySpec) -> list[str]:
     """The columns a mapped row fills, in table order (lineage columns are added by the writer)."""
     head = [entity.id_column, "source_id"] if entity.id_column else [r.column for r in entity.refs]
-    return [*head, *(c.name for c in entity.columns), "source_doc_id"]
+    return [*head, *(c.name for c in entity.columns), "source_doc_id", VERSION_COLUMN]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transforms.adjacency import DocumentMapper, Mapped, target_columns
+from transforms.intervals import FULL, Window
 from transforms.reconcile import DEFAULT_BUCKETS, BucketTotals, Key, bucket_of, row_digest
 from transforms.spec import EntitySpec
 
@@ -83,6 +84,7 @@ class ExpectedTables:
     rejected: int = 0
     duplicates: dict[str, int] = field(default_factory=dict)
     orphans: dict[str, int] = field(default_factory=dict)
+    window: Window = FULL  # the records the target holds (`connectors.load_log.loaded_until`)
 
     @property
     def columns(self) -> dict[str, list[str]]:
@@ -109,7 +111,7 @@ class ExpectedTables:
         """The expected rows of the `wanted` keys per entity, re-read by position and re-mapped."""
         at = {position_of(self.winners[name][k]) for name, keys in wanted.items() for k in keys}
         out: dict[str, list[tuple[Key, dict[str, Any]]]] = {name: [] for name in self.winners}
-        mapper = DocumentMapper.for_spec(self.spec)
+        mapper = DocumentMapper.for_spec(self.spec, self.window)
         entities = {e.name: e for e in self.spec.entities}
         for i, text in enumerate(lines()):
             if i in at:
@@ -125,13 +127,14 @@ def row_key(entity: EntitySpec, row: dict[str, Any]) -> Key:
     return tuple(row[c] for c in entity.key_columns)
 
 
-def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int = DEFAULT_BUCKETS
-                    ) -> ExpectedTables:
+def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int = DEFAULT_BUCKETS,
+                    window: Window = FULL) -> ExpectedTables:
     """One pass over the source: map, keep one winner per key, then drop the orphans (`existing` is asked only
-    about referenced entities this load does not hold)."""
+    about referenced entities this load does not hold). With a `window`, only its documents, as the job's
+    mapper of that window keeps them."""
     if not 0 < buckets <= 1 << _BUCKET_BITS:
         raise ValueError(f"buckets must be 1..{1 << _BUCKET_BITS}")
-    mapper = DocumentMapper.for_spec(spec)
+    mapper = DocumentMapper.for_spec(spec, window)
     entities = {e.name: e for e in spec.entities}
     columns = {e.name: target_columns(e) for e in spec.entities}
     key_cols = {e.name: e.key_columns for e in spec.entities}
@@ -165,7 +168,7 @@ def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int
             ties.setdefault((name, raw), [position_of(held)]).append(i)
     if ties:
         _break_ties(lines, mapper, ties, winners, columns)
-    out = ExpectedTables(spec, buckets, winners, documents, rejected, duplicates)
+    out = ExpectedTables(spec, buckets, winners, documents, rejected, duplicates, window=window)
     out.orphans = _drop_orphans(out, entities, existing)
     return out
 

@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from transforms.adjacency import DocumentMapper, Mapped, entity_uuid
+from transforms.adjacency import VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
 from transforms.spec import EntitySpec
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
     from pyspark import RDD
 
+# How the `where` of a document parked by an earlier run begins (`connectors.pending.read_parked`).
+PARKED_WHERE = "pending (first read at "
 # Entity keys (~100 bytes each in Python) the orphan check may hold on the driver and each executor.
 BROADCAST_KEYS = 2_000_000
 # (entity, [source keys]) → the keys among them that already exist in the target
@@ -32,22 +34,27 @@ class Classified:
     rows: dict[str, RDD]  # entity name → RDD[dict] (one winning row per key)
     rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text, where in the source | None]]
     loadable: RDD  # RDD[tuple[entity name, row]]: every row to write, all entities in one pass
-    documents: Counter = field(default_factory=Counter)  # per entity (by `type`), all documents
+    parked: RDD  # RDD[tuple[entity, key, version, missing key, text, where]]: this source's orphans, to park
+    orphan_keys: set = field(default_factory=set)  # (entity, key) of every orphan, parked ones included
+    documents: Counter = field(default_factory=Counter)  # per entity (by `type`), the source's documents
     duplicates: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)  # per entity
     reasons: Counter = field(default_factory=Counter)  # per reject reason
-    unique: Counter = field(default_factory=Counter)  # rows to write per entity
+    unique: Counter = field(default_factory=Counter)  # rows of this source's keys to write, per entity
+    retried: Counter = field(default_factory=Counter)  # parked documents read back, per entity
+    landed: Counter = field(default_factory=Counter)  # keys only parked documents had, written now
+    still_pending: Counter = field(default_factory=Counter)  # keys only parked documents had, still orphans
 
 
 # One mapped document through the shuffle, as a plain tuple (a dataclass unpickles ~3× slower, and every pass
 # over the persisted winners unpickles them all): its `_id` order, text, where it is in the source or None, how
-# many documents of its key it stands for, and what it maps to.
-Item = tuple[Any, str, "str | None", int, str, tuple[tuple[str, str], ...], dict[str, Any]]
-ORDER, TEXT, WHERE, DOCUMENTS, PK, REFS, ROW = range(7)
+# many documents of its key it stands for (of the source, and parked by earlier runs), and what it maps to.
+Item = tuple[Any, str, "str | None", int, int, str, tuple[tuple[str, str], ...], dict[str, Any]]
+ORDER, TEXT, WHERE, SOURCE_DOCS, PARKED_DOCS, PK, REFS, ROW = range(8)
 
 
-def _item(m: Mapped, text: str, where: str | None) -> Item:
-    return m.order, text, where, 1, m.pk, m.refs, m.row
+def _item(m: Mapped, text: str, where: str | None, from_source: bool) -> Item:
+    return m.order, text, where, int(from_source), int(not from_source), m.pk, m.refs, m.row
 
 
 def _winner(a: Item, b: Item) -> Item:
@@ -59,9 +66,11 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
              broadcast_keys: int = BROADCAST_KEYS, timer: Callable[[str], None] | None = None) -> Classified:
     """Map every document, keep one winner per key, and reject relationship rows whose ends exist nowhere.
 
-    `docs` holds document texts (`connectors.documents`), each alone or as `(text, where in the source)`.
-    Rejects keep the document's text, made printable (`transforms.source_text.printable`: invalid bytes as
-    `\\xNN`), and where it was.
+    `docs` holds document texts (`connectors.documents`), each alone, as `(text, where in the source)`, or as
+    `(text, where, False)` for a document parked by an earlier run (`connectors.pending`: mapped whatever the
+    mapper's window). Rejects keep the document's text, made printable (`transforms.source_text.printable`:
+    invalid bytes as `\\xNN`), and where it was. Orphans of the source are rejected for this run and returned
+    in `parked` to be retried by later runs; parked documents still orphaned stay parked (not rejected again).
 
     One shuffle carries the documents: each is mapped once on the executors and keyed by its dedup key (an early
     reject by a key of its own), `reduceByKey` keeps the winner and how many documents it stood for, and the
@@ -76,10 +85,10 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
     def one_partition(index: int, items: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
         for seq, doc in enumerate(items):
-            text, where = doc if isinstance(doc, tuple) else (doc, None)
-            m = mapper.map_line(text)
+            text, where, from_source = (*doc, True)[:3] if isinstance(doc, tuple) else (doc, None, True)
+            m = mapper.map_line(text, windowed=from_source)
             if isinstance(m, Mapped):
-                yield (m.entity, m.key), _item(m, text, where)
+                yield (m.entity, m.key), _item(m, text, where, from_source)
             elif m is not None:  # a reject: a key no document shares, so it passes the shuffle alone
                 yield (None, (index, seq)), (m.reason, m.entity, m.detail, printable(text), where)
 
@@ -122,21 +131,31 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
         min).collect())  # relationship key → the first of its references that exists nowhere
     missing.unpersist()
     orphans = sc.broadcast(orphan_of)
+    # orphans of this source (rejected now, parked) and orphans only parked documents had (still parked)
+    orphan_counts: Counter = Counter()
+    parked_orphans: Counter = Counter()
+    if orphan_of:
+        for (entity, of_source), n in mapped.filter(lambda kv: kv[0] in orphans.value).map(
+                lambda kv: (kv[0][0], kv[1][SOURCE_DOCS] > 0)).countByValue().items():
+            (orphan_counts if of_source else parked_orphans)[entity] += n
     if timer:
         timer("check references")
 
     loadable = mapped.filter(lambda kv: kv[0] not in orphans.value)
-    orphan_rejects = mapped.filter(lambda kv: kv[0] in orphans.value).map(lambda kv: (
+    source_orphans = mapped.filter(lambda kv: kv[0] in orphans.value and kv[1][SOURCE_DOCS] > 0)
+    orphan_rejects = source_orphans.map(lambda kv: (
         "orphan_reference", kv[0][0],
         f"{orphans.value[kv[0]][1]} ({entity_uuid(orphans.value[kv[0]][1])}) exists neither in this load nor in "
-        f"the target", kv[1][TEXT], kv[1][WHERE]))
+        f"the target (parked: retried by every later run)", kv[1][TEXT], kv[1][WHERE]))
     out = Classified(
         rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][ROW])
               for name in mapper.entities},
         rejects=winners.filter(lambda kv: kv[0][0] is None).values().union(orphan_rejects),
         loadable=loadable.map(lambda kv: (kv[0][0], kv[1][ROW])),
+        parked=source_orphans.map(lambda kv: (kv[0][0], kv[0][1], kv[1][ROW][VERSION_COLUMN],
+                                              orphans.value[kv[0]][1], kv[1][TEXT], kv[1][WHERE])),
+        orphan_keys=set(orphan_of),
     )
-    orphan_counts = Counter(entity for entity, _ in orphan_of)
     for (kind, name), n in tally.items():
         if kind == "documents":
             out.documents[name] += n
@@ -144,6 +163,14 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
             out.duplicates[name] += n
         elif kind == "winners":
             out.unique[name] = n - orphan_counts[name]
+        elif kind == "parked_winners":
+            out.landed[name] = n - parked_orphans[name]
+            out.still_pending[name] = parked_orphans[name]
+        elif kind == "retried":
+            out.retried[name] += n
+        elif kind == "retried_rejected":
+            out.retried[name] += n
+            out.rejected[name] += n
         elif kind == "reason":
             out.reasons[name] += n
         else:  # "rejected": an early reject of a known entity, a document of it too
@@ -159,7 +186,8 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 def _merge(a: Any, b: Any) -> Any:
     """The winner of two documents with one key (`_winner`), counting the documents it stands for."""
     w = _winner(a, b)
-    return w[ORDER], w[TEXT], w[WHERE], a[DOCUMENTS] + b[DOCUMENTS], w[PK], w[REFS], w[ROW]
+    return (w[ORDER], w[TEXT], w[WHERE], a[SOURCE_DOCS] + b[SOURCE_DOCS], a[PARKED_DOCS] + b[PARKED_DOCS], w[PK],
+            w[REFS], w[ROW])
 
 
 # Per referenced key, combined map-side: None once an entity row holds the key, else the relationship keys that
@@ -186,21 +214,35 @@ def _unanswered(kv: tuple[tuple[str, str], list[Any] | None]) -> list[tuple[tupl
 
 
 def _tally(items: Iterable[tuple[tuple[Any, Any], Any]]) -> Iterator[Counter]:
-    """One partition's counts: documents, duplicates and winners per entity, early rejects per reason/entity."""
+    """One partition's counts: documents of the source, duplicates and winners per entity; of keys only parked
+    documents have, the documents retried and the winners (`parked_winners`); early rejects per reason/entity.
+    A parked document whose key the source holds again is neither retried nor a duplicate: the source's documents
+    decide that key as if nothing had been parked (so a rerun reports what the first run did)."""
     c: Counter = Counter()
     for (entity, _), v in items:
         if entity is None:
             c["reason", v[0]] += 1
-            if v[1] is not None:
-                c["rejected", v[1]] += 1
+            if v[1] is not None:  # a parked document rejected when mapped again (the spec changed) was retried
+                c["rejected" if not str(v[4]).startswith(PARKED_WHERE) else "retried_rejected", v[1]] += 1
         else:
-            c["documents", entity] += v[DOCUMENTS]
-            c["duplicates", entity] += v[DOCUMENTS] - 1
-            c["winners", entity] += 1
+            c["documents", entity] += v[SOURCE_DOCS]
+            if v[SOURCE_DOCS]:  # the source decides the key again; a parked document of it is simply replaced
+                c["duplicates", entity] += v[SOURCE_DOCS] - 1
+                c["winners", entity] += 1
+            else:
+                c["retried", entity] += v[PARKED_DOCS]
+                c["duplicates", entity] += v[PARKED_DOCS] - 1
+                c["parked_winners", entity] += 1
     yield c
 
 
 def entity_counts(c: Classified, entities: Iterable[str]) -> dict[str, dict[str, int]]:
-    """Per-entity counts for the run report; documents == unique + duplicates + rejected always holds."""
-    return {e: {"documents": c.documents[e], "unique": c.unique[e], "duplicates": c.duplicates[e],
-                "rejected": c.rejected[e]} for e in entities}
+    """Per-entity counts for the run report; documents == unique + duplicates + rejected always holds, and with
+    parked documents retried, documents + retried == unique + landed + still_pending + duplicates + rejected
+    (`transforms.validation.count_checks`)."""
+    out = {e: {"documents": c.documents[e], "unique": c.unique[e], "duplicates": c.duplicates[e],
+               "rejected": c.rejected[e]} for e in entities}
+    for e in entities:  # only where parked documents were retried: a load without any reports as it always did
+        if c.retried[e] or c.landed[e] or c.still_pending[e]:
+            out[e].update(retried=c.retried[e], landed=c.landed[e], still_pending=c.still_pending[e])
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,21 @@ class EntitySpec:
         return tuple(r.column for r in self.refs) if self.refs else (self.id_column or "",)
 
 
+SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+_CRON = re.compile(r"^\S+( \S+){4}$")
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How runs cut the source into intervals: the DAG's `schedule` from `start_date`, each scheduled or
+    backfill run loading the records whose `field` falls in its data interval. No schedule: manual runs only."""
+
+    schedule: str | None = None
+    start_date: datetime | None = None
+    field: str = "_id"  # MongoDB: a (dotted) document field, `_id` meaning the ObjectId's creation time
+    table: str | None = None  # relational sources: the table whose `field` cuts the intervals
+
+
 @dataclass(frozen=True)
 class EmrCompute:
     cluster_id: str | None
@@ -206,6 +222,7 @@ class MongoToDsqlSpec:
     max_column_bytes: int = DSQL_MAX_COLUMN_BYTES
     max_reject_ratio: float = 0.05
     min_documents: int = 1
+    incremental: Incremental = Incremental()
     path: Path = field(compare=False, default=Path())
 
     kind = "mongo_to_dsql"
@@ -253,6 +270,7 @@ class SqlServerToDynamoDbSpec:
     targets: dict[str, dict[str, Any]] = field(compare=False, default_factory=dict)  # TableSpec dicts by job
     max_reject_ratio: float = 0.05
     min_documents: int = 1
+    incremental: Incremental = Incremental(field="transaction_date_time", table="ticket_purchase_hist")
     path: Path = field(compare=False, default=Path())
 
     kind = "sqlserver_to_dynamodb"
@@ -311,17 +329,41 @@ def _thresholds(validation: dict[str, Any], w: str) -> dict[str, Any]:
             "min_documents": _int(validation.get("min_documents", 1), f"{w}: validation.min_documents", minimum=0)}
 
 
-_COMMON_KEYS = {"dag_id", "kind", "owner", "tags", "retries", "description"}
+_COMMON_KEYS = {"dag_id", "kind", "owner", "tags", "retries", "description", "schedule", "start_date", "incremental"}
 
 
-def _common(raw: dict[str, Any], w: str, sections: set[str]) -> dict[str, Any]:
-    """dag_id, owner, tags, retries, description, checked; unknown top-level keys refused."""
+def _incremental(raw: dict[str, Any], w: str, default: Incremental) -> Incremental:
+    """`schedule` (a preset or a five-field cron), `start_date` (optional: the DAG's, where it has one) and
+    `incremental`."""
+    section = _section(raw, "incremental", f"{w}:", {"field", "table"})
+    schedule = raw.get("schedule")
+    if schedule is not None:
+        _need(isinstance(schedule, str) and (schedule in SCHEDULE_PRESETS or bool(_CRON.match(schedule))),
+              f"{w}: schedule", f"must be one of {SCHEDULE_PRESETS} or a five-field cron, got {schedule!r}")
+    start = raw.get("start_date")
+    if start is not None:
+        from transforms.intervals import WindowError, parse_instant
+
+        try:
+            start = parse_instant(start, "start_date")
+        except WindowError as err:
+            raise SpecError(f"{w}: start_date: {err}") from None
+    return Incremental(schedule=schedule, start_date=start,
+                       field=_str(section.get("field", default.field), f"{w}: incremental.field"),
+                       table=section.get("table", default.table))
+
+
+def _common(raw: dict[str, Any], w: str, sections: set[str], incremental: Incremental = Incremental()
+            ) -> dict[str, Any]:
+    """dag_id, owner, tags, retries, description, schedule and interval field, checked; unknown top-level keys
+    refused."""
     unknown = set(raw) - _COMMON_KEYS - sections
     _need(not unknown, w, f"unknown top-level keys {sorted(unknown)}; known: {sorted(_COMMON_KEYS | sections)}")
     return {"dag_id": raw["dag_id"], "owner": raw["owner"],
             "description": str(raw.get("description") or "").strip(),
             "tags": _strs(raw.get("tags", []), f"{w}: tags"),
-            "retries": _int(raw.get("retries", 2), f"{w}: retries", minimum=0)}
+            "retries": _int(raw.get("retries", 2), f"{w}: retries", minimum=0),
+            "incremental": _incremental(raw, w, incremental)}
 
 
 def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
@@ -387,7 +429,11 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
     from transforms.dynamodb_tables import TableSpec
 
     w = path.name
-    common = _common(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets"})
+    common = _common(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets"},
+                     SqlServerToDynamoDbSpec.incremental)
+    # interval loads of a relational source (history items by transaction time) are not built yet
+    _need(common["incremental"].schedule is None, f"{w}: schedule",
+          "a sqlserver_to_dynamodb migration loads everything on every run; it takes no schedule yet")
     source = _section(raw, "source", f"{w}:", {"conn_id", "schema", "local_schema", "glue_connection",
                                                "crawler_path"})
     glue = _section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",

@@ -51,10 +51,13 @@ def count_checks(source: dict[str, int], job: dict[str, Any], target_keyed: dict
     """
     checks = [Check("source documents = job documents", source_total, job["documents"])]
     for name, c in job["entities"].items():
+        # documents parked by earlier runs and retried by this one (0 in reports from before there were any)
+        retried, landed, still = (c.get(k, 0) for k in ("retried", "landed", "still_pending"))
         checks += [
             Check("source documents = job documents", source.get(name, 0), c["documents"], name),
-            Check("documents = unique + duplicates + rejected", c["documents"],
-                  c["unique"] + c["duplicates"] + c["rejected"], name),
+            Check("documents + retried = unique + landed + still pending + duplicates + rejected"
+                  if retried else "documents = unique + duplicates + rejected", c["documents"] + retried,
+                  c["unique"] + landed + still + c["duplicates"] + c["rejected"], name),
         ]
         if name in target_keyed:
             checks.append(Check("target rows with this run's keys = unique documents", c["unique"],
@@ -161,14 +164,16 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
                  checks: list[Check], sample: dict[str, Any], dry_run: bool = False,
                  failure: dict[str, str] | None = None, not_run: list[str] | None = None,
                  notes: dict[str, dict[str, Any]] | None = None,
-                 reconciliation: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                 reconciliation: dict[str, dict[str, Any]] | None = None, window: dict[str, Any] | None = None,
+                 pending: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run report: `status` is `passed` only when no task failed and every check, every fully reconciled
     table and every sampled row reconciles.
 
     `failure` is the first failed task of the run and its error; `not_run` the validations that could not
     run because of it; `notes` what the source showed that is reported, never failed (name → count and
     example keys); `reconciliation` each table's full reconciliation (`transforms.reconcile.Reconciliation`
-    as a dict), with its first differing keys.
+    as a dict), with its first differing keys; `window` the records the run loaded (`runtime.run_window`: start,
+    end, which rule chose them); `pending` the job's parked-document counts (retried, parked, released).
     """
     failed = [c for c in checks if not c.passed]
     unreconciled = [name for name, r in (reconciliation or {}).items() if not r.get("passed")]
@@ -177,7 +182,7 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
     return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
             "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
             "reconciliation": reconciliation or {}, "failure": failure, "not_run": not_run or [],
-            "notes": notes or {}}
+            "notes": notes or {}, "window": window, "pending": pending}
 
 
 def _failure_lines(report: dict[str, Any]) -> list[str]:
@@ -192,6 +197,15 @@ def _failure_lines(report: dict[str, Any]) -> list[str]:
 def render_markdown(report: dict[str, Any]) -> str:
     """A summary a person reads in the task log."""
     lines = [f"## {report['dag_id']} — {report['status'].upper()}", "", f"run `{report['run_id']}`", ""]
+    if window := report.get("window"):
+        covers = ("every record" if not (window.get("start") or window.get("end"))
+                  else f"[{window.get('start') or '-∞'}, {window.get('end') or '+∞'})")
+        lines += [f"covers: {covers} ({window.get('source', 'full')}); validated: this interval's counts and "
+                  f"rows, and the target against the source up to the latest end loaded", ""]
+    if pending := report.get("pending"):
+        lines += [f"pending links (parked until their ends land): {pending.get('retried', 0)} retried, "
+                  f"{pending.get('released', 0)} landed and released, {pending.get('parked')} parked by this run",
+                  ""]
     if report.get("failure") or report.get("not_run"):
         lines += [*_failure_lines(report), ""]
     lines += ["| entity | source | target | rejected | duplicates |", "|---|---:|---:|---:|---:|"]

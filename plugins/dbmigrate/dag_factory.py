@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule, chain
+from dateutil.relativedelta import relativedelta
 
 from dbmigrate import runtime
 from dbmigrate.dag_docs import dag_doc_md
@@ -47,14 +48,21 @@ log = logging.getLogger(__name__)
 
 
 def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
-    """What every migration DAG shares: manual trigger, one run at a time, the spec's owner, tags and retries,
-    every failure recorded for the report, and native rendering so XComArgs and params keep their types."""
+    """What every migration DAG shares: the spec's schedule (none: manual runs only; a periodic one makes each
+    scheduled or backfill run load its data interval, see `runtime.run_window`), one run at a time, the spec's
+    owner, tags and retries, every failure recorded for the report, and native rendering so XComArgs and params
+    keep their types."""
+    inc = spec.incremental
+    window_help = (f"Records whose {inc.field} falls in [window_start, window_end) are loaded; empty: every "
+                   "record (a scheduled or backfill run loads its data interval instead). ISO 8601, UTC unless "
+                   "an offset is given.")
     return DAG(
         dag_id=spec.dag_id,
         description=spec.description.splitlines()[0] if spec.description else None,
         doc_md=dag_doc_md(spec, profile),
-        schedule=None,
-        catchup=False,
+        schedule=timetable(inc.schedule),
+        start_date=inc.start_date,
+        catchup=False,  # backfills are asked for (UI or `airflow backfill create`), never implied
         max_active_runs=1,  # this deployment's runs one at a time; the target lock covers the rest
         tags=[*spec.tags, f"profile:{profile}"],
         default_args={"owner": spec.owner, "retries": spec.retries, "retry_delay": timedelta(minutes=2),
@@ -69,8 +77,34 @@ def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
             "dry_run": Param(False, type="boolean", title="Dry run",
                              description="Check the source, lint the DDL, classify and quarantine, build the "
                                          "report; write nothing to the target."),
+            **({"window_start": Param(None, type=["null", "string"], title="Window start", description=window_help),
+                "window_end": Param(None, type=["null", "string"], title="Window end", description=window_help)}
+               if spec.kind in runtime.WINDOWED_KINDS else {}),
         },
     )
+
+
+# A preset's data interval: the period before each run (a daily run at midnight loads the day before).
+PRESET_INTERVALS: dict[str, tuple[str, Any]] = {
+    "@hourly": ("0 * * * *", timedelta(hours=1)), "@daily": ("0 0 * * *", timedelta(days=1)),
+    "@weekly": ("0 0 * * 0", timedelta(days=7)), "@monthly": ("0 0 1 * *", relativedelta(months=1)),
+    "@quarterly": ("0 0 1 */3 *", relativedelta(months=3)), "@yearly": ("0 0 1 1 *", relativedelta(years=1)),
+}
+
+
+def timetable(schedule: str | None) -> Any:
+    """The spec's schedule as a timetable with real data intervals, in UTC. A preset triggers at the end of each
+    period with that period as its data interval and, without a `start_date`, waits for the next period when
+    the DAG is unpaused (`run_immediately=False`): unpausing never starts a load by itself. Any other cron: each
+    run's interval reaches back to the cron's previous time (`CronDataIntervalTimetable`)."""
+    if schedule is None:
+        return None
+    from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
+
+    if schedule in PRESET_INTERVALS:
+        cron, interval = PRESET_INTERVALS[schedule]
+        return CronTriggerTimetable(cron, timezone="UTC", interval=interval, run_immediately=False)
+    return CronDataIntervalTimetable(schedule, timezone="UTC")
 
 
 def _report_and_publish(spec: Any, resolve: Any, counts: Any, sample: Any, checks: list[Any],

@@ -76,6 +76,38 @@ def quarantine_uri(spec: Any, run_id: str, dry_run: bool = False) -> str:
     return f"{expand_env(spec.quarantine_uri).rstrip('/')}/{spec.dag_id}/{kind}{safe_segment(run_id)}"
 
 
+INTERVAL_RUN_TYPES = ("scheduled", "backfill")
+WINDOWED_KINDS = ("mongo_to_dsql",)  # relational → DynamoDB interval loads are not built yet: always full
+
+
+def run_window(spec: Any, params: Mapping[str, Any], run_type: str | None = None,
+               data_interval: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """Which records this run loads: `window_start`/`window_end` params when given; else a scheduled or
+    backfill run's data interval (the spec has a schedule); else everything, so a manual full load stays one
+    click. `{"start", "end"}` as ISO 8601 UTC (None: unbounded), `"source"` saying which rule applied."""
+    from transforms.intervals import Window, WindowError
+
+    start, end = params.get("window_start"), params.get("window_end")
+    if spec.kind not in WINDOWED_KINDS:
+        if start or end:
+            raise RunInputError(f"{spec.kind} migrations load everything on every run: window_start/window_end "
+                                "are not supported for them yet")
+        return {"start": None, "end": None, "source": "full", "field": spec.incremental.field,
+                "table": spec.incremental.table}
+    try:
+        if start or end:
+            window, source = Window.parse(start, end), "params"
+        elif (str(getattr(run_type, "value", run_type)) in INTERVAL_RUN_TYPES and spec.incremental.schedule
+              and data_interval and all(data_interval)):
+            window, source = Window.parse(*data_interval), "data_interval"
+        else:
+            window, source = Window(), "full"
+    except WindowError as err:
+        raise RunInputError(str(err)) from None
+    return {**window.as_dict(), "source": source, "field": spec.incremental.field,
+            "table": spec.incremental.table}
+
+
 def _common(spec: Any, params: Mapping[str, Any], run_id: str, profile: str) -> dict[str, Any]:
     prefix = run_prefix(spec, run_id, profile)
     return {"dag_id": spec.dag_id, "run_id": run_id, "profile": profile, "dry_run": as_bool(params.get("dry_run")),

@@ -28,7 +28,8 @@ def test_the_bench_writes_results_md_and_png(tmp_path: Path, dsql_uri: str) -> N
     assert large["rows"] == large["documents"]  # a clean export: every document one row
     if Path("/usr/share/java/postgresql.jar").exists():
         assert large["naive_rows"] == large["documents"]
-    assert set(large["phases"]) == {"read, map and dedup", "check references", "write quarantine", "write"}
+    assert set(large["phases"]) == {"read, map and dedup", "check references", "write quarantine", "write",
+                                    "pending"}
     assert large["copy_s"] > 0 and large["peak_rss"] > 0
     assert results["validation"]["rows"] == large["rows"]
     assert [d["items"] for d in results["dynamodb"]] == [100, 1000]

@@ -193,6 +193,7 @@ def test_dags_and_plugins_load_in_the_mwaa_layout_without_pyspark(mwaa_home: Pat
 
 
 @pytest.mark.e2e
+@pytest.mark.usefixtures("empty_movie_db")
 def test_a_migration_runs_from_the_mwaa_layout(mwaa_home: Path, tmp_path: Path) -> None:
     source = tmp_path / "movies.json"
     expected = write(source, movies=150, seed=7, bad_input=True)

@@ -80,6 +80,7 @@ class SparkProcesses:
         return found
 
 
+@pytest.mark.usefixtures("empty_movie_db")
 def test_a_dag_run_leaks_no_secret_to_its_processes_logs_reports_or_quarantine(tmp_path: Path) -> None:
     source = tmp_path / "movie_collection.json"
     write(source, movies=60, seed=7)

@@ -10,20 +10,16 @@ afterwards, unless it was already running. Screenshots of the trigger form and o
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from devstack import ui
 from generators.movie_collection import write
+from tests.fixtures.airflow_ui import Api, diagnostics, running_ui, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -49,36 +45,6 @@ def _require_browser() -> None:
         pytest.skip("the playwright package is missing (make venv installs requirements-dev.txt)")
 
 
-class Api:
-    """The public REST API, authenticated like the UI (simple auth manager, JWT)."""
-
-    def __init__(self, url: str, user: str, password: str) -> None:
-        self.url, self.user, self.password = url, user, password
-        self._token = ui.token(url, user, password)
-
-    def __call__(self, method: str, path: str, body: Any = None) -> Any:
-        req = urllib.request.Request(f"{self.url}/api/v2{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {self._token}",
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
-
-
-def _diagnostics(api: Api | None = None, run_id: str | None = None) -> str:
-    parts = []
-    if api is not None and run_id is not None:
-        try:
-            tis = api("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances")
-            parts.append("task instances: " + ", ".join(
-                f"{t['task_id']}={t['state']}" for t in tis["task_instances"]))
-        except (OSError, KeyError, ValueError) as e:
-            parts.append(f"(task instances unavailable: {e})")
-    for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-        parts.append(f"--- {ui.UI_DIR / (name + '.log')} (tail)\n{ui.log_tail(name, 25)}")
-    return "\n".join(parts)
-
-
 @pytest.fixture(scope="session")
 def movie_export() -> dict:
     """The DAG's default local source ($LOCAL_DATA_DIR/movie_collection.json), small: the run takes a minute."""
@@ -86,37 +52,14 @@ def movie_export() -> dict:
 
 
 @pytest.fixture(scope="session")
-def airflow_ui(movie_export: dict) -> Iterator[ui.UiInfo]:
-    """The UI, with the DAG unpaused for the session only: while it is unpaused the scheduler would also pick up
-    the tasks of runs that `airflow dags test` (the e2e tests) creates in the same metadata DB."""
+def airflow_ui(movie_export: dict) -> Iterator[tuple[ui.UiInfo, Api]]:
     _require_browser()
-    info = ui.start()
-    api = None
-    was_paused = None
-    try:
-        api = Api(info.url, info.user, info.password)
-        deadline = time.monotonic() + 180  # a fresh metadata DB: the dag-processor must parse the DAG first
-        while True:
-            try:
-                dag = api("GET", f"/dags/{DAG_ID}")
-                break
-            except urllib.error.HTTPError as e:
-                if e.code != 404 or time.monotonic() > deadline:
-                    raise AssertionError(f"{DAG_ID} not in the UI: {e}\n{_diagnostics()}") from e
-                time.sleep(2)
-        was_paused = dag["is_paused"]
-        if was_paused:
-            api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
-        yield info
-    finally:
-        if api is not None and was_paused:
-            api("PATCH", f"/dags/{DAG_ID}", {"is_paused": True})
-        if info.started:  # leave a UI alone that was running before the session
-            ui.stop(info.started)
+    with running_ui(DAG_ID) as running:
+        yield running
 
 
 @pytest.fixture
-def page(airflow_ui: ui.UiInfo):
+def page(airflow_ui: tuple[ui.UiInfo, Api]):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -137,23 +80,12 @@ def _login(page, info: ui.UiInfo) -> None:
     page.wait_for_url(lambda u: "/auth/login" not in u)
 
 
-def _wait_for_run(api: Api, run_id: str) -> dict:
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while True:
-        run = api("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}")
-        if run["state"] in ("success", "failed"):
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run['state']} after {RUN_TIMEOUT_S}s\n"
-                                 + _diagnostics(api, run_id))
-        time.sleep(5)
-
-
-def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: ui.UiInfo, movie_export: dict) -> None:
+@pytest.mark.usefixtures("empty_movie_db")
+def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: tuple[ui.UiInfo, Api], movie_export: dict
+                                                 ) -> None:
     from playwright.sync_api import expect
 
-    info = airflow_ui
-    api = Api(info.url, info.user, info.password)
+    info, api = airflow_ui
     DOCS.mkdir(parents=True, exist_ok=True)
     _login(page, info)
 
@@ -186,8 +118,8 @@ def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: ui.UiInfo, mo
     assert created["conf"]["validation_sample_size"] == SAMPLE_SIZE, created["conf"]
     assert not created["conf"].get("source_uri") and created["conf"].get("dry_run") in (None, False), created["conf"]
 
-    run = _wait_for_run(api, run_id)
-    assert run["state"] == "success", f"run {run_id} {run['state']}\n{_diagnostics(api, run_id)}"
+    run = wait_for_run(api, DAG_ID, run_id, RUN_TIMEOUT_S)
+    assert run["state"] == "success", f"run {run_id} {run['state']}\n{diagnostics(api, DAG_ID, run_id)}"
 
     # The run's page: the note holds the migration summary (set by the dbmigrate listener when the run ended).
     note = run.get("note") or ""

@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS movie_db.movies (
     box_office       bigint,
     language         text,
     source_doc_id    text,
+    source_version   text,            -- the `_id` order: a row is only replaced by an equal or newer document
     migration_run_id text,
     migrated_at      timestamptz
 );

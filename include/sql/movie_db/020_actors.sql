@@ -6,6 +6,7 @@ CREATE TABLE IF NOT EXISTS movie_db.actors (
     birth_date       date,
     birth_place      text,
     source_doc_id    text,
+    source_version   text,            -- the `_id` order: a row is only replaced by an equal or newer document
     migration_run_id text,
     migrated_at      timestamptz
 );

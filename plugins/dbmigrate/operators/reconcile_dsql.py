@@ -42,7 +42,8 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
         self.max_diffs = max_diffs
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from connectors.reconcile_dsql import SCOPES, reconcile_dsql_tables  # psycopg work: not at DAG parse
+        from connectors.load_log import loaded_until  # psycopg work: not at DAG parse
+        from connectors.reconcile_dsql import SCOPES, reconcile_dsql_tables
 
         if self.scope not in SCOPES:
             raise AirflowFailException(f"scope must be one of {SCOPES}, not {self.scope!r}")
@@ -53,12 +54,16 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
         spec = runtime.spec_for(self.spec_dag_id)
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
         with hook.get_conn() as conn:
-            out = reconcile_dsql_tables(lambda: self._lines(spec), spec, conn, spec.target_schema,
-                                        scope=self.scope, buckets=self.buckets, max_diffs=self.max_diffs)
+            # cumulative: the source up to the latest end any load of it reached (this run's end at least)
+            held = loaded_until(conn, spec.target_schema, self.run["source_uri"], self._window())
+            out = reconcile_dsql_tables(lambda: self._lines(spec, held), spec, conn, spec.target_schema,
+                                        scope=self.scope, buckets=self.buckets, max_diffs=self.max_diffs,
+                                        window=held)
         recs = out.tables.values()
         result = {"checks": [c.as_dict() for rec in recs for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in out.tables.items()},
                   "scope": out.scope, "seconds": {k: round(v, 3) for k, v in out.seconds.items()},
+                  "source_window": held.as_dict(),
                   "notes": {f"{name}: target rows outside this source (scope `source`, not compared)":
                             {"count": n, "examples": []} for name, n in out.outside_source.items() if n}}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)

@@ -31,8 +31,11 @@ class ResolveRunOperator(BaseOperator):
         self.spec_dag_id = spec_dag_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        dag_run = context.get("dag_run")
         try:
-            run = resolve(self.spec_dag_id, context.get("params") or {}, context["run_id"])
+            run = resolve(self.spec_dag_id, context.get("params") or {}, context["run_id"],
+                          run_type=getattr(dag_run, "run_type", None),
+                          data_interval=(context.get("data_interval_start"), context.get("data_interval_end")))
         except runtime.RunInputError as err:
             raise AirflowFailException(str(err)) from err
         for key, value in sorted(run.items()):
@@ -40,10 +43,17 @@ class ResolveRunOperator(BaseOperator):
         return run
 
 
-def resolve(dag_id: str, params: dict[str, Any], run_id: str) -> dict[str, Any]:
+def resolve(dag_id: str, params: dict[str, Any], run_id: str, *, run_type: Any = None,
+            data_interval: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """The inputs of one run of `dag_id` (reads the spec; for a relational source also its connection's database
-    and the catalog's spelling of the schema the run names)."""
+    and the catalog's spelling of the schema the run names), with the window of records it loads
+    (`runtime.run_window`: the params', the data interval of a scheduled or backfill run, or everything)."""
     spec = runtime.spec_for(dag_id)
+    window = runtime.run_window(spec, params, run_type, data_interval)
+    return {**_resolve(spec, params, run_id), "window": window}
+
+
+def _resolve(spec: Any, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     profile = runtime.compute_profile()
     if spec.kind == "mongo_to_dsql":
         return runtime.resolve_mongo_to_dsql(spec, params, run_id, profile)

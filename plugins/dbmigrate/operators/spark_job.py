@@ -88,6 +88,9 @@ class StageMongoToDsqlJobOperator(BaseOperator):
                     "--report-uri", run["job_report_uri"], "--quarantine-uri", run["quarantine_uri"]]
             if run["dry_run"]:
                 args.append("--dry-run")
+            for bound in ("start", "end"):  # an interval run: only the records of its window
+                if (run.get("window") or {}).get(bound):
+                    args += [f"--window-{bound}", run["window"][bound]]
             return args
 
         submit = spark_submit_args(script=staged["script"], py_files=staged["py_files"],

@@ -21,8 +21,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from connectors.documents import count_by_type, is_mongo, iter_lines
 from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
-from transforms.adjacency import DocumentMapper, Mapped, target_columns
+from transforms.adjacency import VERSION_COLUMN, DocumentMapper, Mapped, target_columns
 from transforms.identifiers import quoted
+from transforms.intervals import FULL, Window, newer_version
 from transforms.validation import KeySample, compare_row, count_checks, target_key
 
 RESULT_KEY = "result"
@@ -51,8 +52,14 @@ class _MongoToDsqlValidation(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.mongo_conn_id = mongo_conn_id
 
-    def _lines(self, spec: Any) -> Any:
-        """The source the run migrated: a mongoexport file, or the live collection through MongoHook."""
+    def _window(self) -> Window:
+        """The records this run loaded (`run["window"]`; every record in runs resolved before windows)."""
+        window = self.run.get("window") or {}
+        return Window.parse(window.get("start"), window.get("end"))
+
+    def _lines(self, spec: Any, window: Window = FULL) -> Any:
+        """The source the run migrated: a mongoexport file, or the live collection through MongoHook; of a
+        `window`, the lines the job's mapper does not leave out as another interval's (`outside_window`)."""
         source_uri = self.run["source_uri"]
         collection = None
         if is_mongo(source_uri):
@@ -60,8 +67,12 @@ class _MongoToDsqlValidation(BaseOperator):
 
             client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
             collection = client[spec.source_database][spec.source_collection]
-        return iter_lines(source_uri, collection=collection,
-                          s3_client=run_files.s3_client(source_uri, self.aws_conn_id))
+        lines = iter_lines(source_uri, collection=collection,
+                           s3_client=run_files.s3_client(source_uri, self.aws_conn_id))
+        if window.is_full:
+            return lines
+        mapper = DocumentMapper.for_spec(spec, window)
+        return (line for line in lines if not mapper.outside_window(line))
 
 
 class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
@@ -92,9 +103,10 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         run = self.run
         job = json.loads(run_files.read_text(run["job_report_uri"], self.aws_conn_id))
         keys: dict[str, set[tuple[str, ...]]] = {e.name: set() for e in spec.entities}
-        lines = self._lines(spec)
+        window = self._window()
+        lines = self._lines(spec, window)
         if not run["dry_run"]:
-            lines = _collect_keys(lines, spec, keys)
+            lines = _collect_keys(lines, spec, keys, window)
         by_type, total = count_by_type(lines, spec.max_nesting_depth)
         source = {e.name: by_type.get(e.doc_type, 0) for e in spec.entities}
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
@@ -113,6 +125,7 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
                              **{k: c[k] for k in ("rejected", "duplicates", "unique")}}
                          for n, c in job["entities"].items()},
             "rejects": job["rejects"], "documents": total, "checks": [c.as_dict() for c in checks],
+            "window": window.as_dict(), "pending": job.get("pending"),
         }
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
         failed = [c for c in checks if not c.passed]
@@ -138,9 +151,10 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         return present
 
 
-def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]]) -> Iterator[str]:
-    """Pass `lines` through, adding the target key of every document that maps to `keys[entity]`."""
-    mapper = DocumentMapper.for_spec(spec)
+def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]], window: Window = FULL
+                  ) -> Iterator[str]:
+    """Pass `lines` through, adding the target key of every document of `window` that maps to `keys[entity]`."""
+    mapper = DocumentMapper.for_spec(spec, window)
     prefixes = {e.name: e.pk.prefix or "" for e in spec.entities}
     for line in lines:
         m = mapper.map_line(line)
@@ -152,20 +166,23 @@ def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str
 class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
     """Re-map a deterministic sample of source documents and compare them column by column with the target.
 
-    The sample holds the run's `sample_size` keys with the smallest hash: the same keys on every run.
+    The sample holds the run's `sample_size` keys with the smallest hash: the same keys on every run. Of an
+    interval run, the keys of its interval; a row a later interval's document already replaced (a greater
+    `source_version`: an old interval run again) is counted as superseded, not compared.
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec = runtime.spec_for(self.spec_dag_id)
         size = 0 if self.run["dry_run"] else int(self.run["sample_size"])
-        mapper = DocumentMapper.for_spec(spec)
+        window = self._window()
+        mapper = DocumentMapper.for_spec(spec, window)
         sample = KeySample(size)
-        for line in self._lines(spec) if size else ():
+        for line in self._lines(spec, window) if size else ():
             m = mapper.map_line(line)
             if isinstance(m, Mapped):
                 sample.offer(f"{m.entity}|{m.key}", m.order, m)
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
-        mismatches, compared, orphans = [], 0, 0
+        mismatches, compared, orphans, superseded = [], 0, 0, 0
         for m in sample.values():
             entity = spec.entity(m.entity)
             columns = target_columns(entity)
@@ -173,11 +190,15 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
             if actual is None and entity.is_relationship and not self._refs_exist(hook, spec, m):
                 orphans += 1  # quarantined as orphan_reference, rightly absent from the target
                 continue
+            if actual is not None and newer_version(actual.get(VERSION_COLUMN), m.row[VERSION_COLUMN]):
+                superseded += 1
+                continue
             compared += 1
             diffs = compare_row(m.row, actual, columns)
             if diffs:
                 mismatches.append({"entity": m.entity, "key": m.key, "diffs": diffs})
-        result = {"requested": size, "compared": compared, "orphans_skipped": orphans, "mismatches": mismatches}
+        result = {"requested": size, "compared": compared, "orphans_skipped": orphans, "mismatches": mismatches,
+                  "superseded_skipped": superseded}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
         self.log.info("Compared %d sampled rows column by column; %d differ", compared, len(mismatches))
         if mismatches:

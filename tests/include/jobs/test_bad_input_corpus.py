@@ -32,9 +32,9 @@ LINEAGE = {"migration_run_id", "migrated_at"}
 
 
 def deploy(dsql_uri: str, schema: str) -> None:
-    """The spec's tables (not the async indexes) in `schema`."""
+    """The spec's tables, its pending area and load log (not the async indexes, nor the lock) in `schema`."""
     with psycopg.connect(dsql_uri, autocommit=True) as conn:
-        for path in sorted(SQL_DIR.glob("0[0-5]*.sql")):
+        for path in sorted([*SQL_DIR.glob("0[0-5]*.sql"), *SQL_DIR.glob("0[89]*.sql")]):
             for stmt in split_statements(path.read_text().replace("movie_db", schema)):
                 conn.execute(stmt)
 

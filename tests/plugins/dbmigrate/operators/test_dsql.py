@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from dbmigrate.operators.dsql import DsqlDeployDdlOperator
 from dbmigrate.paths import sql_dir
 
-LINEAGE = ["source_doc_id", "migration_run_id", "migrated_at"]
+LINEAGE = ["source_doc_id", "source_version", "migration_run_id", "migrated_at"]
 EXPECTED_COLUMNS = {
     "movies": ["movie_id", "source_id", "title", "release_year", "release_date", "runtime_minutes", "rating",
                "genres", "budget", "box_office", "language", *LINEAGE],
@@ -29,7 +29,10 @@ EXPECTED_COLUMNS = {
     "movie_directors": ["movie_id", "director_id", *LINEAGE],
 }
 LOCK_COLUMNS = ["lock_name", "holder_dag_id", "holder_run_id", "acquired_at", "expires_at"]
-STATEMENTS = 1 + 5 + 7 + 1  # schema, five tables, seven indexes, the lock table
+PENDING_COLUMNS = ["entity", "source_key", "source_version", "missing_key", "document", "source_where",
+                   "migration_run_id", "migrated_at"]
+LOADS_COLUMNS = ["run_id", "dag_id", "source_uri", "window_start", "window_end", "loaded_at"]
+STATEMENTS = 1 + 5 + 7 + 1 + 2  # schema, five tables, seven indexes, the lock table, pending links and load log
 
 
 @pytest.fixture
@@ -80,7 +83,8 @@ class TestDsqlDeployDdlOperator:
         columns: dict[str, list[str]] = {}
         for table, column in rows:
             columns.setdefault(table, []).append(column)
-        assert columns == {**EXPECTED_COLUMNS, "dbmigrate_lock": LOCK_COLUMNS}
+        assert columns == {**EXPECTED_COLUMNS, "dbmigrate_lock": LOCK_COLUMNS, "dbmigrate_pending": PENDING_COLUMNS,
+                           "dbmigrate_loads": LOADS_COLUMNS}
         assert rating == ("numeric", 3, 1)
         assert {"movie_actors_actor_id_idx", "movie_directors_director_id_idx"} <= indexes
         assert {f"{t}_migration_run_id_idx" for t in EXPECTED_COLUMNS} <= indexes

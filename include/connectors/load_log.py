@@ -1,0 +1,52 @@
+"""Which windows of the source the target holds: one row per finished load in `<schema>.dbmigrate_loads`.
+
+Interval loads only ever add records up to their window's end, and the target keeps the newest version of each
+row whichever order they ran in, so the target reflects the source up to the latest end any load reached (no end:
+a full load, everything). The validators compare against exactly that (`loaded_until`). No Airflow imports.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import sql
+
+from transforms.intervals import FULL, Window
+
+LOADS_TABLE = "dbmigrate_loads"
+
+
+def record_load(conn: Any, schema: str, *, run_id: str, dag_id: str, source_uri: str, window: Window) -> bool:
+    """Note that `run_id` loaded `window` of `source_uri` (a rerun of a run id replaces its row); False when the
+    schema has no load log (its DDL predates it)."""
+    if not _exists(conn, schema):
+        return False
+    statement = sql.SQL(
+        "INSERT INTO {} (run_id, dag_id, source_uri, window_start, window_end, loaded_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO UPDATE SET source_uri = EXCLUDED.source_uri, "
+        "window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, loaded_at = EXCLUDED.loaded_at"
+    ).format(sql.Identifier(schema, LOADS_TABLE))
+    with conn.transaction():
+        conn.execute(statement, [run_id, dag_id, source_uri, window.start, window.end, datetime.now(UTC)])
+    return True
+
+
+def _exists(conn: Any, schema: str) -> bool:
+    name = sql.Identifier(schema, LOADS_TABLE).as_string(conn)
+    return conn.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is not None
+
+
+def loaded_until(conn: Any, schema: str, source_uri: str, at_least: Window | None = None) -> Window:
+    """Everything of `source_uri` the target holds, as a window: from the beginning up to the latest end loaded,
+    unbounded once a load without an end ran. `at_least` (the current run's window) counts as loaded, so a run
+    is checked against its own end even where the table does not exist yet (a dry run)."""
+    ends = [] if at_least is None else [at_least.end]
+    name = sql.Identifier(schema, LOADS_TABLE)
+    if _exists(conn, schema):
+        row = conn.execute(sql.SQL("SELECT bool_or(window_end IS NULL), max(window_end) FROM {} "
+                                   "WHERE source_uri = %s").format(name), [source_uri]).fetchone()
+        ends += [None] if row[0] else [row[1]] if row[1] is not None else []
+    if not ends or any(end is None for end in ends):
+        return FULL
+    return Window(None, max(ends))

@@ -1,0 +1,111 @@
+"""Backfill one collection through a running scheduler, as a user would: `airflow backfill create` over three daily
+intervals of a movie export whose links often come before their movie or actor. Afterwards `movie_db` equals, row
+for row and pending link for pending link, a full load of the same export by the job into another schema; each
+run loaded only its interval and passed its validations; rerunning the middle interval changes nothing.
+
+The UI stack (api-server, scheduler, dag-processor, triggerer: `devstack.ui`) runs for this module only, unless
+it was already running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from generators.movie_collection import write
+from tests.fixtures.airflow_ui import Api, diagnostics, running_ui
+from tests.include.jobs.test_bad_input_corpus import deploy, run_job, snapshot
+from transforms.intervals import objectid_at
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark]
+DAG_ID = "movie_collection_to_dsql"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+RUN_TIMEOUT_S = 15 * 60
+
+
+@pytest.fixture(scope="module")
+def export() -> Path:
+    """Three days of documents (ObjectId times spread in file order), plus one link a day to a nowhere actor."""
+    path = Path(os.environ["LOCAL_DATA_DIR"]) / "backfill" / "movie_collection.json"
+    write(path, movies=150, seed=23, spread=(START, timedelta(days=3)))
+    movie = next(json.loads(line)["PK"] for line in path.read_text().splitlines() if '"type":"movie"' in line)
+    with path.open("a", encoding="utf-8") as f:
+        for day in range(3):
+            oid = objectid_at(START + timedelta(days=day, hours=12))[:-6] + f"{day:06x}"
+            f.write(json.dumps({"_id": {"$oid": oid}, "PK": movie, "SK": f"ACTOR#nm_nowhere{day}",
+                                "type": "movie_actor", "character_name": "Ghost", "billing_order": 99}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[Any, Api]]:
+    with running_ui(DAG_ID) as running:
+        yield running
+
+
+def pending(dsql_uri: str, schema: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsql_uri) as conn:
+        return conn.execute(f"SELECT entity, source_key, source_version, missing_key, document "  # noqa: S608
+                            f"FROM {schema}.dbmigrate_pending ORDER BY 1, 2").fetchall()
+
+
+def backfill(api: Api, source: Path, first: str, last: str, *extra: str) -> list[dict[str, Any]]:
+    """`airflow backfill create` from `first` to `last` (logical dates), then its runs once all have ended."""
+    started = datetime.now(UTC)
+    proc = subprocess.run(
+        ["airflow", "backfill", "create", "--dag-id", DAG_ID, "--from-date", first, "--to-date", last,
+         "--max-active-runs", "1", "--dag-run-conf", json.dumps({"source_uri": f"file://{source}"}), *extra],
+        capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        backfills = api("GET", f"/backfills?dag_id={DAG_ID}&limit=100")["backfills"]
+        mine = [b for b in backfills if datetime.fromisoformat(b["created_at"]) >= started - timedelta(seconds=5)]
+        if mine and mine[-1].get("completed_at"):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"backfill not done after {RUN_TIMEOUT_S}s: {mine}\n{diagnostics()}")
+        time.sleep(5)
+    runs = api("GET", f"/dags/{DAG_ID}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
+    return [r for r in runs if r["run_type"] == "backfill" and r.get("end_date")  # rerun runs keep their id
+            and datetime.fromisoformat(r["end_date"]) >= started]
+
+
+@pytest.mark.usefixtures("empty_movie_db")
+def test_a_backfill_equals_a_full_load(stack: tuple[Any, Api], export: Path, spark: Any, dsql_uri: str,
+                                       pg_schema: str, tmp_path: Path) -> None:
+    _, api = stack
+    # runs after each day: the three days before; `completed`: again if an earlier session of the metadata DB ran them
+    runs = backfill(api, export, "2024-01-02", "2024-01-04", "--reprocess-behavior", "completed")
+    assert [(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs] == [
+        ("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
+    for r in runs:
+        assert r["state"] == "success", f"{r['dag_run_id']} {r['state']}\n{diagnostics(api, DAG_ID, r['dag_run_id'])}"
+    reports = [json.loads((Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID / r["dag_run_id"] / "report.json"
+                           ).read_text()) for r in runs]
+    for r, report in zip(runs, reports, strict=True):
+        assert report["status"] == "passed" and report["window"]["source"] == "data_interval"
+        assert report["window"]["start"][:10] == r["data_interval_start"][:10]
+    assert reports[0]["pending"]["parked"] > 3  # links older than their parents, parked ...
+    assert sum(report["pending"]["released"] for report in reports) > 0  # ... and landed by a later run
+
+    deploy(dsql_uri, pg_schema)
+    full = run_job(spark, tmp_path, dsql_uri, pg_schema, export, "--run-id", "full")
+    assert full["pending"]["parked"] == 3
+    assert snapshot(dsql_uri, "movie_db") == snapshot(dsql_uri, pg_schema)
+    assert pending(dsql_uri, "movie_db") == pending(dsql_uri, pg_schema)
+
+    before = snapshot(dsql_uri, "movie_db"), pending(dsql_uri, "movie_db")
+    (again,) = backfill(api, export, "2024-01-03", "2024-01-03", "--reprocess-behavior", "completed")
+    assert again["data_interval_start"][:10] == "2024-01-02"  # the middle day
+    assert again["state"] == "success", diagnostics(api, DAG_ID, again["dag_run_id"])
+    assert (snapshot(dsql_uri, "movie_db"), pending(dsql_uri, "movie_db")) == before

@@ -1,0 +1,75 @@
+"""transforms.intervals: windows, record times, and `_id` versions that sort in the target as MongoDB sorts."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from transforms.extjson import ObjectId, bson_order, loads
+from transforms.intervals import Window, WindowError, objectid_at, objectid_time, record_time, version_text
+
+
+def test_window_bounds_are_half_open_and_utc() -> None:
+    w = Window.parse("2024-01-01", "2024-01-02T00:00:00+02:00")
+    assert w.start == datetime(2024, 1, 1, tzinfo=UTC) and w.end == datetime(2024, 1, 1, 22, tzinfo=UTC)
+    assert w.contains(datetime(2024, 1, 1, tzinfo=UTC))
+    assert not w.contains(datetime(2024, 1, 1, 22, tzinfo=UTC))
+    assert Window.parse(None, "").is_full and Window().contains(datetime(1970, 1, 1, tzinfo=UTC))
+    assert w.up_to_end() == Window(None, w.end)
+    assert w.as_dict() == {"start": "2024-01-01T00:00:00+00:00", "end": "2024-01-01T22:00:00+00:00"}
+
+
+@pytest.mark.parametrize(("start", "end", "match"), [
+    ("2024-01-02", "2024-01-01", "is not before its end"),
+    ("2024-01-01", "2024-01-01", "is not before its end"),
+    ("yesterday", None, "window start: 'yesterday' is not an ISO 8601"),
+])
+def test_unusable_windows_are_refused(start: str, end: str | None, match: str) -> None:
+    with pytest.raises(WindowError, match=match):
+        Window.parse(start, end)
+
+
+def test_objectid_time_round_trip() -> None:
+    at = datetime(2023, 5, 17, 8, 30, 12, tzinfo=UTC)
+    oid = objectid_at(at)
+    assert len(oid) == 24 and objectid_time(oid) == at
+    assert objectid_time("65a1b2c3d4e5f60718293a4b") == datetime.fromtimestamp(0x65A1B2C3, UTC)
+
+
+def test_record_time_of_each_kind_of_field() -> None:
+    doc = loads('{"_id": {"$oid": "65a1b2c3d4e5f60718293a4b"}, "at": {"$date": "2024-02-03T04:05:06Z"},'
+                ' "iso": "2024-02-03", "n": 5, "bad": {"$date": "1999-13-45"}, "meta": {"t": "2024-03-01T00:00Z"}}')
+    assert record_time(doc) == datetime.fromtimestamp(0x65A1B2C3, UTC)
+    assert record_time(doc, "at") == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert record_time(doc, "iso") == datetime(2024, 2, 3, tzinfo=UTC)
+    assert record_time(doc, "meta.t") == datetime(2024, 3, 1, tzinfo=UTC)
+    for unreadable in ("n", "bad", "missing", "meta.t.x"):
+        assert record_time(doc, unreadable) is None
+    assert record_time({"_id": "plain-string-id"}) is None  # a string `_id` has no creation time
+    assert record_time({"_id": ObjectId("zz" * 12)}) is None
+    assert record_time({"d": date(2024, 1, 5)}, "d") == datetime(2024, 1, 5, tzinfo=UTC)
+
+
+def _ids(rng: random.Random) -> list[object]:
+    numbers = [rng.choice([0, 1, -1, 7, 10, -10, 100, 12345678901234567890]) for _ in range(5)]
+    numbers += [Decimal(str(round(rng.uniform(-1e6, 1e6), rng.randint(0, 6)))) for _ in range(40)]
+    numbers += [rng.uniform(-10, 10) for _ in range(20)] + [Decimal("1.50"), Decimal("1.5"), Decimal("-0.001")]
+    texts = ["", "a", "ab", "b", "Z", "é", "日本", "a\u00ff"] + [
+        "".join(rng.choice("aZ09~é") for _ in range(rng.randint(1, 5))) for _ in range(20)]
+    oids = [ObjectId(f"{rng.getrandbits(96):024x}") for _ in range(20)]
+    return [*numbers, *texts, *oids, True, False, datetime(2024, 1, 1, tzinfo=UTC), {"a": 1}]
+
+
+def test_version_text_sorts_as_bson_order() -> None:
+    ids = _ids(random.Random(7))
+    by_bson = sorted(ids, key=lambda v: (bson_order(v), repr(v)))
+    # Python compares str by code point, as PostgreSQL compares text under COLLATE "C" (UTF-8 byte order)
+    for a, b in zip(by_bson, by_bson[1:], strict=False):
+        ta, tb = version_text(bson_order(a)), version_text(bson_order(b))
+        if bson_order(a) == bson_order(b):
+            assert ta == tb, (a, b)
+        else:
+            assert ta < tb, (a, b, ta, tb)
