@@ -47,8 +47,9 @@ def _plain(value: dict[str, Any]) -> Any:
     return Decimal(v) if kind == "N" else v
 
 
-def measure(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
-    """Items/s of both writers at each size, alternated, each run into a fresh table shaped like ticket_sales."""
+def measure(sizes: list[int], repeats: int, large_repeats: int | None = None) -> list[dict[str, Any]]:
+    """Items/s of both writers at each size, alternated, each run into a fresh table shaped like ticket_sales;
+    the largest size `large_repeats` times (moto takes ~85 s a run at 100k items)."""
     import boto3
 
     from connectors.dynamodb_writer import write_items
@@ -72,7 +73,8 @@ def measure(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     for n in sizes:
         items = history_items(n)
         plain = [{k: _plain(v) for k, v in item.items()} for item in items]
-        print(f"bench: DynamoDB writers, {n:,} items, {repeats} run(s) each", flush=True)
+        runs = repeats if n != max(sizes) or large_repeats is None else large_repeats
+        print(f"bench: DynamoDB writers, {n:,} items, {runs} run(s) each", flush=True)
         made: list[str] = []
 
         def project(items: list = items, made: list = made) -> tuple[float, dict[str, Any]]:
@@ -90,7 +92,7 @@ def measure(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
             return time.perf_counter() - started, {}
 
         try:
-            samples = alternate({"project": project, "batch_writer": bare}, repeats)
+            samples = alternate({"project": project, "batch_writer": bare}, runs)
             counted = client.scan(TableName=made[0], Select="COUNT")
             assert counted.get("LastEvaluatedKey") or counted["Count"] == n, "the project writer lost items"
         finally:

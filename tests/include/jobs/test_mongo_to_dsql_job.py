@@ -83,6 +83,21 @@ def test_the_connector_options() -> None:
     assert json.loads(options["aggregation.pipeline"]) == [{"$project": {"_id": 0, "document": "$$ROOT"}}]
 
 
+def test_the_window_is_pushed_down_to_the_server() -> None:
+    from datetime import UTC, datetime
+
+    from transforms.intervals import Window
+
+    window = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    stages = json.loads(job.mongo_pipeline(window))
+    assert stages[0] == {"$match": {"_id": {"$gte": {"$oid": "659200800000000000000000"},
+                                            "$lt": {"$oid": "659352000000000000000000"}}}}
+    assert stages[1:] == json.loads(job.MONGO_DOCUMENT_PIPELINE)
+    assert json.loads(job.mongo_pipeline(Window(None, window.end), "updated_at"))[0] == {
+        "$match": {"updated_at": {"$lt": {"$date": "2024-01-02T00:00:00+00:00"}}}}
+    assert job.mongo_pipeline() == job.MONGO_DOCUMENT_PIPELINE  # a full load: no $match
+
+
 def test_credentials_go_into_the_uri_only(monkeypatch: pytest.MonkeyPatch) -> None:
     class Client:
         def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803

@@ -100,3 +100,21 @@ def test_bad_params_fail_with_the_param_named(monkeypatch: pytest.MonkeyPatch) -
         resolve(MOVIE, {"validation_sample_size": -1}, RUN_ID)
     with pytest.raises(runtime.RunInputError, match="spec of no_such_dag"):
         resolve("no_such_dag", {}, RUN_ID)
+
+
+def test_which_records_a_run_loads() -> None:
+    from transforms.spec import load_spec
+
+    spec = load_spec(runtime.paths.spec_dir() / "movie_collection_to_dsql.yaml")
+    day = ("2024-01-01T00:00:00+00:00", "2024-01-02T00:00:00+00:00")
+    assert runtime.run_window(spec, {}, "manual", day)["source"] == "full"  # a manual run: everything
+    assert runtime.run_window(spec, {}, "backfill", day) == {
+        "start": day[0], "end": day[1], "source": "data_interval", "field": "_id", "table": None}
+    assert runtime.run_window(spec, {"window_start": "2024-03-01"}, "scheduled", day) == {
+        "start": "2024-03-01T00:00:00+00:00", "end": None, "source": "params", "field": "_id", "table": None}
+    with pytest.raises(runtime.RunInputError, match="is not before its end"):
+        runtime.run_window(spec, {"window_start": "2024-03-02", "window_end": "2024-03-01"})
+    dms = load_spec(runtime.paths.spec_dir() / "dms_sample_to_dynamodb.yaml")
+    assert runtime.run_window(dms, {}, "backfill", day)["source"] == "full"
+    with pytest.raises(runtime.RunInputError, match="not supported"):
+        runtime.run_window(dms, {"window_start": "2024-03-01"})
