@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
+import psycopg.sql
 
 if TYPE_CHECKING:
     import boto3
@@ -32,6 +33,7 @@ __all__ = [
     "is_connection_lost",
     "is_occ_conflict",
     "run_with_retry",
+    "table_exists",
 ]
 
 APPLICATION_NAME = "dbmigrate"
@@ -224,6 +226,12 @@ def is_connection_lost(exc: BaseException) -> bool:
         return False
     state = exc.sqlstate
     return state is None or state.startswith("08") or state in _SESSION_ENDED_SQLSTATES
+
+
+def table_exists(conn: Any, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists (a dry run before the first DDL deployment has no tables)."""
+    name = psycopg.sql.Identifier(schema, table).as_string(conn)
+    return conn.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is not None
 
 
 def run_with_retry(fn: Callable[[], T], *, attempts: int = 6, base_delay_s: float = 0.05,

@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import sql
 
+from connectors.dsql import table_exists
 from transforms.intervals import FULL, Window
 
 LOADS_TABLE = "dbmigrate_loads"
@@ -20,7 +21,7 @@ LOADS_TABLE = "dbmigrate_loads"
 def record_load(conn: Any, schema: str, *, run_id: str, dag_id: str, source_uri: str, window: Window) -> bool:
     """Note that `run_id` loaded `window` of `source_uri` (a rerun of a run id replaces its row); False when the
     schema has no load log (its DDL predates it)."""
-    if not _exists(conn, schema):
+    if not table_exists(conn, schema, LOADS_TABLE):
         return False
     statement = sql.SQL(
         "INSERT INTO {} (run_id, dag_id, source_uri, window_start, window_end, loaded_at) "
@@ -32,18 +33,13 @@ def record_load(conn: Any, schema: str, *, run_id: str, dag_id: str, source_uri:
     return True
 
 
-def _exists(conn: Any, schema: str) -> bool:
-    name = sql.Identifier(schema, LOADS_TABLE).as_string(conn)
-    return conn.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is not None
-
-
 def loaded_until(conn: Any, schema: str, source_uri: str, at_least: Window | None = None) -> Window:
     """Everything of `source_uri` the target holds, as a window: from the beginning up to the latest end loaded,
     unbounded once a load without an end ran. `at_least` (the current run's window) counts as loaded, so a run
     is checked against its own end even where the table does not exist yet (a dry run)."""
     ends = [] if at_least is None else [at_least.end]
     name = sql.Identifier(schema, LOADS_TABLE)
-    if _exists(conn, schema):
+    if table_exists(conn, schema, LOADS_TABLE):
         row = conn.execute(sql.SQL("SELECT bool_or(window_end IS NULL), max(window_end) FROM {} "
                                    "WHERE source_uri = %s").format(name), [source_uri]).fetchone()
         ends += [None] if row[0] else [row[1]] if row[1] is not None else []

@@ -10,13 +10,12 @@ ends exist nowhere. No Airflow imports (runs in the job's driver and executors).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from psycopg import sql
 
-from connectors.dsql import DsqlTarget, connect, run_with_retry
+from connectors.dsql import DsqlTarget, connect, run_with_retry, table_exists
 from connectors.dsql_writer import TableWrite, upsert_tables
 from transforms.mongo_to_dsql import PARKED_WHERE
 
@@ -26,21 +25,16 @@ PENDING_WRITE = TableWrite(PENDING_TABLE, ("entity", "source_key", "source_versi
 DELETE_BATCH = 1000  # keys per DELETE transaction (DSQL: at most 3,000 modified rows per transaction)
 
 
-def exists(conn: Any, schema: str) -> bool:
-    """Whether the schema has a pending table (a dry run before the first DDL deployment has none)."""
-    name = sql.Identifier(schema, PENDING_TABLE).as_string(conn)
-    return conn.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is not None
-
-
 def has_table(target: DsqlTarget, schema: str) -> bool:
+    """Whether the schema has a pending table (its DDL from 080 on)."""
     with connect(target, autocommit=True) as conn:
-        return exists(conn, schema)
+        return table_exists(conn, schema, PENDING_TABLE)
 
 
 def read_parked(target: DsqlTarget, schema: str) -> list[tuple[str, str, str, str]]:
     """Every parked document: `(entity, source key, text, where)`, in key order; none without a pending table."""
     with connect(target, autocommit=True) as conn:
-        if not exists(conn, schema):
+        if not table_exists(conn, schema, PENDING_TABLE):
             return []
         query = sql.SQL("SELECT entity, source_key, document, source_where FROM {} ORDER BY entity, source_key"
                         ).format(sql.Identifier(schema, PENDING_TABLE))
@@ -78,14 +72,6 @@ def release(keys: Iterable[tuple[str, str]], *, target: DsqlTarget, schema: str)
 
             deleted += run_with_retry(delete)
     return deleted
-
-
-def count_parked(conn: Any, schema: str) -> Counter:
-    """Parked documents per entity (a connection of the caller's: the validators' hook or the job's)."""
-    if not exists(conn, schema):
-        return Counter()
-    query = sql.SQL("SELECT entity, count(*) FROM {} GROUP BY entity").format(sql.Identifier(schema, PENDING_TABLE))
-    return Counter(dict(conn.execute(query).fetchall()))
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

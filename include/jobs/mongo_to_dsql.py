@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlparse, urlunparse
 
 from connectors.documents import plan_splits, read_split
-from connectors.dsql import DsqlTarget, connect
+from connectors.dsql import DsqlTarget, connect, table_exists
 from connectors.dsql_writer import TableWrite, upsert_tables
 from connectors.load_log import record_load
 from connectors.pending import has_table, park, read_parked, release
@@ -141,7 +141,7 @@ def existing_keys(target: DsqlTarget, schema: str, entity: EntitySpec, keys: lis
     table = sql.Identifier(schema, entity.table)
     found: set[str] = set()
     with connect(target, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass(%s)", [table.as_string(conn)]).fetchone()[0] is None:
+        if not table_exists(conn, schema, entity.table):
             return found
         query = sql.SQL("SELECT source_id FROM {} WHERE source_id = ANY(%s)").format(table)
         for i in range(0, len(keys), 500):

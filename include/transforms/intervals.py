@@ -60,18 +60,10 @@ class Window:
     def contains(self, at: datetime) -> bool:
         return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
 
-    def up_to_end(self) -> Window:
-        """Everything before this window's end: what the target holds once this interval is loaded."""
-        return Window(None, self.end)
-
     def as_dict(self) -> dict[str, str | None]:
         return {"start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None}
 
-    def describe(self) -> str:
-        if self.is_full:
-            return "everything (no window)"
-        return f"[{self.start.isoformat() if self.start else '-∞'}, {self.end.isoformat() if self.end else '+∞'})"
 
 
 FULL = Window()  # a load without a window: every record
