@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connectors.dynamodb_scan import DEFAULT_SEGMENTS, batch_get_items, scan_items
@@ -81,13 +82,14 @@ def load_dimensions(conn: Any, schema: str) -> Dimensions:
     return Dimensions.from_rows({t: stream_rows(conn, sql) for t, sql in dimension_sql(schema).items()})
 
 
-def expected_rows(conn: Any, schema: str, table: str, dims: Dimensions) -> Rows:
-    """A fresh stream of the (key, row) pairs every item of `table` must match, per call (pass 1, pass 2)."""
+def expected_rows(conn: Any, schema: str, table: str, dims: Dimensions, as_of: datetime | None = None) -> Rows:
+    """A fresh stream of the (key, row) pairs every item of `table` must match, per call (pass 1, pass 2), for a
+    target that reflects the source up to `as_of` (None: everything)."""
     def rows() -> Iterator[tuple[Any, dict[str, str]]]:
         if table == "ticket_sales":
-            items = expected_ticket_sales_items(stream_rows(conn, history_sql(schema)),
+            items = expected_ticket_sales_items(stream_rows(conn, history_sql(schema, as_of)),
                                                 stream_rows(conn, available_sql(schema)),
-                                                stream_rows(conn, held_sql(schema)), dims)
+                                                stream_rows(conn, held_sql(schema, as_of)), dims)
         else:
             items = expected_config_items({t: stream_rows(conn, sql) for t, sql in config_sql(schema).items()},
                                           dims.leagues)
@@ -140,7 +142,8 @@ def _timed_totals(rows: Rows, columns: tuple[str, ...], buckets: int) -> tuple[B
 
 def reconcile_dynamodb(source_conn: Any, schema: str, client: Any, tables: Mapping[str, str], *,
                        segments: int = DEFAULT_SEGMENTS, buckets: int = DEFAULT_BUCKETS, max_diffs: int = 20,
-                       max_drill_buckets: int = 64, timings: Timings | None = None) -> dict[str, Reconciliation]:
+                       max_drill_buckets: int = 64, timings: Timings | None = None,
+                       as_of: datetime | None = None) -> dict[str, Reconciliation]:
     """Reconcile every item of each table in `tables` (spec target name → table name) with the source.
 
     :param source_conn: a DB-API connection to the source (psycopg, pymssql); used by one query at a time.
@@ -148,6 +151,8 @@ def reconcile_dynamodb(source_conn: Any, schema: str, client: Any, tables: Mappi
     :param client: a boto3 DynamoDB client.
     :param segments: parallel Scan segments per table.
     :param timings: filled with the seconds each phase took, if given.
+    :param as_of: interval loads: the latest end loaded (`connectors.dynamodb_load_log`); history after it is
+        not expected yet. None: the whole source.
     """
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
@@ -160,7 +165,7 @@ def reconcile_dynamodb(source_conn: Any, schema: str, client: Any, tables: Mappi
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-source") as pool:
         for table in (t for t in TABLES if t in tables):
             columns = COLUMNS[table]
-            expected = expected_rows(source_conn, schema, table, dims)
+            expected = expected_rows(source_conn, schema, table, dims, as_of)
             actual = actual_rows(client, table, tables[table], segments)
             started = time.perf_counter()
             source = pool.submit(_timed_totals, expected, columns, buckets)  # overlaps with the scan below

@@ -147,7 +147,8 @@ def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...], client: Any = None,
                 max_attempts: int = 10, base_delay_s: float = 0.05, max_delay_s: float = 5.0,
                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
-                rate_limiter: CapacityShareLimiter | None = None, stats: WriteStats | None = None) -> int:
+                rate_limiter: CapacityShareLimiter | None = None, stats: WriteStats | None = None,
+                delete: bool = False) -> int:
     """Put `items` into `table` with BatchWriteItem, 25 at a time; return how many were written.
 
     Unprocessed items (and whole requests refused with a throttling error) are resubmitted after a
@@ -161,6 +162,7 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
     :param client: A boto3 DynamoDB client; `boto3.client("dynamodb")` if None.
     :param rate_limiter: Takes each request's write units before it is sent (resubmissions included).
     :param stats: Incremented with the requests made and the throttling met (see `WriteStats`).
+    :param delete: `items` are keys to delete (DeleteRequests; deleting a missing item is not an error).
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -172,15 +174,16 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
         client = boto3.client("dynamodb")
     if stats is None:
         stats = WriteStats()
+    request, part = ("DeleteRequest", "Key") if delete else ("PutRequest", "Item")
     written = 0
     for batch in _chunks(items, BATCH_SIZE):
         _check_unique_keys(batch, key_names, table)
-        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in batch]
+        pending: list[dict[str, Any]] = [{request: {part: item}} for item in batch]
         attempt = 0
         while pending:
             attempt += 1
             if rate_limiter is not None:
-                rate_limiter.acquire(sum(write_units(r["PutRequest"]["Item"]) for r in pending))
+                rate_limiter.acquire(sum(write_units(r[request][part]) for r in pending))
             stats.requests += 1
             try:
                 response = client.batch_write_item(RequestItems={table: pending})

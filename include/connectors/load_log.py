@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import sql
 
 from connectors.dsql import table_exists
-from transforms.intervals import FULL, Window
+from transforms.intervals import Window, covered
 
 LOADS_TABLE = "dbmigrate_loads"
 
@@ -43,6 +43,4 @@ def loaded_until(conn: Any, schema: str, source_uri: str, at_least: Window | Non
         row = conn.execute(sql.SQL("SELECT bool_or(window_end IS NULL), max(window_end) FROM {} "
                                    "WHERE source_uri = %s").format(name), [source_uri]).fetchone()
         ends += [None] if row[0] else [row[1]] if row[1] is not None else []
-    if not ends or any(end is None for end in ends):
-        return FULL
-    return Window(None, max(ends))
+    return covered(ends)

@@ -339,8 +339,24 @@ def _walk(state: _State, lot: _Lot, owners: list[int]) -> list[int]:
 
 # ----------------------------------------------------------------------------------------------- generate
 
-def generate(seed: int = 42, scale: float = 1.0) -> Generated:
-    """Build every table of dms_sample, deterministically for a given seed and scale."""
+def squeeze_history(rows: list[tuple[Any, ...]], start: datetime, span: timedelta) -> list[tuple[Any, ...]]:
+    """History rows with their times mapped linearly (order kept, ties only where there were) into
+    `[start, start + span)`: a source whose interval loads (backfills) take a few days, not a season."""
+    times = [r[2] for r in rows]
+    first, width = min(times), (max(times) - min(times)) or timedelta(milliseconds=1)
+    scale = (span - timedelta(milliseconds=1)) / width
+
+    def moved(ts: datetime) -> datetime:
+        offset_ms = ((ts - first) * scale) // timedelta(milliseconds=1)
+        return start.replace(tzinfo=None) + timedelta(milliseconds=offset_ms)
+
+    return [(*r[:2], moved(r[2]), *r[3:]) for r in rows]
+
+
+def generate(seed: int = 42, scale: float = 1.0, history_span: tuple[datetime, timedelta] | None = None
+             ) -> Generated:
+    """Build every table of dms_sample, deterministically for a given seed and scale; `history_span`
+    (start, length) squeezes the purchase history's times into that period (`squeeze_history`)."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     rng = random.Random(seed)
@@ -416,7 +432,8 @@ def generate(seed: int = 42, scale: float = 1.0) -> Generated:
         "person": _persons(rng, n_persons),
         "sporting_event": events,
         "sporting_event_ticket": [tuple(t) for t in state.tickets],
-        "ticket_purchase_hist": sorted(state.history, key=lambda h: (h[2], h[0], h[1])),
+        "ticket_purchase_hist": sorted(state.history if history_span is None else
+                                       squeeze_history(state.history, *history_span), key=lambda h: (h[2], h[0], h[1])),
     }
     assert set(tables) == set(TABLES)
     return Generated(tables, edge_cases)
@@ -434,7 +451,8 @@ def ddl_statements(schema: str = DDL_SCHEMA) -> list[str]:
             for path in sorted(DDL_DIR.glob("*.sql"))]
 
 
-def load(uri: str, schema: str = DDL_SCHEMA, seed: int = 42, scale: float = 1.0, replace: bool = True) -> Loaded:
+def load(uri: str, schema: str = DDL_SCHEMA, seed: int = 42, scale: float = 1.0, replace: bool = True,
+         history_span: tuple[datetime, timedelta] | None = None) -> Loaded:
     """Create `schema` and its tables in the database at `uri` and fill them with `generate(seed, scale)`.
 
     One transaction: on error nothing changes. With replace=False, a table that already holds rows raises
@@ -451,7 +469,7 @@ def load(uri: str, schema: str = DDL_SCHEMA, seed: int = 42, scale: float = 1.0,
     import psycopg
     from psycopg import sql
 
-    generated = generate(seed, scale)
+    generated = generate(seed, scale, history_span)
     with psycopg.connect(uri) as conn, conn.cursor() as cur:
         for statement in ddl_statements(schema):
             cur.execute(statement)
@@ -559,11 +577,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", default=DDL_SCHEMA)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--history-start", type=date.fromisoformat, default=None,
+                        help="squeeze the purchase history's times into --history-days days from this date")
+    parser.add_argument("--history-days", type=int, default=3)
     args = parser.parse_args(argv)
     if not args.scale > 0:
         parser.error("--scale must be positive")
+    if args.history_start and args.uri.startswith("mssql://"):
+        parser.error("--history-start: PostgreSQL only")
+    span = (datetime.combine(args.history_start, dtime()), timedelta(days=args.history_days)) \
+        if args.history_start else None
     started = time.perf_counter()
-    loaded = load(args.uri, args.schema, args.seed, args.scale)  # mssql://: SQL Server, dms_sample.dbo
+    loaded = load(args.uri, args.schema, args.seed, args.scale, history_span=span)  # mssql://: SQL Server
     json.dump({"counts": loaded.counts, "edge_cases": loaded.edge_cases,
                "seconds": round(time.perf_counter() - started, 2)}, sys.stdout, indent=2)
     print()

@@ -27,17 +27,31 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from operator import add
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from connectors.dynamodb_load_log import LOG_TABLE, Loads, read_loads, record_load
 from connectors.progress import Progress
 from connectors.storage import read_text, write_text
 from transforms.dms_sample_schema import BAD_TYPE_COLUMN, ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
 from transforms.dynamodb_tables import TableSpec
+from transforms.intervals import Window, WindowError, sql_timestamp
 from transforms.spec import ITEM_SETS, SqlServerToDynamoDbSpec, parse_spec
-from transforms.ticketing import ANOMALIES, config_items, history_anomalies, ticket_sales_items, to_dynamodb_rdd
+from transforms.ticketing import (
+    ANOMALIES,
+    PURCHASED,
+    TRANSFERRED,
+    config_items,
+    history_anomalies,
+    interval_deletes,
+    ticket_sales_items,
+    to_dynamodb_rdd,
+    touched_config_keys,
+    transaction_ts,
+)
 
 TYPE_ATTRIBUTE = {"ticket_sales": "item_type", "config": "data_type"}  # what the report counts items by
 
@@ -71,6 +85,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--capacity-share", type=float, default=None, help="default: the spec's capacity_share")
     p.add_argument("--partitions", type=int, default=None, help="parallel readers/writers; default: the spec's")
     p.add_argument("--region", default=None, help="AWS region of the table; default: boto3's")
+    p.add_argument("--window-start", default=None,
+                   help="an interval load: history rows whose transaction_date_time is at or after this (ISO 8601)")
+    p.add_argument("--window-end", default=None, help="... and before this one")
+    p.add_argument("--log-table", default=LOG_TABLE, help="the DynamoDB table holding each table's load log")
     # `--dry-run` alone (spark-submit) or `--dry-run true|false` (Glue passes every argument with a value)
     p.add_argument("--dry-run", nargs="?", const=True, default=False, type=_bool,
                    help="read, build and count the items; write nothing")
@@ -90,7 +108,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error("--source-json must not carry a password: give the file holding it with --source-password-file")
         if "jdbc_url" in source and not source.get("driver"):
             p.error('--source-json with "jdbc_url" needs "driver" (e.g. com.microsoft.sqlserver.jdbc.SQLServerDriver)')
+    try:
+        args.window = Window.parse(args.window_start, args.window_end)
+    except WindowError as err:
+        p.error(str(err))
     return args
+
+
+# tables an interval's config load reads besides its own: what tells it which config items the interval touches
+TOUCH_TABLES = ("ticket_purchase_hist", "sporting_event_ticket", "sporting_event")
 
 
 def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], partitions: int) -> dict[str, Any]:
@@ -163,26 +189,82 @@ def anomaly_notes(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_items(item_set: str, t: dict[str, Any]) -> Any:
+@dataclass(frozen=True)
+class Interval:
+    """What an interval load writes: history rows of `window`, built as the table will reflect the source up to
+    `holds` (the latest end loaded, this run's included); `snapshot` when the table had no load yet (then the
+    Available, Held and config items are all written, later only what the interval touches)."""
+
+    window: Window
+    holds: Window
+    snapshot: bool
+
+    @classmethod
+    def of(cls, window: Window, loads: Loads) -> Interval | None:
+        return None if window.is_full else cls(window, loads.holds(window), loads.loads == 0)
+
+    def bounds(self) -> tuple[str | None, str | None]:
+        w = self.window
+        return (sql_timestamp(w.start) if w.start else None, sql_timestamp(w.end) if w.end else None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"window": self.window.as_dict(), "holds": self.holds.as_dict(), "snapshot": self.snapshot}
+
+
+def build_items(item_set: str, t: dict[str, Any], interval: Interval | None = None) -> Any:
     """The item set's DataFrame (columns = attribute names) from the source DataFrames `t`."""
     if item_set == "ticket_sales":
-        return ticket_sales_items(t["ticket_purchase_hist"], t["sporting_event_ticket"], t["sporting_event"],
-                                  t["sport_team"], t["sport_location"], t["person"])
-    return config_items(t["person"], t["sport_team"], t["sport_type"], t["sport_location"], t["sport_league"],
-                        t["sport_division"])
+        hist = t["ticket_purchase_hist"]
+        if interval is not None and interval.holds.end is not None:
+            from pyspark.sql import functions as F
+
+            hist = hist.where(F.col("transaction_date_time") < F.to_timestamp(F.lit(sql_timestamp(interval.holds.end))))
+        return ticket_sales_items(hist, t["sporting_event_ticket"], t["sporting_event"],
+                                  t["sport_team"], t["sport_location"], t["person"],
+                                  window=interval.bounds() if interval else None,
+                                  snapshot=interval is None or interval.snapshot)
+    items = config_items(t["person"], t["sport_team"], t["sport_type"], t["sport_location"], t["sport_league"],
+                         t["sport_division"])
+    if interval is None or interval.snapshot:
+        return items
+    touched = touched_config_keys(t["ticket_purchase_hist"], t["sporting_event_ticket"], t["sporting_event"],
+                                  t["sport_team"], *interval.bounds())
+    return items.join(touched, ["data_type", "data_id"], "left_semi")
+
+
+def delete_keys(item_set: str, t: dict[str, Any], interval: Interval | None) -> Any:
+    """The keys an interval load of ticket_sales deletes (`interval_deletes`); None for anything else."""
+    if item_set != "ticket_sales" or interval is None:
+        return None
+    return interval_deletes(t["ticket_purchase_hist"], t["sporting_event_ticket"], *interval.bounds())
+
+
+REWRITTEN = "previous latest rewritten"  # report key: history items outside the window, rewritten by an interval
+HISTORY_TYPES = (PURCHASED, TRANSFERRED)
 
 
 def partition_writer(*, table: str, key_names: tuple[str, ...], type_attribute: str, dry_run: bool,
-                     write_units_per_s: float, share: float, region: str | None
+                     write_units_per_s: float, share: float, region: str | None,
+                     window: tuple[str, str] | None = None, delete: bool = False
                      ) -> Callable[[Iterator[dict]], Iterator[tuple[str, int]]]:
-    """The mapPartitions function: write one partition's items (unless `dry_run`) and yield (type, count)."""
+    """The mapPartitions function: write one partition's items (unless `dry_run`) and yield (type, count).
+
+    `window`: (start, end) as `transaction_date` text; history items outside it count as `REWRITTEN`.
+    `delete`: the partition holds keys to delete, counted by their sort key (`Available`, `Held`)."""
+
+    def kind(item: dict) -> str:
+        name = item.get(type_attribute, item.get(key_names[-1], {})).get("S", "")
+        if window is not None and name in HISTORY_TYPES and not (
+                window[0] <= item["transaction_date"]["S"] < window[1]):
+            return REWRITTEN
+        return name
 
     def write(items: Iterator[dict]) -> Iterator[tuple[str, int]]:
         counts: Counter[str] = Counter()
 
         def counted(it: Iterator[dict]) -> Iterator[dict]:
             for item in it:
-                counts[item.get(type_attribute, {}).get("S", "")] += 1
+                counts[kind(item)] += 1
                 yield item
 
         if dry_run:
@@ -195,7 +277,7 @@ def partition_writer(*, table: str, key_names: tuple[str, ...], type_attribute: 
 
             client = boto3.client("dynamodb", region_name=region)
             written = write_items(counted(items), table=table, key_names=key_names, client=client,
-                                  rate_limiter=CapacityShareLimiter(write_units_per_s, share))
+                                  rate_limiter=CapacityShareLimiter(write_units_per_s, share), delete=delete)
             if written != sum(counts.values()):
                 raise RuntimeError(f"wrote {written} items to {table} but built {sum(counts.values())}")
         return iter(counts.items())
@@ -217,27 +299,63 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     # the jobs run at the same time, each with `partitions` writers: each writer gets an equal slice
     share = capacity_share / partitions / len(spec.jobs)
 
+    loads = Loads()
+    if not args.window.is_full:
+        import boto3
+
+        loads = read_loads(boto3.client("dynamodb", region_name=args.region), table, args.log_table)
+    interval = Interval.of(args.window, loads)
+    tables = ITEM_SET_TABLES[args.item_set]
+    if interval is not None and not interval.snapshot:
+        tables = tuple(dict.fromkeys((*tables, *TOUCH_TABLES)))
+
+    deleted: dict[str, int] = {}
     with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
         progress.set_phase("read source, build and write items")
-        source = {t: df.persist() for t, df in
-                  read_source(spark, args, ITEM_SET_TABLES[args.item_set], partitions).items()}
+        source = {t: df.persist() for t, df in read_source(spark, args, tables, partitions).items()}
         source, rejected, rejects = split_rejects(source)
+        rejected = {t: n for t, n in rejected.items() if t in ITEM_SET_TABLES[args.item_set]}
+        rejects = [r for r in rejects if r["table"] in ITEM_SET_TABLES[args.item_set]]
         notes = anomaly_notes(source) if args.item_set == "ticket_sales" else {}
-        items = to_dynamodb_rdd(build_items(args.item_set, source)).repartition(partitions)
-        writer = partition_writer(table=table, key_names=tuple(a.name for a in target.key_attrs),
-                                  type_attribute=TYPE_ATTRIBUTE[args.item_set], dry_run=args.dry_run,
-                                  write_units_per_s=write_units, share=share, region=args.region)
+        key_names = tuple(a.name for a in target.key_attrs)
+        common = {"table": table, "key_names": key_names, "type_attribute": TYPE_ATTRIBUTE[args.item_set],
+                  "dry_run": args.dry_run, "write_units_per_s": write_units, "share": share, "region": args.region}
+        keys = delete_keys(args.item_set, source, interval)
+        if keys is not None:  # first: a ticket sold in the interval loses its Available item before anything else
+            progress.set_phase("delete the items the interval ends")
+            deletes = keys.rdd.map(lambda r: {k: ({"N": str(v)} if isinstance(v, int) else {"S": v})
+                                              for k, v in r.asDict().items()}).repartition(partitions)
+            writer = partition_writer(**common, delete=True)
+            deleted = {k: int(v) for k, v in sorted(deletes.mapPartitions(writer).reduceByKey(add).collect())}
+            progress.set_phase("read source, build and write items")
+        items = to_dynamodb_rdd(build_items(args.item_set, source, interval)).repartition(partitions)
+        text_window = None
+        if interval is not None and args.item_set == "ticket_sales":
+            w = interval.window
+            text_window = (transaction_ts(w.start.replace(tzinfo=None)) if w.start else "",
+                           transaction_ts(w.end.replace(tzinfo=None)) if w.end else "~")
+        writer = partition_writer(**common, window=text_window)
         items = items.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
-        by_type = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
+        counted = {k: int(v) for k, v in sorted(items.mapPartitions(writer).reduceByKey(add).collect())}
     if rejects and args.quarantine_uri:
         write_text(f"{args.quarantine_uri.rstrip('/')}/{args.item_set}/bad_type.jsonl",
                    "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects))
+    rewritten = counted.pop(REWRITTEN, 0)  # history items of earlier intervals: written, not of this interval
+    by_type = counted
     report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
-              "items": sum(by_type.values()), "by_type": by_type,
+              "items": sum(by_type.values()) + rewritten, "by_type": by_type,
               "rejects": {"bad_type": sum(rejected.values())} if any(rejected.values()) else {},
               "rejected_rows": {t: n for t, n in rejected.items() if n},
               "rejected_examples": [f"{r['table']}: {r['detail']}" for r in rejects[:EXAMPLES]],
               "anomalies": notes}
+    if interval is not None:
+        report["interval"] = {**interval.as_dict(), "rewritten_previous_latest": rewritten,
+                              "delete_requests": deleted}
+    if not args.dry_run:
+        import boto3
+
+        record_load(boto3.client("dynamodb", region_name=args.region), table, args.window, args.run_id,
+                    args.log_table)
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
     print(json.dumps({**report, "seconds": round(time.monotonic() - started, 1)}, sort_keys=True))
     return report

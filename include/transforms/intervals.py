@@ -69,6 +69,20 @@ class Window:
 FULL = Window()  # a load without a window: every record
 
 
+def covered(ends: list[datetime | None]) -> Window:
+    """What loads with these window ends hold together, interval loads only ever adding records up to their
+    end: from the beginning to the latest end, everything once one load had no end (or none ran: FULL)."""
+    if not ends or any(end is None for end in ends):
+        return FULL
+    return Window(None, max(e for e in ends if e is not None))
+
+
+def sql_timestamp(at: datetime) -> str:
+    """`at` as naive UTC text, `YYYY-MM-DDTHH:MM:SS.ffffff`: a literal that PostgreSQL and SQL Server both read
+    as a timestamp (ISO 8601 with the `T` is independent of SQL Server's DATEFORMAT), and Spark casts in UTC."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
 def objectid_time(oid: str) -> datetime:
     """The creation time an ObjectId holds in its first 4 bytes (seconds since the epoch)."""
     return datetime.fromtimestamp(int(oid[:8], 16), UTC)

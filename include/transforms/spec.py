@@ -431,9 +431,11 @@ def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamo
     w = path.name
     common = _common(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets"},
                      SqlServerToDynamoDbSpec.incremental)
-    # interval loads of a relational source (history items by transaction time) are not built yet
-    _need(common["incremental"].schedule is None, f"{w}: schedule",
-          "a sqlserver_to_dynamodb migration loads everything on every run; it takes no schedule yet")
+    # intervals cut the purchase history by transaction time; the items of tickets and config are state
+    inc, default = common["incremental"], SqlServerToDynamoDbSpec.incremental
+    _need((inc.field, inc.table) == (default.field, default.table), f"{w}: incremental",
+          f"a sqlserver_to_dynamodb migration cuts intervals on {default.table}.{default.field} only, "
+          f"got {inc.table}.{inc.field}")
     source = _section(raw, "source", f"{w}:", {"conn_id", "schema", "local_schema", "glue_connection",
                                                "crawler_path"})
     glue = _section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",

@@ -35,10 +35,12 @@ __all__ = [
     "history_sort_keys",
     "expected_ticket_sales_item",
     "history_order_key",
+    "interval_deletes",
     "league_key",
     "ticket_sales_items",
     "ticket_status_owner",
     "to_dynamodb_rdd",
+    "touched_config_keys",
     "transaction_ts",
 ]
 
@@ -354,13 +356,24 @@ def ticket_sales_items(
     location: DataFrame,
     person: DataFrame,
     division: DataFrame | None = None,
+    *,
+    window: tuple[str | None, str | None] | None = None,
+    snapshot: bool = True,
 ) -> DataFrame:
-    """All `ticket_sales` items: one per `ticket_purchase_hist` row plus one `Available` per unsold ticket.
+    """All `ticket_sales` items: one per `ticket_purchase_hist` row plus one `Available` per unsold ticket
+    and one `Held` per sold ticket without history.
 
     Columns are `TICKET_SALES_COLUMNS` (null = attribute omitted). Every join is a left join, so a
     missing person, ticket, event, team or location never drops a history row: its attributes are
     just absent. `division` is accepted for symmetry with the source set but not needed: a team row
     carries both short names of `<league>|<division>`.
+
+    An interval load: `hist` holds the rows up to the point the target will reflect (the latest end loaded),
+    and `window` = (start, end) (`intervals.sql_timestamp` text, None unbounded) the rows this run writes.
+    Their tickets' previous latest row (the latest before start) is written again, without the
+    `current_owner_id` it carried: the attribute moves to the new latest row. `snapshot` False leaves out the
+    `Available` and `Held` items, which the first load of a table writes; later ones only delete what their
+    interval ended (`interval_deletes`).
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import DecimalType
@@ -381,6 +394,8 @@ def ticket_sales_items(
     ).join(events, "sporting_event_id", "left")
 
     history = _history_rows(hist, price)
+    if window is not None:
+        history = _interval_rows(history, *window)
     holders = tickets.select("sporting_event_ticket_id", F.col("ticketholder_id").alias("_holder"))
     history = (
         history
@@ -417,10 +432,79 @@ def ticket_sales_items(
                               F.lit("|"))).alias("seat_key"),
     )
 
-    return (history.select(*[c for c in TICKET_SALES_COLUMNS if c not in ("available_key", "seat_key")])
-            .unionByName(available, allowMissingColumns=True)
+    history = history.select(*[c for c in TICKET_SALES_COLUMNS if c not in ("available_key", "seat_key")])
+    if not snapshot:
+        return history.withColumn("available_key", F.lit(None).cast("string")) \
+            .withColumn("seat_key", F.lit(None).cast("string")).select(*TICKET_SALES_COLUMNS)
+    return (history.unionByName(available, allowMissingColumns=True)
             .unionByName(held, allowMissingColumns=True)
             .select(*TICKET_SALES_COLUMNS))
+
+
+def _in_window(ts: Column, start: str | None, end: str | None) -> Column:
+    """`start <= ts < end` (bounds as `intervals.sql_timestamp` text, read in the session's UTC)."""
+    from pyspark.sql import functions as F
+
+    cond = F.lit(True)
+    if start is not None:
+        cond = cond & (ts >= F.to_timestamp(F.lit(start)))
+    if end is not None:
+        cond = cond & (ts < F.to_timestamp(F.lit(end)))
+    return cond
+
+
+def _interval_rows(history: DataFrame, start: str | None, end: str | None) -> DataFrame:
+    """The history rows of the window, plus the previous latest row (before `start`) of each ticket the window
+    touches: rewritten because `current_owner_id` leaves it."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ticket_id, ts = "sporting_event_ticket_id", F.col("transaction_date_time")
+    before = ts < F.to_timestamp(F.lit(start)) if start is not None else F.lit(False)
+    latest_first = Window.partitionBy(ticket_id, "_before").orderBy(*_history_order("owner_id", latest_first=True))
+    return (history.withColumn("_inside", _in_window(ts, start, end)).withColumn("_before", before)
+            .withColumn("_touched", F.max(F.col("_inside").cast("int")).over(Window.partitionBy(ticket_id)) == 1)
+            .withColumn("_n", F.row_number().over(latest_first))
+            .where(F.col("_inside") | (F.col("_touched") & F.col("_before") & (F.col("_n") == 1)))
+            .drop("_inside", "_before", "_touched", "_n"))
+
+
+def interval_deletes(hist: DataFrame, ticket: DataFrame, start: str | None, end: str | None) -> DataFrame:
+    """Keys (`sporting_event_ticket_id`, `ticket_status_owner`) an interval load deletes: the `Held` item of
+    every ticket whose history the window brings, and the `Available` item of those that are sold."""
+    from pyspark.sql import functions as F
+
+    ticket_id = "sporting_event_ticket_id"
+    touched = (hist.where(_in_window(F.col("transaction_date_time"), start, end))
+               .select(F.col(ticket_id).cast("long").alias(ticket_id)).distinct())
+    sold = ticket.where(F.col("ticketholder_id").isNotNull()).select(F.col("id").cast("long").alias(ticket_id))
+    sort_key = "ticket_status_owner"
+    return (touched.select(ticket_id, F.lit("Held").alias(sort_key))
+            .unionByName(touched.join(sold, ticket_id).select(ticket_id, F.lit("Available").alias(sort_key))))
+
+
+def touched_config_keys(hist: DataFrame, ticket: DataFrame, event: DataFrame, team: DataFrame,
+                        start: str | None, end: str | None) -> DataFrame:
+    """(`data_type`, `data_id`) of the config items an interval touches: the persons of its history rows, and
+    the teams, venues, sport types and league divisions of their tickets' events."""
+    from pyspark.sql import functions as F
+
+    rows = hist.where(_in_window(F.col("transaction_date_time"), start, end))
+    events = (rows.select(F.col("sporting_event_ticket_id").cast("long").alias("id")).distinct()
+              .join(ticket.select(F.col("id").cast("long").alias("id"), "sporting_event_id"), "id")
+              .join(event.select(F.col("id").alias("sporting_event_id"), "home_team_id", "away_team_id",
+                                 "location_id", "sport_type_name"), "sporting_event_id"))
+    teams = events.select(F.col("home_team_id").alias("id")).union(events.select("away_team_id")).distinct()
+
+    def keys(data_type: str, ids: DataFrame) -> DataFrame:
+        return ids.select(F.lit(data_type).alias("data_type"), F.col(ids.columns[0]).cast("string").alias("data_id"))
+
+    return (keys("PERSON", rows.select("purchased_by_id").union(rows.select("transferred_from_id")))
+            .union(keys("TEAM", teams))
+            .union(keys("LOCATION", events.select("location_id")))
+            .union(keys("SPORT_TYPE", events.select("sport_type_name")))
+            .union(keys("SPORT_LEAGUE_DIVISION", teams.join(team, "id").select(_league_col())))
+            .where(F.col("data_id").isNotNull()).distinct())
 
 
 def _history_order(buyer: str, *, latest_first: bool = False) -> list[Column]:

@@ -20,12 +20,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from transforms.dms_sample_schema import COLUMN_TYPES, TABLES, coerce_integral, integer_columns
 from transforms.dynamo_items import from_item
 from transforms.identifiers import check_identifier, quoted
+from transforms.intervals import Window, sql_timestamp
 from transforms.ticketing import (
     AVAILABLE,
     HELD,
@@ -173,26 +174,49 @@ def entity_name(table: str, item_type: str) -> str:
     return f"{table}.{item_type}"
 
 
-def source_count_queries(schema: str) -> dict[tuple[str, str], str]:
-    """(target, item type) → the SQL counting the source rows that become items of that type."""
+def in_window(window: Window, alias: str | None = None) -> str:
+    """`transaction_date_time` in `window` (literal bounds: `intervals.sql_timestamp`, both dialects), or a
+    true predicate for a full window."""
+    column = f"{alias}.transaction_date_time" if alias else "transaction_date_time"
+    parts = [f"{column} >= '{sql_timestamp(window.start)}'"] if window.start else []
+    parts += [f"{column} < '{sql_timestamp(window.end)}'"] if window.end else []
+    return " AND ".join(parts) or "1 = 1"
+
+
+def and_before(as_of: datetime | None, alias: str | None = None) -> str:
+    """` AND <history row before as_of>`: the rows a target holds when it reflects the source up to `as_of`;
+    nothing for None (every row)."""
+    return "" if as_of is None else f" AND {in_window(Window(None, as_of), alias)}"
+
+
+def source_count_queries(schema: str, as_of: datetime | None = None) -> dict[tuple[str, str], str]:
+    """(target, item type) → the SQL counting the source rows that become items of that type, for a target
+    that reflects the source up to `as_of` (the latest end an interval load reached; None: everything)."""
     hist, ticket = "ticket_purchase_hist", "sporting_event_ticket"
-    good_hist, good_ticket = integral_sql(hist), integral_sql(ticket)
+    good_hist, good_ticket = f"{integral_sql(hist)}{and_before(as_of)}", integral_sql(ticket)
     queries = {
         (TICKET_SALES, PURCHASED): count_sql(schema, hist, f"transferred_from_id IS NULL AND {good_hist}"),
         (TICKET_SALES, TRANSFERRED): count_sql(schema, hist, f"transferred_from_id IS NOT NULL AND {good_hist}"),
         (TICKET_SALES, AVAILABLE): count_sql(schema, ticket, f"ticketholder_id IS NULL AND {good_ticket}"),
-        (TICKET_SALES, HELD): count_sql(schema, ticket, f"{held_where(schema)} AND {good_ticket}"),
+        (TICKET_SALES, HELD): count_sql(schema, ticket, f"{held_where(schema, as_of)} AND {good_ticket}"),
     }
     for data_type, table in CONFIG_TABLES.items():
         queries[(CONFIG, data_type)] = count_sql(schema, table, integral_sql(table))
     return queries
 
 
-def held_where(schema: str) -> str:
-    """Sold tickets (`ticketholder_id` set) with no migrated history row: each becomes one `Held` item."""
+def held_where(schema: str, as_of: datetime | None = None) -> str:
+    """Sold tickets (`ticketholder_id` set) with no migrated history row (none before `as_of`): each becomes one
+    `Held` item."""
     return (f"ticketholder_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {_table(schema, 'ticket_purchase_hist')} h "
             f"WHERE h.sporting_event_ticket_id = {_table(schema, 'sporting_event_ticket')}.id "
-            f"AND {integral_sql('ticket_purchase_hist', 'h')})")
+            f"AND {integral_sql('ticket_purchase_hist', 'h')}{and_before(as_of, 'h')})")
+
+
+def interval_count_sql(schema: str, window: Window) -> str:
+    """The history rows of one interval: the history items an interval load writes as its own."""
+    hist = "ticket_purchase_hist"
+    return count_sql(schema, hist, f"{integral_sql(hist)} AND {in_window(window)}")
 
 
 def type_filter(table: str, item_type: str) -> dict[str, Any]:
@@ -241,9 +265,9 @@ def sample_for(count: int, sample_size: int) -> Sample:
     return Sample(m)
 
 
-def history_sample_sql(schema: str, sample: Sample) -> str:
-    """Every history row of the sampled tickets (all rows of a ticket, so its latest one is known)."""
-    return select_sql(schema, "ticket_purchase_hist", sample.where("sporting_event_ticket_id"))
+def history_sample_sql(schema: str, sample: Sample, as_of: datetime | None = None) -> str:
+    """Every history row (before `as_of`) of the sampled tickets (all of a ticket's, so its latest is known)."""
+    return select_sql(schema, "ticket_purchase_hist", f"{sample.where('sporting_event_ticket_id')}{and_before(as_of)}")
 
 
 def available_sample_sql(schema: str, sample: Sample) -> str:
@@ -251,9 +275,9 @@ def available_sample_sql(schema: str, sample: Sample) -> str:
     return select_sql(schema, "sporting_event_ticket", f"ticketholder_id IS NULL AND {sample.where('id')}")
 
 
-def held_sample_sql(schema: str, sample: Sample) -> str:
-    """The sampled sold tickets without history (their `Held` items)."""
-    return select_sql(schema, "sporting_event_ticket", f"{held_where(schema)} AND {sample.where('id')}")
+def held_sample_sql(schema: str, sample: Sample, as_of: datetime | None = None) -> str:
+    """The sampled sold tickets without history before `as_of` (their `Held` items)."""
+    return select_sql(schema, "sporting_event_ticket", f"{held_where(schema, as_of)} AND {sample.where('id')}")
 
 
 def config_sample_sql(schema: str, data_type: str, sample: Sample) -> str:
@@ -482,22 +506,23 @@ def available_tickets(schema: str, location_id: int, start_date: date | str) -> 
                          (SourceQuery(sql, (loc, start_date), lambda r: (coerce_integral(r[0]), "Available")),))
 
 
-def transferred_from(schema: str, person_id: int) -> AccessPattern:
+def transferred_from(schema: str, person_id: int, as_of: datetime | None = None) -> AccessPattern:
     """Tickets a person transferred: history rows transferred_from_id = p vs transferred_from_index."""
     p = int(person_id)
     sql = (f"SELECT {_HIST_KEY_COLUMNS} FROM {_table(schema, 'ticket_purchase_hist')} "
-           f"WHERE transferred_from_id = %s AND {integral_sql('ticket_purchase_hist')}")
+           f"WHERE transferred_from_id = %s AND {integral_sql('ticket_purchase_hist')}{and_before(as_of)}")
     return AccessPattern("tickets transferred from", f"person {p}", TICKET_SALES,
                          _index_query(TRANSFERRED_FROM_INDEX, "transferred_from_id", {"N": str(p)}, TICKET_SALES,
                                       "transaction_date"),
                          _ticket_time, (SourceQuery(sql, (p,), _hist_time),))
 
 
-def transferred_to(schema: str, person_id: int) -> AccessPattern:
+def transferred_to(schema: str, person_id: int, as_of: datetime | None = None) -> AccessPattern:
     """Tickets transferred to a person: transfer rows purchased_by_id = p vs transferred_to_index."""
     p = int(person_id)
     sql = (f"SELECT {_HIST_KEY_COLUMNS} FROM {_table(schema, 'ticket_purchase_hist')} "
-           f"WHERE transferred_from_id IS NOT NULL AND purchased_by_id = %s AND {integral_sql('ticket_purchase_hist')}")
+           f"WHERE transferred_from_id IS NOT NULL AND purchased_by_id = %s AND {integral_sql('ticket_purchase_hist')} "
+           f"{and_before(as_of)}")
     return AccessPattern("tickets transferred to", f"person {p}", TICKET_SALES,
                          _index_query(TRANSFERRED_TO_INDEX, "transferred_to_id", {"N": str(p)}, TICKET_SALES,
                                       "transaction_date"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
@@ -44,6 +45,7 @@ from transforms.ticketing_checks import (
     KEY_NAMES,
     SOURCE_COLUMNS,
     TICKET_SALES,
+    and_before,
     coerce_row,
     held_where,
     select_sql,
@@ -150,7 +152,7 @@ def _columns(alias: str, table: str) -> str:
     return ", ".join(f"{alias}.{c}" for c in SOURCE_COLUMNS[table])
 
 
-def history_sql(schema: str) -> str:
+def history_sql(schema: str, as_of: datetime | None = None) -> str:
     """Every history row with its ticket and both persons (`SOURCE_COLUMNS` of ticket_purchase_hist, of
     sporting_event_ticket, of person for the buyer, of person for the transferor), ordered by ticket.
 
@@ -164,7 +166,8 @@ def history_sql(schema: str) -> str:
             f"LEFT JOIN {quoted(s, _TICKET)} t ON t.id = h.sporting_event_ticket_id "
             f"LEFT JOIN {quoted(s, _PERSON)} o ON o.id = h.purchased_by_id "
             f"LEFT JOIN {quoted(s, _PERSON)} f ON f.id = h.transferred_from_id "
-            f"WHERE h.sporting_event_ticket_id IS NOT NULL ORDER BY h.sporting_event_ticket_id")
+            f"WHERE h.sporting_event_ticket_id IS NOT NULL{and_before(as_of, 'h')} "
+            f"ORDER BY h.sporting_event_ticket_id")
 
 
 def available_sql(schema: str) -> str:
@@ -172,9 +175,9 @@ def available_sql(schema: str) -> str:
     return select_sql(schema, _TICKET, "ticketholder_id IS NULL AND id IS NOT NULL")
 
 
-def held_sql(schema: str) -> str:
-    """Sold tickets without a migrated history row: one `Held` item each."""
-    return select_sql(schema, _TICKET, f"{held_where(schema)} AND id IS NOT NULL")
+def held_sql(schema: str, as_of: datetime | None = None) -> str:
+    """Sold tickets without a migrated history row (before `as_of`): one `Held` item each."""
+    return select_sql(schema, _TICKET, f"{held_where(schema, as_of)} AND id IS NOT NULL")
 
 
 def dimension_sql(schema: str) -> dict[str, str]:

@@ -17,6 +17,10 @@ _LOCK = {
     "mongo_to_dsql": "a row of `<schema>.dbmigrate_lock`",
     "sqlserver_to_dynamodb": "an item per target table in the DynamoDB table `dbmigrate_locks`",
 }
+_INTERVAL_FIELD = {
+    "mongo_to_dsql": "the documents (by the spec's `incremental.field`, default the ObjectId time)",
+    "sqlserver_to_dynamodb": "the purchase history (by `transaction_date_time`)",
+}
 _PARAMS = {
     "mongo_to_dsql": "- `source_uri`: empty for the spec's source; or a mongoexport file (`file://`, `s3://`) or a "
                      "`mongodb://` collection.",
@@ -47,6 +51,8 @@ def dag_doc_md(spec: Any, profile: str) -> str:
 
 ### Params
 {_PARAMS[spec.kind]}
+- `window_start`, `window_end`: load one interval of {_INTERVAL_FIELD[spec.kind]} (ISO 8601, UTC); empty: everything.
+  Scheduled and backfill runs (`airflow backfill create`, or **Trigger → Backfill**) load their data interval.
 - `validation_sample_size`: records compared field by field (the same ones on every run).
 - `dry_run`: check and classify, write nothing (and take no lock).
 

@@ -53,7 +53,8 @@ def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
     owner, tags and retries, every failure recorded for the report, and native rendering so XComArgs and params
     keep their types."""
     inc = spec.incremental
-    window_help = (f"Records whose {inc.field} falls in [window_start, window_end) are loaded; empty: every "
+    field = f"{inc.table}.{inc.field}" if inc.table else inc.field
+    window_help = (f"Records whose {field} falls in [window_start, window_end) are loaded; empty: every "
                    "record (a scheduled or backfill run loads its data interval instead). ISO 8601, UTC unless "
                    "an offset is given.")
     return DAG(
@@ -77,9 +78,8 @@ def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
             "dry_run": Param(False, type="boolean", title="Dry run",
                              description="Check the source, lint the DDL, classify and quarantine, build the "
                                          "report; write nothing to the target."),
-            **({"window_start": Param(None, type=["null", "string"], title="Window start", description=window_help),
-                "window_end": Param(None, type=["null", "string"], title="Window end", description=window_help)}
-               if spec.kind in runtime.WINDOWED_KINDS else {}),
+            "window_start": Param(None, type=["null", "string"], title="Window start", description=window_help),
+            "window_end": Param(None, type=["null", "string"], title="Window end", description=window_help),
         },
     )
 
@@ -294,7 +294,8 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
                 stage >> crawl >> jobs
         with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, every item, report, publish"):
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
-                      "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"]}
+                      "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"],
+                      "window": run["window"]}
             counts = ValidateDynamoDbCountsOperator(task_id="validate_counts",
                                                     job_report_uris=run["job_report_uris"], **common)
             items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)

@@ -77,7 +77,6 @@ def quarantine_uri(spec: Any, run_id: str, dry_run: bool = False) -> str:
 
 
 INTERVAL_RUN_TYPES = ("scheduled", "backfill")
-WINDOWED_KINDS = ("mongo_to_dsql",)  # relational → DynamoDB interval loads are not built yet: always full
 
 
 def run_window(spec: Any, params: Mapping[str, Any], run_type: str | None = None,
@@ -88,12 +87,6 @@ def run_window(spec: Any, params: Mapping[str, Any], run_type: str | None = None
     from transforms.intervals import Window, WindowError
 
     start, end = params.get("window_start"), params.get("window_end")
-    if spec.kind not in WINDOWED_KINDS:
-        if start or end:
-            raise RunInputError(f"{spec.kind} migrations load everything on every run: window_start/window_end "
-                                "are not supported for them yet")
-        return {"start": None, "end": None, "source": "full", "field": spec.incremental.field,
-                "table": spec.incremental.table}
     try:
         if start or end:
             window, source = Window.parse(start, end), "params"

@@ -58,43 +58,51 @@ def pending(dsql_uri: str, schema: str) -> list[tuple[Any, ...]]:
                             f"FROM {schema}.dbmigrate_pending ORDER BY 1, 2").fetchall()
 
 
-def backfill(api: Api, source: Path, first: str, last: str, *extra: str) -> list[dict[str, Any]]:
+def backfill(api: Api, dag_id: str, conf: dict[str, Any], first: str, last: str, *extra: str
+             ) -> list[dict[str, Any]]:
     """`airflow backfill create` from `first` to `last` (logical dates), then its runs once all have ended."""
     started = datetime.now(UTC)
     proc = subprocess.run(
-        ["airflow", "backfill", "create", "--dag-id", DAG_ID, "--from-date", first, "--to-date", last,
-         "--max-active-runs", "1", "--dag-run-conf", json.dumps({"source_uri": f"file://{source}"}), *extra],
+        ["airflow", "backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last,
+         "--max-active-runs", "1", "--dag-run-conf", json.dumps(conf), *extra],
         capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
-        backfills = api("GET", f"/backfills?dag_id={DAG_ID}&limit=100")["backfills"]
+        backfills = api("GET", f"/backfills?dag_id={dag_id}&limit=100")["backfills"]
         mine = [b for b in backfills if datetime.fromisoformat(b["created_at"]) >= started - timedelta(seconds=5)]
         if mine and mine[-1].get("completed_at"):
             break
         if time.monotonic() > deadline:
             raise AssertionError(f"backfill not done after {RUN_TIMEOUT_S}s: {mine}\n{diagnostics()}")
         time.sleep(5)
-    runs = api("GET", f"/dags/{DAG_ID}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
+    runs = api("GET", f"/dags/{dag_id}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
     return [r for r in runs if r["run_type"] == "backfill" and r.get("end_date")  # rerun runs keep their id
             and datetime.fromisoformat(r["end_date"]) >= started]
+
+
+def three_days(api: Api, dag_id: str, conf: dict[str, Any]) -> list[dict[str, Any]]:
+    """Backfill 2024-01-01 .. 2024-01-04 (logical dates: each run after its day); each run succeeded, its report
+    passed and covers its day. `completed`: again if an earlier session of the metadata DB ran them. Reports."""
+    runs = backfill(api, dag_id, conf, "2024-01-02", "2024-01-04", "--reprocess-behavior", "completed")
+    assert [(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs] == [
+        ("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
+    for r in runs:
+        assert r["state"] == "success", f"{r['dag_run_id']} {r['state']}\n{diagnostics(api, dag_id, r['dag_run_id'])}"
+    reports = [json.loads((Path(os.environ["LOCAL_REPORTS_DIR"]) / dag_id / r["dag_run_id"] / "report.json"
+                           ).read_text()) for r in runs]
+    for r, report in zip(runs, reports, strict=True):
+        assert report["status"] == "passed" and report["window"]["source"] == "data_interval"
+        assert report["window"]["start"][:10] == r["data_interval_start"][:10]
+    return reports
 
 
 @pytest.mark.usefixtures("empty_movie_db")
 def test_a_backfill_equals_a_full_load(stack: tuple[Any, Api], export: Path, spark: Any, dsql_uri: str,
                                        pg_schema: str, tmp_path: Path) -> None:
     _, api = stack
-    # runs after each day: the three days before; `completed`: again if an earlier session of the metadata DB ran them
-    runs = backfill(api, export, "2024-01-02", "2024-01-04", "--reprocess-behavior", "completed")
-    assert [(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs] == [
-        ("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
-    for r in runs:
-        assert r["state"] == "success", f"{r['dag_run_id']} {r['state']}\n{diagnostics(api, DAG_ID, r['dag_run_id'])}"
-    reports = [json.loads((Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID / r["dag_run_id"] / "report.json"
-                           ).read_text()) for r in runs]
-    for r, report in zip(runs, reports, strict=True):
-        assert report["status"] == "passed" and report["window"]["source"] == "data_interval"
-        assert report["window"]["start"][:10] == r["data_interval_start"][:10]
+    conf = {"source_uri": f"file://{export}"}
+    reports = three_days(api, DAG_ID, conf)
     assert reports[0]["pending"]["parked"] > 3  # links older than their parents, parked ...
     assert sum(report["pending"]["released"] for report in reports) > 0  # ... and landed by a later run
 
@@ -105,7 +113,7 @@ def test_a_backfill_equals_a_full_load(stack: tuple[Any, Api], export: Path, spa
     assert pending(dsql_uri, "movie_db") == pending(dsql_uri, pg_schema)
 
     before = snapshot(dsql_uri, "movie_db"), pending(dsql_uri, "movie_db")
-    (again,) = backfill(api, export, "2024-01-03", "2024-01-03", "--reprocess-behavior", "completed")
+    (again,) = backfill(api, DAG_ID, conf, "2024-01-03", "2024-01-03", "--reprocess-behavior", "completed")
     assert again["data_interval_start"][:10] == "2024-01-02"  # the middle day
     assert again["state"] == "success", diagnostics(api, DAG_ID, again["dag_run_id"])
     assert (snapshot(dsql_uri, "movie_db"), pending(dsql_uri, "movie_db")) == before

@@ -32,11 +32,12 @@ import psycopg
 from botocore.exceptions import ClientError
 from psycopg import sql
 
+from connectors.dynamodb_load_log import LOG_TABLE, ensure_log_table
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
 
 LOCK_TABLE = "dbmigrate_lock"  # the DSQL lock table, in the target schema
-DYNAMODB_LOCK_TABLE = "dbmigrate_locks"
+DYNAMODB_LOCK_TABLE = LOG_TABLE  # the load log of each table lives there too
 # Long enough for a whole run: the EMR step wait gives up after 4 h (240 polls of 60 s), local and Glue loads
 # of the specs take minutes to an hour or two, and validation rereads the source once or twice. Short enough
 # that a run which died without releasing (a killed worker) blocks the target for a few hours, not for days.
@@ -178,19 +179,13 @@ class DynamoDbLockHook(DynamoDBTablesHook):
             - :external+boto3:py:meth:`DynamoDB.Client.create_table`
         """
         try:
-            self.conn.create_table(TableName=self.lock_table, BillingMode="PAY_PER_REQUEST",
-                                   KeySchema=[{"AttributeName": "lock_key", "KeyType": "HASH"}],
-                                   AttributeDefinitions=[{"AttributeName": "lock_key", "AttributeType": "S"}])
+            ensure_log_table(self.conn, self.lock_table)
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code")
-            if code == "AccessDeniedException":
+            if err.response.get("Error", {}).get("Code") == "AccessDeniedException":
                 raise LockTableMissing(
                     f"the DynamoDB lock table {self.lock_table} does not exist and this role may not create it: "
                     "create it (PAY_PER_REQUEST, partition key lock_key of type S)") from err
-            if code != "ResourceInUseException":  # another run is creating it right now
-                raise
-        self.conn.get_waiter("table_exists").wait(TableName=self.lock_table,
-                                                  WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+            raise
 
     def _update(self, **kwargs: Any) -> dict[str, Any]:
         """UpdateItem on the lock table, creating the table once if it is missing."""

@@ -56,16 +56,18 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
             return result
         reader = self._reader()
         timings = Timings()
+        hook = self._hook()
+        holds = self._holds(hook)
         conn = reader.hook.get_conn()
         try:
-            recs = reconcile_dynamodb(conn, reader.schema, self._hook().conn, self.table_names,
+            recs = reconcile_dynamodb(conn, reader.schema, hook.conn, self.table_names,
                                       segments=self.segments, buckets=self.buckets, max_diffs=self.max_diffs,
-                                      timings=timings)
+                                      timings=timings, as_of=holds.end)
         finally:
             conn.close()
         result = {"checks": [c.as_dict() for rec in recs.values() for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in recs.items()},
-                  "seconds": timings.as_dict(), "dry_run": False}
+                  "seconds": timings.as_dict(), "dry_run": False, "covers": holds.as_dict()}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
         for rec in recs.values():
             self.log.info("%s\n%s", "ok" if rec.passed else "DIFFERS", "\n".join(render_diffs(rec)))

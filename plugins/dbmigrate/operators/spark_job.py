@@ -51,6 +51,12 @@ def stage_job_files(spec: Any, staging_prefix: str, script: str, aws_conn_id: st
         shutil.rmtree(local_dir, ignore_errors=True)
 
 
+def window_args(run: dict[str, Any]) -> dict[str, str]:
+    """`--window-start`/`--window-end` of an interval run (`runtime.run_window`): only its records are loaded."""
+    window = run.get("window") or {}
+    return {f"--window-{bound}": window[bound] for bound in ("start", "end") if window.get(bound)}
+
+
 class StageMongoToDsqlJobOperator(BaseOperator):
     """Upload the job script, its `--py-files` bundle and the spec to S3, and build the run's step.
 
@@ -88,10 +94,7 @@ class StageMongoToDsqlJobOperator(BaseOperator):
                     "--report-uri", run["job_report_uri"], "--quarantine-uri", run["quarantine_uri"]]
             if run["dry_run"]:
                 args.append("--dry-run")
-            for bound in ("start", "end"):  # an interval run: only the records of its window
-                if (run.get("window") or {}).get(bound):
-                    args += [f"--window-{bound}", run["window"][bound]]
-            return args
+            return args + [x for kv in window_args(run).items() for x in kv]
 
         submit = spark_submit_args(script=staged["script"], py_files=staged["py_files"],
                                    job_args=job_args(staged["spec"]), packages=spec.emr.packages)
@@ -143,6 +146,7 @@ class StageDynamoDbJobsOperator(BaseOperator):
                       "--capacity-share": str(spec.capacity_share), "--partitions": str(spec.partitions)}
             if run["dry_run"]:
                 common["--dry-run"] = "true"
+            common.update(window_args(run))
             if source is None:
                 out[f"glue_args_{item_set}"] = {
                     **common, "--spec": staged["spec"], "--extra-py-files": staged["py_files"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -21,6 +22,7 @@ from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from transforms import ticketing_checks as tc
 from transforms.dms_sample_schema import ITEM_SET_TABLES
+from transforms.intervals import Window
 from transforms.ticketing import AVAILABLE, HELD, PURCHASED, TRANSFERRED
 from transforms.validation import Check
 
@@ -55,20 +57,21 @@ class _SourceReader:
     def by_id(self, table: str, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
         return {r["id"]: r for r in self.rows_in(table, "id", ids)}
 
-    def counts(self) -> dict[tuple[str, str], int]:
-        return {key: self.scalar(sql) for key, sql in tc.source_count_queries(self.schema).items()}
+    def counts(self, as_of: datetime | None = None) -> dict[tuple[str, str], int]:
+        return {key: self.scalar(sql) for key, sql in tc.source_count_queries(self.schema, as_of).items()}
 
-    def sample(self, sample_size: int, counts: dict[tuple[str, str], int] | None = None) -> tc.SourceSample:
-        """The deterministic sample and every row it refers to (IN-lists of ids, in chunks)."""
-        counts = counts if counts is not None else self.counts()
+    def sample(self, sample_size: int, counts: dict[tuple[str, str], int] | None = None,
+               as_of: datetime | None = None) -> tc.SourceSample:
+        """The deterministic sample (history before `as_of`) and every row it refers to (IN-lists of ids)."""
+        counts = counts if counts is not None else self.counts(as_of)
         ts, schema = tc.TICKET_SALES, self.schema
         s = tc.SourceSample()
         hist = tc.sample_for(counts[(ts, PURCHASED)] + counts[(ts, TRANSFERRED)], sample_size)
-        s.history = self.rows("ticket_purchase_hist", tc.history_sample_sql(schema, hist))
+        s.history = self.rows("ticket_purchase_hist", tc.history_sample_sql(schema, hist, as_of))
         s.available = self.rows("sporting_event_ticket", tc.available_sample_sql(
             schema, tc.sample_for(counts[(ts, AVAILABLE)], sample_size)))
         s.held = self.rows("sporting_event_ticket", tc.held_sample_sql(
-            schema, tc.sample_for(counts[(ts, HELD)], sample_size)))
+            schema, tc.sample_for(counts[(ts, HELD)], sample_size), as_of))
         s.tickets = self.by_id("sporting_event_ticket", s.ticket_ids())
         s.events = self.by_id("sporting_event", s.event_ids())
         s.teams = self.by_id("sport_team", s.team_ids())
@@ -92,14 +95,19 @@ class _DynamoDbValidation(BaseOperator):
     :param dry_run: nothing was written: source only, nothing compared (templated)
     :param aws_conn_id: AWS connection for DynamoDB
     :param table_names: physical table name by spec target (`ticket_sales`, `config`) (templated)
+    :param window: the run's window (`runtime.run_window`); with the load log it says how far the history of
+        `ticket_sales` reaches (templated)
     """
 
-    template_fields: Sequence[str] = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names")
+    template_fields: Sequence[str] = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names",
+                                      "window")
 
     def __init__(self, *, spec_dag_id: str, source_conn_id: str, source_schema: str, table_names: dict[str, str],
-                 dry_run: Any = False, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+                 dry_run: Any = False, aws_conn_id: str | None = "aws_default", window: Any = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("retries", 0)  # a check that fails fails again
         super().__init__(**kwargs)
+        self.window = window
         self.spec_dag_id = spec_dag_id
         self.source_conn_id = source_conn_id
         self.source_schema = source_schema
@@ -127,6 +135,15 @@ class _DynamoDbValidation(BaseOperator):
 
     def _hook(self) -> DynamoDBTablesHook:
         return DynamoDBTablesHook(aws_conn_id=self.aws_conn_id)
+
+    def _window(self) -> Window:
+        return Window.parse((self.window or {}).get("start"), (self.window or {}).get("end"))
+
+    def _holds(self, hook: DynamoDBTablesHook) -> Window:
+        """How far the history of `ticket_sales` reaches: the latest end loaded, this run's window included."""
+        from connectors.dynamodb_load_log import read_loads
+
+        return read_loads(hook.conn, self.table_names[tc.TICKET_SALES]).holds(self._window())
 
     def _finish(self, context: Any, result: dict[str, Any], checks: list[Check], what: str) -> dict[str, Any]:
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
@@ -177,13 +194,14 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
     def execute(self, context: Any) -> dict[str, Any]:
         self._spec()
         reader = self._reader()
-        source = reader.counts()
+        hook = self._hook()
+        window, holds = self._window(), self._holds(hook)
+        source = reader.counts(holds.end)
         dry_run = runtime.as_bool(self.dry_run)
         tables = self.table_names
         target: dict[tuple[str, str], int | None] = dict.fromkeys(source)
         checks: list[Check] = []
         if not dry_run:
-            hook = self._hook()
             for key in source:
                 table, item_type = key
                 target[key] = hook.count_items(tables[table], segments=self.segments,
@@ -197,13 +215,24 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
         jobs = self._job_reports()
         rejects, reject_checks = self._reject_checks(reader, jobs)
         checks += reject_checks
+        interval: dict[str, Any] = {}
+        if not window.is_full:  # the run's own interval: its history rows against the items the job wrote for it
+            by_type = jobs.get(tc.TICKET_SALES, {}).get("by_type", {})
+            interval = {"source": reader.scalar(tc.interval_count_sql(reader.schema, window)),
+                        "written": sum(int(by_type.get(t, 0)) for t in (PURCHASED, TRANSFERRED)),
+                        "rewritten_previous_latest": jobs.get(tc.TICKET_SALES, {}).get("interval", {}).get(
+                            "rewritten_previous_latest", 0)}
+            if tc.TICKET_SALES in jobs:
+                checks.append(Check("source history rows of the interval = history items written for it",
+                                    interval["source"], interval["written"], "ticket_sales.interval"))
         notes = {f"{job}: {name.replace('_', ' ')}": found for job, report in jobs.items()
                  for name, found in report.get("anomalies", {}).items() if found.get("count")}
         result = {
             "entities": {tc.entity_name(*key): {"source": source[key], "target": target[key], "rejected": 0,
                                                 "duplicates": 0} for key in source},
             "rejects": rejects, "notes": notes, "checks": [c.as_dict() for c in checks], "tables": tables,
-            "dry_run": dry_run,
+            "dry_run": dry_run, "window": window.as_dict(), "covers": holds.as_dict(),
+            **({"interval": interval} if interval else {}),
         }
         return self._finish(context, result, checks, "count")
 
@@ -231,9 +260,9 @@ class ValidateDynamoDbItemsOperator(_DynamoDbValidation):
         mismatches: list[dict[str, Any]] = []
         by_entity: dict[str, int] = defaultdict(int)
         if size > 0:
-            expected = tc.expected_items(self._reader().sample(size))
-            tables = self.table_names
             hook = self._hook()
+            expected = tc.expected_items(self._reader().sample(size, as_of=self._holds(hook).end))
+            tables = self.table_names
             for table in sorted({e.table for e in expected}):
                 wanted = {tc.key_text(table, e.key): e for e in expected if e.table == table}
                 got = {tc.key_text(table, item): item
@@ -275,15 +304,16 @@ class ValidateAccessPatternsOperator(_DynamoDbValidation):
         self.sample_size = sample_size
         self.subjects_per_pattern = subjects_per_pattern
 
-    def patterns(self, reader: _SourceReader, counts: dict[tuple[str, str], int]) -> list[tc.AccessPattern]:
+    def patterns(self, reader: _SourceReader, counts: dict[tuple[str, str], int],
+                 as_of: datetime | None = None) -> list[tc.AccessPattern]:
         n, schema = int(self.subjects_per_pattern), reader.schema
-        s = reader.sample(int(self.sample_size), counts)
+        s = reader.sample(int(self.sample_size), counts, as_of)
         persons = tc.person_subjects(s.history, n)
         return [
             *(tc.owned_tickets(schema, p) for p in persons["tickets owned"]),
             *(tc.available_tickets(schema, loc, day) for loc, day in tc.venue_subjects(s, n)),
-            *(tc.transferred_from(schema, p) for p in persons["tickets transferred from"]),
-            *(tc.transferred_to(schema, p) for p in persons["tickets transferred to"]),
+            *(tc.transferred_from(schema, p, as_of) for p in persons["tickets transferred from"]),
+            *(tc.transferred_to(schema, p, as_of) for p in persons["tickets transferred to"]),
             *(tc.config_by_name(schema, name) for name in tc.name_subjects(s, n)),
         ]
 
@@ -294,10 +324,11 @@ class ValidateAccessPatternsOperator(_DynamoDbValidation):
         dry_run = runtime.as_bool(self.dry_run)
         if not dry_run:
             reader = self._reader()
-            counts = reader.counts()
             tables = self.table_names
             hook = self._hook()
-            for p in self.patterns(reader, counts):
+            as_of = self._holds(hook).end
+            counts = reader.counts(as_of)
+            for p in self.patterns(reader, counts, as_of):
                 subjects[p.pattern] += 1
                 expected = p.expected_keys([reader.records(q.sql, q.params) for q in p.source])
                 actual = p.actual_keys(hook.query_all(tables[p.table], p.query))

@@ -9,7 +9,17 @@ from decimal import Decimal
 import pytest
 
 from transforms.extjson import ObjectId, bson_order, loads
-from transforms.intervals import Window, WindowError, objectid_at, objectid_time, record_time, version_text
+from transforms.intervals import (
+    FULL,
+    Window,
+    WindowError,
+    covered,
+    objectid_at,
+    objectid_time,
+    record_time,
+    sql_timestamp,
+    version_text,
+)
 
 
 def test_window_bounds_are_half_open_and_utc() -> None:
@@ -72,3 +82,14 @@ def test_version_text_sorts_as_bson_order() -> None:
             assert ta == tb, (a, b)
         else:
             assert ta < tb, (a, b, ta, tb)
+
+
+def test_what_loads_cover_together() -> None:
+    day = datetime(2024, 1, 2, tzinfo=UTC)
+    assert covered([]) == FULL and covered([day, None]) == FULL  # nothing logged, or a full load ran
+    assert covered([day, datetime(2024, 1, 1, tzinfo=UTC)]) == Window(None, day)  # the latest end
+
+
+def test_sql_timestamps_are_naive_utc_iso() -> None:
+    at = Window.parse("2024-01-02T01:00:00+02:00").start
+    assert sql_timestamp(at) == "2024-01-01T23:00:00.000000"

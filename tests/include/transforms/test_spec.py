@@ -38,6 +38,9 @@ def test_the_shipped_specs_load() -> None:
     (DMS, lambda r: r["write"].update(capacity_share="half"), r"write.capacity_share: must be a number"),
     (DMS, lambda r: r["glue"].update(workers=3), r"glue: unknown keys \['workers'\]"),
     (DMS, lambda r: r.update(jobs="ticket_sales"), r"jobs: must be a list of strings"),
+    (DMS, lambda r: r["incremental"].update(field="updated_at"), r"incremental: a sqlserver_to_dynamodb migration "
+                                                                 r"cuts intervals on ticket_purchase_hist"),
+    (DMS, lambda r: r.update(schedule="daily"), r"schedule: must be one of"),
     (MOVIE, lambda r: r["write"].update(max_row_bytes=9_000_000), r"write.max_row_bytes: must be at most"),
     (MOVIE, lambda r: r["write"].update(max_column_bytes=3_000_000), r"write.max_column_bytes: must be at most"),
     (MOVIE, lambda r: r["source"].update(max_nesting_depth=0), r"source.max_nesting_depth: must be a whole number"),

@@ -115,6 +115,7 @@ def test_which_records_a_run_loads() -> None:
     with pytest.raises(runtime.RunInputError, match="is not before its end"):
         runtime.run_window(spec, {"window_start": "2024-03-02", "window_end": "2024-03-01"})
     dms = load_spec(runtime.paths.spec_dir() / "dms_sample_to_dynamodb.yaml")
-    assert runtime.run_window(dms, {}, "backfill", day)["source"] == "full"
-    with pytest.raises(runtime.RunInputError, match="not supported"):
-        runtime.run_window(dms, {"window_start": "2024-03-01"})
+    assert runtime.run_window(dms, {}, "backfill", day) == {  # the purchase history's day
+        "start": day[0], "end": day[1], "source": "data_interval", "field": "transaction_date_time",
+        "table": "ticket_purchase_hist"}
+    assert runtime.run_window(dms, {}, "manual", day)["source"] == "full"

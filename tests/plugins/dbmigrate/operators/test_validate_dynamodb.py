@@ -169,7 +169,7 @@ def ticket_key(ticket_id: int, sort: str) -> dict[str, dict]:
 
 class TestTemplateFields:
     def test_template_fields(self) -> None:
-        base = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names")
+        base = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names", "window")
         assert ValidateDynamoDbCountsOperator.template_fields == (*base, "job_report_uris")
         assert ValidateDynamoDbItemsOperator.template_fields == (*base, "sample_size")
         assert ValidateAccessPatternsOperator.template_fields == (*base, "sample_size")

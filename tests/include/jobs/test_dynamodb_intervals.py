@@ -1,0 +1,144 @@
+"""Interval loads of dms_sample → DynamoDB by the Glue job itself (local Spark, moto server, embedded PostgreSQL).
+
+A generated source whose purchase history falls in three days is loaded day by day into one pair of tables and
+in one full load into another pair. After each day the tables reconcile, item for item, with the source up to
+that day's end (the reconciliation's own SQL re-mapping, not the job's Spark code); after the third they equal
+the full load's exactly. Rerunning a day changes nothing. Then the source moves on as a live one does (two new
+customers: one buys an unsold ticket, the other is handed the ticket that changed hands last) and the fourth
+day's load deletes the sold ticket's Available item, moves `current_owner_id` to the new latest item and upserts
+the touched config items: the tables again equal a full load of the changed source.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from connectors.dynamodb_load_log import read_loads
+from connectors.dynamodb_reconcile import reconcile_dynamodb
+from connectors.dynamodb_scan import scan_items
+from tests.fixtures.dms_sample_load import SPEC_PATH, three_day_source
+from transforms.spec import load_spec
+
+pytestmark = pytest.mark.spark
+START = datetime(2024, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A generated dms_sample (scale 0.3) whose history falls in 2024-01-01 .. 2024-01-04."""
+    with three_day_source(tmp_path, "iv", START) as src:
+        yield src
+
+
+def load(spark: Any, src: dict[str, Any], tables: dict[str, str], workdir: Path, window: tuple[Any, Any] | None = None
+         ) -> dict[str, dict[str, Any]]:
+    """Both jobs, as the DAG runs them, for one window (None: a full load)."""
+    from jobs.sqlserver_to_dynamodb import parse_args, run
+
+    bounds = [] if window is None else [x for name, at in zip(("--window-start", "--window-end"), window,
+                                                               strict=True) if at for x in (name, at.isoformat())]
+    return {target: run(parse_args([
+        "--spec", str(SPEC_PATH), "--item-set", target, "--run-id", f"iv-{uuid.uuid4().hex[:6]}", "--table", name,
+        "--report-uri", str(workdir / f"{target}.json"), "--source-json", json.dumps(src["info"]),
+        "--source-schema", src["schema"], "--source-password-file", str(src["password_file"]),
+        "--write-units-per-s", "1000000", "--partitions", "2", *bounds]), spark)
+        for target, name in tables.items()}
+
+
+def items(ddb: Any, tables: dict[str, str]) -> dict[str, list[str]]:
+    """Every item of each table, as sorted canonical JSON."""
+    return {target: sorted(json.dumps(i, sort_keys=True) for i in scan_items(name, client=ddb))
+            for target, name in tables.items()}
+
+
+def reconciles(src: dict[str, Any], ddb: Any, tables: dict[str, str], as_of: datetime | None) -> dict[str, Any]:
+    with psycopg.connect(src["uri"]) as conn:
+        recs = reconcile_dynamodb(conn, src["schema"], ddb, tables, as_of=as_of)
+    return {name: rec.as_dict() for name, rec in recs.items() if not rec.passed}
+
+
+def test_interval_loads_add_up_to_a_full_load(spark: Any, ddb: Any, make_table: Any, source: dict[str, Any],
+                                              tmp_path: Path) -> None:
+    spec = load_spec(SPEC_PATH)
+    full = {t: make_table(d) for t, d in spec.targets.items()}
+    days = {t: make_table(d) for t, d in spec.targets.items()}
+    load(spark, source, full, tmp_path)
+
+    reports = []
+    for day in range(3):
+        window = (START + day * DAY, START + (day + 1) * DAY)
+        reports.append(load(spark, source, days, tmp_path, window))
+        assert read_loads(ddb, days["ticket_sales"]).holds().end == window[1]
+        assert reconciles(source, ddb, days, window[1]) == {}, f"day {day + 1} does not reconcile"
+    first, later = reports[0]["ticket_sales"], reports[1]["ticket_sales"]
+    assert first["interval"]["snapshot"] and not later["interval"]["snapshot"]
+    assert first["by_type"].get("AVAILABLE") and "AVAILABLE" not in later["by_type"]  # written once, at first
+    assert later["interval"]["rewritten_previous_latest"] > 0  # tickets passed on: current_owner_id moved
+    assert later["interval"]["delete_requests"].get("Held", 0) > 0
+    assert 0 < reports[1]["config"]["items"] < reports[0]["config"]["items"]  # touched config items only
+    with psycopg.connect(source["uri"]) as conn:
+        hist = conn.execute(sql.SQL("SELECT count(*) FROM {}.ticket_purchase_hist").format(
+            sql.Identifier(source["schema"]))).fetchone()[0]
+    assert sum(r["ticket_sales"]["by_type"].get(t, 0) for r in reports for t in ("PURCHASED", "TRANSFERRED")) == hist
+
+    assert items(ddb, days) == items(ddb, full)
+
+    before = items(ddb, days)  # a rerun of the middle day, after the later one: nothing changes
+    load(spark, source, days, tmp_path, (START + DAY, START + 2 * DAY))
+    assert items(ddb, days) == before
+    assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
+
+    a_live_source_moves_on(spark, ddb, make_table, source, days, tmp_path)
+
+
+def a_live_source_moves_on(spark: Any, ddb: Any, make_table: Any, source: dict[str, Any], days: dict[str, str],
+                           tmp_path: Path) -> None:
+    """Day 4 of a live source: two new customers; one buys an Available ticket, the other is handed the ticket
+    sold or passed on last."""
+    spec = load_spec(SPEC_PATH)
+    s = sql.Identifier(source["schema"])
+    day4 = START.replace(tzinfo=None) + 3 * DAY + timedelta(hours=5)
+    with psycopg.connect(source["uri"]) as conn:
+        unsold = conn.execute(sql.SQL("SELECT id, ticket_price FROM {}.sporting_event_ticket "
+                                      "WHERE ticketholder_id IS NULL ORDER BY id LIMIT 1").format(s)).fetchone()
+        held = conn.execute(sql.SQL("SELECT h.sporting_event_ticket_id, t.ticketholder_id FROM "
+                                    "{}.ticket_purchase_hist h JOIN {}.sporting_event_ticket t "
+                                    "ON t.id = h.sporting_event_ticket_id ORDER BY h.transaction_date_time DESC, 1 "
+                                    "LIMIT 1").format(s, s)).fetchone()
+        buyer = conn.execute(sql.SQL("SELECT max(id) + 1 FROM {}.person").format(s)).fetchone()[0]
+        other = buyer + 1
+        conn.execute(sql.SQL("INSERT INTO {}.person VALUES (%s, 'Ada Newcomer', 'Newcomer', 'Ada'), "
+                             "(%s, 'Bo Later', 'Later', 'Bo')").format(s), [buyer, other])
+        conn.execute(sql.SQL("INSERT INTO {}.ticket_purchase_hist VALUES (%s, %s, %s, NULL, %s), "
+                             "(%s, %s, %s, %s, 55.00)").format(s),
+                     [unsold[0], buyer, day4, unsold[1], held[0], other, day4, held[1]])
+        for holder, ticket in ((buyer, unsold[0]), (other, held[0])):
+            conn.execute(sql.SQL("UPDATE {}.sporting_event_ticket SET ticketholder_id = %s WHERE id = %s").format(s),
+                         [holder, ticket])
+    report = load(spark, source, days, tmp_path, (START + 3 * DAY, START + 4 * DAY))
+    ts = report["ticket_sales"]
+    assert ts["by_type"] == {"PURCHASED": 1, "TRANSFERRED": 1}
+    assert ts["interval"]["rewritten_previous_latest"] == 1
+    after = {k: [json.loads(i) for i in v] for k, v in items(ddb, days).items()}
+    sold = [i for i in after["ticket_sales"] if i["sporting_event_ticket_id"]["N"] == str(unsold[0])]
+    assert [i["ticket_status_owner"]["S"].split("|")[0] for i in sold] == ["Purchased"]  # Available deleted
+    carriers = [i for i in after["ticket_sales"] if i["sporting_event_ticket_id"]["N"] == str(held[0])
+                and "current_owner_id" in i]
+    assert [(c["ticket_status_owner"]["S"].split("|")[0], c["current_owner_id"]["N"]) for c in carriers] == \
+        [("Transferred", str(other))]
+    persons = {i["data_id"]["S"]: i for i in after["config"] if i["data_type"]["S"] == "PERSON"}
+    assert persons[str(buyer)]["first_name"]["S"] == "Ada" and str(other) in persons
+    assert reconciles(source, ddb, days, START + 4 * DAY) == {}
+    full = {t: make_table(d) for t, d in spec.targets.items()}
+    load(spark, source, full, tmp_path)
+    assert items(ddb, days) == items(ddb, full)
