@@ -29,7 +29,7 @@ test: venv system-deps
 	bin/local-stack up
 	source <(bin/local-stack env) && $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The project against the naive method and the physical limit, on the embedded stack (~10 min): writes
+# The project against the naive method and the physical limit, on the embedded stack (<15 min): writes
 # bench/results.md and bench/results.png (bench/README.md says what each figure measures).
 bench: venv system-deps
 	bin/local-stack up
