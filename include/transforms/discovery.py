@@ -1,0 +1,366 @@
+"""Find the entities and relationships hidden in a sample of a NoSQL collection, deterministically.
+
+What it looks for, each finding with the share of documents that supports it:
+- a discriminator: a top-level string field with few distinct values present in nearly every document
+  (`type`, `_type`, `kind`, … preferred by name when several qualify);
+- key patterns: fields whose values read `PREFIX#id` (`PK`/`SK` in an adjacency list);
+- entity types: one per discriminator value (else per key-pattern pair); a type whose PK and SK both carry the
+  prefix of another type is a relationship between those two (a junction table);
+- per type: every field with the types seen, how often present and null; embedded objects (flattened to
+  columns when they hold scalars), arrays of scalars (a `json` column) and arrays of objects (a child table).
+
+Pure Python over decoded documents (`transforms.extjson.loads`): no I/O, no Airflow, no Spark.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from transforms.extjson import BadValue, ObjectId
+
+DISCRIMINATOR_NAMES = ("type", "_type", "kind", "entity", "entity_type", "entityType", "doc_type", "docType",
+                       "record_type", "recordType", "_class")
+MAX_TYPES = 50  # a discriminator has at most this many values
+MIN_COVERAGE = 0.95  # a discriminator or key field is present in at least this share of documents
+KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*#)(.+)$")
+MAX_DISTINCT_KEPT = 64  # distinct values kept per field (for discriminators and key constants)
+INT32 = 2**31
+
+
+# checked in order: bool before int (a bool is an int), ObjectId before str (an ObjectId is a str)
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "bool"), (int, "int"), (float, "float"), (Decimal, "decimal"), (datetime, "datetime"),
+    (ObjectId, "objectid"), (Mapping, "object"), (list, "array"), (BadValue, "bad"))
+
+
+def kind_of(value: Any) -> str:
+    """The kind of one decoded value: null, bool, int, float, decimal, date, datetime, objectid, string,
+    object, array, bad. A string reading as an ISO date or timestamp is a date or datetime."""
+    if value is None:
+        return "null"
+    for cls, kind in _KINDS:
+        if isinstance(value, cls):
+            return kind
+    if isinstance(value, str):
+        return "date" if _ISO_DATE.match(value) else "datetime" if _ISO_DATETIME.match(value) else "string"
+    return "string"
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+@dataclass
+class FieldStats:
+    """What one (dotted) field holds across the documents of one group."""
+
+    path: str
+    present: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)  # null counted too
+    element_kinds: Counter[str] = field(default_factory=Counter)  # arrays: the kinds of their elements
+    int_min: int | None = None
+    int_max: int | None = None
+    max_length: int = 0  # strings
+    max_scale: int = 0  # decimals and floats: digits after the point
+    max_precision: int = 0
+    distinct: Counter[str] = field(default_factory=Counter)  # up to MAX_DISTINCT_KEPT string values
+    midnights: int = 0  # datetime values at 00:00:00 UTC (a date stored as a timestamp)
+
+    def add(self, value: Any) -> None:
+        self.present += 1
+        kind = kind_of(value)
+        self.kinds[kind] += 1
+        if kind == "int":
+            self.int_min = value if self.int_min is None else min(self.int_min, value)
+            self.int_max = value if self.int_max is None else max(self.int_max, value)
+        elif kind in ("string", "date", "datetime") and isinstance(value, str):
+            self.max_length = max(self.max_length, len(value))
+            if value in self.distinct or len(self.distinct) < MAX_DISTINCT_KEPT:
+                self.distinct[value] += 1
+        elif kind in ("decimal", "float"):
+            digits = Decimal(str(value)).as_tuple()
+            if isinstance(digits.exponent, int):
+                self.max_scale = max(self.max_scale, -digits.exponent)
+                self.max_precision = max(self.max_precision, len(digits.digits))
+        elif kind == "array":
+            self.element_kinds.update(kind_of(v) for v in value)
+        if isinstance(value, datetime) and (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            self.midnights += 1
+
+    @property
+    def nulls(self) -> int:
+        return self.kinds.get("null", 0)
+
+    @property
+    def value_kinds(self) -> set[str]:
+        """The kinds seen other than null."""
+        return {k for k in self.kinds if k != "null"}
+
+
+@dataclass
+class KeyPattern:
+    """How one key field looks within one group: `<prefix><id>` or a constant."""
+
+    field: str
+    prefix: str | None = None
+    equals: str | None = None
+    coverage: float = 0.0  # share of the group's documents whose value has this shape
+
+    def as_spec(self) -> dict[str, str]:
+        return {"prefix": self.prefix} if self.prefix is not None else {"equals": self.equals or ""}
+
+
+@dataclass
+class Group:
+    """The documents of one entity type."""
+
+    name: str
+    type_value: str | None
+    documents: int = 0
+    fields: dict[str, FieldStats] = field(default_factory=dict)
+    keys: dict[str, KeyPattern] = field(default_factory=dict)  # key field → its pattern in this group
+    children: dict[str, dict[str, FieldStats]] = field(default_factory=dict)  # array of objects → element fields
+
+    def add(self, doc: Mapping[str, Any], skip: set[str]) -> None:
+        self.documents += 1
+        for path, value in _walk(doc, skip):
+            self.fields.setdefault(path, FieldStats(path)).add(value)
+            if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+                child = self.children.setdefault(path, {})
+                for element in value:
+                    for sub, v in _walk(element, set()):
+                        child.setdefault(sub, FieldStats(sub)).add(v)
+
+
+def _walk(doc: Mapping[str, Any], skip: set[str], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """(dotted path, value) of every field: an embedded object yields itself and its fields (one level deep
+    per object, recursively)."""
+    for key, value in doc.items():
+        if not prefix and key in skip:
+            continue
+        path = f"{prefix}{key}"
+        yield path, value
+        if isinstance(value, Mapping) and not _is_wrapper(value):
+            yield from _walk(value, set(), f"{path}.")
+
+
+def _is_wrapper(value: Mapping[str, Any]) -> bool:
+    """An Extended JSON wrapper the decoder kept as a dict (`$binary`, `$timestamp`, …)."""
+    return len(value) >= 1 and all(str(k).startswith("$") for k in value)
+
+
+@dataclass
+class Discriminator:
+    field: str
+    coverage: float
+    values: dict[str, int]
+    reason: str
+
+
+@dataclass
+class Relationship:
+    """A junction entity: its PK names one entity, its SK another."""
+
+    group: str
+    pk_entity: str
+    sk_entity: str
+    documents: int
+
+
+@dataclass
+class Reference:
+    """A field of one type whose values are the ids of another type's documents (one-to-many), or an array of
+    such ids (many-to-many: a junction table)."""
+
+    group: str
+    field: str
+    target: str
+    many: bool
+    matched: int  # values found among the target's ids
+    values: int  # non-null values seen
+
+
+@dataclass
+class Findings:
+    documents: int
+    discriminator: Discriminator | None
+    key_fields: dict[str, dict[str, int]]  # key field → prefix → documents
+    groups: dict[str, Group]
+    relationships: list[Relationship]
+    references: list[Reference]
+    anomalies: list[str]
+    choices: list[tuple[str, str]]  # (choice, reason)
+
+
+def find_discriminator(docs: list[Mapping[str, Any]]) -> Discriminator | None:
+    """The top-level string field that best splits the documents into types, or None."""
+    n = len(docs)
+    candidates: list[tuple[tuple[Any, ...], Discriminator]] = []
+    names = {k for d in docs for k in d}
+    for name in sorted(names):
+        values = Counter(d[name] for d in docs if isinstance(d.get(name), str) and not isinstance(d[name], ObjectId))
+        coverage = sum(values.values()) / n if n else 0.0
+        if coverage < MIN_COVERAGE or not 2 <= len(values) <= MAX_TYPES or len(values) > max(2, n // 2):
+            continue
+        if any(KEY_VALUE.match(v) for v in values):
+            continue  # key values, not type names
+        preferred = name in DISCRIMINATOR_NAMES
+        reason = (f"`{name}` is present in {coverage:.0%} of the documents with {len(values)} distinct values"
+                  + (", and is a usual name for a type field" if preferred else ""))
+        candidates.append(((preferred, coverage, -len(values), name), Discriminator(name, coverage, dict(values),
+                                                                                   reason)))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: c[0])[1]
+
+
+def find_key_fields(docs: list[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Top-level fields whose values nearly always read `PREFIX#id`: field → prefix → documents."""
+    n = len(docs)
+    out: dict[str, dict[str, int]] = {}
+    for name in sorted({k for d in docs for k in d}):
+        prefixes: Counter[str] = Counter()
+        for d in docs:
+            v = d.get(name)
+            if isinstance(v, str) and (m := KEY_VALUE.match(v)):
+                prefixes[m.group(1)] += 1
+        if n and sum(prefixes.values()) / n >= 0.5:
+            out[name] = dict(sorted(prefixes.items()))
+    return out
+
+
+def _pattern(key_field: str, docs: list[Mapping[str, Any]]) -> KeyPattern:
+    """The dominant shape of `key_field` among `docs`: a prefix if most values carry one, else a constant."""
+    values = [d.get(key_field) for d in docs]
+    prefixes = Counter(m.group(1) for v in values if isinstance(v, str) and (m := KEY_VALUE.match(v)))
+    constants = Counter(v for v in values if isinstance(v, str) and not KEY_VALUE.match(v))
+    n = len(docs) or 1
+    if prefixes and (not constants or prefixes.most_common(1)[0][1] >= constants.most_common(1)[0][1]):
+        prefix, count = prefixes.most_common(1)[0]
+        return KeyPattern(key_field, prefix=prefix, coverage=count / n)
+    if constants:
+        value, count = constants.most_common(1)[0]
+        return KeyPattern(key_field, equals=value, coverage=count / n)
+    return KeyPattern(key_field, coverage=0.0)
+
+
+def discover(documents: Iterable[Mapping[str, Any]], single_type: str = "document") -> Findings:
+    """Everything the sample shows: discriminator, key fields, one group per entity type, relationships.
+    `single_type` names the entity of a collection that holds one type (no discriminator, no key prefixes)."""
+    docs = [d for d in documents if isinstance(d, Mapping)]
+    choices: list[tuple[str, str]] = []
+    anomalies: list[str] = []
+    disc = find_discriminator(docs)
+    keys = find_key_fields(docs)
+    if disc:
+        choices.append((f"entity types from `{disc.field}`", disc.reason))
+    if keys:
+        choices.append(("key fields " + ", ".join(f"`{k}`" for k in keys),
+                        "their values read PREFIX#id in most documents: " + "; ".join(
+                            f"{k}: {', '.join(p)}" for k, p in keys.items())))
+    by_group: dict[str, list[Mapping[str, Any]]] = {}
+    for d in docs:
+        if disc is not None:
+            name = d.get(disc.field)
+            if not isinstance(name, str):
+                anomalies.append(f"a document without `{disc.field}` (_id {d.get('_id')}): left out")
+                continue
+        elif keys:  # no type field: the key prefixes name the type (`MOVIE#` + constant: movie; two: a link)
+            parts = [_pattern(k, [d]).prefix for k in list(keys)[:2]]
+            name = "_".join(p.rstrip("#") for p in parts if p) or "document"
+        else:
+            name = single_type
+        by_group.setdefault(str(name), []).append(d)
+    skip = {f for f in (disc.field if disc else None, *keys) if f}
+    groups: dict[str, Group] = {}
+    for name, members in sorted(by_group.items()):
+        g = Group(_entity_name(name), name if disc else None)
+        for d in members:
+            g.add(d, skip)
+        g.keys = {k: _pattern(k, members) for k in keys}
+        groups[g.name] = g
+    relationships = _relationships(groups, keys)
+    for rel in relationships:
+        choices.append((f"`{rel.group}` is a relationship", f"its keys name a {rel.pk_entity} and a {rel.sk_entity} "
+                        f"({rel.documents} documents): a junction table keyed by both"))
+    anomalies += _orphans(relationships, groups, keys, by_group, disc)
+    references = [] if keys else find_references({_entity_name(k): v for k, v in by_group.items()})
+    for ref in references:
+        what = "an array of" if ref.many else "a reference to"
+        choices.append((f"`{ref.group}.{ref.field}` is {what} `{ref.target}` ids",
+                        f"{ref.matched} of its {ref.values} values are `_id`s of {ref.target} documents in the sample"
+                        + (": a junction table" if ref.many else ": an indexed column, no foreign key")))
+        if ref.matched < ref.values:
+            anomalies.append(f"`{ref.group}.{ref.field}`: {ref.values - ref.matched} value(s) name no {ref.target} "
+                             "in the sample (orphans, or outside the sample)")
+    return Findings(len(docs), disc, keys, groups, relationships, references, anomalies, choices)
+
+
+def _orphans(relationships: list[Relationship], groups: dict[str, Group], keys: Mapping[str, Any],
+             by_group: Mapping[str, list[Mapping[str, Any]]], disc: Discriminator | None) -> list[str]:
+    """Relationship documents of the sample whose PK or SK names an entity the sample does not hold."""
+    if len(keys) < 2:
+        return []
+    pk, sk = list(keys)[:2]
+    ids = {g.name: {d.get(pk) for d in docs} for name, docs in by_group.items()
+           if (g := groups.get(_entity_name(name)))}
+    out = []
+    for rel in relationships:
+        docs = by_group.get(groups[rel.group].type_value or rel.group, []) if disc else []
+        missing = sum(1 for d in docs if d.get(pk) not in ids.get(rel.pk_entity, set())
+                      or d.get(sk) not in ids.get(rel.sk_entity, set()))  # the SK of a link is the PK of its end
+        if missing:
+            out.append(f"`{rel.group}`: {missing} of {len(docs)} sampled links name a {rel.pk_entity} or "
+                       f"{rel.sk_entity} outside the sample (orphans, or a sample too small to hold both ends)")
+    return out
+
+
+MIN_REFERENCE_MATCH = 0.8  # share of a field's values that must be ids of the other type
+
+
+def find_references(by_group: Mapping[str, list[Mapping[str, Any]]]) -> list[Reference]:
+    """Top-level fields (or arrays) of one type whose values are mostly `_id`s of another type's documents."""
+    ids = {name: {str(d["_id"]) for d in docs if d.get("_id") is not None} for name, docs in by_group.items()}
+    out = []
+    for name, docs in sorted(by_group.items()):
+        for path in sorted({k for d in docs for k in d if k != "_id"}):
+            values = [d.get(path) for d in docs if d.get(path) is not None]
+            many = bool(values) and all(isinstance(v, list) for v in values)
+            flat = [str(x) for v in values for x in (v if many else [v]) if isinstance(x, str | int)
+                    and not isinstance(x, bool)]
+            if not flat or (not many and any(isinstance(v, list | Mapping) for v in values)):
+                continue
+            for target, target_ids in sorted(ids.items()):
+                if target == name or not target_ids:
+                    continue
+                matched = sum(1 for v in flat if v in target_ids)
+                if matched / len(flat) >= MIN_REFERENCE_MATCH:
+                    out.append(Reference(name, path, target, many, matched, len(flat)))
+                    break
+    return out
+
+
+def _entity_name(value: str) -> str:
+    name = re.sub(r"[^a-z0-9_]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", value).lower()).strip("_")
+    return name or "entity"
+
+
+def _relationships(groups: dict[str, Group], keys: Mapping[str, Any]) -> list[Relationship]:
+    """Groups whose first two key fields both carry the prefix another group's first key field carries."""
+    if len(keys) < 2:
+        return []
+    pk, sk = list(keys)[:2]
+    owners = {g.keys[pk].prefix: g.name for g in groups.values()
+              if g.keys[pk].prefix and g.keys[sk].equals is not None}
+    out = []
+    for g in groups.values():
+        p, s = g.keys[pk].prefix, g.keys[sk].prefix
+        if p in owners and s in owners and owners[p] != g.name and owners[s] != g.name:
+            out.append(Relationship(g.name, owners[p], owners[s], g.documents))
+    return out

@@ -1,0 +1,311 @@
+"""Turn `transforms.discovery.Findings` into what the project runs: DSQL DDL, the migration spec, and a report.
+
+Pure: text and dicts in, text and dicts out; the `discover` command (`cli.discover`) writes them.
+
+Tables follow the movie migration's conventions, which the Spark job writes: an entity table has a UUID primary
+key `<entity>_id` (derived by the job from the source key), `source_id` (the key's id part), one column per
+field, and the lineage columns `source_doc_id`, `source_version`, `migration_run_id`, `migrated_at`; a
+relationship (junction) table has the two UUIDs as its primary key. No foreign keys (DSQL has none); the
+columns joins use get `CREATE INDEX ASYNC`. An array of objects becomes a child table in the DDL and the report
+(the job keeps the array whole in a `json` column of its parent until it can fill child tables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from transforms.discovery import FieldStats, Findings, Group
+
+LINEAGE = (("source_doc_id", "text"), ("source_version", "text"), ("migration_run_id", "text"),
+           ("migrated_at", "timestamptz"))
+SPEC_TO_SQL = {"double": "double precision"}
+RARE = 0.05  # a field in fewer documents of its type is reported as rare
+
+
+@dataclass
+class Column:
+    name: str
+    source: str  # dotted source path ("" for key and lineage columns)
+    type: str  # spec type: text, int, bigint, double, numeric(p,s), date, timestamptz, json, boolean, uuid
+    required: bool = False
+    array_of: str | None = None
+    reason: str = ""
+
+    @property
+    def sql_type(self) -> str:
+        return SPEC_TO_SQL.get(self.type, self.type)
+
+
+@dataclass
+class Table:
+    name: str
+    entity: str
+    kind: str  # entity, relationship, child
+    columns: list[Column]
+    primary_key: tuple[str, ...]
+    indexes: list[tuple[str, ...]] = field(default_factory=list)
+    refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # column → (entity, pk|sk)
+    documents: int = 0
+
+
+def plural(name: str) -> str:
+    if name.endswith(("s", "x", "ch", "sh")):
+        return f"{name}es"
+    if name.endswith("y") and len(name) > 1 and name[-2] not in "aeiou":
+        return f"{name[:-1]}ies"
+    return f"{name}s"
+
+
+def column_type(stats: FieldStats) -> tuple[str, str | None, str]:
+    """(spec type, array element type, reason) for the values one field held."""
+    kinds = stats.value_kinds - {"bad"}
+    if not kinds:
+        return "text", None, "only nulls seen: text until values show otherwise"
+    if kinds == {"bool"}:
+        return "boolean", None, "booleans"
+    if kinds == {"int"}:
+        big = (stats.int_min or 0) < -(2**31) or (stats.int_max or 0) >= 2**31
+        return ("bigint", None, "integers beyond 32 bits") if big else ("int", None, "integers within 32 bits")
+    if kinds <= {"int", "float", "decimal"}:
+        if stats.max_scale and stats.max_scale <= 6 and stats.max_precision <= 18:
+            digits = max(stats.max_precision, len(str(abs(stats.int_max or 0))) + stats.max_scale)
+            return f"numeric({min(38, digits + 2)},{stats.max_scale})", None, (
+                f"decimals with at most {stats.max_scale} digits after the point")
+        return "double", None, "floating-point numbers"
+    if kinds == {"date"}:
+        return "date", None, "ISO dates (YYYY-MM-DD)"
+    if kinds == {"datetime"} and stats.midnights == stats.kinds["datetime"]:
+        return "date", None, "timestamps that are all midnight UTC: dates"
+    if kinds <= {"date", "datetime"}:
+        return "timestamptz", None, "timestamps"
+    if kinds == {"array"}:
+        elements = set(stats.element_kinds) - {"null"}
+        scalar = _scalar_type(elements)
+        if scalar:
+            return "json", scalar, f"arrays of {scalar} values: a json array (DSQL has no array columns)"
+        return "json", None, "arrays of mixed or nested values: kept whole as json"
+    if kinds == {"object"}:
+        return "json", None, "an object kept whole"
+    if kinds <= {"string", "objectid", "date", "datetime"}:
+        return "text", None, "strings"
+    return "text", None, f"mixed kinds {sorted(kinds)}: text keeps every value"
+
+
+def _scalar_type(kinds: set[str]) -> str | None:
+    if kinds == {"int"}:
+        return "bigint"
+    if kinds <= {"string", "objectid"} and kinds:
+        return "text"
+    if kinds == {"bool"}:
+        return "boolean"
+    if kinds <= {"int", "float", "decimal"} and kinds:
+        return "double"
+    return None
+
+
+def _columns(group: Group, taken: set[str], skip: frozenset[str] = frozenset()) -> list[Column]:
+    """One column per field of the group: objects of scalars flattened to their fields, `_id` left to lineage,
+    `skip` (reference fields) left to the caller."""
+    out: list[Column] = []
+    paths = sorted(group.fields)
+    flattened = {p for p in paths if group.fields[p].value_kinds == {"object"}
+                 and any(q.startswith(f"{p}.") for q in paths)}
+    for path in paths:
+        stats = group.fields[path]
+        if path == "_id" or path in flattened or path.split(".")[0] in group.keys or path in skip:
+            continue
+        if any(path.startswith(f"{p}.") for p in flattened) and path.count(".") > 1:
+            continue  # deeper levels: the nearest flattened object's columns cover them (kept as json there)
+        leaf = path.rsplit(".", 1)[-1]
+        name = _ident(leaf if leaf not in taken else path.replace(".", "_"))
+        taken.add(name)
+        type_, array_of, reason = column_type(stats)
+        required = stats.present == group.documents and stats.nulls == 0
+        out.append(Column(name, path, type_, required, array_of, reason))
+    return out
+
+
+def _ident(name: str) -> str:
+    import re
+
+    text = re.sub(r"[^a-z0-9_]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()).strip("_")
+    return text if text and not text[0].isdigit() else f"f_{text}"
+
+
+def plan_tables(findings: Findings) -> list[Table]:
+    """The tables the findings call for, entities first, then relationships, then child tables."""
+    rel_of = {r.group: r for r in findings.relationships}
+    refs_of: dict[str, list[Any]] = {}
+    for ref in findings.references:
+        refs_of.setdefault(ref.group, []).append(ref)
+    tables: list[Table] = []
+    for g in findings.groups.values():
+        if g.name in rel_of:
+            continue
+        id_col = f"{g.name}_id"
+        cols = [Column(id_col, "", "uuid", True, reason="derived from the source key (UUIDv5)"),
+                Column("source_id", "", "text", True, reason="the id part of the source key")]
+        indexes: list[tuple[str, ...]] = []
+        refs: dict[str, tuple[str, str]] = {}
+        for ref in refs_of.get(g.name, []):
+            if ref.many:
+                continue
+            col = f"{ref.target}_id" if ref.target != g.name else f"parent_{ref.target}_id"
+            stats = g.fields[ref.field]
+            cols.append(Column(col, ref.field, "uuid", stats.present == g.documents and stats.nulls == 0,
+                               reason=f"`{ref.field}` holds {ref.target} ids ({ref.matched}/{ref.values}): the "
+                                      f"{ref.target}'s UUID, indexed for joins"))
+            indexes.append((col,))
+            refs[col] = (ref.target, ref.field)
+        cols += _columns(g, {c.name for c in cols} | {n for n, _ in LINEAGE},
+                         frozenset(r.field for r in refs_of.get(g.name, [])))
+        tables.append(Table(plural(g.name), g.name, "entity", cols, (id_col,), [*indexes, ("migration_run_id",)],
+                            refs, documents=g.documents))
+    for ref in findings.references:
+        if not ref.many:
+            continue
+        a, b = f"{ref.group}_id", f"{ref.target}_id"
+        cols = [Column(a, "", "uuid", True, reason=f"the {ref.group} holding the array `{ref.field}`"),
+                Column(b, "", "uuid", True, reason=f"a {ref.target} the array names")]
+        tables.append(Table(f"{ref.group}_{plural(ref.target)}", ref.group, "relationship", cols, (a, b),
+                            [(b,)], {a: (ref.group, "_id"), b: (ref.target, ref.field)},
+                            findings.groups[ref.group].documents))
+    for rel in findings.relationships:
+        g = findings.groups[rel.group]
+        a, b = f"{rel.pk_entity}_id", f"{rel.sk_entity}_id"
+        if a == b:
+            b = f"other_{b}"
+        cols = [Column(a, "", "uuid", True, reason=f"the {rel.pk_entity} named by the PK"),
+                Column(b, "", "uuid", True, reason=f"the {rel.sk_entity} named by the SK")]
+        cols += _columns(g, {a, b} | {n for n, _ in LINEAGE})
+        tables.append(Table(plural(g.name), g.name, "relationship", cols, (a, b), [(b,), ("migration_run_id",)],
+                            {a: (rel.pk_entity, "pk"), b: (rel.sk_entity, "sk")}, g.documents))
+    for g in findings.groups.values():
+        for path, fields in sorted(g.children.items()):
+            parent = f"{g.name}_id"
+            name = _ident(f"{g.name}_{path.replace('.', '_')}")
+            cols = [Column(parent, "", "uuid", True, reason=f"the {g.name} holding the array"),
+                    Column("position", "", "int", True, reason="the element's index in the array")]
+            members = FieldGroup(fields, max((s.present for s in fields.values()), default=0))
+            cols += _columns(members, {parent, "position"})
+            tables.append(Table(name, g.name, "child", cols, (parent, "position"), [], documents=g.documents))
+    return tables
+
+
+class FieldGroup(Group):
+    """The fields of an array's elements, shaped like a group so `_columns` can type them."""
+
+    def __init__(self, fields: dict[str, FieldStats], documents: int) -> None:
+        super().__init__("elements", None, documents, dict(fields))
+
+
+def table_ddl(schema: str, table: Table) -> str:
+    lines = [f"    {c.name} {c.sql_type}{' NOT NULL' if c.required and c.name not in table.primary_key else ''}"
+             for c in table.columns]
+    if table.kind != "child":
+        lines += [f"    {name} {type_}" for name, type_ in LINEAGE]
+    if len(table.primary_key) == 1:
+        lines[0] = lines[0].replace(f"{table.primary_key[0]} uuid", f"{table.primary_key[0]} uuid PRIMARY KEY")
+    else:
+        lines.append(f"    PRIMARY KEY ({', '.join(table.primary_key)})")
+    return f"CREATE TABLE IF NOT EXISTS {schema}.{table.name} (\n" + ",\n".join(lines) + "\n);\n"
+
+
+def ddl_files(schema: str, tables: list[Table], templates: dict[str, str]) -> dict[str, str]:
+    """File name → SQL, in the order the deployer applies them. `templates`: the project's own lock, pending
+    and load-log DDL (file name → text with `movie_db` as the schema), carried over to the new schema."""
+    files = {"001_schema.sql": f"-- Written by `bin/dbmigrate discover`.\nCREATE SCHEMA IF NOT EXISTS {schema};\n"}
+    for i, t in enumerate(tables, 1):
+        note = {"entity": f"-- One row per `{t.entity}` document ({t.documents} in the sample).",
+                "relationship": f"-- {t.entity}: the links between {' and '.join(e for e, _ in t.refs.values())} "
+                                f"({t.documents} in the sample). No foreign keys in DSQL: validation checks both ends.",
+                "child": f"-- The elements of an array of `{t.entity}` documents (not filled by the job yet)."}[t.kind]
+        files[f"{10 * i:03d}_{t.name}.sql"] = f"{note}\n{table_ddl(schema, t)}"
+    index_lines = ["-- DSQL builds indexes only asynchronously (progress in sys.jobs)."]
+    for t in tables:
+        for cols in t.indexes:
+            index_lines.append(f"CREATE INDEX ASYNC IF NOT EXISTS {t.name}_{'_'.join(cols)}_idx "
+                               f"ON {schema}.{t.name} ({', '.join(cols)});")
+    files[f"{10 * (len(tables) + 1):03d}_indexes.sql"] = "\n".join(index_lines) + "\n"
+    for name, text in sorted(templates.items()):
+        files[name] = text.replace("movie_db.", f"{schema}.")
+    return files
+
+
+def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
+    """The spec's `entities` section (what the Spark job maps), for entity and relationship tables."""
+    keys = list(findings.key_fields)
+    out: dict[str, Any] = {}
+    for t in tables:
+        if t.kind == "child":
+            continue
+        g = findings.groups[t.entity]
+        entry: dict[str, Any] = {"table": t.name, "type": g.type_value or t.entity}
+        if len(keys) >= 2:
+            entry["pk"], entry["sk"] = g.keys[keys[0]].as_spec(), g.keys[keys[1]].as_spec()
+        if t.kind == "entity":
+            entry["id_column"] = t.primary_key[0]
+        else:
+            entry["refs"] = {col: {"entity": entity, "from": part} for col, (entity, part) in t.refs.items()}
+        entry["columns"] = {c.name: {"from": c.source, "type": c.type, **({"required": True} if c.required else {}),
+                                     **({"array_of": c.array_of} if c.array_of else {})}
+                            for c in t.columns if c.source}
+        out[t.entity] = entry
+    return out
+
+
+def _share(n: int, of: int) -> str:
+    return f"{n / of:.0%}" if of else "-"
+
+
+def report_markdown(findings: Findings, tables: list[Table], *, source: str, dag_id: str, sampled: int) -> str:
+    """What was found, with its evidence, and every choice with its reason, for a person to review."""
+    lines = [f"# Discovery: {dag_id}", "", f"Source `{source}`, {sampled:,} documents sampled.", ""]
+    d = findings.discriminator
+    lines += ["## Entity types", ""]
+    if d:
+        lines += [f"Discriminator `{d.field}` ({d.coverage:.0%} of the documents): {d.reason}.", ""]
+    else:
+        lines += ["No discriminator field: " + ("types come from the key prefixes." if findings.key_fields
+                                                else "the collection holds one entity type."), ""]
+    if findings.key_fields:
+        lines += ["Key fields: " + "; ".join(f"`{k}` ({', '.join(f'{p} ×{n}' for p, n in v.items())})"
+                                           for k, v in findings.key_fields.items()), ""]
+    lines += ["| type | documents | share | table | kind | keys |", "|---|---|---|---|---|---|"]
+    for t in tables:
+        g = findings.groups[t.entity]
+        keys = ", ".join(f"{k}: {p.prefix or p.equals} ({p.coverage:.0%})" for k, p in g.keys.items())
+        lines.append(f"| {g.type_value or g.name} | {g.documents:,} | {_share(g.documents, findings.documents)} | "
+                     f"`{t.name}` | {t.kind} | {keys or '-'} |")
+    lines += ["", "## Tables", ""]
+    for t in tables:
+        lines += [f"### `{t.name}` ({t.kind}, primary key {', '.join(t.primary_key)})", "",
+                  "| column | type | from | present | null | why |", "|---|---|---|---|---|---|"]
+        g = findings.groups[t.entity]
+        fields = g.children.get(next((p for p in g.children if t.name.endswith(p.replace('.', '_'))), ""), {}) \
+            if t.kind == "child" else g.fields
+        for c in t.columns:
+            s = fields.get(c.source) if c.source else None
+            present = _share(s.present, g.documents) if s and t.kind != "child" else "-"
+            nulls = f"{s.nulls:,}" if s else "-"
+            type_ = c.sql_type + (f" (array of {c.array_of})" if c.array_of else "")
+            lines.append(f"| {c.name} | {type_}{' NOT NULL' if c.required else ''} | {c.source or '-'} | {present} | "
+                         f"{nulls} | {c.reason} |")
+        lines.append("")
+    anomalies = list(findings.anomalies)
+    for g in findings.groups.values():
+        for path, s in sorted(g.fields.items()):
+            kinds = s.value_kinds
+            if len(kinds - {"int", "float", "decimal"}) > 1 or ("string" in kinds and len(kinds) > 1):
+                anomalies.append(f"`{g.name}.{path}` holds mixed kinds {dict(sorted(s.kinds.items()))}")
+            if "bad" in kinds:
+                anomalies.append(f"`{g.name}.{path}`: {s.kinds['bad']} unreadable Extended JSON value(s)")
+            if g.documents and s.present / g.documents < RARE:
+                anomalies.append(f"`{g.name}.{path}` is rare: {s.present} of {g.documents} documents")
+    lines += ["## Anomalies", ""] + ([f"- {a}" for a in anomalies] or ["- none in the sample"]) + [""]
+    lines += ["## Choices", ""] + [f"- **{c}**: {why}" for c, why in findings.choices]
+    lines += ["- **UUID primary keys** derived from the source keys (UUIDv5, as the job derives them), the source "
+              "id kept in `source_id`: reruns write the same keys.",
+              "- **No foreign keys** (DSQL has none); `CREATE INDEX ASYNC` on the columns joins use.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Discover → run: `bin/dbmigrate discover` on a generated movie collection writes a spec and DDL; dropped into a
+copy of the project's include folder, they make a new DAG that `airflow dags test` runs to a passed report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from cli.discover import run as discover
+
+from generators.movie_collection import write
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark]
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "discovered_movies_to_dsql"
+
+
+def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str) -> None:
+    source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / "movies.json"
+    write(source, movies=60, seed=11)
+    out = tmp_path / "out"
+    assert discover([str(source), "--name", DAG_ID, "--out", str(out), "--sample", "5000"]) == 0
+    assert (out / "docs" / "discovery" / f"{DAG_ID}.md").read_text().count("relationship") >= 2
+    include = tmp_path / "include"
+    shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(out / "include", include, dirs_exist_ok=True)
+    env = {**os.environ, "DBMIGRATE_INCLUDE_DIR": str(include)}
+    started = time.time()
+    try:
+        proc = subprocess.run(["airflow", "dags", "test", DAG_ID, "-c", json.dumps({"source_uri": f"file://{source}"})],
+                              capture_output=True, text=True, timeout=900, env=env)
+        reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/report.json")
+                   if p.stat().st_mtime >= started]
+        assert proc.returncode == 0 and len(reports) == 1, proc.stdout[-4000:] + proc.stderr[-4000:]
+        report = json.loads(reports[0].read_text())
+        assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
+        assert set(report["entities"]) == {"movie", "actor", "director", "movie_actor", "movie_director"}
+        with psycopg.connect(dsql_uri) as conn:
+            movies = conn.execute("SELECT count(*) FROM discovered_movies.movies").fetchone()[0]
+        assert movies == 60
+    finally:
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS discovered_movies CASCADE")

@@ -1,0 +1,165 @@
+"""transforms.discovery and discovery_render on three shapes: the movie adjacency list, orders with embedded line
+items, and a plain discriminator whose types refer to each other by `_id` (no key prefixes)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from generators.movie_collection import write
+from transforms.ddl_lint import lint_dsql
+from transforms.discovery import discover
+from transforms.discovery_render import ddl_files, plan_tables, spec_entities
+from transforms.extjson import loads
+
+
+def tables_of(docs: list[dict], single_type: str = "document") -> dict[str, tuple[str, tuple[str, ...], dict]]:
+    return {t.name: (t.kind, t.primary_key, t.refs) for t in plan_tables(discover(docs, single_type))}
+
+
+@pytest.fixture(scope="module")
+def movie_docs(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    path = tmp_path_factory.mktemp("disc") / "movies.json"
+    write(path, movies=80, seed=5)
+    return [loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_the_movie_collection_gives_the_five_tables(movie_docs: list[dict]) -> None:
+    findings = discover(movie_docs)
+    assert findings.discriminator and findings.discriminator.field == "type"
+    assert list(findings.key_fields) == ["PK", "SK"]
+    found = tables_of(movie_docs)
+    assert found == {
+        "movies": ("entity", ("movie_id",), {}), "actors": ("entity", ("actor_id",), {}),
+        "directors": ("entity", ("director_id",), {}),
+        "movie_actors": ("relationship", ("movie_id", "actor_id"), {"movie_id": ("movie", "pk"),
+                                                                   "actor_id": ("actor", "sk")}),
+        "movie_directors": ("relationship", ("movie_id", "director_id"), {"movie_id": ("movie", "pk"),
+                                                                         "director_id": ("director", "sk")}),
+    }
+    tables = plan_tables(findings)
+    movies = next(t for t in tables if t.name == "movies")
+    cols = {c.name: c for c in movies.columns}
+    assert cols["title"].required and cols["genres"].type == "json" and cols["genres"].array_of == "text"
+    assert cols["budget"].source == "details.budget"  # an embedded object's scalars become columns
+    entities = spec_entities(findings, tables)
+    assert entities["movie_actor"]["pk"] == {"prefix": "MOVIE#"} and entities["movie"]["sk"] == {"equals": "METADATA"}
+    for name, sql in ddl_files("disc", tables, {}).items():
+        assert lint_dsql(sql) == [], name
+
+
+def orders(n: int = 120) -> list[dict]:
+    rng = random.Random(1)
+    out = []
+    for i in range(n):
+        items = [{"sku": f"SKU-{rng.randrange(50)}", "qty": rng.randint(1, 5),
+                  "price": {"$numberDecimal": f"{rng.randint(100, 9999) / 100:.2f}"}} for _ in range(rng.randint(1, 4))]
+        doc = {"_id": {"$oid": f"{i:024x}"}, "order_no": 1000 + i,
+               "customer": {"name": f"c{i}", "email": f"c{i}@example.com"},
+               "placed_at": {"$date": f"2024-01-{1 + i % 28:02d}T10:00:00Z"}, "items": items, "tags": ["web"]}
+        out.append(loads(json.dumps(doc)))
+    return out
+
+
+def test_embedded_arrays_of_objects_become_a_child_table() -> None:
+    found = tables_of(orders(), "order")
+    assert found["orders"][:2] == ("entity", ("order_id",))
+    assert found["order_items"][:2] == ("child", ("order_id", "position"))
+    tables = {t.name: t for t in plan_tables(discover(orders(), "order"))}
+    child = {c.name: c for c in tables["order_items"].columns}
+    assert child["qty"].type == "int" and child["price"].type.startswith("numeric(") and child["sku"].type == "text"
+    parent = {c.name: c for c in tables["orders"].columns}
+    assert parent["email"].source == "customer.email" and parent["placed_at"].type == "timestamptz"
+    assert parent["tags"].array_of == "text"
+
+
+def library() -> list[dict]:
+    docs: list[dict] = [{"_id": f"a{i}", "type": "author", "name": f"Author {i}"} for i in range(10)]
+    docs += [{"_id": f"g{i}", "type": "genre", "name": f"Genre {i}"} for i in range(4)]
+    docs += [{"_id": f"b{i}", "type": "book", "title": f"Book {i}", "author_id": f"a{i % 10}",
+              "genre_ids": [f"g{i % 4}", f"g{(i + 1) % 4}"], "pages": 100 + i} for i in range(40)]
+    return docs
+
+
+def test_a_plain_discriminator_with_id_references() -> None:
+    found = tables_of(library())
+    assert set(found) == {"authors", "genres", "books", "book_genres"}
+    assert found["books"][2] == {"author_id": ("author", "author_id")}
+    assert found["book_genres"][:2] == ("relationship", ("book_id", "genre_id"))
+    tables = {t.name: t for t in plan_tables(discover(library()))}
+    assert ("author_id",) in tables["books"].indexes
+    assert "author_id" in {c.name for c in tables["books"].columns}
+    assert "genre_ids" not in {c.name for c in tables["books"].columns}
+
+
+def test_ddl_of_every_shape_passes_the_dsql_rules(tmp_path: Path) -> None:
+    for docs in (orders(), library()):
+        for name, sql in ddl_files("disc", plan_tables(discover(docs)), {}).items():
+            assert lint_dsql(sql) == [], (name, sql)
+
+
+def test_key_prefixes_name_the_types_without_a_type_field(movie_docs: list[dict]) -> None:
+    untyped = [{k: v for k, v in d.items() if k != "type"} for d in movie_docs]
+    found = tables_of(untyped)
+    assert set(found) == {"movies", "actors", "directors", "movie_actors", "movie_directors"}
+    assert found["movie_actors"][:2] == ("relationship", ("movie_id", "actor_id"))
+
+
+def test_links_to_entities_outside_the_sample_are_reported(movie_docs: list[dict]) -> None:
+    orphan = {"_id": loads('{"$oid": "65a000000000000000000001"}'), "type": "movie_actor",
+              "PK": "MOVIE#nowhere", "SK": "ACTOR#nobody", "character_name": "Ghost"}
+    findings = discover([*movie_docs, orphan])
+    assert any("movie_actor" in a and "1 of" in a for a in findings.anomalies), findings.anomalies
+
+
+def test_the_shipped_linter_and_dsql_lint_pass_the_discovered_ddl(tmp_path: Path, movie_docs: list[dict]) -> None:
+    from tests.include.transforms.test_ddl_lint import run_dsql_lint
+
+    for docs, single in ((movie_docs, "document"), (orders(), "order"), (library(), "document")):
+        for name, sql in ddl_files("disc", plan_tables(discover(docs, single)), {}).items():
+            path = tmp_path / name
+            path.write_text(sql)
+            assert lint_dsql(sql) == [] and run_dsql_lint(path).returncode == 0, (name, sql)
+
+
+def test_discover_writes_the_project_layout_and_reports_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                 ) -> None:
+    from cli.discover import run, sample_documents
+
+    source = tmp_path / "orders.json"
+    source.write_text("\ufeff" + "\n".join(json.dumps(d, default=str) for d in
+                                           [{"_id": {"$oid": f"{i:024x}"}, "n": i} for i in range(50)]) + "\n")
+    docs, seen, bad = sample_documents(source.as_uri(), 10, progress_s=0)
+    assert (len(docs), seen, bad) == (10, 50, 0)  # the BOM is the reader's business, as in the job
+    assert "discover: " in capsys.readouterr().err
+    assert run([str(source), "--name", "orders_to_dsql", "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert not (out / "include" / "specs" / "orders_to_dsql.yaml").exists()  # not an adjacency list: no spec yet
+    assert "no spec written" in capsys.readouterr().err
+    assert (out / "include" / "sql" / "orders" / "010_orders.sql").exists()
+    assert (out / "docs" / "discovery" / "orders_to_dsql.md").exists()
+
+
+def test_a_live_collection_is_sampled_through_the_jobs_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                              movie_docs: list[dict]) -> None:
+    """No MongoDB server installs here: mongomock (as the Mongo provider's own tests use) stands in for it."""
+    import cli.discover as cli
+    import mongomock
+    from bson import json_util
+
+    collection = mongomock.MongoClient()["entertainment"]["movie_collection"]
+    raw = [json_util.loads(json.dumps(d, default=str)) for d in movie_docs[:300]]
+    for d in raw:
+        d.pop("_id")
+    collection.insert_many(raw)
+    monkeypatch.setattr(cli, "mongo_collection", lambda uri, db, coll: collection)
+    out = tmp_path / "out"
+    assert cli.run(["mongodb://mongo.example:27017", "--name", "live_movies_to_dsql", "--out", str(out),
+                    "--database", "entertainment", "--collection", "movie_collection"]) == 0
+    spec = (out / "include" / "specs" / "live_movies_to_dsql.yaml").read_text()
+    assert "collection: movie_collection" in spec and "database: entertainment" in spec
+    assert {p.name for p in (out / "include" / "sql" / "live_movies").glob("0[1-5]0_*.sql")} == {
+        "010_actors.sql", "020_directors.sql", "030_movies.sql", "040_movie_actors.sql", "050_movie_directors.sql"}
