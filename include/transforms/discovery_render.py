@@ -47,6 +47,7 @@ class Table:
     indexes: list[tuple[str, ...]] = field(default_factory=list)
     refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # column → (entity, pk|sk)
     documents: int = 0
+    array: str = ""  # child tables: the array field of the parent they come from
 
 
 def plural(name: str) -> str:
@@ -189,7 +190,8 @@ def plan_tables(findings: Findings) -> list[Table]:
                     Column("position", "", "int", True, reason="the element's index in the array")]
             members = FieldGroup(fields, max((s.present for s in fields.values()), default=0))
             cols += _columns(members, {parent, "position"})
-            tables.append(Table(name, g.name, "child", cols, (parent, "position"), [], documents=g.documents))
+            tables.append(Table(name, g.name, "child", cols, (parent, "position"), [], documents=g.documents,
+                                array=path))
     return tables
 
 
@@ -283,8 +285,7 @@ def report_markdown(findings: Findings, tables: list[Table], *, source: str, dag
         lines += [f"### `{t.name}` ({t.kind}, primary key {', '.join(t.primary_key)})", "",
                   "| column | type | from | present | null | why |", "|---|---|---|---|---|---|"]
         g = findings.groups[t.entity]
-        fields = g.children.get(next((p for p in g.children if t.name.endswith(p.replace('.', '_'))), ""), {}) \
-            if t.kind == "child" else g.fields
+        fields = g.children.get(t.array, {}) if t.kind == "child" else g.fields
         for c in t.columns:
             s = fields.get(c.source) if c.source else None
             present = _share(s.present, g.documents) if s and t.kind != "child" else "-"
