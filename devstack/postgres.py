@@ -89,8 +89,8 @@ def stop(pgdata: Path) -> None:
         pg_commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_run_as(), timeout=60)
 
 
-def ensure_database(port: int, password: str, name: str) -> None:
-    """CREATE DATABASE if missing (psql, so no driver is needed here)."""
+def ensure_database(port: int, password: str, name: str) -> bool:
+    """CREATE DATABASE if missing (psql, so no driver is needed here); True if it was created."""
     env = {**os.environ, "PGPASSWORD": password}
     base = [str(bin_path("psql")), "-h", "127.0.0.1", "-p", str(port), "-U", POSTGRES_USER, "-d", "postgres",
             "-v", "ON_ERROR_STOP=1", "-tAc"]
@@ -98,6 +98,7 @@ def ensure_database(port: int, password: str, name: str) -> None:
                             capture_output=True, text=True, check=True).stdout.strip()
     if not exists:
         subprocess.run([*base, f'CREATE DATABASE "{name}"'], env=env, check=True, capture_output=True)
+    return not exists
 
 
 def new_password() -> str:

@@ -30,6 +30,9 @@ VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 DSQL_DB = "postgres"  # DSQL has exactly one database, `postgres`
 SOURCE_DB = "dms_sample"  # the SQL Server stand-in
+# Airflow's own metadata DB: PostgreSQL, as on MWAA. The UI's four processes and the LocalExecutor's workers write
+# it at once; SQLite answered them with `database is locked` (a backfill's `airflow backfill create`, in CI).
+AIRFLOW_DB = "airflow"
 
 
 def _free_port() -> int:
@@ -74,8 +77,9 @@ def _moto_up(port: int) -> None:
     if _pid_alive(pidfile) and _port_open(port):
         return
     log = open(STATE_DIR / "moto.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # moto_server, one request at a time: conditional writes as atomic as DynamoDB's (devstack.moto_server)
+    proc = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
     pidfile.write_text(str(proc.pid))
     for _ in range(100):
         if _port_open(port):
@@ -112,6 +116,8 @@ def env_vars(state: dict) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg://postgres:{quote(pg_pw, safe='')}"
+                                               f"@127.0.0.1:{pg_port}/{AIRFLOW_DB}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_DSQL_DEFAULT": json.dumps(dsql_conn),
         "AIRFLOW_CONN_DMS_SAMPLE_SOURCE": json.dumps(source_conn),
@@ -148,10 +154,11 @@ def _seed_aws(env: dict[str, str]) -> None:
         s3.create_bucket(Bucket=bucket)
 
 
-def _airflow_up(env: dict[str, str]) -> None:
+def _airflow_up(env: dict[str, str], created: bool) -> None:
+    """`airflow db migrate` once per metadata DB (`created`: its database is new, whatever the marker says)."""
     home = Path(env["AIRFLOW_HOME"])
     marker = home / ".migrated"
-    if marker.exists():
+    if marker.exists() and not created:
         return
     home.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env={**os.environ, **env}, check=True,
@@ -169,9 +176,10 @@ def up() -> None:
     if not postgres.is_running(pgdata):
         postgres.start(pgdata, state["pg_port"], STATE_DIR / "postgres.log")
     postgres.ensure_database(state["pg_port"], state["pg_password"], SOURCE_DB)
+    created = postgres.ensure_database(state["pg_port"], state["pg_password"], AIRFLOW_DB)
     _moto_up(state["moto_port"])
     _seed_aws(env)
-    _airflow_up(env)
+    _airflow_up(env, created)
     print(f"local stack up: postgres 127.0.0.1:{state['pg_port']}, moto {env['AWS_ENDPOINT_URL']}, "
           f"AIRFLOW_HOME={env['AIRFLOW_HOME']}", file=sys.stderr)
 

@@ -79,7 +79,7 @@ __all__ = [
     "source_count_queries",
     "transferred_from",
     "transferred_to",
-    "type_filter",
+    "type_attribute",
     "venue_subjects",
 ]
 
@@ -219,11 +219,9 @@ def interval_count_sql(schema: str, window: Window) -> str:
     return count_sql(schema, hist, f"{integral_sql(hist)} AND {in_window(window)}")
 
 
-def type_filter(table: str, item_type: str) -> dict[str, Any]:
-    """`count_items` keyword arguments selecting the items of one type (item_type / data_type attribute)."""
-    attribute = "item_type" if table == TICKET_SALES else "data_type"
-    return {"filter_expression": "#t = :t", "expression_names": {"#t": attribute},
-            "expression_values": {":t": {"S": item_type}}}
+def type_attribute(table: str) -> str:
+    """The attribute that tells the item types of `table` apart."""
+    return "item_type" if table == TICKET_SALES else "data_type"
 
 
 def _is_prime(n: int) -> bool:

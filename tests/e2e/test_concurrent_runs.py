@@ -1,7 +1,8 @@
 """End to end: two `airflow dags test movie_collection_to_dsql` processes started at the same moment on the same
 target never both write, neither fails falsely, and the target holds exactly the expected rows.
 
-Each process has its own copy of the Airflow metadata database, as two deployments would: `max_active_runs=1`
+Each process has its own Airflow metadata database (a copy of a sqlite file migrated once), as two deployments
+would: `max_active_runs=1`
 cannot see the other run, only the target lock can. The target is a schema of this test (the spec and DDL are
 copied with the schema renamed), deployed before the runs start: on an empty PostgreSQL two concurrent first
 `CREATE … IF NOT EXISTS` can collide in the catalog (DSQL reports that as an OCC conflict the deployer retries),
@@ -54,42 +55,44 @@ def target(tmp_path: Path, dsql_uri: str) -> Iterator[tuple[Path, str]]:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def _metadata_db(tmp_path: Path, name: str) -> tuple[Path, int]:
-    """A private copy of the embedded stack's Airflow metadata database (sqlite) for one process, and the last
-    dag_run id already in it."""
-    from airflow.configuration import conf
+@pytest.fixture(scope="module")
+def metadata_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty Airflow metadata database (sqlite, `airflow db migrate`d) that each process gets a copy of."""
+    db = tmp_path_factory.mktemp("airflow_db") / "airflow.db"
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"}
+    subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
+    return db
 
-    uri = conf.get("database", "sql_alchemy_conn")
-    if not uri.startswith("sqlite:///"):
-        pytest.skip("copies the embedded stack's sqlite metadata database, one per process")
+
+def _metadata_db(template: Path, tmp_path: Path, name: str) -> Path:
+    """A private metadata database for one process: a single `airflow dags test` is all that writes it."""
     copy = tmp_path / f"airflow_{name}.db"
-    shutil.copy(uri[len("sqlite:///"):], copy)
-    with sqlite3.connect(copy) as conn:
-        return copy, conn.execute("SELECT coalesce(max(id), 0) FROM dag_run").fetchone()[0]
+    shutil.copy(template, copy)
+    return copy
 
 
-def _run_of(db: Path, after_id: int) -> tuple[str, dict[str, tuple[str, str | None, str | None]]]:
+def _run_of(db: Path) -> tuple[str, dict[str, tuple[str, str | None, str | None]]]:
     """The run a process made, and task_id → (state, start, end) of its tasks, from its metadata database."""
     with sqlite3.connect(db) as conn:
-        (run_id,) = [r[0] for r in conn.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND id > ?",
-                                                (DAG_ID, after_id))]
+        (run_id,) = [r[0] for r in conn.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (DAG_ID,))]
         return run_id, {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
             "SELECT task_id, state, start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ?",
             (DAG_ID, run_id))}
 
 
-def test_two_simultaneous_runs_never_both_write(tmp_path: Path, dsql_uri: str, target: tuple[Path, str]) -> None:
+def test_two_simultaneous_runs_never_both_write(tmp_path: Path, dsql_uri: str, target: tuple[Path, str],
+                                                metadata_template: Path) -> None:
     include, schema = target
     source = tmp_path / "data" / "movie_collection.json"
     expected = write(source, movies=150, seed=7)
     reports = tmp_path / "reports"
     procs, dbs = [], []
     for name in ("a", "b"):
-        db, after_id = _metadata_db(tmp_path, name)
+        db = _metadata_db(metadata_template, tmp_path, name)
         env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
                "DBMIGRATE_INCLUDE_DIR": str(include), "LOCAL_REPORTS_DIR": str(reports),
                "DBMIGRATE_QUARANTINE_URI": f"file://{tmp_path / 'quarantine'}"}
-        dbs.append((db, after_id))
+        dbs.append(db)
         procs.append(subprocess.Popen(
             ["airflow", "dags", "test", DAG_ID, "-c", json.dumps({"source_uri": f"file://{source}"})],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env))
@@ -98,8 +101,8 @@ def test_two_simultaneous_runs_never_both_write(tmp_path: Path, dsql_uri: str, t
     assert len(found) == 2, "\n\n".join(log[-4000:] for log in logs)
     by_run = {r["run_id"]: r for r in (json.loads(p.read_text()) for p in found)}
     runs = []
-    for proc, (db, after_id), log in zip(procs, dbs, logs, strict=True):
-        run_id, states = _run_of(db, after_id)
+    for proc, db, log in zip(procs, dbs, logs, strict=True):
+        run_id, states = _run_of(db)
         runs.append({"rc": proc.returncode, "report": by_run[run_id], "states": states, "log": log})
 
     passed = [r for r in runs if r["report"]["status"] == "passed"]

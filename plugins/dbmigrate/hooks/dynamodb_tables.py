@@ -20,7 +20,7 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
 import dbmigrate  # noqa: F401 - puts include/ on sys.path for `transforms`
-from connectors.dynamodb_writer import THROTTLING_ERRORS, count_items
+from connectors.dynamodb_writer import THROTTLING_ERRORS, count_items, count_items_by
 from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "dynamodb_tables.json"
@@ -94,6 +94,13 @@ class DynamoDBTablesHook(AwsBaseHook):
         """
         return count_items(table, client=self.conn, segments=segments, filter_expression=filter_expression,
                            expression_values=expression_values, expression_names=expression_names)
+
+    def count_items_by(self, table: str, attribute: str, *, segments: int = 4) -> dict[str | None, int]:
+        """The items of `table` counted by one string attribute's value, in one parallel, consistent Scan.
+
+        Wraps `connectors.dynamodb_writer.count_items_by`.
+        """
+        return count_items_by(table, attribute, client=self.conn, segments=segments)
 
     def batch_get_items(self, table: str, keys: list[dict[str, dict]], *, max_attempts: int = 10,
                         sleep: Callable[[float], None] = time.sleep) -> list[dict[str, dict]]:

@@ -19,6 +19,7 @@ from connectors.dynamodb_writer import (
     CapacityShareLimiter,
     UnprocessedItemsError,
     count_items,
+    count_items_by,
     item_size_bytes,
     write_items,
     write_units,
@@ -87,6 +88,23 @@ class TestWriteItems:
         assert count_items(table, client=client, segments=1) == 1000
         assert count_items(table, client=client, segments=7, filter_expression="#k = :k",
                            expression_names={"#k": "kind"}, expression_values={":k": {"S": "odd"}}) == 500
+
+    def test_counts_by_attribute_in_one_scan(self, client: Any, table: str) -> None:
+        items = make_items(61)
+        items[5] = {k: v for k, v in items[5].items() if k != "kind"}  # no kind: counted under None
+        items[6]["kind"] = {"N": "1"}  # not a string: no known kind either
+        write_items(items, table=table, key_names=KEYS, client=client)
+        scans: list[dict[str, Any]] = []
+
+        class Paging:
+            def scan(self, **kwargs: Any) -> dict[str, Any]:
+                scans.append(kwargs)
+                return client.scan(**kwargs, Limit=9)
+
+        assert count_items_by(table, "kind", client=Paging(), segments=3) == {"even": 30, "odd": 29, None: 2}
+        assert {s["ProjectionExpression"] for s in scans} == {"#a"}
+        assert len(scans) >= 61 // 9  # pages of every segment followed, the table read once
+        assert count_items_by(table, "missing", client=client) == {None: 61}
 
     def test_count_follows_last_evaluated_key(self, client: Any, table: str) -> None:
         write_items(make_items(60), table=table, key_names=KEYS, client=client)

@@ -163,3 +163,27 @@ def test_a_live_collection_is_sampled_through_the_jobs_reader(monkeypatch: pytes
     assert "collection: movie_collection" in spec and "database: entertainment" in spec
     assert {p.name for p in (out / "include" / "sql" / "live_movies").glob("0[1-5]0_*.sql")} == {
         "010_actors.sql", "020_directors.sql", "030_movies.sql", "040_movie_actors.sql", "050_movie_directors.sql"}
+
+
+def test_an_s3_export_is_read_like_a_file(tmp_path: Path, moto_endpoint: str, movie_docs: list[dict]) -> None:
+    """An `s3://` export (on the moto server) through the job's reader: two files under a prefix, sampled as one
+    collection, and a spec whose source is that prefix."""
+    import uuid
+
+    import boto3
+    import cli.discover as cli
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    bucket = f"discover-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    lines = [json.dumps(d, default=str) for d in movie_docs]
+    half = len(lines) // 2
+    s3.put_object(Bucket=bucket, Key="export/part-0.json", Body="\n".join(lines[:half]).encode() + b"\n")
+    s3.put_object(Bucket=bucket, Key="export/part-1.json", Body="\n".join(lines[half:]).encode() + b"\n")
+    docs, seen, bad = cli.sample_documents(f"s3://{bucket}/export/", 10_000)
+    assert (len(docs), seen, bad) == (len(movie_docs), len(movie_docs), 0)
+    out = tmp_path / "out"
+    assert cli.run([f"s3://{bucket}/export/", "--name", "s3_movies_to_dsql", "--out", str(out)]) == 0
+    spec = (out / "include" / "specs" / "s3_movies_to_dsql.yaml").read_text()
+    assert f"s3://{bucket}/export/" in spec
+    assert len(list((out / "include" / "sql" / "s3_movies").glob("0[1-5]0_*.sql"))) == 5

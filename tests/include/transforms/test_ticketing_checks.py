@@ -70,11 +70,8 @@ class TestSql:
                           *(("config", t) for t in ("PERSON", "TEAM", "SPORT_TYPE", "LOCATION",
                                                     "SPORT_LEAGUE_DIVISION"))}
 
-    def test_type_filter(self) -> None:
-        assert tc.type_filter("ticket_sales", "AVAILABLE") == {
-            "filter_expression": "#t = :t", "expression_names": {"#t": "item_type"},
-            "expression_values": {":t": {"S": "AVAILABLE"}}}
-        assert tc.type_filter("config", "TEAM")["expression_names"] == {"#t": "data_type"}
+    def test_type_attribute(self) -> None:
+        assert (tc.type_attribute("ticket_sales"), tc.type_attribute("config")) == ("item_type", "data_type")
 
     @pytest.mark.parametrize("sql,params", all_sql())
     def test_portable(self, sql: str, params: tuple) -> None:

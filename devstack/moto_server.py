@@ -1,0 +1,69 @@
+"""`python -m devstack.moto_server -H HOST -p PORT`: moto's server, with DynamoDB's writes one at a time.
+
+DynamoDB applies a conditional write atomically; moto's threaded server checks the condition and then writes,
+and another request may run in between. Two runs racing for the migration lock (`ConditionExpression`
+attribute_not_exists) could then both win, which real DynamoDB never lets happen. One lock around each DynamoDB
+write gives moto DynamoDB's atomicity. Reads are not serialized: a Scan page of a large table takes moto seconds,
+and nothing else (Airflow's triggers polling, a lock heartbeat) should wait behind it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
+
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+# The DynamoDB operations that write (X-Amz-Target `DynamoDB_20120810.<operation>`).
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
+                    "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"})
+
+
+def is_dynamodb_write(environ: dict[str, Any]) -> bool:
+    service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+    return service.startswith("DynamoDB_") and operation in WRITES
+
+
+def one_at_a_time(app: Wsgi, serialize: Callable[[dict[str, Any]], bool] = lambda environ: True) -> Wsgi:
+    """`app` with each request that `serialize` selects handled whole (its body read out) before the next
+    selected one starts; the others run as they come."""
+    lock = threading.Lock()
+
+    def serial(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not serialize(environ):
+            return app(environ, start_response)
+        with lock:
+            result = app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+
+    return serial
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="devstack.moto_server", description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: the URLs moto hands out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # as moto_server does
+    run_simple(args.host, args.port, one_at_a_time(app, is_dynamodb_write), threaded=True,
+               request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()
