@@ -77,7 +77,7 @@ def _moto_up(port: int) -> None:
     if _pid_alive(pidfile) and _port_open(port):
         return
     log = open(STATE_DIR / "moto.log", "ab")  # noqa: SIM115 - handed to the child process
-    # moto_server, one request at a time: conditional writes as atomic as DynamoDB's (devstack.moto_server)
+    # moto's server with DynamoDB writes one at a time: conditional writes as atomic as on AWS (devstack.moto_server)
     proc = subprocess.Popen([sys.executable, "-m", "devstack.moto_server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
     pidfile.write_text(str(proc.pid))

@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from connectors.dynamodb_scan import scan_pages
 from transforms.dynamo_items import item_size_bytes
 
-T = TypeVar("T")
 BATCH_SIZE = 25  # BatchWriteItem's limit
 THROTTLING_ERRORS = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
                                "RequestLimitExceeded"})
@@ -207,62 +207,56 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
     return written
 
 
-def _scan_segments(client: Any, base: Mapping[str, Any], segments: int, page: Callable[[dict[str, Any]], T],
-                   ) -> list[T]:
-    """`page` applied to every page of a parallel Scan: one thread per segment, each following
-    `LastEvaluatedKey` to its segment's end."""
-    if segments < 1:
-        raise ValueError(f"segments must be >= 1, got {segments}")
-    if client is None:
-        import boto3
-
-        client = boto3.client("dynamodb")
-
-    def scan_segment(segment: int) -> list[T]:
-        kwargs = {**base, "TotalSegments": segments, "Segment": segment}
-        found = []
-        while True:
-            response = client.scan(**kwargs)
-            found.append(page(response))
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="dynamodb-count") as pool:
-        return [result for pages in pool.map(scan_segment, range(segments)) for result in pages]
-
-
 def count_items(table: str, *, client: Any = None, segments: int = 4, filter_expression: str | None = None,
                 expression_values: Mapping[str, Any] | None = None,
                 expression_names: Mapping[str, str] | None = None, consistent_read: bool = True) -> int:
     """Count the items of `table` (matching `filter_expression`, if given) with a parallel COUNT Scan.
 
-    The scan reads the whole table (a filter reduces the count, not the read capacity used): to count
-    several kinds of item, `count_items_by` reads the table once for all of them.
+    Each of `segments` threads scans one segment and follows `LastEvaluatedKey` to its end. The scan
+    reads the whole table (a filter reduces the count, not the read capacity used): to count several
+    kinds of item, `count_items_by` reads the table once for all of them.
 
     :param filter_expression: A Scan FilterExpression, e.g. ``"item_type = :t"``.
     :param expression_values: Its ExpressionAttributeValues, e.g. ``{":t": {"S": "AVAILABLE"}}``.
     :param expression_names: Its ExpressionAttributeNames, e.g. ``{"#s": "seat"}``.
     :param consistent_read: Strongly consistent reads, so just-written items are counted. Default True.
     """
-    base: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ConsistentRead": consistent_read}
+    if segments < 1:
+        raise ValueError(f"segments must be >= 1, got {segments}")
+    if client is None:
+        import boto3
+
+        client = boto3.client("dynamodb")
+    base: dict[str, Any] = {"TableName": table, "Select": "COUNT", "TotalSegments": segments,
+                            "ConsistentRead": consistent_read}
     if filter_expression is not None:
         base["FilterExpression"] = filter_expression
     if expression_values:
         base["ExpressionAttributeValues"] = dict(expression_values)
     if expression_names:
         base["ExpressionAttributeNames"] = dict(expression_names)
-    return sum(_scan_segments(client, base, segments, lambda response: response["Count"]))
+
+    def count_segment(segment: int) -> int:
+        kwargs = {**base, "Segment": segment}
+        total = 0
+        while True:
+            response = client.scan(**kwargs)
+            total += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                return total
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="dynamodb-count") as pool:
+        return sum(pool.map(count_segment, range(segments)))
 
 
-def count_items_by(table: str, attribute: str, *, client: Any = None, segments: int = 4,
+def count_items_by(table: str, attribute: str, *, client: Any, segments: int = 4,
                    consistent_read: bool = True) -> dict[str | None, int]:
     """The items of `table` counted by the value of one string attribute (None: items without it), in one
-    parallel Scan that projects only that attribute: one read of the table for every kind of item."""
-    base = {"TableName": table, "ProjectionExpression": "#a", "ExpressionAttributeNames": {"#a": attribute},
-            "ConsistentRead": consistent_read}
-
-    def tally(response: dict[str, Any]) -> Counter:
-        return Counter(item.get(attribute, {}).get("S") for item in response["Items"])
-
-    return dict(sum(_scan_segments(client, base, segments, tally), Counter()))
+    parallel Scan (`connectors.dynamodb_scan`) that projects only that attribute: one read of the table for
+    every kind of item."""
+    counts: Counter = Counter()
+    for page in scan_pages(table, client=client, segments=segments, consistent_read=consistent_read,
+                           ProjectionExpression="#a", ExpressionAttributeNames={"#a": attribute}):
+        counts.update(item.get(attribute, {}).get("S") for item in page)
+    return dict(counts)
