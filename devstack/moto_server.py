@@ -5,11 +5,19 @@ and another request may run in between. Two runs racing for the migration lock (
 attribute_not_exists) could then both win, which real DynamoDB never lets happen. One lock around each DynamoDB
 write gives moto DynamoDB's atomicity. Reads are not serialized: a Scan page of a large table takes moto seconds,
 and nothing else (Airflow's triggers polling, a lock heartbeat) should wait behind it.
+
+moto 5.2 writes every response through a generic serializer that walks the botocore shape of each attribute
+value; for DynamoDB's item reads that is 90% of a Scan's time (a 2,300-item page: ~4 s). Its items are already
+wire-shaped dicts, so `fast_item_reads` writes the four item-reading operations' results with `json.dumps`
+(bytes base64-encoded, as the serializer does); everything else, errors included, goes through moto's
+serializer. tests/deploy/test_moto_server.py checks that boto3 parses both the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import signal
 import sys
@@ -52,6 +60,36 @@ def one_at_a_time(app: Wsgi, serialize: Callable[[dict[str, Any]], bool] = lambd
     return serial
 
 
+# The DynamoDB operations whose results are items, written by `fast_item_reads`.
+ITEM_READS = frozenset({"Scan", "Query", "GetItem", "BatchGetItem"})
+
+
+def _wire(value: Any) -> Any:
+    """What json.dumps cannot write itself: binary attribute values, base64 on the wire."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def fast_item_reads() -> None:
+    """moto's DynamoDB item reads answered with `json.dumps` of their result (see the module docstring)."""
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    if getattr(DynamoHandler.serialized, "fast_item_reads", False):
+        return
+    model_serialized = DynamoHandler.serialized
+
+    def serialized(self: DynamoHandler, action_result: Any) -> Any:
+        if type(action_result) is not DynamoResult or self._get_action() not in ITEM_READS:
+            return model_serialized(self, action_result)
+        result = {k: v for k, v in action_result.result.items() if v is not None}
+        headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+        return 200, headers, json.dumps(result, default=_wire, separators=(",", ":"))
+
+    serialized.fast_item_reads = True  # type: ignore[attr-defined]
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="devstack.moto_server", description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -59,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: the URLs moto hands out
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    fast_item_reads()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto_server does
     run_simple(args.host, args.port, one_at_a_time(app, is_dynamodb_write), threaded=True,

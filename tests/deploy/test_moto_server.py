@@ -94,3 +94,77 @@ def test_only_one_of_eight_conditional_updates_wins(moto_endpoint: str) -> None:
         assert item["who"]["N"] == str(rounds["lock0"][0])
     finally:
         ddb.delete_table(TableName=table)
+
+
+def _item_reads(client: Any) -> list[Any]:
+    """Every shape of result the four item reads give, errors included, as boto3 parses them."""
+    out: list[Any] = []
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("scan", {"TableName": "t", "Limit": 3}),
+        ("scan", {"TableName": "t", "Select": "COUNT", "ReturnConsumedCapacity": "TOTAL"}),
+        ("scan", {"TableName": "t", "TotalSegments": 2, "Segment": 1, "ConsistentRead": True}),
+        ("scan", {"TableName": "t", "ProjectionExpression": "#m.#k, bins", "ReturnConsumedCapacity": "INDEXES",
+                  "ExpressionAttributeNames": {"#m": "nested", "#k": "k"}}),
+        ("scan", {"TableName": "t", "IndexName": "by_g"}),
+        ("query", {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues":
+                   {":p": {"S": "p1"}}, "ScanIndexForward": False, "Limit": 2}),
+        ("query", {"TableName": "t", "IndexName": "by_g", "KeyConditionExpression": "g = :g",
+                   "ExpressionAttributeValues": {":g": {"S": "g0"}}}),
+        ("get_item", {"TableName": "t", "Key": {"pk": {"S": "p1"}, "sk": {"N": "2"}}}),
+        ("get_item", {"TableName": "t", "Key": {"pk": {"S": "nope"}, "sk": {"N": "2"}}}),
+        ("batch_get_item", {"RequestItems": {"t": {"Keys": [{"pk": {"S": "p0"}, "sk": {"N": "1"}},
+                                                             {"pk": {"S": "nope"}, "sk": {"N": "1"}}]}}}),
+        ("get_item", {"TableName": "missing", "Key": {"pk": {"S": "p1"}, "sk": {"N": "2"}}}),
+    ]
+    for operation, kwargs in calls:
+        try:
+            response = getattr(client, operation)(**kwargs)
+        except client.exceptions.ClientError as err:
+            response = err.response
+        response.pop("ResponseMetadata", None)
+        if operation == "batch_get_item":
+            for items in response["Responses"].values():
+                items.sort(key=repr)
+        out.append(response)
+    return out
+
+
+def test_fast_item_reads_parse_as_moto_serializer_writes_them(monkeypatch: Any) -> None:
+    """The four item reads written by json.dumps are what boto3 parses from moto's own serializer, for every
+    attribute type (binary and nested included), pages, counts, projections, indexes, misses and errors."""
+    from moto import mock_aws
+    from moto.dynamodb.responses import DynamoHandler
+
+    from devstack.moto_server import fast_item_reads
+
+    monkeypatch.setattr(DynamoHandler, "serialized", DynamoHandler.serialized)  # restored after the test
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(var, raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in
+                                  (("pk", "S"), ("sk", "N"), ("g", "S"))],
+            GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+        for n in range(8):
+            item: dict[str, Any] = {
+                "pk": {"S": f"p{n % 3}"}, "sk": {"N": str(n)}, "text": {"S": "é ✓ \"quoted\"\n"},
+                "bin": {"B": bytes([n, 255, 0])}, "bins": {"BS": [b"\x00a", bytes([n + 1])]},
+                "strs": {"SS": ["a", "b"]}, "nums": {"NS": ["1.5", "-2"]}, "flag": {"BOOL": n % 2 == 0},
+                "nothing": {"NULL": True},
+                "nested": {"M": {"k": {"L": [{"B": b"\x01"}, {"N": "3"}, {"M": {"x": {"S": "y"}}}]}}},
+            }
+            if n % 2:
+                item["g"] = {"S": f"g{n % 4 // 2}"}
+            client.put_item(TableName="t", Item=item)
+        by_moto = _item_reads(client)
+        fast_item_reads()
+        assert getattr(DynamoHandler.serialized, "fast_item_reads", False)
+        by_json = _item_reads(client)
+    assert by_json == by_moto
+    assert by_moto[0]["LastEvaluatedKey"] and by_moto[-1]["Error"]["Code"] == "ResourceNotFoundException"
+    assert by_moto[3]["Items"][0]["bins"]["BS"] and by_moto[0]["Items"][0]["nested"]["M"]["k"]["L"][0]["B"]
