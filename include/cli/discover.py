@@ -26,10 +26,10 @@ from connectors.documents import is_mongo, iter_lines
 from transforms.discovery import discover
 from transforms.discovery_render import ddl_files, plan_tables, report_markdown, spec_entities
 from transforms.extjson import loads
-from transforms.spec import load_spec
+from transforms.spec import SpecError, load_spec
 
-NO_SPEC = ("the Spark job maps adjacency lists (a type field and PK/SK keys of the form PREFIX#id) so far; this "
-           "collection's DDL and report are written for review, its spec is not")
+NO_SPEC = ("the Spark job maps adjacency lists (two key fields of the form PREFIX#id, with or without a type field) "
+           "so far; this collection's DDL and report are written for review, its spec is not")
 TEMPLATE_FILES = ("070_dbmigrate_lock.sql", "080_dbmigrate_pending.sql", "090_dbmigrate_loads.sql")
 
 
@@ -72,9 +72,11 @@ def _schema_for(name: str) -> str:
     return schema if not schema[0].isdigit() else f"s_{schema}"
 
 
-def spec_document(name: str, source: str, schema: str, entities: dict[str, Any], *, database: str | None = None,
-                  collection: str | None = None) -> dict[str, Any]:
-    """A whole mongo_to_dsql spec around the discovered entities (compute defaults as the shipped spec's)."""
+def spec_document(name: str, source: str, schema: str, entities: dict[str, Any], *, discriminator: str | None,
+                  key_fields: list[str], database: str | None = None, collection: str | None = None
+                  ) -> dict[str, Any]:
+    """A whole mongo_to_dsql spec around the discovered entities (compute defaults as the shipped spec's); the
+    discriminator (None: the key shapes tell the types) and key fields as found."""
     collection = collection or Path(source.split("?")[0].rstrip("/")).stem or name
     local = source if source.startswith("file://") else f"file://${{LOCAL_DATA_DIR:-/tmp}}/{collection}.json"
     return {
@@ -82,7 +84,8 @@ def spec_document(name: str, source: str, schema: str, entities: dict[str, Any],
         "tags": ["migration", "mongodb", "aurora-dsql", "emr", "discovered"], "retries": 2,
         "description": f"Normalize `{collection}` into the Aurora DSQL schema `{schema}` (written by "
                        f"`bin/dbmigrate discover`; review docs/discovery/{name}.md).\n",
-        "source": {"uri": source, "database": database or "CHANGE-ME", "collection": collection, "local_uri": local},
+        "source": {"uri": source, "database": database or "CHANGE-ME", "collection": collection, "local_uri": local,
+                   "discriminator": discriminator, "key_fields": key_fields[:2]},
         "target": {"conn_id": "dsql_default", "schema": schema, "ddl_dir": schema},
         "compute": {
             "staging_uri": f"s3://dbmigrate-staging-111122223333/{name}",
@@ -131,15 +134,21 @@ def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> i
     for name, text in ddl_files(schema, tables, templates).items():
         (sql_dir / name).write_text(text)
     spec_path = out / "include" / "specs" / f"{args.name}.yaml"
-    if len(findings.key_fields) >= 2:
+    no_spec = NO_SPEC if len(findings.key_fields) < 2 else None
+    if no_spec is None:
         spec_path.parent.mkdir(parents=True, exist_ok=True)
-        spec_path.write_text(yaml.safe_dump(spec_document(args.name, source, schema, spec_entities(findings, tables),
-                                                          database=args.database, collection=args.collection),
-                                            sort_keys=False, allow_unicode=True))
-        load_spec(spec_path)  # the DAG factory's own loader: a spec it would refuse is never left behind silently
-    else:
-        findings.choices.append(("no migration spec written", NO_SPEC))
-        print(f"discover: no spec written: {NO_SPEC}", file=sys.stderr)
+        spec_path.write_text(yaml.safe_dump(spec_document(
+            args.name, source, schema, spec_entities(findings, tables), database=args.database,
+            collection=args.collection, discriminator=findings.discriminator.field if findings.discriminator else None,
+            key_fields=list(findings.key_fields)), sort_keys=False, allow_unicode=True))
+        try:
+            load_spec(spec_path)  # the DAG factory's own loader: a spec it would refuse is never left behind
+        except SpecError as err:
+            spec_path.unlink()
+            no_spec = f"the spec written was refused by the DAG factory's loader: {err}"
+    if no_spec is not None:
+        findings.choices.append(("no migration spec written", no_spec))
+        print(f"discover: no spec written: {no_spec}", file=sys.stderr)
     report = out / "docs" / "discovery" / f"{args.name}.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(report_markdown(findings, tables, source=source, dag_id=args.name, sampled=len(docs)))

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from connectors.storage import local_path
 from transforms.source_text import BOM, JSON_WHITESPACE, decode_line, invalid_utf8_at, is_blank, nesting_exceeds
-from transforms.spec import MAX_NESTING_DEPTH
+from transforms.spec import DEFAULT_SHAPE, MAX_NESTING_DEPTH, DocumentShape, EntitySpec
 
 MIN_SPLIT_BYTES = 1 << 20  # 1 MiB: smaller splits cost more in tasks than they save
 MAX_SPLIT_BYTES = 128 << 20
@@ -211,8 +211,10 @@ def iter_lines(uri: str, *, collection: Any = None, s3_client: Any = None) -> It
             yield text
 
 
-def document_type(text: str, max_nesting_depth: int = MAX_NESTING_DEPTH) -> str:
-    """The `type` a document declares (the source's own answer), or `<bad_encoding>`, `<malformed>`, `<none>`.
+def document_type(text: str, max_nesting_depth: int = MAX_NESTING_DEPTH, shape: DocumentShape = DEFAULT_SHAPE,
+                  entities: tuple[EntitySpec, ...] = ()) -> str:
+    """The type a document declares (the source's own answer: its discriminator field, or with none its keys'
+    shapes among `entities`), or `<bad_encoding>`, `<malformed>`, `<none>`.
 
     Independent of the mapping: only the reading rules (decoding, nesting depth) are shared with the job, so
     both agree on what a document is while the job's mapping is checked against what documents say they are.
@@ -227,16 +229,18 @@ def document_type(text: str, max_nesting_depth: int = MAX_NESTING_DEPTH) -> str:
         return "<malformed>"
     if not isinstance(doc, dict):
         return "<malformed>"
-    t = doc.get("type")
-    return t if isinstance(t, str) else "<none>"
+    t = shape.type_of(doc, entities)
+    return t if t is not None else "<none>"
 
 
-def count_by_type(lines: Iterable[str], max_nesting_depth: int = MAX_NESTING_DEPTH) -> tuple[dict[str, int], int]:
-    """Documents per `type` value (`document_type`), and the total."""
+def count_by_type(lines: Iterable[str], max_nesting_depth: int = MAX_NESTING_DEPTH,
+                  shape: DocumentShape = DEFAULT_SHAPE, entities: tuple[EntitySpec, ...] = ()
+                  ) -> tuple[dict[str, int], int]:
+    """Documents per type (`document_type`), and the total."""
     counts: dict[str, int] = {}
     total = 0
     for line in lines:
         total += 1
-        key = document_type(line, max_nesting_depth)
+        key = document_type(line, max_nesting_depth, shape, entities)
         counts[key] = counts.get(key, 0) + 1
     return counts, total

@@ -23,10 +23,12 @@ from transforms.extjson import BadValue, bson_order, loads, to_plain
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
 from transforms.source_text import invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
 from transforms.spec import (
+    DEFAULT_SHAPE,
     DSQL_MAX_COLUMN_BYTES,
     DSQL_MAX_ROW_BYTES,
     MAX_NESTING_DEPTH,
     ColumnSpec,
+    DocumentShape,
     EntitySpec,
 )
 
@@ -236,11 +238,14 @@ class DocumentMapper:
     are `too_large` here rather than failing a transaction later.
     """
 
-    def __init__(self, entities: tuple[EntitySpec, ...], *, max_nesting_depth: int = MAX_NESTING_DEPTH,
-                 max_row_bytes: int = DSQL_MAX_ROW_BYTES, max_column_bytes: int = DSQL_MAX_COLUMN_BYTES,
-                 window: Window = FULL, window_field: str = OBJECTID_FIELD) -> None:
+    def __init__(self, entities: tuple[EntitySpec, ...], *, shape: DocumentShape = DEFAULT_SHAPE,
+                 max_nesting_depth: int = MAX_NESTING_DEPTH, max_row_bytes: int = DSQL_MAX_ROW_BYTES,
+                 max_column_bytes: int = DSQL_MAX_COLUMN_BYTES, window: Window = FULL,
+                 window_field: str = OBJECTID_FIELD) -> None:
         self.entities = {e.name: e for e in entities}
         self._by_type = {e.doc_type: e for e in entities}
+        self._all = tuple(entities)
+        self.shape = shape
         self.max_nesting_depth = max_nesting_depth
         self.max_row_bytes = max_row_bytes
         self.max_column_bytes = max_column_bytes
@@ -251,7 +256,8 @@ class DocumentMapper:
     def for_spec(cls, spec: Any, window: Window = FULL) -> DocumentMapper:
         """The mapper of a `MongoToDsqlSpec`, with its nesting and size limits, keeping only the documents of
         `window` (by the spec's `incremental.field`)."""
-        return cls(spec.entities, max_nesting_depth=spec.max_nesting_depth, max_row_bytes=spec.max_row_bytes,
+        return cls(spec.entities, shape=spec.shape, max_nesting_depth=spec.max_nesting_depth,
+                   max_row_bytes=spec.max_row_bytes,
                    max_column_bytes=spec.max_column_bytes, window=window, window_field=spec.incremental.field)
 
     def map_line(self, line: str, *, windowed: bool = True) -> Mapped | Rejected | None:
@@ -276,7 +282,7 @@ class DocumentMapper:
         if windowed and not self.window.is_full:
             at = record_time(doc, self.window_field)
             if at is None:
-                entity = self._by_type.get(doc.get("type")) if isinstance(doc.get("type"), str) else None
+                entity = self._entity_of(doc)
                 where = printable(str(to_plain(doc.get("_id"))))[:100]
                 return Rejected("no_interval_time", entity.name if entity else None,
                                 f"_id {where}: `{self.window_field}` holds no time, so the document belongs to no "
@@ -286,7 +292,7 @@ class DocumentMapper:
         try:
             return self.map_document(doc)
         except Exception as err:  # noqa: BLE001 - one document must never stop the load; it is quarantined
-            entity = self._by_type.get(doc.get("type")) if isinstance(doc.get("type"), str) else None
+            entity = self._entity_of(doc)
             return Rejected("unmappable", entity.name if entity else None,
                             f"{type(err).__name__}: {printable(str(err))[:500]}")
 
@@ -303,19 +309,27 @@ class DocumentMapper:
         at = record_time(doc, self.window_field) if isinstance(doc, dict) else None
         return at is not None and not self.window.contains(at)
 
+    def _entity_of(self, doc: dict[str, Any]) -> EntitySpec | None:
+        doc_type = self.shape.type_of(doc, self._all)
+        return self._by_type.get(doc_type) if doc_type is not None else None
+
     def map_document(self, doc: dict[str, Any]) -> Mapped | Rejected:
         """One decoded document (from a file or from the live collection)."""
-        doc_type = doc.get("type")
-        entity = self._by_type.get(doc_type) if isinstance(doc_type, str) else None
+        shape = self.shape
+        entity = self._entity_of(doc)
         name = entity.name if entity else None
         try:
-            if doc_type is None:
-                raise _Reject("missing_field", "`type` is missing")
-            for field in ("_id", "PK", "SK"):
+            if shape.discriminator is not None and doc.get(shape.discriminator) is None:
+                raise _Reject("missing_field", f"`{shape.discriminator}` is missing")
+            for field in ("_id", shape.pk_field, shape.sk_field):
                 if doc.get(field) is None:
                     raise _Reject("missing_field", f"`{field}` is missing")
             if entity is None:
-                raise _Reject("unknown_entity", f"unknown type {doc_type!r}")
+                if shape.discriminator is None:
+                    raise _Reject("unknown_entity", f"`{shape.pk_field}`/`{shape.sk_field}` "
+                                                    f"{to_plain(doc[shape.pk_field])!r}/"
+                                                    f"{to_plain(doc[shape.sk_field])!r} have no entity's key shape")
+                raise _Reject("unknown_entity", f"unknown {shape.discriminator} {doc[shape.discriminator]!r}")
             return self._map(entity, doc)
         except _Reject as rej:
             where = doc.get("_id")
@@ -323,15 +337,16 @@ class DocumentMapper:
             return Rejected(rej.reason, name, prefix + rej.detail)
 
     def _map(self, entity: EntitySpec, doc: dict[str, Any]) -> Mapped:
-        pk, sk = doc["PK"], doc["SK"]
+        pk_field, sk_field = self.shape.pk_field, self.shape.sk_field
+        pk, sk = doc[pk_field], doc[sk_field]
         if not isinstance(pk, str) or not isinstance(sk, str):
-            raise _Reject("bad_key", "`PK` and `SK` must be strings")
-        pk_id = _key_id(pk, entity.pk.id_of(pk), "PK")
+            raise _Reject("bad_key", f"`{pk_field}` and `{sk_field}` must be strings")
+        pk_id = _key_id(pk, entity.pk.id_of(pk), pk_field)
         sk_id = entity.sk.id_of(sk)
         if entity.sk.equals is None:
-            sk_id = _key_id(sk, sk_id, "SK")
+            sk_id = _key_id(sk, sk_id, sk_field)
         elif sk_id is None:
-            raise _Reject("unknown_entity", f"SK {sk!r} does not have the shape of a {entity.name}")
+            raise _Reject("unknown_entity", f"{sk_field} {sk!r} does not have the shape of a {entity.name}")
         row: dict[str, Any] = {}
         refs: list[tuple[str, str]] = []
         if entity.id_column:

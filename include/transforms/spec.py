@@ -134,6 +134,17 @@ class KeyPart:
         assert self.prefix is not None
         return key[len(self.prefix):] if key.startswith(self.prefix) else None
 
+    def overlaps(self, other: KeyPart) -> bool:
+        """Whether some key has both shapes (then the key alone cannot tell two entities apart)."""
+        a, b = self.equals or self.prefix or "", other.equals or other.prefix or ""
+        if self.equals is not None and other.equals is not None:
+            return a == b
+        if self.equals is not None:
+            return a.startswith(b)
+        if other.equals is not None:
+            return b.startswith(a)
+        return a.startswith(b) or b.startswith(a)
+
 
 @dataclass(frozen=True)
 class RefSpec:
@@ -164,6 +175,33 @@ class EntitySpec:
     @property
     def key_columns(self) -> tuple[str, ...]:
         return tuple(r.column for r in self.refs) if self.refs else (self.id_column or "",)
+
+
+@dataclass(frozen=True)
+class DocumentShape:
+    """Where an adjacency-list document names its entity type and its keys (`source.discriminator` and
+    `source.key_fields` in a spec). Collections differ: `type`, `_type`, `kind`; `PK`/`SK`, `pk`/`sk`. With no
+    discriminator the key shapes alone tell the type, so no two entities' `pk` and `sk` may both overlap."""
+
+    discriminator: str | None = "type"
+    pk_field: str = "PK"
+    sk_field: str = "SK"
+
+    def type_of(self, doc: dict[str, Any], entities: tuple[EntitySpec, ...]) -> str | None:
+        """The document's entity `type`: its discriminator's value, or the `type` of the entity whose key shapes
+        its keys have; None when it has none (missing, not a string, no entity's shape)."""
+        if self.discriminator is not None:
+            value = doc.get(self.discriminator)
+            return value if isinstance(value, str) else None
+        pk, sk = doc.get(self.pk_field), doc.get(self.sk_field)
+        if isinstance(pk, str) and isinstance(sk, str):
+            for e in entities:
+                if e.pk.id_of(pk) is not None and e.sk.id_of(sk) is not None:
+                    return e.doc_type
+        return None
+
+
+DEFAULT_SHAPE = DocumentShape()  # `type`, `PK`, `SK`: the movie collection's and the AWS post's
 
 
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
@@ -223,6 +261,7 @@ class MongoToDsqlSpec:
     max_reject_ratio: float = 0.05
     min_documents: int = 1
     incremental: Incremental = Incremental()
+    shape: DocumentShape = DEFAULT_SHAPE
     path: Path = field(compare=False, default=Path())
 
     kind = "mongo_to_dsql"
@@ -318,6 +357,23 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     return tuple(out)
 
 
+def _shape(source: dict[str, Any], w: str, entities: tuple[EntitySpec, ...]) -> DocumentShape:
+    """`source.discriminator` (default `type`; null: the key shapes tell the type) and `source.key_fields`."""
+    discriminator = source.get("discriminator", "type")
+    if discriminator is not None:
+        _str(discriminator, f"{w}.discriminator")
+    keys = _strs(source.get("key_fields", ["PK", "SK"]), f"{w}.key_fields")
+    _need(len(keys) == 2 and keys[0] != keys[1], f"{w}.key_fields", f"must name two fields (PK, SK), got {list(keys)}")
+    _need(discriminator not in keys, f"{w}.discriminator", "must not be one of the key fields")
+    if discriminator is None:
+        for i, a in enumerate(entities):
+            for b in entities[i + 1:]:
+                _need(not (a.pk.overlaps(b.pk) and a.sk.overlaps(b.sk)), f"{w}.discriminator",
+                      f"is null, so the keys alone must tell the types apart, but {a.name} and {b.name} can have "
+                      f"the same {keys[0]} and {keys[1]}")
+    return DocumentShape(discriminator, keys[0], keys[1])
+
+
 _VALIDATION_KEYS = {"sample_size", "max_reject_ratio", "min_documents"}
 
 
@@ -370,7 +426,7 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     w = path.name
     common = _common(raw, w, {"source", "target", "compute", "write", "validation", "entities"})
     source = _section(raw, "source", f"{w}:", {"uri", "database", "collection", "secret_arn", "local_uri",
-                                               "max_nesting_depth"})
+                                               "max_nesting_depth", "discriminator", "key_fields"})
     target = _section(raw, "target", f"{w}:", {"conn_id", "schema", "ddl_dir"})
     compute = _section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri", "emr"})
     write = _section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes", "max_row_bytes", "max_column_bytes"})
@@ -398,6 +454,8 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
         _need(isinstance(compute.get(key), str) and compute[key], f"{w}: compute.{key}", "is required")
     _need(emr.get("cluster_id") or emr.get("release_label"), f"{w}: compute.emr",
           "needs `cluster_id` (existing cluster) or `release_label` (transient cluster)")
+    entities = _entities(raw.get("entities"), f"{w}: entities")
+    shape = _shape(source, f"{w}: source", entities)
     return MongoToDsqlSpec(
         **common, source_uri=source["uri"], source_database=source["database"], source_collection=source["collection"],
         source_secret_arn=source.get("secret_arn"), local_source_uri=source["local_uri"],
@@ -415,7 +473,7 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
         ),
         batch_rows=batch_rows, batch_bytes=batch_bytes,
         sample_size=_int(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
-        entities=_entities(raw.get("entities"), f"{w}: entities"),
+        entities=entities, shape=shape,
         max_nesting_depth=_int(source.get("max_nesting_depth", MAX_NESTING_DEPTH), f"{w}: source.max_nesting_depth",
                                minimum=1),
         max_row_bytes=max_row, max_column_bytes=max_column, **_thresholds(validation, w), path=path,

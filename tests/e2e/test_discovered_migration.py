@@ -1,5 +1,7 @@
 """Discover → run: `bin/dbmigrate discover` on a generated movie collection writes a spec and DDL; dropped into a
-copy of the project's include folder, they make a new DAG that `airflow dags test` runs to a passed report."""
+copy of the project's include folder, they make a new DAG that `airflow dags test` runs to a passed report. Also
+for the same collection written without a type field and with `pk`/`sk` keys: the spec says so
+(`source.discriminator: null`, `source.key_fields`), and the job and the count validation go by the key shapes."""
 
 from __future__ import annotations
 
@@ -21,12 +23,22 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "discovered_movies_to_dsql"
 
 
-def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str) -> None:
-    source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / "movies.json"
+def _untyped(line: str) -> str:
+    doc = json.loads(line)
+    return json.dumps({{"PK": "pk", "SK": "sk"}.get(k, k): v for k, v in doc.items() if k != "type"})
+
+
+@pytest.mark.parametrize("shape", ["type-PK-SK", "no-type-pk-sk"])
+def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str, shape: str) -> None:
+    source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / f"movies-{shape}.json"
     write(source, movies=60, seed=11)
+    if shape == "no-type-pk-sk":
+        source.write_text("".join(_untyped(line) + "\n" for line in source.read_text().splitlines() if line.strip()))
     out = tmp_path / "out"
     assert discover([str(source), "--name", DAG_ID, "--out", str(out), "--sample", "5000"]) == 0
     assert (out / "docs" / "discovery" / f"{DAG_ID}.md").read_text().count("relationship") >= 2
+    spec_text = (out / "include" / "specs" / f"{DAG_ID}.yaml").read_text()
+    assert ("discriminator: null" in spec_text and "- pk" in spec_text) == (shape == "no-type-pk-sk"), spec_text
     include = tmp_path / "include"
     shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(out / "include", include, dirs_exist_ok=True)

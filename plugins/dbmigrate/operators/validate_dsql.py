@@ -107,7 +107,7 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         lines = self._lines(spec, window)
         if not run["dry_run"]:
             lines = _collect_keys(lines, spec, keys, window)
-        by_type, total = count_by_type(lines, spec.max_nesting_depth)
+        by_type, total = count_by_type(lines, spec.max_nesting_depth, spec.shape, spec.entities)
         source = {e.name: by_type.get(e.doc_type, 0) for e in spec.entities}
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
         target_keyed: dict[str, int] = {}
