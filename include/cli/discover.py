@@ -24,12 +24,10 @@ import yaml
 
 from connectors.documents import is_mongo, iter_lines
 from transforms.discovery import discover
-from transforms.discovery_render import ddl_files, plan_tables, report_markdown, spec_entities
+from transforms.discovery_render import ddl_files, plan_tables, report_markdown, spec_entities, spec_gap
 from transforms.extjson import loads
 from transforms.spec import SpecError, load_spec
 
-NO_SPEC = ("the Spark job maps adjacency lists (two key fields of the form PREFIX#id, with or without a type field) "
-           "so far; this collection's DDL and report are written for review, its spec is not")
 TEMPLATE_FILES = ("070_dbmigrate_lock.sql", "080_dbmigrate_pending.sql", "090_dbmigrate_loads.sql")
 
 
@@ -85,7 +83,7 @@ def spec_document(name: str, source: str, schema: str, entities: dict[str, Any],
         "description": f"Normalize `{collection}` into the Aurora DSQL schema `{schema}` (written by "
                        f"`bin/dbmigrate discover`; review docs/discovery/{name}.md).\n",
         "source": {"uri": source, "database": database or "CHANGE-ME", "collection": collection, "local_uri": local,
-                   "discriminator": discriminator, "key_fields": key_fields[:2]},
+                   "discriminator": discriminator, **({"key_fields": key_fields[:2]} if key_fields else {})},
         "target": {"conn_id": "dsql_default", "schema": schema, "ddl_dir": schema},
         "compute": {
             "staging_uri": f"s3://dbmigrate-staging-111122223333/{name}",
@@ -134,7 +132,7 @@ def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> i
     for name, text in ddl_files(schema, tables, templates).items():
         (sql_dir / name).write_text(text)
     spec_path = out / "include" / "specs" / f"{args.name}.yaml"
-    no_spec = NO_SPEC if len(findings.key_fields) < 2 else None
+    no_spec = spec_gap(findings, tables)
     if no_spec is None:
         spec_path.parent.mkdir(parents=True, exist_ok=True)
         spec_path.write_text(yaml.safe_dump(spec_document(

@@ -42,11 +42,12 @@ LOOKUP_BATCH = 1_000
 _MASK = (1 << 64) - 1
 
 
-class _UuidTextLoader(Loader):
-    """uuid as the text PostgreSQL sends, which is what the mapping holds: no `uuid.UUID` built and undone."""
+class _TextLoader(Loader):
+    """uuid and json as the text PostgreSQL sends, which is what the mapping holds: no `uuid.UUID` or parsed
+    document built and undone, and a json scalar (`26`, `"forty"`) stays JSON text as in the mapping."""
 
     def load(self, data: Any) -> str:
-        return bytes(data).decode("ascii")
+        return bytes(data).decode("utf-8")
 
 
 @dataclass
@@ -70,7 +71,8 @@ def scan_table(conn: psycopg.Connection[Any], schema: str, entity: EntitySpec, c
                                                 sql.Identifier(schema, entity.table))
     at = [columns.index(c) for c in entity.key_columns]
     with conn.transaction(), conn.cursor(name=f"reconcile_{entity.table}") as cur:
-        cur.adapters.register_loader("uuid", _UuidTextLoader)  # this cursor only: the caller's connection as it was
+        for type_name in ("uuid", "json"):  # this cursor only: the caller's connection as it was
+            cur.adapters.register_loader(type_name, _TextLoader)
         cur.itersize = itersize
         cur.execute(query)
         if len(at) == 1:

@@ -229,6 +229,16 @@ def _key_id(part_value: Any, shape_id: str | None, name: str) -> str:
     return shape_id
 
 
+def _field_id(value: Any, field: str) -> str:
+    """The id text of an entity keyed by a field: a string (an ObjectId is one, its hex) or a whole number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _Reject("bad_key", f"`{field}` {type(value).__name__} {to_plain(value)!r} cannot key a row (a "
+                                 "string, an ObjectId or a whole number can)")
+    return _key_id(value, value, f"`{field}`")
+
+
 class DocumentMapper:
     """Classifies and maps documents of one adjacency-list collection, as its spec's entities describe.
 
@@ -245,6 +255,8 @@ class DocumentMapper:
         self.entities = {e.name: e for e in entities}
         self._by_type = {e.doc_type: e for e in entities}
         self._all = tuple(entities)
+        self._key_fields: tuple[str, ...] = () if any(e.id_field for e in entities) else (shape.pk_field,
+                                                                                         shape.sk_field)
         self.shape = shape
         self.max_nesting_depth = max_nesting_depth
         self.max_row_bytes = max_row_bytes
@@ -321,7 +333,7 @@ class DocumentMapper:
         try:
             if shape.discriminator is not None and doc.get(shape.discriminator) is None:
                 raise _Reject("missing_field", f"`{shape.discriminator}` is missing")
-            for field in ("_id", shape.pk_field, shape.sk_field):
+            for field in ("_id", *self._key_fields, *([entity.id_field] if entity and entity.id_field else [])):
                 if doc.get(field) is None:
                     raise _Reject("missing_field", f"`{field}` is missing")
             if entity is None:
@@ -337,6 +349,10 @@ class DocumentMapper:
             return Rejected(rej.reason, name, prefix + rej.detail)
 
     def _map(self, entity: EntitySpec, doc: dict[str, Any]) -> Mapped:
+        if entity.id_field is not None:  # keyed by a field of its own: the source key is `<type>#<id>`
+            pk_id = _field_id(doc[entity.id_field], entity.id_field)
+            return self._row(entity, doc, f"{entity.pk.prefix}{pk_id}", "", pk_id, "")
+        assert entity.sk is not None
         pk_field, sk_field = self.shape.pk_field, self.shape.sk_field
         pk, sk = doc[pk_field], doc[sk_field]
         if not isinstance(pk, str) or not isinstance(sk, str):
@@ -347,6 +363,9 @@ class DocumentMapper:
             sk_id = _key_id(sk, sk_id, sk_field)
         elif sk_id is None:
             raise _Reject("unknown_entity", f"{sk_field} {sk!r} does not have the shape of a {entity.name}")
+        return self._row(entity, doc, pk, sk, pk_id, sk_id)
+
+    def _row(self, entity: EntitySpec, doc: dict[str, Any], pk: str, sk: str, pk_id: str, sk_id: str) -> Mapped:
         row: dict[str, Any] = {}
         refs: list[tuple[str, str]] = []
         if entity.id_column:

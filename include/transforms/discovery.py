@@ -71,6 +71,7 @@ class FieldStats:
     max_precision: int = 0
     distinct: Counter[str] = field(default_factory=Counter)  # up to MAX_DISTINCT_KEPT string values
     midnights: int = 0  # datetime values at 00:00:00 UTC (a date stored as a timestamp)
+    dates_as_text: int = 0  # date and datetime values that were strings (ISO text, not `$date`)
 
     def add(self, value: Any) -> None:
         self.present += 1
@@ -80,6 +81,7 @@ class FieldStats:
             self.int_min = value if self.int_min is None else min(self.int_min, value)
             self.int_max = value if self.int_max is None else max(self.int_max, value)
         elif kind in ("string", "date", "datetime") and isinstance(value, str):
+            self.dates_as_text += kind != "string"
             self.max_length = max(self.max_length, len(value))
             if value in self.distinct or len(self.distinct) < MAX_DISTINCT_KEPT:
                 self.distinct[value] += 1

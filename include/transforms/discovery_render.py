@@ -74,11 +74,14 @@ def column_type(stats: FieldStats) -> tuple[str, str | None, str]:
             return f"numeric({min(38, digits + 2)},{stats.max_scale})", None, (
                 f"decimals with at most {stats.max_scale} digits after the point")
         return "double", None, "floating-point numbers"
+    # The types below are those the job's conversion (`transforms.adjacency.convert`) takes every value of: it
+    # reads timestamps from `$date` values only and text from strings only, so anything else is kept as json.
+    date_values = stats.kinds["date"] + stats.kinds["datetime"]
     if kinds == {"date"}:
         return "date", None, "ISO dates (YYYY-MM-DD)"
-    if kinds == {"datetime"} and stats.midnights == stats.kinds["datetime"]:
+    if kinds == {"datetime"} and not stats.dates_as_text and stats.midnights == date_values:
         return "date", None, "timestamps that are all midnight UTC: dates"
-    if kinds <= {"date", "datetime"}:
+    if kinds <= {"date", "datetime"} and not stats.dates_as_text:
         return "timestamptz", None, "timestamps"
     if kinds == {"array"}:
         elements = set(stats.element_kinds) - {"null"}
@@ -88,9 +91,11 @@ def column_type(stats: FieldStats) -> tuple[str, str | None, str]:
         return "json", None, "arrays of mixed or nested values: kept whole as json"
     if kinds == {"object"}:
         return "json", None, "an object kept whole"
-    if kinds <= {"string", "objectid", "date", "datetime"}:
-        return "text", None, "strings"
-    return "text", None, f"mixed kinds {sorted(kinds)}: text keeps every value"
+    if kinds <= {"string", "objectid", "date", "datetime"} and stats.dates_as_text == date_values:
+        return "text", None, "strings" + (" (some read as ISO dates or timestamps: text keeps them as written)"
+                                          if date_values else "")
+    return "json", None, (f"mixed kinds {sorted(kinds)}: json keeps every value as written (a typed column "
+                          "would reject the values of the other kinds)")
 
 
 def _scalar_type(kinds: set[str]) -> str | None:
@@ -235,6 +240,22 @@ def ddl_files(schema: str, tables: list[Table], templates: dict[str, str]) -> di
     return files
 
 
+def spec_gap(findings: Findings, tables: list[Table]) -> str | None:
+    """Why the job cannot migrate these tables yet (no spec is written then), or None when it can: adjacency lists
+    (two key fields), and entities keyed by `_id` with no child tables, junctions or references between them."""
+    if len(findings.key_fields) >= 2:
+        return None
+    entities = [t for t in tables if t.kind == "entity"]
+    gaps = [f"{t.name} ({t.kind} of {t.entity})" for t in tables if t.kind != "entity"]
+    gaps += [f"{t.name}.{col} (a reference to {entity})" for t in entities for col, (entity, _) in t.refs.items()]
+    if gaps:
+        return ("the Spark job does not fill child or junction tables or resolve `_id` references yet: "
+                + ", ".join(gaps) + "; the DDL and this report are written for review, the spec is not")
+    if findings.discriminator is None and len(entities) > 1:
+        return "several entity types but no discriminator field to tell them apart"
+    return None
+
+
 def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
     """The spec's `entities` section (what the Spark job maps), for entity and relationship tables."""
     keys = list(findings.key_fields)
@@ -246,6 +267,8 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
         entry: dict[str, Any] = {"table": t.name, "type": g.type_value or t.entity}
         if len(keys) >= 2:
             entry["pk"], entry["sk"] = g.keys[keys[0]].as_spec(), g.keys[keys[1]].as_spec()
+        elif t.kind == "entity":
+            entry["id_field"] = "_id"
         if t.kind == "entity":
             entry["id_column"] = t.primary_key[0]
         else:

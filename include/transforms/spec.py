@@ -157,16 +157,21 @@ class RefSpec:
 
 @dataclass(frozen=True)
 class EntitySpec:
-    """One entity type stored in the adjacency-list collection and the table it becomes."""
+    """One entity type stored in the collection and the table it becomes.
+
+    Keyed by `PK`/`SK` (an adjacency list), or by a field of its own (`id_field`, e.g. `_id`): then its source
+    key is `<type>#<id>` (`pk` is that prefix, `sk` None), which its uuid derives from as a `PK` would.
+    """
 
     name: str
     table: str
     doc_type: str
     pk: KeyPart
-    sk: KeyPart
+    sk: KeyPart | None
     columns: tuple[ColumnSpec, ...]
-    id_column: str | None = None  # entity tables: uuid primary key derived from the PK
+    id_column: str | None = None  # entity tables: uuid primary key derived from the source key
     refs: tuple[RefSpec, ...] = ()  # relationship tables: primary key is the refs' columns
+    id_field: str | None = None  # entities keyed by a field of their own, not by PK/SK
 
     @property
     def is_relationship(self) -> bool:
@@ -193,10 +198,12 @@ class DocumentShape:
         if self.discriminator is not None:
             value = doc.get(self.discriminator)
             return value if isinstance(value, str) else None
+        if len(entities) == 1 and entities[0].id_field is not None:  # a collection of one type keyed by a field
+            return entities[0].doc_type
         pk, sk = doc.get(self.pk_field), doc.get(self.sk_field)
         if isinstance(pk, str) and isinstance(sk, str):
             for e in entities:
-                if e.pk.id_of(pk) is not None and e.sk.id_of(sk) is not None:
+                if e.sk is not None and e.pk.id_of(pk) is not None and e.sk.id_of(sk) is not None:
                     return e.doc_type
         return None
 
@@ -331,8 +338,13 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     for name, e in raw.items():
         w = f"{where}.{name}"
         _need(isinstance(e, dict), w, "must be a mapping")
-        unknown = set(e) - {"table", "type", "pk", "sk", "id_column", "refs", "columns"}
+        unknown = set(e) - {"table", "type", "pk", "sk", "id_column", "refs", "columns", "id_field"}
         _need(not unknown, w, f"unknown keys {sorted(unknown)}")
+        id_field = e.get("id_field")
+        if id_field is not None:
+            _str(id_field, f"{w}.id_field")
+            _need(e.get("pk") is None and e.get("sk") is None and e.get("id_column") and not e.get("refs"), w,
+                  "an entity keyed by `id_field` has an `id_column` and no `pk`, `sk` or `refs`")
         refs = tuple(
             RefSpec(_ident(col, f"{w}.refs.{col}"), str(r.get("entity")), str(r.get("from")))
             for col, r in (e.get("refs") or {}).items()
@@ -343,13 +355,19 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
         id_column = e.get("id_column")
         _need((id_column is None) == bool(refs), w, "give exactly one of `id_column` (entity) or `refs` (relationship)")
         columns = tuple(ColumnSpec.parse(c, v, f"{w}.columns.{c}") for c, v in (e.get("columns") or {}).items())
+        doc_type = str(e.get("type", name))
+        keyed = id_field is None
         out.append(EntitySpec(
-            name=_ident(name, w), table=_ident(e.get("table"), f"{w}.table"), doc_type=str(e.get("type", name)),
-            pk=KeyPart.parse(e.get("pk"), f"{w}.pk"), sk=KeyPart.parse(e.get("sk"), f"{w}.sk"),
+            name=_ident(name, w), table=_ident(e.get("table"), f"{w}.table"), doc_type=doc_type,
+            pk=KeyPart.parse(e.get("pk"), f"{w}.pk") if keyed else KeyPart(prefix=f"{doc_type}#"),
+            sk=KeyPart.parse(e.get("sk"), f"{w}.sk") if keyed else None,
             columns=columns, id_column=_ident(id_column, f"{w}.id_column") if id_column else None, refs=refs,
+            id_field=id_field,
         ))
     types = [e.doc_type for e in out]
     _need(len(set(types)) == len(types), where, "two entities share a `type`")
+    _need(len({e.id_field is None for e in out}) == 1, where,
+          "either every entity is keyed by PK/SK or every one by its `id_field`, not both")
     for e in out:
         for r in e.refs:
             _need(not next(x for x in out if x.name == r.entity).is_relationship, w,
@@ -365,9 +383,13 @@ def _shape(source: dict[str, Any], w: str, entities: tuple[EntitySpec, ...]) -> 
     keys = _strs(source.get("key_fields", ["PK", "SK"]), f"{w}.key_fields")
     _need(len(keys) == 2 and keys[0] != keys[1], f"{w}.key_fields", f"must name two fields (PK, SK), got {list(keys)}")
     _need(discriminator not in keys, f"{w}.discriminator", "must not be one of the key fields")
-    if discriminator is None:
+    if discriminator is None and entities[0].id_field is not None:
+        _need(len(entities) == 1, f"{w}.discriminator", "is null, so the documents hold one entity type; the "
+              f"entities are {[e.name for e in entities]}: name the field that tells them apart")
+    elif discriminator is None:
         for i, a in enumerate(entities):
             for b in entities[i + 1:]:
+                assert a.sk is not None and b.sk is not None
                 _need(not (a.pk.overlaps(b.pk) and a.sk.overlaps(b.sk)), f"{w}.discriminator",
                       f"is null, so the keys alone must tell the types apart, but {a.name} and {b.name} can have "
                       f"the same {keys[0]} and {keys[1]}")

@@ -168,3 +168,49 @@ def test_fast_item_reads_parse_as_moto_serializer_writes_them(monkeypatch: Any) 
     assert by_json == by_moto
     assert by_moto[0]["LastEvaluatedKey"] and by_moto[-1]["Error"]["Code"] == "ResourceNotFoundException"
     assert by_moto[3]["Items"][0]["bins"]["BS"] and by_moto[0]["Items"][0]["nested"]["M"]["k"]["L"][0]["B"]
+
+
+def test_items_measured_once_are_refused_as_moto_refuses_them(monkeypatch: Any) -> None:
+    """`sized_items`: items at, just under and just over the size limit, written by put_item and batch_write_item
+    and changed by update_item, meet the same answers as with moto's per-attribute check."""
+    from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from devstack.moto_server import ITEM_SIZE_LIMIT, sized_items
+
+    monkeypatch.setattr(Item, "__init__", Item.__init__)  # restored after the test
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(var, raising=False)
+
+    def answers(client: Any) -> list[Any]:
+        client.create_table(TableName="s", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+        out: list[Any] = []
+        for n, pad in enumerate((10, ITEM_SIZE_LIMIT - 30, ITEM_SIZE_LIMIT - 9, ITEM_SIZE_LIMIT)):
+            half = pad // 2
+            item = {"k": {"S": f"k{n}"}, "a": {"S": "x" * half}, "b": {"M": {"c": {"S": "y" * (pad - half)}}},
+                    "n": {"N": "1"}}
+            calls = [("put_item", {"TableName": "s", "Item": item}),
+                     ("batch_write_item", {"RequestItems": {"s": [{"PutRequest": {"Item": item}}]}}),
+                     ("update_item", {"TableName": "s", "Key": {"k": {"S": f"k{n}"}}, "UpdateExpression": "SET z = :z",
+                                      "ExpressionAttributeValues": {":z": {"S": "z" * 20}}})]
+            for operation, kwargs in calls:
+                try:
+                    response = getattr(client, operation)(**kwargs)
+                    out.append(("ok", response.get("UnprocessedItems")))
+                except client.exceptions.ClientError as err:
+                    out.append((err.response["Error"]["Code"], err.response["Error"]["Message"]))
+        out.append(sorted(str(i) for i in client.scan(TableName="s")["Items"]))
+        client.delete_table(TableName="s")
+        return out
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        by_moto = answers(client)
+        sized_items()
+        assert getattr(Item.__init__, "sized_items", False)
+        measured_once = answers(client)
+    assert measured_once == by_moto
+    assert ("ok", {}) in by_moto and any(a[0] == "ValidationException" for a in by_moto[:-1])

@@ -212,7 +212,9 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
                ) -> dict[str, Any] | None:
         keys = list(entity.key_columns)
         where = " AND ".join(f"{quoted(k)} = %s" for k in keys)
-        cols = ", ".join(map(quoted, columns))
+        # json as the text stored, which is what the mapping holds (the driver would parse it: `26` → 26)
+        as_text = {c.name for c in entity.columns if c.type == "json"}
+        cols = ", ".join(f"{quoted(c)}::text" if c in as_text else quoted(c) for c in columns)
         records = hook.get_records(f"SELECT {cols} FROM {quoted(schema, entity.table)} WHERE {where}",
                                    [row[k] for k in keys])
         return dict(zip(columns, records[0], strict=True)) if records else None

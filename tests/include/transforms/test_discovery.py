@@ -137,8 +137,9 @@ def test_discover_writes_the_project_layout_and_reports_progress(tmp_path: Path,
     assert "discover: " in capsys.readouterr().err
     assert run([str(source), "--name", "orders_to_dsql", "--out", str(tmp_path / "out")]) == 0
     out = tmp_path / "out"
-    assert not (out / "include" / "specs" / "orders_to_dsql.yaml").exists()  # not an adjacency list: no spec yet
-    assert "no spec written" in capsys.readouterr().err
+    spec = (out / "include" / "specs" / "orders_to_dsql.yaml").read_text()  # one type keyed by `_id`
+    assert "id_field: _id" in spec and "discriminator: null" in spec
+    assert "no spec written" not in capsys.readouterr().err
     assert (out / "include" / "sql" / "orders" / "010_orders.sql").exists()
     assert (out / "docs" / "discovery" / "orders_to_dsql.md").exists()
 
@@ -187,3 +188,91 @@ def test_an_s3_export_is_read_like_a_file(tmp_path: Path, moto_endpoint: str, mo
     spec = (out / "include" / "specs" / "s3_movies_to_dsql.yaml").read_text()
     assert f"s3://{bucket}/export/" in spec
     assert len(list((out / "include" / "sql" / "s3_movies").glob("0[1-5]0_*.sql"))) == 5
+
+
+def users(n: int = 60) -> list[str]:
+    """One entity type keyed by its ObjectId `_id`: no discriminator, no key fields; an embedded object, an array of
+    scalars, an age one document writes as a word, and a last line that is not JSON."""
+    docs = [{"_id": {"$oid": f"{i:024x}"}, "email": f"u{i}@example.com", "age": 20 + i % 50 if i != 7 else "forty",
+             "address": {"city": f"City {i % 7}", "zip": f"{10000 + i}"},
+             "roles": ["reader"] + (["admin"] if i % 9 == 0 else [])} for i in range(n)]
+    return [json.dumps(d) for d in docs] + ['{"_id": {"$oid": "ffffffffffffffffffffffff"}, "email": ']
+
+
+def test_one_type_keyed_by_id_gets_a_spec_the_job_maps(tmp_path: Path) -> None:
+    """A plain collection of one type (no discriminator, no key prefixes) becomes one table keyed by a uuid from
+    `_id`, with a spec (`id_field: _id`, `discriminator: null`) whose mapper maps every readable document (a field
+    of mixed kinds kept as json) and rejects the unreadable one."""
+    from cli.discover import run
+
+    from transforms.adjacency import DocumentMapper, Mapped, Rejected, entity_uuid
+    from transforms.spec import load_spec
+
+    source = tmp_path / "users.json"
+    source.write_text("\n".join(users()) + "\n")
+    assert run([str(source), "--name", "users_to_dsql", "--out", str(tmp_path / "out")]) == 0
+    spec = load_spec(tmp_path / "out" / "include" / "specs" / "users_to_dsql.yaml")
+    (entity,) = spec.entities
+    assert (entity.table, entity.id_field, entity.id_column, spec.shape.discriminator) == (
+        "users", "_id", "user_id", None)
+    columns = {c.name: c for c in entity.columns}
+    assert columns["city"].source == "address.city" and columns["roles"].array_of == "text"
+    assert columns["age"].type == "json"  # ints and one word: a typed column would reject one kind
+    mapper = DocumentMapper.for_spec(spec)
+    mapped = [mapper.map_line(line) for line in users()]
+    good, bad = mapped[:-1], mapped[-1]
+    assert all(isinstance(m, Mapped) for m in good), [m for m in good if not isinstance(m, Mapped)][:2]
+    first, word = good[0], good[7]
+    assert isinstance(first, Mapped) and isinstance(word, Mapped)
+    assert first.row["user_id"] == entity_uuid(f"user#{0:024x}") and first.row["source_id"] == f"{0:024x}"
+    assert (first.row["age"], word.row["age"]) == ("20", '"forty"')
+    assert len({m.key for m in good if isinstance(m, Mapped)}) == 60
+    assert isinstance(bad, Rejected) and bad.reason == "malformed_json"
+    ddl = (tmp_path / "out" / "include" / "sql" / "users" / "010_users.sql").read_text()
+    assert "user_id uuid" in ddl.lower() and "source_id" in ddl
+
+
+@pytest.mark.parametrize("shape", ["movies", "orders", "library", "users"])
+def test_every_sampled_value_converts_to_the_type_discovery_chose(shape: str, movie_docs: list[dict]) -> None:
+    """Discovery picks column types the job's own conversion takes every sampled value of (ISO text is not a
+    timestamp to the job, a number is not text): else its spec would quarantine good documents."""
+    from transforms.adjacency import _lookup, convert
+    from transforms.spec import ColumnSpec
+
+    docs = {"movies": movie_docs, "orders": orders(), "library": library(),
+            "users": [loads(x) for x in users()[:-1]]}[shape]
+    docs = docs + [loads(json.dumps({"_id": "x1", "type": "book", "title": "T", "pages": 1,
+                                     "published": "2024-05-01T10:00:00Z"}))] if shape == "library" else docs
+    findings = discover(docs, "order" if shape == "orders" else "user")
+    disc = findings.discriminator.field if findings.discriminator else None
+    checked = 0
+    for table in plan_tables(findings):
+        if table.kind != "entity":
+            continue
+        group = findings.groups[table.entity]
+        members = [d for d in docs if disc is None or d.get(disc) == group.type_value]
+        for col in table.columns:
+            if not col.source or col.name in table.refs:  # uuid columns of references: not converted values
+                continue
+            spec_col = ColumnSpec.parse(col.name, {"from": col.source, "type": col.type,
+                                                   **({"array_of": col.array_of} if col.array_of else {})}, col.name)
+            for doc in members:
+                value = _lookup(doc, col.source)
+                if value is not None:
+                    convert(value, spec_col)
+                    checked += 1
+    assert checked > 40
+
+
+def test_references_and_child_tables_get_no_spec_and_say_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    from cli.discover import run
+
+    source = tmp_path / "library.json"
+    source.write_text("\n".join(json.dumps(d) for d in library()) + "\n")
+    assert run([str(source), "--name", "library_to_dsql", "--out", str(tmp_path / "out")]) == 0
+    assert not (tmp_path / "out" / "include" / "specs" / "library_to_dsql.yaml").exists()
+    err = capsys.readouterr().err
+    assert "book_genres (relationship of book)" in err and "books.author_id (a reference to author)" in err
+    report = (tmp_path / "out" / "docs" / "discovery" / "library_to_dsql.md").read_text()
+    assert "no migration spec written" in report
