@@ -267,9 +267,9 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
         entry: dict[str, Any] = {"table": t.name, "type": g.type_value or t.entity}
         if len(keys) >= 2:
             entry["pk"], entry["sk"] = g.keys[keys[0]].as_spec(), g.keys[keys[1]].as_spec()
-        elif t.kind == "entity":
-            entry["id_field"] = "_id"
         if t.kind == "entity":
+            if len(keys) < 2:
+                entry["id_field"] = "_id"
             entry["id_column"] = t.primary_key[0]
         else:
             entry["refs"] = {col: {"entity": entity, "from": part} for col, (entity, part) in t.refs.items()}

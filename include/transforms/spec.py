@@ -184,7 +184,7 @@ class EntitySpec:
 
 @dataclass(frozen=True)
 class DocumentShape:
-    """Where an adjacency-list document names its entity type and its keys (`source.discriminator` and
+    """Where a document names its entity type and its keys (`source.discriminator` and
     `source.key_fields` in a spec). Collections differ: `type`, `_type`, `kind`; `PK`/`SK`, `pk`/`sk`. With no
     discriminator the key shapes alone tell the type, so no two entities' `pk` and `sk` may both overlap."""
 
