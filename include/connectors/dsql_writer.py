@@ -22,7 +22,7 @@ from typing import Any
 from psycopg import RawCursor, sql
 
 from connectors.dsql import DsqlTarget, RecyclingConnection, run_with_retry
-from transforms.batching import Batcher
+from transforms.batching import CHILDREN, Batcher, rows_in
 
 LINEAGE_COLUMNS = ("migration_run_id", "migrated_at")
 MAX_BIND_PARAMETERS = 65535  # the wire protocol's limit per statement
@@ -40,6 +40,24 @@ class TableWrite:
     columns: tuple[str, ...]
     key_columns: tuple[str, ...]
     version_column: str | None = None
+    children: tuple[tuple[str, TableWrite], ...] = ()  # (child name, its table): rows under `row[CHILDREN]`
+
+
+@lru_cache(maxsize=64)
+def stale_children_statement(schema: str, child: TableWrite, parent: TableWrite) -> str:
+    """DELETE the child rows of the parents `$1` (uuids) that their parent's row no longer holds: of a parent this
+    write updated (`migrated_at = $2`, `migration_run_id = $3`), every child row it did not write (a re-exported
+    document keeps its `_id`, so its version, and may hold fewer elements); of any parent, child rows older than
+    it (what an older document, read after a newer one, just inserted)."""
+    (parent_key,) = parent.key_columns
+    return sql.SQL(
+        'DELETE FROM {c} AS c WHERE c.{fk} = ANY($1::uuid[]) AND ('
+        'c.{v} IS NULL OR c.{v} COLLATE "C" < (SELECT p.{v} FROM {p} AS p WHERE p.{pk} = c.{fk}) COLLATE "C" '
+        'OR ((c.migrated_at IS DISTINCT FROM $2 OR c.migration_run_id IS DISTINCT FROM $3) AND EXISTS ('
+        'SELECT 1 FROM {p} AS p WHERE p.{pk} = c.{fk} AND p.migrated_at = $2 AND p.migration_run_id = $3)))'
+    ).format(c=sql.Identifier(schema, child.table), fk=sql.Identifier(child.key_columns[0]),
+             v=sql.Identifier(child.version_column or "source_version"), p=sql.Identifier(schema, parent.table),
+             pk=sql.Identifier(parent_key)).as_string(None)
 
 
 @lru_cache(maxsize=256)
@@ -89,27 +107,42 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
     batched on their own; each batch is one transaction, tried at most `attempts` times (backoff from
     `base_delay_s`, see `run_with_retry`); a batch that still fails raises, and the batches committed before it
     stay (a re-run upserts them again). `on_commit(name, n)` is called after each committed batch (progress).
+    A table with `children` writes each row's child rows (`row[CHILDREN]`) in the row's transaction, the
+    batches counting them against `batch_rows`, and reports them under the child's name.
     """
     migrated_at = datetime.now(UTC)
-    written = dict.fromkeys(tables, 0)
-    batchers = {name: Batcher[dict[str, Any]](batch_rows, batch_bytes) for name in tables}
+    written = dict.fromkeys([*tables, *(c for t in tables.values() for c, _ in t.children)], 0)
+    batchers = {name: Batcher[dict[str, Any]](batch_rows, batch_bytes, rows_of=rows_in if t.children else None)
+                for name, t in tables.items()}
     with RecyclingConnection(target) as pool:
+
+        def statements(t: TableWrite, rows: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+            """The INSERT … ON CONFLICT statements (with their parameters) of `rows` of one table."""
+            key_at = tuple(t.columns.index(k) for k in t.key_columns)
+            values = _last_per_key([(*(r[c] for c in t.columns), run_id, migrated_at) for r in rows], key_at)
+            per_statement = max(min(MAX_BIND_PARAMETERS // (len(t.columns) + len(LINEAGE_COLUMNS)),
+                                    MAX_STATEMENT_ROWS), 1)
+            return [(upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk), t.version_column),
+                     [v for row in chunk for v in row])
+                    for chunk in (values[i:i + per_statement] for i in range(0, len(values), per_statement))]
 
         def commit(name: str, batch: list[dict[str, Any]]) -> None:
             t = tables[name]
-            key_at = tuple(t.columns.index(k) for k in t.key_columns)
-            values = _last_per_key([(*(r[c] for c in t.columns), run_id, migrated_at) for r in batch], key_at)
-            per_statement = max(min(MAX_BIND_PARAMETERS // (len(t.columns) + len(LINEAGE_COLUMNS)),
-                                    MAX_STATEMENT_ROWS), 1)
-            chunks = [values[i:i + per_statement] for i in range(0, len(values), per_statement)]
+            todo = statements(t, batch)
+            child_rows: dict[str, int] = {}
+            if t.children:  # the parents, then their child rows, then the child rows older than their parent
+                parents = [r[t.key_columns[0]] for r in batch]
+                for child_name, child in t.children:
+                    rows = [c for r in batch for c in r[CHILDREN][child_name]]
+                    child_rows[child_name] = len(rows)
+                    todo += statements(child, rows) if rows else []
+                    todo.append((stale_children_statement(schema, child, t), [parents, migrated_at, run_id]))
 
             def commit_batch() -> None:
                 conn = pool.get()
                 with conn.transaction(), RawCursor(conn) as cur:
-                    for chunk in chunks:
-                        stmt = upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk),
-                                                t.version_column)
-                        cur.execute(stmt, [v for row in chunk for v in row])
+                    for stmt, params in todo:
+                        cur.execute(stmt, params)
 
             def log_retry(attempt: int, exc: BaseException, delay: float) -> None:
                 log.warning("upsert into %s.%s: batch of %d rows failed on attempt %d/%d (%s: %s); "
@@ -117,9 +150,10 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
                             type(exc).__name__, str(exc).strip(), delay)
 
             run_with_retry(commit_batch, attempts=attempts, base_delay_s=base_delay_s, on_retry=log_retry)
-            written[name] += len(batch)
-            if on_commit is not None:
-                on_commit(name, len(batch))
+            for n, k in [(name, len(batch)), *child_rows.items()]:
+                written[n] += k
+                if on_commit is not None:
+                    on_commit(n, k)
 
         for name, row in rows:
             if (full := batchers[name].add(row)) is not None:

@@ -34,7 +34,7 @@ from transforms.reconcile import (
     drill_down,
     values_digest,
 )
-from transforms.spec import EntitySpec
+from transforms.spec import ChildSpec, EntitySpec
 
 SCOPES = ("table", "source")
 ITERSIZE = 20_000  # rows per round trip of the server-side cursor
@@ -61,7 +61,7 @@ class DsqlReconciliation:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def scan_table(conn: psycopg.Connection[Any], schema: str, entity: EntitySpec, columns: list[str],
+def scan_table(conn: psycopg.Connection[Any], schema: str, entity: EntitySpec | ChildSpec, columns: list[str],
                itersize: int = ITERSIZE) -> Iterator[tuple[Key, tuple[Any, ...]]]:
     """(primary key, column values) of every row of the entity's table, through one named cursor.
 
@@ -102,7 +102,7 @@ def existing_ids(conn: psycopg.Connection[Any], schema: str) -> Callable[[Entity
     return lookup
 
 
-def _actual_totals(conn: psycopg.Connection[Any], schema: str, entity: EntitySpec, columns: list[str],
+def _actual_totals(conn: psycopg.Connection[Any], schema: str, entity: EntitySpec | ChildSpec, columns: list[str],
                    buckets: int, keep: dict[bytes, Any] | None) -> tuple[BucketTotals, int]:
     """Pass 1 over one table; with `keep` (scope `source`) rows of other keys are counted, not compared."""
     t = BucketTotals(buckets)
@@ -134,7 +134,7 @@ def reconcile_dsql_tables(lines: Lines, spec: Any, connection: psycopg.Connectio
     exp = expected_tables(lines, spec, existing_ids(connection, schema), buckets, window)
     expected = exp.totals()
     out = DsqlReconciliation({}, scope, orphans=exp.orphans, seconds={"source": time.monotonic() - started})
-    for entity in spec.entities:
+    for entity in (*spec.entities, *spec.children):
         started = time.monotonic()
         columns = exp.columns[entity.name]
         keep = exp.winners[entity.name] if scope == "source" else None
@@ -153,8 +153,8 @@ def reconcile_dsql(lines: Lines, spec: Any, connection: psycopg.Connection[Any],
     return reconcile_dsql_tables(lines, spec, connection, schema, **options).tables
 
 
-def _drill(entity: EntitySpec, exp: ExpectedTables, expected: BucketTotals, actual: BucketTotals, lines: Lines,
-           conn: psycopg.Connection[Any], schema: str, columns: list[str], keep: dict[bytes, Any] | None,
+def _drill(entity: EntitySpec | ChildSpec, exp: ExpectedTables, expected: BucketTotals, actual: BucketTotals,
+           lines: Lines, conn: psycopg.Connection[Any], schema: str, columns: list[str], keep: dict[bytes, Any] | None,
            max_diffs: int, max_drill_buckets: int) -> Reconciliation:
     """Pass 2, only when buckets differ: the expected rows of those buckets re-read by position, the table
     scanned again (`transforms.reconcile.drill_down` keeps the rows of those buckets only)."""

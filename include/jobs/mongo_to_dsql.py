@@ -150,6 +150,14 @@ def existing_keys(target: DsqlTarget, schema: str, entity: EntitySpec, keys: lis
     return found
 
 
+def table_write(entity: EntitySpec) -> TableWrite:
+    """Where the writer puts an entity's rows and its child rows, each upsert guarded by `source_version`."""
+    children = tuple((c.name, TableWrite(c.table, tuple(target_columns(c)), c.key_columns, VERSION_COLUMN))
+                     for c in entity.children)
+    return TableWrite(entity.table, tuple(target_columns(entity)), tuple(entity.key_columns), VERSION_COLUMN,
+                      children)
+
+
 def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     spec: MongoToDsqlSpec = parse_spec(read_text(args.spec), Path(urlparse(args.spec).path))
     with Progress(spark, spec.dag_id) as progress:
@@ -190,10 +198,9 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     newly_parked: int | None = 0
     released = 0
     if not args.dry_run:
-        progress.set_phase("write " + ", ".join(e.table for e in spec.entities))
-        tables = {e.name: TableWrite(e.table, tuple(target_columns(e)), tuple(e.key_columns), VERSION_COLUMN)
-                  for e in spec.entities}
-        accs = {e.name: progress.counter(f"{e.table} rows written") for e in spec.entities}
+        progress.set_phase("write " + ", ".join(t.table for t in (*spec.entities, *spec.children)))
+        tables = {e.name: table_write(e) for e in spec.entities}
+        accs = {t.name: progress.counter(f"{t.table} rows written") for t in (*spec.entities, *spec.children)}
 
         def write(rows: Any) -> list[tuple[str, int]]:
             n = upsert_tables(rows, tables=tables, target=target, schema=spec.target_schema, run_id=args.run_id,
@@ -222,6 +229,9 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     counts = entity_counts(result, [e.name for e in spec.entities])
     for name in counts:
         counts[name]["written"] = written.get(name, 0)
+    for e in spec.entities:  # child rows written with this run's rows of their parent
+        if e.children:
+            counts[e.name]["children"] = {c.name: written.get(c.name, 0) for c in e.children}
     report = {
         "dag_id": spec.dag_id, "run_id": args.run_id, "source_uri": args.source_uri,
         "target": target.redacted(), "schema": spec.target_schema, "quarantine_uri": quarantine,

@@ -1,4 +1,4 @@
-"""Map one adjacency-list document to one relational row, or to a reject with its reason.
+"""Map one document to one relational row (with the child rows of its arrays), or to a reject with its reason.
 
 Per-document rules only; duplicates (greatest `_id` wins) and orphan references need the whole load
 and are decided by the Spark pipeline (`transforms.mongo_to_dsql`). The same functions re-map the
@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from transforms.batching import row_size
+from transforms.batching import CHILDREN, row_size, rows_in
 from transforms.extjson import BadValue, bson_order, loads, to_plain
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
 from transforms.source_text import invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
@@ -26,7 +26,10 @@ from transforms.spec import (
     DEFAULT_SHAPE,
     DSQL_MAX_COLUMN_BYTES,
     DSQL_MAX_ROW_BYTES,
+    DSQL_MAX_TXN_BYTES,
+    DSQL_MAX_TXN_ROWS,
     MAX_NESTING_DEPTH,
+    ChildSpec,
     ColumnSpec,
     DocumentShape,
     EntitySpec,
@@ -250,7 +253,8 @@ class DocumentMapper:
 
     def __init__(self, entities: tuple[EntitySpec, ...], *, shape: DocumentShape = DEFAULT_SHAPE,
                  max_nesting_depth: int = MAX_NESTING_DEPTH, max_row_bytes: int = DSQL_MAX_ROW_BYTES,
-                 max_column_bytes: int = DSQL_MAX_COLUMN_BYTES, window: Window = FULL,
+                 max_column_bytes: int = DSQL_MAX_COLUMN_BYTES, max_txn_rows: int = DSQL_MAX_TXN_ROWS,
+                 max_txn_bytes: int = DSQL_MAX_TXN_BYTES, window: Window = FULL,
                  window_field: str = OBJECTID_FIELD) -> None:
         self.entities = {e.name: e for e in entities}
         self._by_type = {e.doc_type: e for e in entities}
@@ -261,6 +265,8 @@ class DocumentMapper:
         self.max_nesting_depth = max_nesting_depth
         self.max_row_bytes = max_row_bytes
         self.max_column_bytes = max_column_bytes
+        self.max_txn_rows = max_txn_rows  # a document and its child rows are written in one transaction
+        self.max_txn_bytes = max_txn_bytes
         self.window = window
         self.window_field = window_field
 
@@ -269,8 +275,9 @@ class DocumentMapper:
         """The mapper of a `MongoToDsqlSpec`, with its nesting and size limits, keeping only the documents of
         `window` (by the spec's `incremental.field`)."""
         return cls(spec.entities, shape=spec.shape, max_nesting_depth=spec.max_nesting_depth,
-                   max_row_bytes=spec.max_row_bytes,
-                   max_column_bytes=spec.max_column_bytes, window=window, window_field=spec.incremental.field)
+                   max_row_bytes=spec.max_row_bytes, max_column_bytes=spec.max_column_bytes,
+                   max_txn_rows=spec.batch_rows, max_txn_bytes=spec.batch_bytes, window=window,
+                   window_field=spec.incremental.field)
 
     def map_line(self, line: str, *, windowed: bool = True) -> Mapped | Rejected | None:
         """One document's text (a line or `--jsonArray` element, decoded by `transforms.source_text`);
@@ -376,6 +383,10 @@ class DocumentMapper:
             ref_key = f"{target.pk.prefix}{pk_id if ref.key == 'pk' else sk_id}"
             row[ref.column] = entity_uuid(ref_key)
             refs.append((ref.entity, ref_key))
+        for fref in entity.references:  # by a field holding the other entity's id; null stays null
+            value = _lookup(doc, fref.source)
+            row[fref.column] = None if value is None else entity_uuid(
+                f"{self.entities[fref.entity].pk.prefix}{_field_id(value, fref.source)}")
         for col in entity.columns:
             value = _lookup(doc, col.source)
             if value is None:
@@ -389,12 +400,64 @@ class DocumentMapper:
             raise _Reject("bad_key", f"`_id` {problem}")
         order = bson_order(doc["_id"])
         row[VERSION_COLUMN] = version_text(order)
-        self._check_size(entity, row)
+        self._check_size(entity.columns, row)
+        if entity.children:
+            lineage = {"source_doc_id": row["source_doc_id"], VERSION_COLUMN: row[VERSION_COLUMN]}
+            row[CHILDREN] = {c.name: self._child_rows(c, doc, row[entity.id_column], lineage)
+                             for c in entity.children}
+            self._check_transaction(row)
         return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs))
 
+    def _child_rows(self, child: ChildSpec, doc: dict[str, Any], parent_id: str, lineage: dict[str, Any]
+                    ) -> list[dict[str, Any]]:
+        """The rows of one child table from the document's array (a missing or null array: none)."""
+        array = _lookup(doc, child.source)
+        if array is None:
+            return []
+        if not isinstance(array, list):
+            raise _Reject("bad_type", f"{child.source}: {type(array).__name__} {printable(str(to_plain(array)))[:80]!r}"
+                                      " is not an array")
+        rows: list[dict[str, Any]] = []
+        if child.element_entity is not None:  # ids of another entity: a junction row per distinct id
+            prefix = self.entities[child.element_entity].pk.prefix
+            seen: set[str] = set()
+            for i, value in enumerate(array):
+                if value is None:
+                    raise _Reject("bad_key", f"`{child.source}[{i}]` is null: it names no {child.element_entity}")
+                ref = entity_uuid(f"{prefix}{_field_id(value, f'{child.source}[{i}]')}")
+                if ref not in seen:
+                    seen.add(ref)
+                    rows.append({child.parent_column: parent_id, child.element_column: ref, **lineage})
+            return rows
+        for i, element in enumerate(array):
+            if not isinstance(element, dict):
+                raise _Reject("bad_type", f"{child.source}[{i}]: {type(element).__name__} is not an object")
+            row: dict[str, Any] = {child.parent_column: parent_id, ChildSpec.POSITION: i}
+            for col in child.columns:
+                at = f"{child.source}[{i}].{col.source}"
+                value = _lookup(element, col.source)
+                if value is None and col.required:
+                    raise _Reject("missing_field", f"`{at}` is required")
+                row[col.name] = None if value is None else convert(value, col, at)
+            row.update(lineage)
+            self._check_size(child.columns, row)
+            rows.append(row)
+        return rows
 
-    def _check_size(self, entity: EntitySpec, row: dict[str, Any]) -> None:
-        for col in entity.columns:
+    def _check_transaction(self, row: dict[str, Any]) -> None:
+        """A document and its child rows go in one transaction: they must fit one."""
+        n = rows_in(row)
+        if n > self.max_txn_rows:
+            raise _Reject("too_large", f"the document makes {n} rows with its child rows; a transaction holds at "
+                                       f"most {self.max_txn_rows} (write.batch_rows)")
+        size = row_size(row)
+        if size > self.max_txn_bytes:
+            raise _Reject("too_large", f"the document and its child rows are ~{size} bytes; a transaction holds "
+                                       f"at most {self.max_txn_bytes} (write.batch_bytes)")
+
+
+    def _check_size(self, columns: tuple[ColumnSpec, ...], row: dict[str, Any]) -> None:
+        for col in columns:
             value = row.get(col.name)
             if isinstance(value, str) and len(value) * 4 > self.max_column_bytes:  # cheap bound before encoding
                 size = len(value.encode("utf-8"))
@@ -406,7 +469,12 @@ class DocumentMapper:
             raise _Reject("too_large", f"the row is ~{size} bytes; a row holds at most {self.max_row_bytes}")
 
 
-def target_columns(entity: EntitySpec) -> list[str]:
-    """The columns a mapped row fills, in table order (lineage columns are added by the writer)."""
-    head = [entity.id_column, "source_id"] if entity.id_column else [r.column for r in entity.refs]
+def target_columns(entity: EntitySpec | ChildSpec) -> list[str]:
+    """The columns a mapped row (or child row) fills, in table order (lineage columns are added by the writer)."""
+    if isinstance(entity, ChildSpec):
+        head = list(entity.key_columns)
+    elif entity.id_column:
+        head = [entity.id_column, "source_id", *(r.column for r in entity.references)]
+    else:
+        head = [r.column for r in entity.refs]
     return [*head, *(c.name for c in entity.columns), "source_doc_id", VERSION_COLUMN]

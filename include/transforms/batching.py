@@ -8,8 +8,22 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
+# A parent row's child rows (`transforms.adjacency`: child table name → rows), written in the parent's transaction.
+CHILDREN = "_children"
+
+
+def rows_in(row: Any) -> int:
+    """Rows a transaction modifies for `row`: itself and its child rows."""
+    children = row.get(CHILDREN) if isinstance(row, dict) else None
+    return 1 + sum(len(rows) for rows in children.values()) if children else 1
+
+
 def row_size(row: Any) -> int:
-    """A conservative estimate of a row's bytes on the wire: its values as text, plus per-value overhead."""
+    """A conservative estimate of a row's bytes on the wire: its values as text, plus per-value overhead; with
+    its child rows, theirs too."""
+    if isinstance(row, dict) and CHILDREN in row:
+        return row_size({k: v for k, v in row.items() if k != CHILDREN}) + sum(
+            row_size(r) for rows in row[CHILDREN].values() for r in rows)
     values = row.values() if isinstance(row, dict) else row
     size = 8 * len(values)
     for v in values:
@@ -26,26 +40,32 @@ class Batcher(Generic[T]):
     so it raises instead of being dropped.
     """
 
-    def __init__(self, max_rows: int, max_bytes: int, size_of: Callable[[T], int] = row_size) -> None:
+    def __init__(self, max_rows: int, max_bytes: int, size_of: Callable[[T], int] = row_size,
+                 rows_of: Callable[[T], int] | None = None) -> None:
         if max_rows < 1 or max_bytes < 1:
             raise ValueError("max_rows and max_bytes must be positive")
-        self.max_rows, self.max_bytes, self.size_of = max_rows, max_bytes, size_of
+        self.max_rows, self.max_bytes, self.size_of, self.rows_of = max_rows, max_bytes, size_of, rows_of
         self._batch: list[T] = []
         self._size = 0
+        self._rows = 0
 
     def add(self, row: T) -> list[T] | None:
         n = self.size_of(row)
         if n > self.max_bytes:
             raise ValueError(f"a row of ~{n} bytes exceeds the {self.max_bytes}-byte transaction limit")
+        k = 1 if self.rows_of is None else self.rows_of(row)
+        if k > self.max_rows:
+            raise ValueError(f"a row with its child rows is {k} rows; a transaction holds at most {self.max_rows}")
         full = None
-        if self._batch and (len(self._batch) >= self.max_rows or self._size + n > self.max_bytes):
+        if self._batch and (self._rows + k > self.max_rows or self._size + n > self.max_bytes):
             full = self.flush()
         self._batch.append(row)
         self._size += n
+        self._rows += k
         return full
 
     def flush(self) -> list[T] | None:
-        batch, self._batch, self._size = self._batch, [], 0
+        batch, self._batch, self._size, self._rows = self._batch, [], 0, 0
         return batch or None
 
 

@@ -29,6 +29,7 @@ DISCRIMINATOR_NAMES = ("type", "_type", "kind", "entity", "entity_type", "entity
 MAX_TYPES = 50  # a discriminator has at most this many values
 MIN_COVERAGE = 0.95  # a discriminator or key field is present in at least this share of documents
 KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*#)(.+)$")
+TYPE_NAME = re.compile(r"^[A-Za-z][\w .-]{0,63}$")  # a type is named, not a date, a number or a sentence
 MAX_DISTINCT_KEPT = 64  # distinct values kept per field (for discriminators and key constants)
 INT32 = 2**31
 
@@ -210,8 +211,8 @@ def find_discriminator(docs: list[Mapping[str, Any]]) -> Discriminator | None:
         coverage = sum(values.values()) / n if n else 0.0
         if coverage < MIN_COVERAGE or not 2 <= len(values) <= MAX_TYPES or len(values) > max(2, n // 2):
             continue
-        if any(KEY_VALUE.match(v) for v in values):
-            continue  # key values, not type names
+        if any(KEY_VALUE.match(v) or not TYPE_NAME.match(v) for v in values):
+            continue  # key values, dates or free text, not type names
         preferred = name in DISCRIMINATOR_NAMES
         reason = (f"`{name}` is present in {coverage:.0%} of the documents with {len(values)} distinct values"
                   + (", and is a usual name for a type field" if preferred else ""))

@@ -6,8 +6,9 @@ Tables follow the movie migration's conventions, which the Spark job writes: an 
 key `<entity>_id` (derived by the job from the source key), `source_id` (the key's id part), one column per
 field, and the lineage columns `source_doc_id`, `source_version`, `migration_run_id`, `migrated_at`; a
 relationship (junction) table has the two UUIDs as its primary key. No foreign keys (DSQL has none); the
-columns joins use get `CREATE INDEX ASYNC`. An array of objects becomes a child table in the DDL and the report
-(the job keeps the array whole in a `json` column of its parent until it can fill child tables).
+columns joins use get `CREATE INDEX ASYNC`. An array of objects becomes a child table keyed by (parent, position),
+an array of another type's ids a junction table, a field holding one such id a uuid column: the job fills all
+three (`children` and `references` in the spec).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Table:
     indexes: list[tuple[str, ...]] = field(default_factory=list)
     refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # column → (entity, pk|sk)
     documents: int = 0
-    array: str = ""  # child tables: the array field of the parent they come from
+    array: str = ""  # child and junction tables: the array field of the parent they come from
 
 
 def plural(name: str) -> str:
@@ -165,18 +166,20 @@ def plan_tables(findings: Findings) -> list[Table]:
             indexes.append((col,))
             refs[col] = (ref.target, ref.field)
         cols += _columns(g, {c.name for c in cols} | {n for n, _ in LINEAGE},
-                         frozenset(r.field for r in refs_of.get(g.name, [])))
+                         frozenset([*(r.field for r in refs_of.get(g.name, [])), *g.children]))
         tables.append(Table(plural(g.name), g.name, "entity", cols, (id_col,), [*indexes, ("migration_run_id",)],
                             refs, documents=g.documents))
     for ref in findings.references:
         if not ref.many:
             continue
         a, b = f"{ref.group}_id", f"{ref.target}_id"
+        if a == b:
+            b = f"other_{b}"
         cols = [Column(a, "", "uuid", True, reason=f"the {ref.group} holding the array `{ref.field}`"),
                 Column(b, "", "uuid", True, reason=f"a {ref.target} the array names")]
         tables.append(Table(f"{ref.group}_{plural(ref.target)}", ref.group, "relationship", cols, (a, b),
                             [(b,)], {a: (ref.group, "_id"), b: (ref.target, ref.field)},
-                            findings.groups[ref.group].documents))
+                            findings.groups[ref.group].documents, array=ref.field))
     for rel in findings.relationships:
         g = findings.groups[rel.group]
         a, b = f"{rel.pk_entity}_id", f"{rel.sk_entity}_id"
@@ -194,7 +197,7 @@ def plan_tables(findings: Findings) -> list[Table]:
             cols = [Column(parent, "", "uuid", True, reason=f"the {g.name} holding the array"),
                     Column("position", "", "int", True, reason="the element's index in the array")]
             members = FieldGroup(fields, max((s.present for s in fields.values()), default=0))
-            cols += _columns(members, {parent, "position"})
+            cols += _columns(members, {parent, "position"} | {n for n, _ in LINEAGE})
             tables.append(Table(name, g.name, "child", cols, (parent, "position"), [], documents=g.documents,
                                 array=path))
     return tables
@@ -210,8 +213,7 @@ class FieldGroup(Group):
 def table_ddl(schema: str, table: Table) -> str:
     lines = [f"    {c.name} {c.sql_type}{' NOT NULL' if c.required and c.name not in table.primary_key else ''}"
              for c in table.columns]
-    if table.kind != "child":
-        lines += [f"    {name} {type_}" for name, type_ in LINEAGE]
+    lines += [f"    {name} {type_}" for name, type_ in LINEAGE]
     if len(table.primary_key) == 1:
         lines[0] = lines[0].replace(f"{table.primary_key[0]} uuid", f"{table.primary_key[0]} uuid PRIMARY KEY")
     else:
@@ -227,7 +229,8 @@ def ddl_files(schema: str, tables: list[Table], templates: dict[str, str]) -> di
         note = {"entity": f"-- One row per `{t.entity}` document ({t.documents} in the sample).",
                 "relationship": f"-- {t.entity}: the links between {' and '.join(e for e, _ in t.refs.values())} "
                                 f"({t.documents} in the sample). No foreign keys in DSQL: validation checks both ends.",
-                "child": f"-- The elements of an array of `{t.entity}` documents (not filled by the job yet)."}[t.kind]
+                "child": f"-- The elements of the array `{t.array}` of `{t.entity}` documents, written with their "
+                         "parent (a new version of the parent replaces them)."}[t.kind]
         files[f"{10 * i:03d}_{t.name}.sql"] = f"{note}\n{table_ddl(schema, t)}"
     index_lines = ["-- DSQL builds indexes only asynchronously (progress in sys.jobs)."]
     for t in tables:
@@ -241,17 +244,16 @@ def ddl_files(schema: str, tables: list[Table], templates: dict[str, str]) -> di
 
 
 def spec_gap(findings: Findings, tables: list[Table]) -> str | None:
-    """Why the job cannot migrate these tables yet (no spec is written then), or None when it can: adjacency lists
-    (two key fields), and entities keyed by `_id` with no child tables, junctions or references between them."""
-    if len(findings.key_fields) >= 2:
-        return None
-    entities = [t for t in tables if t.kind == "entity"]
-    gaps = [f"{t.name} ({t.kind} of {t.entity})" for t in tables if t.kind != "entity"]
-    gaps += [f"{t.name}.{col} (a reference to {entity})" for t in entities for col, (entity, _) in t.refs.items()]
+    """Why the job cannot migrate these tables (no spec is written then), or None when it can. (References by
+    `_id` are only looked for without key fields: the job names an adjacency-list entity by its key's id.)"""
+    entities = {t.entity for t in tables if t.kind == "entity"}
+    adjacency = len(findings.key_fields) >= 2
+    gaps = [f"{t.name} (an array of {t.entity}, which is a relationship)" for t in tables
+            if t.array and t.entity not in entities]
     if gaps:
-        return ("the Spark job does not fill child or junction tables or resolve `_id` references yet: "
-                + ", ".join(gaps) + "; the DDL and this report are written for review, the spec is not")
-    if findings.discriminator is None and len(entities) > 1:
+        return ("the Spark job cannot fill " + ", ".join(gaps) + "; the DDL and this report are written for "
+                "review, the spec is not")
+    if not adjacency and findings.discriminator is None and len(entities) > 1:
         return "several entity types but no discriminator field to tell them apart"
     return None
 
@@ -261,7 +263,7 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
     keys = list(findings.key_fields)
     out: dict[str, Any] = {}
     for t in tables:
-        if t.kind == "child":
+        if t.array:  # a child or junction table: filled from its parent's array, below
             continue
         g = findings.groups[t.entity]
         entry: dict[str, Any] = {"table": t.name, "type": g.type_value or t.entity}
@@ -273,11 +275,26 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
             entry["id_column"] = t.primary_key[0]
         else:
             entry["refs"] = {col: {"entity": entity, "from": part} for col, (entity, part) in t.refs.items()}
-        entry["columns"] = {c.name: {"from": c.source, "type": c.type, **({"required": True} if c.required else {}),
-                                     **({"array_of": c.array_of} if c.array_of else {})}
-                            for c in t.columns if c.source}
+        entry["columns"] = _spec_columns(c for c in t.columns if c.source and c.name not in t.refs)
+        if t.kind == "entity" and t.refs:
+            entry["references"] = {col: {"entity": entity, "from": field} for col, (entity, field) in t.refs.items()}
         out[t.entity] = entry
+    for t in tables:
+        if not t.array:
+            continue
+        parent, position_or_element = t.primary_key
+        child: dict[str, Any] = {"table": t.name, "from": t.array, "parent_column": parent}
+        if t.kind == "child":
+            child["columns"] = _spec_columns(c for c in t.columns if c.source)
+        else:
+            child["element"] = {"column": position_or_element, "entity": t.refs[position_or_element][0]}
+        out[t.entity].setdefault("children", {})[_ident(t.array)] = child
     return out
+
+
+def _spec_columns(columns: Any) -> dict[str, Any]:
+    return {c.name: {"from": c.source, "type": c.type, **({"required": True} if c.required else {}),
+                     **({"array_of": c.array_of} if c.array_of else {})} for c in columns}
 
 
 def _share(n: int, of: int) -> str:

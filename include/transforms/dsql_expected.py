@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transforms.adjacency import DocumentMapper, Mapped, target_columns
+from transforms.batching import CHILDREN
 from transforms.intervals import FULL, Window
 from transforms.reconcile import DEFAULT_BUCKETS, BucketTotals, Key, bucket_of, row_digest
-from transforms.spec import EntitySpec
+from transforms.spec import ChildSpec, EntitySpec
 
 Lines = Callable[[], Iterable[str]]
 # (entity, [entity uuids as text]) → those of them that have a row in the target
@@ -34,8 +35,10 @@ _OBJECT_ID = 7  # `transforms.extjson.bson_order`'s rank of an ObjectId
 
 
 def key_bytes(key: Key) -> bytes:
-    """A target key (uuids as text) as the concatenation of its uuids' 16 bytes: a third of the memory."""
-    return b"".join(bytes.fromhex(k.replace("-", "")) for k in key)
+    """A target key (uuids as text; a child row's position) as the concatenation of its uuids' 16 bytes (8 for a
+    position): a third of the memory."""
+    return b"".join(k.to_bytes(8, "big", signed=True) if type(k) is int else bytes.fromhex(k.replace("-", ""))
+                    for k in key)
 
 
 def key_text(raw: bytes) -> Key:
@@ -88,7 +91,7 @@ class ExpectedTables:
 
     @property
     def columns(self) -> dict[str, list[str]]:
-        return {e.name: target_columns(e) for e in self.spec.entities}
+        return {t.name: target_columns(t) for t in (*self.spec.entities, *self.spec.children)}
 
     def totals(self) -> dict[str, BucketTotals]:
         """Pass-1 aggregates of the expected rows, per entity."""
@@ -112,17 +115,25 @@ class ExpectedTables:
         at = {position_of(self.winners[name][k]) for name, keys in wanted.items() for k in keys}
         out: dict[str, list[tuple[Key, dict[str, Any]]]] = {name: [] for name in self.winners}
         mapper = DocumentMapper.for_spec(self.spec, self.window)
-        entities = {e.name: e for e in self.spec.entities}
+        tables = {t.name: t for t in (*self.spec.entities, *self.spec.children)}
         for i, text in enumerate(lines()):
             if i in at:
                 m = mapper.map_line(text)
                 if not isinstance(m, Mapped):
                     raise RuntimeError(f"document {i} of the source no longer maps: was the source changed?")
-                out[m.entity].append((row_key(entities[m.entity], m.row), m.row))
+                for name, row in table_rows(m):
+                    key = row_key(tables[name], row)
+                    if key_bytes(key) in wanted.get(name, ()):
+                        out[name].append((key, row))
         return out
 
 
-def row_key(entity: EntitySpec, row: dict[str, Any]) -> Key:
+def table_rows(m: Mapped) -> list[tuple[str, dict[str, Any]]]:
+    """(table's entity or child name, row) of every row a mapped document fills: its own, then its child rows."""
+    return [(m.entity, m.row), *((name, r) for name, rows in m.row.get(CHILDREN, {}).items() for r in rows)]
+
+
+def row_key(entity: EntitySpec | ChildSpec, row: dict[str, Any]) -> Key:
     """The target primary key of a mapped row (its key columns' uuids, as text)."""
     return tuple(row[c] for c in entity.key_columns)
 
@@ -136,9 +147,27 @@ def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int
         raise ValueError(f"buckets must be 1..{1 << _BUCKET_BITS}")
     mapper = DocumentMapper.for_spec(spec, window)
     entities = {e.name: e for e in spec.entities}
-    columns = {e.name: target_columns(e) for e in spec.entities}
+    children = {c.name: c for c in spec.children}
+    columns = {t.name: target_columns(t) for t in (*spec.entities, *spec.children)}
     key_cols = {e.name: e.key_columns for e in spec.entities}
-    winners: dict[str, dict[bytes, Packed]] = {name: {} for name in entities}
+    winners: dict[str, dict[bytes, Packed]] = {name: {} for name in columns}
+    kids: dict[bytes, list[tuple[str, bytes]]] = {}  # parent key → its child rows' (child, key) of the winner
+
+    def adopt(m: Mapped, raw: bytes, i: int) -> None:
+        """The winner `m`'s child rows replace those of the document it beat."""
+        for child, ckey in kids.pop(raw, ()):
+            winners[child].pop(ckey, None)
+        held = []
+        for child, rows in m.row.get(CHILDREN, {}).items():
+            spec_of = children[child]
+            for r in rows:
+                key = row_key(spec_of, r)
+                ckey = key_bytes(key)
+                winners[child][ckey] = _pack(m.order, row_digest(r, columns[child]), bucket_of(key, buckets), i)
+                held.append((child, ckey))
+        if held:
+            kids[raw] = held
+
     duplicates = dict.fromkeys(entities, 0)
     ties: dict[tuple[str, bytes], list[int]] = {}
     documents = rejected = 0
@@ -158,24 +187,33 @@ def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int
         held = table.get(raw)
         if held is None:
             table[raw] = _pack(m.order, row_digest(row, columns[name]), bucket_of(key, buckets), i)
+            if CHILDREN in row:
+                adopt(m, raw, i)
             continue
         duplicates[name] += 1
         held_order = _order(held)
         if m.order > held_order:
             table[raw] = _pack(m.order, row_digest(row, columns[name]), bucket_in(held), i)
+            if CHILDREN in row:
+                adopt(m, raw, i)
             ties.pop((name, raw), None)
         elif m.order == held_order:  # a re-exported document: the greater text wins, decided below
             ties.setdefault((name, raw), [position_of(held)]).append(i)
     if ties:
-        _break_ties(lines, mapper, ties, winners, columns)
+        for m, raw, i in _break_ties(lines, mapper, ties, winners, columns):
+            if CHILDREN in m.row:
+                adopt(m, raw, i)
     out = ExpectedTables(spec, buckets, winners, documents, rejected, duplicates, window=window)
     out.orphans = _drop_orphans(out, entities, existing)
     return out
 
 
 def _break_ties(lines: Lines, mapper: DocumentMapper, ties: dict[tuple[str, bytes], list[int]],
-                winners: dict[str, dict[bytes, Packed]], columns: dict[str, list[str]]) -> None:
-    """Documents with one key and one `_id`: the greatest text wins (`_winner`); re-read by position."""
+                winners: dict[str, dict[bytes, Packed]], columns: dict[str, list[str]]
+                ) -> list[tuple[Mapped, bytes, int]]:
+    """Documents with one key and one `_id`: the greatest text wins (`_winner`); re-read by position. Returns
+    each winner (its mapping, key and position), whose child rows the caller takes."""
+    out = []
     wanted = {i for positions in ties.values() for i in positions}
     texts = {i: text for i, text in enumerate(lines()) if i in wanted}
     for (name, raw), positions in ties.items():
@@ -185,13 +223,15 @@ def _break_ties(lines: Lines, mapper: DocumentMapper, ties: dict[tuple[str, byte
             raise RuntimeError(f"document {best} of the source no longer maps: was the source changed?")
         held = winners[name][raw]
         winners[name][raw] = _pack(m.order, row_digest(m.row, columns[name]), bucket_in(held), best)
+        out.append((m, raw, best))
+    return out
 
 
 def _drop_orphans(exp: ExpectedTables, entities: dict[str, EntitySpec], existing: ExistingIds) -> dict[str, int]:
     """Relationship rows whose referenced entity is neither a winner of this load nor in the target."""
     missing: dict[str, set[bytes]] = {}
     for name, keys in exp.winners.items():
-        refs = entities[name].refs
+        refs = entities[name].refs if name in entities else ()
         for raw in keys if refs else ():
             for n, ref in enumerate(refs):
                 part = raw[16 * n:16 * n + 16]
@@ -205,7 +245,7 @@ def _drop_orphans(exp: ExpectedTables, entities: dict[str, EntitySpec], existing
         absent[ent] = {p for p in parts if key_text(p)[0] not in found}
     orphans: dict[str, int] = {}
     for name, keys in exp.winners.items():
-        refs = entities[name].refs
+        refs = entities[name].refs if name in entities else ()
         if not refs:
             continue
         gone = [raw for raw in keys if any(raw[16 * n:16 * n + 16] in absent.get(ref.entity, ())

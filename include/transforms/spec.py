@@ -156,6 +156,46 @@ class RefSpec:
 
 
 @dataclass(frozen=True)
+class ReferenceSpec:
+    """A uuid column of an entity row naming another entity by a field holding its id (`author_id: a7`): the
+    uuid the other entity's row has (`<its prefix><id>`). Written as the source holds it: with no foreign keys
+    in DSQL, a reference to a row that does not exist is counted by validation, not dropped."""
+
+    column: str
+    entity: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A table filled from an array of each parent document, written with the parent in one transaction.
+
+    Of objects: one row per element, keyed by (`parent_column`, `position`), its `columns` read from the element.
+    Of ids (`element_entity` set): one row per distinct id, keyed by (`parent_column`, `element_column`), the
+    junction of a many-to-many. A new version of the parent replaces its rows whole (older rows are deleted).
+    """
+
+    name: str
+    table: str
+    parent: str  # the entity holding the array
+    source: str  # the (dotted) array field
+    parent_column: str
+    columns: tuple[ColumnSpec, ...] = ()
+    element_column: str | None = None
+    element_entity: str | None = None
+
+    POSITION = "position"
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.parent_column, self.element_column or self.POSITION)
+
+    @property
+    def is_relationship(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """One entity type stored in the collection and the table it becomes.
 
@@ -172,6 +212,8 @@ class EntitySpec:
     id_column: str | None = None  # entity tables: uuid primary key derived from the source key
     refs: tuple[RefSpec, ...] = ()  # relationship tables: primary key is the refs' columns
     id_field: str | None = None  # entities keyed by a field of their own, not by PK/SK
+    references: tuple[ReferenceSpec, ...] = ()  # entity tables: uuid columns naming other entities by a field
+    children: tuple[ChildSpec, ...] = ()  # entity tables: tables filled from the document's arrays
 
     @property
     def is_relationship(self) -> bool:
@@ -279,6 +321,11 @@ class MongoToDsqlSpec:
                 return e
         raise KeyError(name)
 
+    @property
+    def children(self) -> tuple[ChildSpec, ...]:
+        """Every child table, in entity order."""
+        return tuple(c for e in self.entities for c in e.children)
+
 
 @dataclass(frozen=True)
 class GlueCompute:
@@ -338,7 +385,8 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     for name, e in raw.items():
         w = f"{where}.{name}"
         _need(isinstance(e, dict), w, "must be a mapping")
-        unknown = set(e) - {"table", "type", "pk", "sk", "id_column", "refs", "columns", "id_field"}
+        unknown = set(e) - {"table", "type", "pk", "sk", "id_column", "refs", "columns", "id_field", "references",
+                            "children"}
         _need(not unknown, w, f"unknown keys {sorted(unknown)}")
         id_field = e.get("id_field")
         if id_field is not None:
@@ -357,14 +405,22 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
         columns = tuple(ColumnSpec.parse(c, v, f"{w}.columns.{c}") for c, v in (e.get("columns") or {}).items())
         doc_type = str(e.get("type", name))
         keyed = id_field is None
+        references = _references(e.get("references"), w, raw, name)
+        children = _children(e.get("children"), w, raw, name)
+        _need(not (references or children) or id_column, w, "only an entity (with an `id_column`) has "
+              "`references` or `children`")
+        taken = [c for c in (id_column, "source_id", *(c.name for c in columns), *(r.column for r in references)) if c]
+        _need(len(set(taken)) == len(taken), w, f"two columns share a name in {taken}")
         out.append(EntitySpec(
             name=_ident(name, w), table=_ident(e.get("table"), f"{w}.table"), doc_type=doc_type,
             pk=KeyPart.parse(e.get("pk"), f"{w}.pk") if keyed else KeyPart(prefix=f"{doc_type}#"),
             sk=KeyPart.parse(e.get("sk"), f"{w}.sk") if keyed else None,
             columns=columns, id_column=_ident(id_column, f"{w}.id_column") if id_column else None, refs=refs,
-            id_field=id_field,
+            id_field=id_field, references=references, children=children,
         ))
     types = [e.doc_type for e in out]
+    tables = [e.table for e in out] + [c.table for e in out for c in e.children]
+    _need(len(set(tables)) == len(tables), where, f"two entities or child tables share a table in {tables}")
     _need(len(set(types)) == len(types), where, "two entities share a `type`")
     _need(len({e.id_field is None for e in out}) == 1, where,
           "either every entity is keyed by PK/SK or every one by its `id_field`, not both")
@@ -372,6 +428,51 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
         for r in e.refs:
             _need(not next(x for x in out if x.name == r.entity).is_relationship, w,
                   f"{e.name}.{r.column} must reference an entity, not a relationship")
+    return tuple(out)
+
+
+def _references(raw: Any, w: str, entities: dict[str, Any], name: str) -> tuple[ReferenceSpec, ...]:
+    """`references: {column: {entity: E, from: field}}`: uuid columns naming another entity by its id."""
+    out = []
+    for col, r in (raw or {}).items():
+        at = f"{w}.references.{col}"
+        _need(isinstance(r, dict) and set(r) == {"entity", "from"}, at, "must be {entity: ..., from: <field>}")
+        _need(r["entity"] in entities and not (entities[r["entity"]] or {}).get("refs"), at,
+              f"unknown entity {r['entity']!r} (a reference names an entity, not a relationship)")
+        out.append(ReferenceSpec(_ident(col, at), r["entity"], _str(r["from"], f"{at}.from")))
+    return tuple(out)
+
+
+def _children(raw: Any, w: str, entities: dict[str, Any], parent: str) -> tuple[ChildSpec, ...]:
+    """`children: {name: {table, from, parent_column, columns | element: {column, entity}}}`."""
+    _need(raw is None or isinstance(raw, dict), f"{w}.children", "must map child names to their definitions")
+    out = []
+    for name, c in (raw or {}).items():
+        at = f"{w}.children.{name}"
+        _need(isinstance(c, dict), at, "must be a mapping")
+        unknown = set(c) - {"table", "from", "parent_column", "columns", "element"}
+        _need(not unknown, at, f"unknown keys {sorted(unknown)}")
+        parent_column = _ident(c.get("parent_column"), f"{at}.parent_column")
+        element = c.get("element")
+        _need((element is None) != (c.get("columns") is None), at,
+              "give `columns` (an array of objects) or `element` (an array of ids), not both")
+        columns: tuple[ColumnSpec, ...] = ()
+        element_column = element_entity = None
+        if element is not None:
+            _need(isinstance(element, dict) and set(element) == {"column", "entity"}, f"{at}.element",
+                  "must be {column: ..., entity: ...}")
+            element_column = _ident(element["column"], f"{at}.element.column")
+            element_entity = element["entity"]
+            _need(element_entity in entities and not (entities[element_entity] or {}).get("refs"),
+                  f"{at}.element.entity", f"unknown entity {element_entity!r}")
+        else:
+            _need(isinstance(c["columns"], dict) and c["columns"], f"{at}.columns", "must map columns")
+            columns = tuple(ColumnSpec.parse(k, v, f"{at}.columns.{k}") for k, v in c["columns"].items())
+        names = [parent_column, element_column or ChildSpec.POSITION, *(col.name for col in columns)]
+        _need(len(set(names)) == len(names), at, f"two columns share a name in {names}")
+        out.append(ChildSpec(_ident(name, at), _ident(c.get("table"), f"{at}.table"), parent,
+                             _str(c.get("from"), f"{at}.from"), parent_column, columns, element_column,
+                             element_entity))
     return tuple(out)
 
 

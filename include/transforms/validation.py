@@ -165,7 +165,8 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
                  failure: dict[str, str] | None = None, not_run: list[str] | None = None,
                  notes: dict[str, dict[str, Any]] | None = None,
                  reconciliation: dict[str, dict[str, Any]] | None = None, window: dict[str, Any] | None = None,
-                 pending: dict[str, Any] | None = None) -> dict[str, Any]:
+                 pending: dict[str, Any] | None = None, children: dict[str, dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
     """The run report: `status` is `passed` only when no task failed and every check, every fully reconciled
     table and every sampled row reconciles.
 
@@ -173,7 +174,8 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
     run because of it; `notes` what the source showed that is reported, never failed (name → count and
     example keys); `reconciliation` each table's full reconciliation (`transforms.reconcile.Reconciliation`
     as a dict), with its first differing keys; `window` the records the run loaded (`runtime.run_window`: start,
-    end, which rule chose them); `pending` the job's parked-document counts (retried, parked, released).
+    end, which rule chose them); `pending` the job's parked-document counts (retried, parked, released);
+    `children` per child table the source's array elements, the target rows of this run's parents and the job's.
     """
     failed = [c for c in checks if not c.passed]
     unreconciled = [name for name, r in (reconciliation or {}).items() if not r.get("passed")]
@@ -182,7 +184,7 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
     return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
             "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
             "reconciliation": reconciliation or {}, "failure": failure, "not_run": not_run or [],
-            "notes": notes or {}, "window": window, "pending": pending}
+            "notes": notes or {}, "window": window, "pending": pending, "children": children or {}}
 
 
 def _failure_lines(report: dict[str, Any]) -> list[str]:
@@ -212,6 +214,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, e in report["entities"].items():
         lines.append(f"| {name} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} | "
                      f"{e.get('duplicates', '')} |")
+    if report.get("children"):
+        lines += ["", "| child table | source elements | target | written |", "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {c.get('source')} | {c.get('target')} | {c.get('written')} |"
+                  for name, c in report["children"].items()]
     if report["rejects"]:
         lines += ["", "| reject reason | documents |", "|---|---:|"]
         lines += [f"| {reason} | {n} |" for reason, n in report["rejects"].items()]

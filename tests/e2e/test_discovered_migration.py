@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -16,7 +17,10 @@ import psycopg
 import pytest
 from cli.discover import run as discover
 
+from connectors.documents import iter_lines
+from connectors.reconcile_dsql import reconcile_dsql
 from generators.movie_collection import write
+from transforms.spec import load_spec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +36,7 @@ def _run_discovered(tmp_path: Path, out: Path, source: Path, dag_id: str) -> dic
     """Drop discover's output into a copy of the include folder, run the new DAG with `airflow dags test`, and
     return its report, checked to be the run's only one and passed."""
     include = tmp_path / "include"
-    shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     shutil.copytree(out / "include", include, dirs_exist_ok=True)
     env = {**os.environ, "DBMIGRATE_INCLUDE_DIR": str(include)}
     started = time.time()
@@ -92,3 +96,121 @@ def test_a_discovered_collection_of_one_type_migrates(tmp_path: Path, dsql_uri: 
     finally:
         with psycopg.connect(dsql_uri, autocommit=True) as conn:
             conn.execute("DROP SCHEMA IF EXISTS discovered_users CASCADE")
+
+
+def _orders(n: int = 150) -> list[dict]:
+    """Orders with embedded line items (0 to 4), a customer object, and one order whose item is unreadable."""
+    rng = random.Random(3)
+    out = []
+    for i in range(n):
+        items = [{"sku": f"SKU-{rng.randrange(40)}", "qty": rng.randint(1, 9),
+                  "price": {"$numberDecimal": f"{rng.randint(100, 99999) / 100:.2f}"}}
+                 for _ in range(rng.randint(0, 4))]
+        out.append({"_id": {"$oid": f"{i + 1:024x}"}, "order_no": 5000 + i, "customer": {"email": f"c{i % 30}@x.org"},
+                    "placed_at": {"$date": f"2024-03-{1 + i % 28:02d}T09:30:00Z"}, "items": items})
+    return out
+
+
+def _elements(orders: list[dict]) -> list[tuple]:
+    """(order id, position, sku, qty, price) of every line item of the source, sorted."""
+    return sorted((d["_id"]["$oid"], p, it["sku"], it["qty"], it["price"]["$numberDecimal"])
+                  for d in orders for p, it in enumerate(d["items"]))
+
+
+def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql_uri: str) -> None:
+    """Orders with embedded line items: discover writes a child table keyed by (order, position); the DAG fills it
+    with the order in one transaction, and the target holds exactly the source's elements, in array order. An
+    order whose item holds a word for a quantity is rejected whole and counted (no order without its items)."""
+    dag_id = "discovered_orders_to_dsql"
+    orders = _orders()
+    source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / "orders.json"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    bad = {**orders[0], "_id": {"$oid": "f" * 24}, "items": [{"sku": "SKU-1", "qty": "three", "price": "1.00"}]}
+    source.write_text("".join(json.dumps(d) + "\n" for d in orders))
+    out = tmp_path / "out"
+    assert discover([str(source), "--name", dag_id, "--out", str(out)]) == 0
+    source.write_text(source.read_text() + json.dumps(bad) + "\n")
+    try:
+        report = _run_discovered(tmp_path, out, source, dag_id)
+        assert report["rejects"]["bad_type"] == 1, report["rejects"]
+        checks = {c["name"]: c for c in report["checks"] if c["entity"] == "items"}  # the child table's spec name
+        elements = sum(len(d["items"]) for d in orders)
+        assert checks["target rows of this run's parents = source array elements"]["expected"] == elements
+        assert checks["job rows written = source array elements"]["actual"] == elements
+        assert report["reconciliation"]["items"]["rows_actual"] == elements
+        assert report["children"]["items"] == {"source": elements, "target": elements, "written": elements,
+                                               "ambiguous_parents": 0}
+        with psycopg.connect(dsql_uri) as conn:
+            stored = conn.execute(
+                "SELECT o.source_id, i.position, i.sku, i.qty, i.price::text FROM discovered_orders.order_items i "
+                "JOIN discovered_orders.orders o USING (order_id) ORDER BY 1, 2").fetchall()
+            orphans = conn.execute("SELECT count(*) FROM discovered_orders.order_items i WHERE NOT EXISTS "
+                                   "(SELECT 1 FROM discovered_orders.orders o WHERE o.order_id = i.order_id)"
+                                   ).fetchone()[0]
+        assert stored == _elements(orders) and orphans == 0
+
+        # Behind the job's back: one element changed, one deleted, one added. The full reconciliation names each.
+        spec = load_spec(out / "include" / "specs" / f"{dag_id}.yaml")
+        full = [d for d in orders if len(d["items"]) >= 2]
+        changed, emptied = full[0]["_id"]["$oid"], full[1]["_id"]["$oid"]
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+            ids = dict(conn.execute("SELECT source_id, order_id FROM discovered_orders.orders").fetchall())
+            conn.execute("UPDATE discovered_orders.order_items SET qty = qty + 100 "
+                         "WHERE order_id = %s AND position = 0", [ids[changed]])
+            conn.execute("DELETE FROM discovered_orders.order_items WHERE order_id = %s AND position = 1",
+                         [ids[changed]])
+            conn.execute("INSERT INTO discovered_orders.order_items (order_id, position, sku, qty, price) "
+                         "VALUES (%s, 99, 'X', 1, 1)", [ids[changed]])
+            rec = reconcile_dsql(lambda: iter_lines(f"file://{source}"), spec, conn)["items"]
+        assert not rec.passed and sorted(d.kind for d in rec.diffs) == ["changed", "extra", "missing"], rec.diffs
+
+        # The collection exported again: one order now holds no items (same `_id`, so the same version). The next
+        # run replaces each parent's rows whole: the tampering is undone and the emptied order's rows are gone.
+        for d in orders:
+            if d["_id"]["$oid"] == emptied:
+                d["items"] = []
+        source.write_text("".join(json.dumps(d) + "\n" for d in orders))
+        _run_discovered(tmp_path, out, source, dag_id)
+        with psycopg.connect(dsql_uri) as conn:
+            stored = conn.execute(
+                "SELECT o.source_id, i.position, i.sku, i.qty, i.price::text FROM discovered_orders.order_items i "
+                "JOIN discovered_orders.orders o USING (order_id) ORDER BY 1, 2").fetchall()
+        assert stored == _elements(orders)
+    finally:
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS discovered_orders CASCADE")
+
+
+def test_discovered_references_and_junctions_resolve_to_the_named_rows(tmp_path: Path, dsql_uri: str) -> None:
+    """Books naming their author by `_id` and their genres by an array of `_id`s: `books.author_id` is the uuid of
+    the author row whose source id the book names, and `book_genres` holds one row per distinct (book, genre) the
+    arrays name, a genre named twice once; a genre that exists nowhere is kept as the source names it."""
+    dag_id = "discovered_library_to_dsql"
+    docs: list[dict] = [{"_id": f"a{i}", "type": "author", "name": f"Author {i}"} for i in range(12)]
+    docs += [{"_id": f"g{i}", "type": "genre", "name": f"Genre {i}"} for i in range(5)]
+    docs += [{"_id": f"b{i}", "type": "book", "title": f"Book {i}", "author_id": f"a{i % 12}",
+              "genre_ids": [f"g{i % 5}", f"g{(i * 3) % 5}"], "pages": 90 + i} for i in range(80)]
+    source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / "library.json"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    out = tmp_path / "out"
+    assert discover([str(source), "--name", dag_id, "--out", str(out)]) == 0
+    docs.append({"_id": "b999", "type": "book", "title": "Lost", "author_id": "a1", "genre_ids": ["g404"], "pages": 1})
+    source.write_text(source.read_text() + json.dumps(docs[-1]) + "\n")
+    try:
+        report = _run_discovered(tmp_path, out, source, dag_id)
+        assert report["notes"] == {"book_genres.genre_id: names no genre (kept: no foreign keys)":
+                                   {"count": 1, "examples": ["b999"]}}, report["notes"]
+        with psycopg.connect(dsql_uri) as conn:
+            authors = dict(conn.execute("SELECT b.source_id, a.source_id FROM discovered_library.books b "
+                                        "LEFT JOIN discovered_library.authors a USING (author_id)").fetchall())
+            pairs = conn.execute("SELECT b.source_id, g.source_id FROM discovered_library.book_genres bg "
+                                 "JOIN discovered_library.books b USING (book_id) "
+                                 "LEFT JOIN discovered_library.genres g USING (genre_id)").fetchall()
+        books = [d for d in docs if d["type"] == "book"]
+        assert authors == {d["_id"]: d["author_id"] for d in books}
+        expected = {(d["_id"], g) for d in books for g in d["genre_ids"] if g != "g404"} | {("b999", None)}
+        assert sorted(pairs, key=str) == sorted(expected, key=str)
+    finally:
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS discovered_library CASCADE")

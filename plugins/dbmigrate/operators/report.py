@@ -88,7 +88,7 @@ class MigrationReportOperator(BaseOperator):
                             rejects=counts.get("rejects", {}), checks=checks, sample=sample,
                             dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run,
                             notes=notes, reconciliation=reconciliation, window=(run or {}).get("window"),
-                            pending=counts.get("pending"))
+                            pending=counts.get("pending"), children=counts.get("children"))
 
     def execute(self, context: Any) -> dict[str, Any]:
         ti = context["ti"]

@@ -22,9 +22,11 @@ from connectors.documents import count_by_type, is_mongo, iter_lines
 from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from transforms.adjacency import VERSION_COLUMN, DocumentMapper, Mapped, target_columns
+from transforms.batching import CHILDREN
+from transforms.extjson import loads
 from transforms.identifiers import quoted
 from transforms.intervals import FULL, Window, newer_version
-from transforms.validation import KeySample, compare_row, count_checks, target_key
+from transforms.validation import Check, KeySample, compare_row, count_checks, target_key
 
 RESULT_KEY = "result"
 
@@ -103,10 +105,11 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         run = self.run
         job = json.loads(run_files.read_text(run["job_report_uri"], self.aws_conn_id))
         keys: dict[str, set[tuple[str, ...]]] = {e.name: set() for e in spec.entities}
+        elements: dict[str, dict[str, tuple[Any, int | None]]] = {c.name: {} for c in spec.children}
         window = self._window()
         lines = self._lines(spec, window)
         if not run["dry_run"]:
-            lines = _collect_keys(lines, spec, keys, window)
+            lines = _collect_keys(lines, spec, keys, window, elements)
         by_type, total = count_by_type(lines, spec.max_nesting_depth, spec.shape, spec.entities)
         source = {e.name: by_type.get(e.doc_type, 0) for e in spec.entities}
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
@@ -119,13 +122,19 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
                     f"SELECT count(*) FROM {quoted(spec.target_schema, e.table)}")[0][0]
         quarantined = run_files.count_quarantined(run["quarantine_uri"], self.aws_conn_id)
         checks = count_checks(source, job, target_keyed, total, quarantined)
+        children: dict[str, dict[str, int]] = {}
+        if not run["dry_run"]:
+            for child in spec.children:
+                children[child.name], child_checks = self._child_counts(hook, spec, child, elements[child.name], job)
+                checks += child_checks
         result = {
             "entities": {n: {"source": source[n], "target": target_keyed.get(n),
                              "target_total": target_total.get(n),
                              **{k: c[k] for k in ("rejected", "duplicates", "unique")}}
                          for n, c in job["entities"].items()},
             "rejects": job["rejects"], "documents": total, "checks": [c.as_dict() for c in checks],
-            "window": window.as_dict(), "pending": job.get("pending"),
+            "window": window.as_dict(), "pending": job.get("pending"), "children": children,
+            "notes": {} if run["dry_run"] else dangling_references(hook, spec),
         }
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
         failed = [c for c in checks if not c.passed]
@@ -136,6 +145,26 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
             raise AirflowFailException(f"{len(failed)} count check(s) do not reconcile: "
                                        + "; ".join(f"{c.entity or 'all'} {c.name}" for c in failed))
         return result
+
+    def _child_counts(self, hook: DsqlHook, spec: Any, child: Any, elements: dict[str, tuple[Any, int | None]],
+                      job: dict[str, Any]) -> tuple[dict[str, int], list[Check]]:
+        """A child table against the source's own answer: the elements of the arrays (distinct ids for a
+        junction) of this run's winning documents, against the target rows of those parents and the job's count.
+        A parent whose source holds two documents of one `_id` with arrays of different lengths is left out of
+        both sides (the job keeps the greater text; the count does not hold texts) and counted."""
+        parents = sorted(p for p, (_, n) in elements.items() if n is not None)
+        expected = sum(n for _, n in elements.values() if n is not None)
+        ambiguous = len(elements) - len(parents)
+        found = 0
+        table = quoted(spec.target_schema, child.table)
+        for i in range(0, len(parents), self.LOOKUP_BATCH):
+            found += hook.get_records(f"SELECT count(*) FROM {table} WHERE {quoted(child.parent_column)} = ANY(%s)",
+                                      [[uuid.UUID(p) for p in parents[i:i + self.LOOKUP_BATCH]]])[0][0]
+        written = job["entities"][child.parent].get("children", {}).get(child.name)
+        checks = [Check("target rows of this run's parents = source array elements", expected, found, child.name)]
+        if not ambiguous and written is not None:
+            checks.append(Check("job rows written = source array elements", expected, written, child.name))
+        return {"source": expected, "target": found, "written": written, "ambiguous_parents": ambiguous}, checks
 
     def _count_present(self, hook: DsqlHook, schema: str, entity: Any, keys: set[tuple[str, ...]]) -> int:
         """How many of `keys` have a row in the entity's table (primary-key lookups, in batches)."""
@@ -151,16 +180,68 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         return present
 
 
-def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]], window: Window = FULL
-                  ) -> Iterator[str]:
-    """Pass `lines` through, adding the target key of every document of `window` that maps to `keys[entity]`."""
+def dangling_references(hook: DsqlHook, spec: Any, examples: int = 5) -> dict[str, dict[str, Any]]:
+    """References and junction rows of the whole target that name a row which exists nowhere: written as the
+    source names them (DSQL has no foreign keys), reported with the source ids of the rows holding them."""
+    schema = spec.target_schema
+    found: dict[str, dict[str, Any]] = {}
+
+    def note(what: str, rows_from: str, holder: str, column: str, target: Any) -> None:
+        """`rows_from` names the referencing rows `x` and their holder's `source_id` as `{holder}.source_id`."""
+        (key,) = target.key_columns
+        where = (f"FROM {rows_from} WHERE x.{quoted(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                 f"{quoted(schema, target.table)} t WHERE t.{quoted(key)} = x.{quoted(column)})")
+        count = hook.get_records(f"SELECT count(*) {where}")[0][0]
+        if count:
+            ids = hook.get_records(f"SELECT DISTINCT {holder}.source_id {where} ORDER BY 1 LIMIT {int(examples)}")
+            found[what] = {"count": count, "examples": [r[0] for r in ids]}
+
+    for e in spec.entities:
+        table = quoted(schema, e.table)
+        for r in e.references:
+            note(f"{e.table}.{r.column}: names no {r.entity} (kept: no foreign keys)", f"{table} x", "x",
+                 r.column, spec.entity(r.entity))
+        for c in e.children:
+            if c.element_entity is not None:
+                note(f"{c.table}.{c.element_column}: names no {c.element_entity} (kept: no foreign keys)",
+                     f"{quoted(schema, c.table)} x JOIN {table} h ON h.{quoted(e.id_column)} = "
+                     f"x.{quoted(c.parent_column)}", "h", c.element_column, spec.entity(c.element_entity))
+    return found
+
+
+def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]], window: Window = FULL,
+                  elements: dict[str, dict[str, tuple[Any, int | None]]] | None = None) -> Iterator[str]:
+    """Pass `lines` through, adding the target key of every document of `window` that maps to `keys[entity]`,
+    and per child table, parent uuid → (`_id` order, elements in the source's array) of the greatest `_id`
+    (None: two documents of one `_id` disagree)."""
     mapper = DocumentMapper.for_spec(spec, window)
     prefixes = {e.name: e.pk.prefix or "" for e in spec.entities}
+    with_children = {e.name: e.children for e in spec.entities if e.children}
     for line in lines:
         m = mapper.map_line(line)
         if isinstance(m, Mapped):
-            keys[m.entity].add(target_key(spec.entity(m.entity), m.pk, m.key[len(m.pk) + 1:], prefixes))
+            key = target_key(spec.entity(m.entity), m.pk, m.key[len(m.pk) + 1:], prefixes)
+            keys[m.entity].add(key)
+            if elements is not None and m.entity in with_children:
+                doc = loads(line)
+                for child in with_children[m.entity]:
+                    n = array_elements(doc, child.source, distinct=child.element_entity is not None)
+                    held = elements[child.name].get(key[0])
+                    if held is None or m.order > held[0]:
+                        elements[child.name][key[0]] = (m.order, n)
+                    elif m.order == held[0] and held[1] != n:
+                        elements[child.name][key[0]] = (m.order, None)
         yield line
+
+
+def array_elements(doc: dict[str, Any], dotted: str, *, distinct: bool) -> int:
+    """How many elements the (dotted) array field of a source document holds (distinct values: ids)."""
+    value: Any = doc
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        return 0
+    return len({str(v) for v in value}) if distinct else len(value)
 
 
 class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
@@ -197,6 +278,11 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
             diffs = compare_row(m.row, actual, columns)
             if diffs:
                 mismatches.append({"entity": m.entity, "key": m.key, "diffs": diffs})
+            for child in entity.children:
+                diffs = self._child_diffs(hook, spec.target_schema, child, m.row[entity.id_column],
+                                          m.row[CHILDREN][child.name])
+                if diffs:
+                    mismatches.append({"entity": child.name, "key": m.key, "diffs": diffs})
         result = {"requested": size, "compared": compared, "orphans_skipped": orphans, "mismatches": mismatches,
                   "superseded_skipped": superseded}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
@@ -218,6 +304,23 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
         records = hook.get_records(f"SELECT {cols} FROM {quoted(schema, entity.table)} WHERE {where}",
                                    [row[k] for k in keys])
         return dict(zip(columns, records[0], strict=True)) if records else None
+
+    @staticmethod
+    def _child_diffs(hook: DsqlHook, schema: str, child: Any, parent: str, expected: list[dict[str, Any]]
+                     ) -> list[str]:
+        """A sampled parent's child rows, expected against found: missing, extra and differing rows."""
+        columns = target_columns(child)
+        as_text = {c.name for c in child.columns if c.type == "json"}
+        cols = ", ".join(f"{quoted(c)}::text" if c in as_text else quoted(c) for c in columns)
+        found = {tuple(str(v) for v in r[:2]): dict(zip(columns, r, strict=True)) for r in hook.get_records(
+            f"SELECT {cols} FROM {quoted(schema, child.table)} WHERE {quoted(child.parent_column)} = %s", [parent])}
+        diffs = []
+        for row in expected:
+            key = tuple(str(row[k]) for k in child.key_columns)
+            got = found.pop(key, None)
+            diffs += [f"{child.table} {key[1]}: {d}" for d in compare_row(row, got, columns)]
+        diffs += [f"{child.table} {key[1]}: in the target, not in the source's array" for key in sorted(found)]
+        return diffs
 
     @staticmethod
     def _refs_exist(hook: DsqlHook, spec: Any, m: Mapped) -> bool:

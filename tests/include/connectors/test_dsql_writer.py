@@ -10,6 +10,7 @@ import psycopg
 from connectors.dsql import DsqlTarget
 from connectors.dsql_writer import MAX_STATEMENT_ROWS, TableWrite, upsert_statement, upsert_tables
 from tests.include.connectors.test_dsql_faults import schema, stored, target, transactions  # noqa: F401 - fixtures
+from transforms.batching import CHILDREN
 
 ITEMS = TableWrite("items", ("id", "name", "price"), ("id",))
 TAGS = TableWrite("tags", ("item_id", "tag"), ("item_id", "tag"))
@@ -66,3 +67,58 @@ def test_the_statement_is_one_insert_of_n_rows() -> None:
     assert "VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10), ($11, $12, $13, $14, $15) ON CONFLICT" in text
     assert text.endswith('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "price" = EXCLUDED."price", '
                          '"migration_run_id" = EXCLUDED."migration_run_id", "migrated_at" = EXCLUDED."migrated_at"')
+
+
+def _orders_tables(dsql_uri: str, in_schema: str) -> None:
+    lineage = "source_version text, migration_run_id text NOT NULL, migrated_at timestamptz NOT NULL"
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {in_schema}.orders (order_id uuid PRIMARY KEY, note text, {lineage})")
+        conn.execute(f"CREATE TABLE {in_schema}.order_items (order_id uuid, position int, sku text, {lineage}, "
+                     "PRIMARY KEY (order_id, position))")
+
+
+ORDERS = TableWrite("orders", ("order_id", "note", "source_version"), ("order_id",), "source_version",
+                    (("items", TableWrite("order_items", ("order_id", "position", "sku", "source_version"),
+                                          ("order_id", "position"), "source_version")),))
+ORDER = "6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31"
+
+
+def _order(version: str, skus: list[str], note: str = "") -> tuple[str, dict]:
+    items = [{"order_id": ORDER, "position": i, "sku": s, "source_version": version} for i, s in enumerate(skus)]
+    return "order", {"order_id": ORDER, "note": note, "source_version": version, CHILDREN: {"items": items}}
+
+
+def _items(dsql_uri: str, in_schema: str) -> list[tuple]:
+    with psycopg.connect(dsql_uri) as conn:
+        return conn.execute(f"SELECT position, sku, source_version FROM {in_schema}.order_items ORDER BY 1").fetchall()
+
+
+def test_child_rows_are_written_with_their_parent_and_replaced_by_its_next_version(
+        target: DsqlTarget, schema: str, dsql_uri: str) -> None:  # noqa: F811
+    _orders_tables(dsql_uri, schema)
+
+    def write(*rows: tuple[str, dict], run: str = "r1", batch_rows: int = 100) -> dict[str, int]:
+        return upsert_tables(list(rows), tables={"order": ORDERS}, target=target, schema=schema, run_id=run,
+                             batch_rows=batch_rows, batch_bytes=1 << 20)
+
+    assert write(_order("v2", ["a", "b", "c"])) == {"order": 1, "items": 3}
+    assert _items(dsql_uri, schema) == [(0, "a", "v2"), (1, "b", "v2"), (2, "c", "v2")]
+    # the same version re-exported with one element fewer (a plain collection's `_id` does not change)
+    write(_order("v2", ["a", "z"]), run="r2")
+    assert _items(dsql_uri, schema) == [(0, "a", "v2"), (1, "z", "v2")]
+    # an older document read after it changes neither the parent nor its elements, not even at new positions
+    write(_order("v1", ["old"] * 5, note="old"), run="r3")
+    assert _items(dsql_uri, schema) == [(0, "a", "v2"), (1, "z", "v2")]
+    with psycopg.connect(dsql_uri) as conn:
+        assert conn.execute(f"SELECT note, migration_run_id FROM {schema}.orders").fetchone() == ("", "r2")
+    # a newer one with no elements leaves none
+    write(_order("v3", []), run="r4")
+    assert _items(dsql_uri, schema) == []
+    # a parent and its rows are never cut apart: 3 + 3 rows do not fit a transaction of 5
+    other = dict(_order("v4", ["p", "q"])[1], order_id="1f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31")
+    other[CHILDREN] = {"items": [dict(r, order_id=other["order_id"]) for r in other[CHILDREN]["items"]]}
+    assert write(_order("v4", ["x", "y"]), ("order", other), batch_rows=5) == {"order": 2, "items": 4}
+    with psycopg.connect(dsql_uri) as conn:
+        xmins = conn.execute(f"SELECT o.xmin::text, array_agg(i.xmin::text) FROM {schema}.orders o "
+                             f"JOIN {schema}.order_items i USING (order_id) GROUP BY 1").fetchall()
+    assert len(xmins) == 2 and all(set(items) == {parent} for parent, items in xmins)

@@ -12,7 +12,7 @@ import pytest
 from generators.movie_collection import write
 from transforms.ddl_lint import lint_dsql
 from transforms.discovery import discover
-from transforms.discovery_render import ddl_files, plan_tables, spec_entities
+from transforms.discovery_render import ddl_files, plan_tables, spec_entities, spec_gap
 from transforms.extjson import loads
 
 
@@ -52,6 +52,11 @@ def test_the_movie_collection_gives_the_five_tables(movie_docs: list[dict]) -> N
 
 
 def orders(n: int = 120) -> list[dict]:
+    return [loads(json.dumps(d)) for d in orders_json(n)]
+
+
+def orders_json(n: int = 120) -> list[dict]:
+    """Orders with embedded line items, as mongoexport writes them (Extended JSON)."""
     rng = random.Random(1)
     out = []
     for i in range(n):
@@ -60,7 +65,7 @@ def orders(n: int = 120) -> list[dict]:
         doc = {"_id": {"$oid": f"{i:024x}"}, "order_no": 1000 + i,
                "customer": {"name": f"c{i}", "email": f"c{i}@example.com"},
                "placed_at": {"$date": f"2024-01-{1 + i % 28:02d}T10:00:00Z"}, "items": items, "tags": ["web"]}
-        out.append(loads(json.dumps(doc)))
+        out.append(doc)
     return out
 
 
@@ -264,15 +269,34 @@ def test_every_sampled_value_converts_to_the_type_discovery_chose(shape: str, mo
     assert checked > 40
 
 
-def test_references_and_child_tables_get_no_spec_and_say_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                                             ) -> None:
+def test_references_junctions_and_child_tables_are_in_the_spec(tmp_path: Path) -> None:
     from cli.discover import run
+
+    from transforms.spec import load_spec
 
     source = tmp_path / "library.json"
     source.write_text("\n".join(json.dumps(d) for d in library()) + "\n")
     assert run([str(source), "--name", "library_to_dsql", "--out", str(tmp_path / "out")]) == 0
-    assert not (tmp_path / "out" / "include" / "specs" / "library_to_dsql.yaml").exists()
-    err = capsys.readouterr().err
-    assert "book_genres (relationship of book)" in err and "books.author_id (a reference to author)" in err
-    report = (tmp_path / "out" / "docs" / "discovery" / "library_to_dsql.md").read_text()
-    assert "no migration spec written" in report
+    spec = load_spec(tmp_path / "out" / "include" / "specs" / "library_to_dsql.yaml")
+    book = spec.entity("book")
+    assert [(r.column, r.entity, r.source) for r in book.references] == [("author_id", "author", "author_id")]
+    (genres,) = book.children
+    assert (genres.table, genres.source, genres.key_columns, genres.element_entity) == (
+        "book_genres", "genre_ids", ("book_id", "genre_id"), "genre")
+    assert "genre_ids" not in {c.source for c in book.columns} and "author_id" not in {c.name for c in book.columns}
+
+    orders_file = tmp_path / "orders.json"
+    orders_file.write_text("\n".join(json.dumps(d) for d in orders_json()) + "\n")
+    assert run([str(orders_file), "--name", "orders_to_dsql", "--out", str(tmp_path / "out")]) == 0
+    order = load_spec(tmp_path / "out" / "include" / "specs" / "orders_to_dsql.yaml").entity("order")
+    (items,) = order.children
+    assert (items.table, items.source, items.key_columns) == ("order_items", "items", ("order_id", "position"))
+    assert {c.name: c.type for c in items.columns} == {"price": "numeric", "qty": "int", "sku": "text"}
+    assert "items" not in {c.source for c in order.columns}  # the array is the child table, not a json column
+
+
+def test_arrays_of_objects_in_a_relationship_get_no_spec_and_say_why(movie_docs: list[dict]) -> None:
+    docs = [{**d, "takes": [{"n": 1}, {"n": 2}]} if d["type"] == "movie_actor" else d for d in movie_docs]
+    findings = discover(docs)
+    gap = spec_gap(findings, plan_tables(findings))
+    assert gap is not None and "movie_actor_takes (an array of movie_actor, which is a relationship)" in gap, gap

@@ -58,6 +58,9 @@ def test_report_status_and_markdown() -> None:
                        sample={"compared": 5, "mismatches": [{"entity": "movie", "key": "k", "diffs": ["x"]}]})
     assert bad["status"] == "failed"
     assert "PASSED" in render_markdown(ok) and "ROW movie k: x" in render_markdown(bad)
+    with_children = build_report(dag_id="d", run_id="r", entities={}, rejects={}, checks=checks, sample={},
+                                 children={"items": {"source": 7, "target": 7, "written": 7}})
+    assert "| items | 7 | 7 | 7 |" in render_markdown(with_children) and "child table" not in render_markdown(ok)
 
 
 def test_a_table_that_does_not_reconcile_in_full_fails_the_report_and_shows_its_keys() -> None:
