@@ -288,7 +288,8 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
             child["columns"] = _spec_columns(c for c in t.columns if c.source)
         else:
             child["element"] = {"column": position_or_element, "entity": t.refs[position_or_element][0]}
-        out[t.entity].setdefault("children", {})[_ident(t.array)] = child
+        name = _ident(t.array)
+        out[t.entity].setdefault("children", {})[name if name not in out else f"{t.entity}_{name}"] = child
     return out
 
 

@@ -421,6 +421,9 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     types = [e.doc_type for e in out]
     tables = [e.table for e in out] + [c.table for e in out for c in e.children]
     _need(len(set(tables)) == len(tables), where, f"two entities or child tables share a table in {tables}")
+    names = [e.name for e in out] + [c.name for e in out for c in e.children]
+    _need(len(set(names)) == len(names), where, f"entities and children need names of their own (the counts, the "
+          f"reconciliation and the assets go by name), got {names}")
     _need(len(set(types)) == len(types), where, "two entities share a `type`")
     _need(len({e.id_field is None for e in out}) == 1, where,
           "either every entity is keyed by PK/SK or every one by its `id_field`, not both")

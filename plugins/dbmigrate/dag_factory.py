@@ -192,10 +192,10 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
             full = ValidateMongoToDsqlReconcileOperator(task_id="validate_reconcile",
                                                         scope="{{ params.reconcile_scope }}", **common)
             load[-1] >> [counts, rows, full]
-            assets = {f"{spec.target_schema}.{e.table}": (
-                Asset(name=f"{spec.target_schema}.{e.table}", group="dsql",
-                      uri=f"dsql://{spec.target_conn_id}/{spec.target_schema}/{e.table}"), [e.name])
-                for e in spec.entities}
+            assets = {f"{spec.target_schema}.{t.table}": (
+                Asset(name=f"{spec.target_schema}.{t.table}", group="dsql",
+                      uri=f"dsql://{spec.target_conn_id}/{spec.target_schema}/{t.table}"), [t.name])
+                for t in (*spec.entities, *spec.children)}
             report, _ = _report_and_publish(spec, resolve, counts, rows, [full], assets)
             # after every task that can still write: the report may run while a failed load's step is running
             release = ReleaseDsqlLockOperator(task_id="release_lock", **lock_args)

@@ -104,7 +104,9 @@ class MigrationReportOperator(BaseOperator):
         if report["status"] != "passed":
             cause = f": {report['failure']['task_id']}: {report['failure']['error']}" if report["failure"] else ""
             raise AirflowFailException(f"migration {self.spec_dag_id} did not reconcile{cause}")
-        return {"status": report["status"], "report_uri": self.report_uri, "entities": report["entities"]}
+        # child tables beside the entities (their names are distinct: the spec loader sees to it), for the assets
+        return {"status": report["status"], "report_uri": self.report_uri,
+                "entities": {**report["entities"], **report.get("children", {})}}
 
 
 class PublishAssetsOperator(BaseOperator):

@@ -106,3 +106,11 @@ def test_the_loader_refuses_children_and_references_it_cannot_write(tmp_path: Pa
     change(entities)
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
         spec_at(tmp_path, entities)
+
+
+def test_a_child_may_not_take_an_entitys_name(tmp_path: Path) -> None:
+    """Counts, reconciliations and assets go by name: a child named like an entity would overwrite it."""
+    entities = library_entities()
+    entities["book"]["children"]["genre"] = entities["book"]["children"].pop("genres")
+    with pytest.raises(SpecError, match="names of their own"):
+        spec_at(tmp_path, entities)
