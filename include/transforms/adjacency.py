@@ -455,7 +455,6 @@ class DocumentMapper:
             raise _Reject("too_large", f"the document and its child rows are ~{size} bytes; a transaction holds "
                                        f"at most {self.max_txn_bytes} (write.batch_bytes)")
 
-
     def _check_size(self, columns: tuple[ColumnSpec, ...], row: dict[str, Any]) -> None:
         for col in columns:
             value = row.get(col.name)

@@ -190,10 +190,6 @@ class ChildSpec:
     def key_columns(self) -> tuple[str, ...]:
         return (self.parent_column, self.element_column or self.POSITION)
 
-    @property
-    def is_relationship(self) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class EntitySpec:
@@ -405,7 +401,7 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
         columns = tuple(ColumnSpec.parse(c, v, f"{w}.columns.{c}") for c, v in (e.get("columns") or {}).items())
         doc_type = str(e.get("type", name))
         keyed = id_field is None
-        references = _references(e.get("references"), w, raw, name)
+        references = _references(e.get("references"), w, raw)
         children = _children(e.get("children"), w, raw, name)
         _need(not (references or children) or id_column, w, "only an entity (with an `id_column`) has "
               "`references` or `children`")
@@ -434,15 +430,21 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     return tuple(out)
 
 
-def _references(raw: Any, w: str, entities: dict[str, Any], name: str) -> tuple[ReferenceSpec, ...]:
+def _entity_named(value: Any, entities: dict[str, Any], at: str) -> str:
+    """`value`, the name of an entity of the spec (not a relationship): what a reference or a junction names."""
+    _need(value in entities and not (entities[value] or {}).get("refs"), at,
+          f"unknown entity {value!r} (a reference names an entity, not a relationship)")
+    return value
+
+
+def _references(raw: Any, w: str, entities: dict[str, Any]) -> tuple[ReferenceSpec, ...]:
     """`references: {column: {entity: E, from: field}}`: uuid columns naming another entity by its id."""
     out = []
     for col, r in (raw or {}).items():
         at = f"{w}.references.{col}"
         _need(isinstance(r, dict) and set(r) == {"entity", "from"}, at, "must be {entity: ..., from: <field>}")
-        _need(r["entity"] in entities and not (entities[r["entity"]] or {}).get("refs"), at,
-              f"unknown entity {r['entity']!r} (a reference names an entity, not a relationship)")
-        out.append(ReferenceSpec(_ident(col, at), r["entity"], _str(r["from"], f"{at}.from")))
+        out.append(ReferenceSpec(_ident(col, at), _entity_named(r["entity"], entities, at),
+                                 _str(r["from"], f"{at}.from")))
     return tuple(out)
 
 
@@ -465,9 +467,7 @@ def _children(raw: Any, w: str, entities: dict[str, Any], parent: str) -> tuple[
             _need(isinstance(element, dict) and set(element) == {"column", "entity"}, f"{at}.element",
                   "must be {column: ..., entity: ...}")
             element_column = _ident(element["column"], f"{at}.element.column")
-            element_entity = element["entity"]
-            _need(element_entity in entities and not (entities[element_entity] or {}).get("refs"),
-                  f"{at}.element.entity", f"unknown entity {element_entity!r}")
+            element_entity = _entity_named(element["entity"], entities, f"{at}.element.entity")
         else:
             _need(isinstance(c["columns"], dict) and c["columns"], f"{at}.columns", "must map columns")
             columns = tuple(ColumnSpec.parse(k, v, f"{at}.columns.{k}") for k, v in c["columns"].items())
