@@ -215,8 +215,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {e.get('source', '')} | {e.get('target', '')} | {e.get('rejected', '')} | "
                      f"{e.get('duplicates', '')} |")
     if report.get("children"):
-        lines += ["", "| child table | source elements | target | written |", "|---|---:|---:|---:|"]
-        lines += [f"| {name} | {c.get('source')} | {c.get('target')} | {c.get('written')} |"
+        lines += ["", "| child table | source elements | target | written | parents a newer row holds |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {c.get('source')} | {c.get('target')} | {c.get('written')} | "
+                  f"{c.get('superseded_parents', 0)} |"
                   for name, c in report["children"].items()]
     if report["rejects"]:
         lines += ["", "| reject reason | documents |", "|---|---:|"]

@@ -11,6 +11,7 @@ import random
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -20,6 +21,7 @@ from cli.discover import run as discover
 from connectors.documents import iter_lines
 from connectors.reconcile_dsql import reconcile_dsql
 from generators.movie_collection import write
+from transforms.intervals import objectid_at
 from transforms.spec import load_spec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
@@ -32,15 +34,16 @@ def _untyped(line: str) -> str:
     return json.dumps({{"PK": "pk", "SK": "sk"}.get(k, k): v for k, v in doc.items() if k != "type"})
 
 
-def _run_discovered(tmp_path: Path, out: Path, source: Path, dag_id: str) -> dict:
-    """Drop discover's output into a copy of the include folder, run the new DAG with `airflow dags test`, and
-    return its report, checked to be the run's only one and passed."""
+def _run_discovered(tmp_path: Path, out: Path, source: Path, dag_id: str, **params: str) -> dict:
+    """Drop discover's output into a copy of the include folder, run the new DAG with `airflow dags test` (conf:
+    the source and `params`), and return its report, checked to be the run's only one and passed."""
     include = tmp_path / "include"
     shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     shutil.copytree(out / "include", include, dirs_exist_ok=True)
     env = {**os.environ, "DBMIGRATE_INCLUDE_DIR": str(include)}
     started = time.time()
-    proc = subprocess.run(["airflow", "dags", "test", dag_id, "-c", json.dumps({"source_uri": f"file://{source}"})],
+    conf = {"source_uri": f"file://{source}", **params}
+    proc = subprocess.run(["airflow", "dags", "test", dag_id, "-c", json.dumps(conf)],
                           capture_output=True, text=True, timeout=900, env=env)
     reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / dag_id).glob("*/report.json")
                if p.stat().st_mtime >= started]
@@ -214,3 +217,58 @@ def test_discovered_references_and_junctions_resolve_to_the_named_rows(tmp_path:
     finally:
         with psycopg.connect(dsql_uri, autocommit=True) as conn:
             conn.execute("DROP SCHEMA IF EXISTS discovered_library CASCADE")
+
+
+def _teams(day: int, ids: range, players: dict[int, int]) -> list[dict]:
+    """An adjacency list of teams (with an array of players each), leagues and team-league links, every `_id`
+    created on 2024-01-0<day + 1>; `players[i]`: how many players team i has (default i % 3 + 1)."""
+    at = objectid_at(datetime(2024, 1, 1, 6, tzinfo=UTC) + timedelta(days=day))[:8]
+    docs: list[dict] = []
+    for i in ids:
+        docs.append({"_id": {"$oid": f"{at}a{day}{i:014x}"}, "PK": f"TEAM#{i}", "SK": f"TEAM#{i}", "type": "team",
+                     "name": f"Team {i}", "players": [{"name": f"P{i}-{j}", "number": j}
+                                                      for j in range(players.get(i, i % 3 + 1))]})
+        docs.append({"_id": {"$oid": f"{at}b{day}{i:014x}"}, "PK": f"TEAM#{i}", "SK": f"LEAGUE#{i % 2}",
+                     "type": "team_league", "since": 2000 + i})
+    if day == 0:
+        docs += [{"_id": {"$oid": f"{at}c{day}{n:014x}"}, "PK": f"LEAGUE#{n}", "SK": f"LEAGUE#{n}",
+                  "type": "league", "title": f"League {n}"} for n in range(2)]
+    return docs
+
+
+def test_an_old_interval_run_again_keeps_the_newer_documents_child_rows(tmp_path: Path, dsql_uri: str) -> None:
+    """Teams whose players are a child table, loaded a day at a time; the second day brings newer documents of
+    two teams (more players; none). Rerunning the first day afterwards changes no row, and its report passes:
+    the two teams' rows belong to the newer documents (counted as superseded), not to the first day's arrays."""
+    dag_id = "discovered_teams_to_dsql"
+    newer = {3: 5, 4: 0}
+    docs = _teams(0, range(20), {}) + _teams(1, range(3, 5), newer)
+    source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / "teams.json"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    out = tmp_path / "out"
+    assert discover([str(source), "--name", dag_id, "--out", str(out)]) == 0
+    day = [{"window_start": f"2024-01-0{d + 1}T00:00:00+00:00", "window_end": f"2024-01-0{d + 2}T00:00:00+00:00"}
+           for d in range(2)]
+
+    def players() -> list[tuple]:
+        with psycopg.connect(dsql_uri) as conn:
+            return conn.execute("SELECT t.source_id, p.position, p.name, p.number FROM discovered_teams.team_players p "
+                                "JOIN discovered_teams.teams t USING (team_id) ORDER BY 1, 2").fetchall()
+
+    try:
+        first = _run_discovered(tmp_path, out, source, dag_id, **day[0])
+        assert first["children"]["players"]["superseded_parents"] == 0
+        second = _run_discovered(tmp_path, out, source, dag_id, **day[1])
+        assert second["children"]["players"] == {"source": 5, "target": 5, "written": 5, "ambiguous_parents": 0,
+                                                 "superseded_parents": 0}
+        expected = sorted((f"{i}", j, f"P{i}-{j}", j) for i in range(20) for j in range(newer.get(i, i % 3 + 1)))
+        assert players() == expected
+        again = _run_discovered(tmp_path, out, source, dag_id, **day[0])
+        elements = sum(i % 3 + 1 for i in range(20))
+        assert again["children"]["players"] == {"source": elements, "target": elements - 2 - 1, "written": elements,
+                                                "ambiguous_parents": 0, "superseded_parents": 2}
+        assert players() == expected
+    finally:
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS discovered_teams CASCADE")

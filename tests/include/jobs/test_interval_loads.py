@@ -130,7 +130,7 @@ def test_rerunning_one_day_changes_nothing(spark: Any, export: Path, dsql_uri: s
         for i, (start, end) in enumerate(DAYS):
             load(spark, tmp_path / str(i), dsql_uri, schema, export, Window(start, end), f"rerun-{i}")
         before = snapshot(dsql_uri, schema), pending(dsql_uri, schema)
-        for i in (1, 0):  # the middle day, then the first, after the last
+        for i in (1, 0, 2):  # each day again, after the last: the middle one, the first, the last
             again = load(spark, tmp_path / f"again{i}", dsql_uri, schema, export, Window(*DAYS[i]), f"again-{i}")
             assert (snapshot(dsql_uri, schema), pending(dsql_uri, schema)) == before
             assert again["pending"]["retried"] == 3 and again["pending"]["released"] == 0
