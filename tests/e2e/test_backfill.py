@@ -58,13 +58,15 @@ def pending(dsql_uri: str, schema: str) -> list[tuple[Any, ...]]:
                             f"FROM {schema}.dbmigrate_pending ORDER BY 1, 2").fetchall()
 
 
-def backfill(api: Api, dag_id: str, conf: dict[str, Any], first: str, last: str, *extra: str
-             ) -> list[dict[str, Any]]:
-    """`airflow backfill create` from `first` to `last` (logical dates), then its runs once all have ended."""
+def backfill(api: Api, dag_id: str, conf: dict[str, Any], first: str, last: str, *extra: str,
+             max_active_runs: int | None = 1) -> list[dict[str, Any]]:
+    """`airflow backfill create` from `first` to `last` (logical dates; `max_active_runs` None: Airflow's
+    default, 10), then its runs once all have ended."""
     started = datetime.now(UTC)
+    limit = [] if max_active_runs is None else ["--max-active-runs", str(max_active_runs)]
     proc = subprocess.run(
         ["airflow", "backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last,
-         "--max-active-runs", "1", "--dag-run-conf", json.dumps(conf), *extra],
+         *limit, "--dag-run-conf", json.dumps(conf), *extra],
         capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -81,10 +83,12 @@ def backfill(api: Api, dag_id: str, conf: dict[str, Any], first: str, last: str,
             and datetime.fromisoformat(r["end_date"]) >= started]
 
 
-def three_days(api: Api, dag_id: str, conf: dict[str, Any]) -> list[dict[str, Any]]:
+def three_days(api: Api, dag_id: str, conf: dict[str, Any], max_active_runs: int | None = 1
+               ) -> list[dict[str, Any]]:
     """Backfill 2024-01-01 .. 2024-01-04 (logical dates: each run after its day); each run succeeded, its report
     passed and covers its day. `completed`: again if an earlier session of the metadata DB ran them. Reports."""
-    runs = backfill(api, dag_id, conf, "2024-01-02", "2024-01-04", "--reprocess-behavior", "completed")
+    runs = backfill(api, dag_id, conf, "2024-01-02", "2024-01-04", "--reprocess-behavior", "completed",
+                    max_active_runs=max_active_runs)
     assert [(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs] == [
         ("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
     for r in runs:
@@ -117,3 +121,23 @@ def test_a_backfill_equals_a_full_load(stack: tuple[Any, Api], export: Path, spa
     assert again["data_interval_start"][:10] == "2024-01-02"  # the middle day
     assert again["state"] == "success", diagnostics(api, DAG_ID, again["dag_run_id"])
     assert (snapshot(dsql_uri, "movie_db"), pending(dsql_uri, "movie_db")) == before
+
+
+@pytest.mark.usefixtures("empty_movie_db")
+def test_a_backfill_at_airflows_default_of_10_runs_at_once_queues_on_the_lock(
+        stack: tuple[Any, Api], export: Path, spark: Any, dsql_uri: str, pg_schema: str, tmp_path: Path) -> None:
+    """Without `--max-active-runs 1` the three runs start together; each waits (deferred) for the target lock
+    the one before it holds, and the target still ends equal to a full load, row for row and pending link for
+    pending link."""
+    _, api = stack
+    conf = {"source_uri": f"file://{export}"}
+    reports = three_days(api, DAG_ID, conf, max_active_runs=None)
+    runs = api("GET", f"/dags/{DAG_ID}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
+    ran = sorted((r["start_date"], r["end_date"]) for r in runs if r["run_type"] == "backfill" and
+                 r["dag_run_id"] in {report["run_id"] for report in reports})
+    assert len(ran) == 3 and ran[1][0] < ran[0][1] and ran[2][0] < ran[0][1], ran  # they started together
+
+    deploy(dsql_uri, pg_schema)
+    run_job(spark, tmp_path, dsql_uri, pg_schema, export, "--run-id", "full")
+    assert snapshot(dsql_uri, "movie_db") == snapshot(dsql_uri, pg_schema)
+    assert pending(dsql_uri, "movie_db") == pending(dsql_uri, pg_schema)

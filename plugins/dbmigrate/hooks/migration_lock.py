@@ -72,7 +72,8 @@ class LockHeld(RuntimeError):
         else:
             who = (f"{holder.dag_id} run {holder.run_id} since {holder.acquired_at.isoformat()} "
                    f"(lease until {holder.expires_at.isoformat()})")
-        super().__init__(f"target lock {lock_name!r} ({where}) is held by {who}; this run wrote nothing. "
+        self.held_by = f"target lock {lock_name!r} ({where}) is held by {who}"
+        super().__init__(f"{self.held_by}; this run wrote nothing. "
                          "Trigger it again when that run has ended (or, if it died, once its lease has passed).")
 
 

@@ -1,10 +1,13 @@
 """Take the target's lock before a run writes, and give it back when the run ends (`hooks.migration_lock`).
 
-`Acquire…` runs once the target is ready (DDL deployed, tables ACTIVE) and before anything is written. A run
-that finds the lock held fails at once, naming the holding DAG and run and since when, and writes nothing:
-a load takes minutes to hours, so waiting would hold a worker slot for that long, and the holder's run note
-says when to trigger again. A dry run writes nothing, so it neither takes nor checks the lock (its target may
-not even have the lock table yet).
+`Acquire…` runs once the target is ready (DDL deployed, tables ACTIVE) and before anything is written. A manual
+run that finds the lock held fails at once, naming the holding DAG and run and since when, and writes nothing:
+whoever triggered it learns at once that another load is writing. A backfill or scheduled run waits instead:
+the runs of one backfill start together (`airflow backfill create` runs up to 10 at a time whatever the DAG's
+`max_active_runs`), and an interval should queue behind its neighbours, not fail. It waits deferred (no worker
+slot held), trying again every `poll_s`, for at most `wait_s` (one lease by default: a holder that neither
+ends nor releases has lost the lock by then). A dry run writes nothing, so it neither takes nor checks the
+lock (its target may not even have the lock table yet).
 
 `Release…` runs when the run ends whatever happened (trigger rule ALL_DONE) and frees the lock only if this
 run holds it: a run refused the lock frees nothing. It never fails, so it cannot change the run's outcome or
@@ -15,8 +18,10 @@ ends the lock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -31,10 +36,18 @@ from dbmigrate.hooks.migration_lock import (
     LockTableMissing,
 )
 
+WAITING_RUN_TYPES = frozenset({"backfill", "scheduled"})  # runs that queue for the lock; manual runs fail at once
+
 
 def _holder_of(context: Any) -> tuple[str, str]:
     """The Airflow run that takes a lock: its dag id and run id."""
     return context["dag"].dag_id, context["run_id"]
+
+
+def _run_type(context: Any) -> str:
+    """`manual`, `scheduled`, `backfill`, … (`manual` when the context has no DAG run, as in a bare execute)."""
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return str(getattr(run_type, "value", run_type) or "manual")
 
 
 class _LockOperator(BaseOperator):
@@ -43,15 +56,20 @@ class _LockOperator(BaseOperator):
 
     :param dry_run: a dry run takes no lock (templated)
     :param lease_s: how long the lock holds without being released (seconds)
+    :param wait_s: how long a backfill or scheduled run waits for a held lock before failing (seconds)
+    :param poll_s: how often a waiting run tries again (seconds)
     """
 
     template_fields: Sequence[str] = ("dry_run",)
     ui_color = "#fde2e4"
 
-    def __init__(self, *, dry_run: Any = False, lease_s: float = DEFAULT_LEASE_S, **kwargs: Any) -> None:
+    def __init__(self, *, dry_run: Any = False, lease_s: float = DEFAULT_LEASE_S, wait_s: float | None = None,
+                 poll_s: float = 30, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dry_run = dry_run
         self.lease_s = lease_s
+        self.wait_s = lease_s if wait_s is None else wait_s
+        self.poll_s = poll_s
 
     def _target(self) -> Any:
         """What is locked (None when the run's inputs were never resolved)."""
@@ -63,19 +81,41 @@ class _LockOperator(BaseOperator):
     def _give_back(self, dag_id: str, run_id: str) -> list[str]:
         raise NotImplementedError
 
-    def _acquire(self, context: Any) -> dict[str, Any]:
+    def _acquire(self, context: Any, waiting_since: str | None = None) -> dict[str, Any]:
         if runtime.as_bool(self.dry_run):
             self.log.info("Dry run: nothing is written, so no target lock is taken")
             return {"acquired": False, "locks": []}
         dag_id, run_id = _holder_of(context)
         try:
             held = self._take(dag_id, run_id)
-        except (LockHeld, LockTableMissing) as err:
+        except LockTableMissing as err:
             raise AirflowFailException(str(err)) from err
+        except LockHeld as err:
+            self._wait_or_fail(context, err, waiting_since)
         for h in held:
             self.log.info("Target lock %r taken by %s run %s until %s", h.lock_name, h.dag_id, h.run_id,
                           h.expires_at.isoformat())
         return {"acquired": True, "locks": [h.as_dict() for h in held]}
+
+    def _wait_or_fail(self, context: Any, err: LockHeld, waiting_since: str | None) -> NoReturn:
+        """Defer until the next try if this run waits for the lock and has time left; otherwise fail."""
+        now = datetime.now(UTC)
+        since = datetime.fromisoformat(waiting_since) if waiting_since else now
+        run_type = _run_type(context)
+        if run_type not in WAITING_RUN_TYPES:
+            raise AirflowFailException(str(err)) from err
+        if (now - since).total_seconds() >= self.wait_s:
+            raise AirflowFailException(f"{err} This {run_type} run waited {now - since} for it, its limit "
+                                       f"(wait_s={self.wait_s:g}).") from err
+        self.log.info("%s; this %s run waits for it, writing nothing meanwhile: next try in %gs (waiting since %s, "
+                      "for at most %gs).", err.held_by, run_type, self.poll_s, since.isoformat(), self.wait_s)
+        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=self.poll_s)), method_name="execute_after_wait",
+                   kwargs={"waiting_since": since.isoformat()})
+
+    def execute_after_wait(self, context: Any, event: Any = None, waiting_since: str | None = None
+                           ) -> dict[str, Any]:
+        """Try the lock again after a deferred wait."""
+        return self._acquire(context, waiting_since)
 
     def _release(self, context: Any) -> dict[str, Any]:
         if runtime.as_bool(self.dry_run):
@@ -136,7 +176,8 @@ class _DsqlLock(_LockOperator):
 
 
 class AcquireDsqlLockOperator(_DsqlLock):
-    """Take this run's lock row in the DSQL target; fail at once, naming the holder, if another run has it."""
+    """Take this run's lock row in the DSQL target; if another run has it, fail naming the holder (manual runs)
+    or wait deferred (backfill and scheduled runs)."""
 
     def execute(self, context: Any) -> dict[str, Any]:
         return self._acquire(context)
@@ -198,7 +239,8 @@ class _DynamoDbLock(_LockOperator):
 
 
 class AcquireDynamoDbLockOperator(_DynamoDbLock):
-    """Take this run's locks of the target tables; fail at once, naming the holder, if another run has one."""
+    """Take this run's locks of the target tables; if another run has one, fail naming the holder (manual runs)
+    or wait deferred (backfill and scheduled runs)."""
 
     def execute(self, context: Any) -> dict[str, Any]:
         return self._acquire(context)

@@ -143,3 +143,19 @@ def a_live_source_moves_on(spark: Any, ddb: Any, make_table: Any, source: dict[s
     full = {t: make_table(d) for t, d in spec.targets.items()}
     load(spark, source, full, tmp_path)
     assert items(ddb, days) == items(ddb, full)
+
+
+def test_intervals_loaded_newest_first_equal_a_full_load(spark: Any, ddb: Any, make_table: Any,
+                                                         source: dict[str, Any], tmp_path: Path) -> None:
+    """`airflow backfill create --run-backwards`, or runs of one backfill taking the lock in any order: the
+    third day first (the table's first load), then the second, then the first. Each later run builds its
+    items as of the latest end loaded, so the tables end as a full load leaves them."""
+    spec = load_spec(SPEC_PATH)
+    full = {t: make_table(d) for t, d in spec.targets.items()}
+    days = {t: make_table(d) for t, d in spec.targets.items()}
+    load(spark, source, full, tmp_path)
+    for day in (2, 1, 0):
+        load(spark, source, days, tmp_path, (START + day * DAY, START + (day + 1) * DAY))
+        assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
+    assert reconciles(source, ddb, days, START + 3 * DAY) == {}
+    assert items(ddb, days) == items(ddb, full)

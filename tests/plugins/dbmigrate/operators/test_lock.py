@@ -3,14 +3,16 @@ the holder in the error, a release frees only this run's lock and never fails, a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 import pytest
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import TriggerRule
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from dbmigrate.hooks.migration_lock import DynamoDbLockHook
 from dbmigrate.operators.lock import (
@@ -24,8 +26,24 @@ from dbmigrate.operators.lock import (
 LOCK_DDL = Path(__file__).resolve().parents[4] / "include" / "sql" / "movie_db" / "070_dbmigrate_lock.sql"
 
 
-def ctx(run_id: str, dag_id: str = "movie_collection_to_dsql") -> dict[str, Any]:
-    return {"dag": SimpleNamespace(dag_id=dag_id), "run_id": run_id}
+def ctx(run_id: str, dag_id: str = "movie_collection_to_dsql", run_type: str = "manual") -> dict[str, Any]:
+    return {"dag": SimpleNamespace(dag_id=dag_id), "run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type)}
+
+
+def waits_then_takes(acquire: Any, context: dict[str, Any], holder_releases: Any) -> dict[str, Any]:
+    """A backfill or scheduled run that finds the lock held defers (a timer trigger, the next try in `poll_s`),
+    defers again while the holder keeps it, and takes the lock on the try after the holder let go. Its result."""
+    with pytest.raises(TaskDeferred) as first:
+        acquire.execute(context)
+    deferred = first.value
+    assert deferred.method_name == "execute_after_wait" and isinstance(deferred.trigger, TimeDeltaTrigger)
+    assert deferred.trigger.moment - datetime.now(UTC) <= timedelta(seconds=acquire.poll_s)
+    since = deferred.kwargs["waiting_since"]
+    with pytest.raises(TaskDeferred) as again:
+        acquire.execute_after_wait(context, None, **deferred.kwargs)
+    assert again.value.kwargs["waiting_since"] == since  # one wait, however many tries
+    holder_releases()
+    return acquire.execute_after_wait(context, None, **again.value.kwargs)
 
 
 @pytest.fixture
@@ -65,6 +83,23 @@ class TestDsqlLockOperators:
         assert release.execute(ctx("run_1")) == {"released": [schema]}
         assert rows(dsql_uri, schema) == []
         assert acquire.execute(ctx("run_2"))["acquired"]
+
+    @pytest.mark.parametrize("run_type", ["backfill", "scheduled"])
+    def test_a_backfill_or_scheduled_run_waits_deferred_until_the_holder_releases(self, schema: str, dsql_uri: str,
+                                                                                 run_type: str) -> None:
+        acquire = AcquireDsqlLockOperator(task_id="acquire_lock", schema=schema, dry_run=False, poll_s=5)
+        release = ReleaseDsqlLockOperator(task_id="release_lock", schema=schema, dry_run=False)
+        acquire.execute(ctx("run_1"))
+        got = waits_then_takes(acquire, ctx("run_2", run_type=run_type), lambda: release.execute(ctx("run_1")))
+        assert got["acquired"] and rows(dsql_uri, schema) == [(schema, "movie_collection_to_dsql", "run_2")]
+
+    def test_a_waiting_run_fails_once_it_waited_wait_s(self, schema: str) -> None:
+        acquire = AcquireDsqlLockOperator(task_id="acquire_lock", schema=schema, dry_run=False, wait_s=60)
+        acquire.execute(ctx("run_1"))
+        long_ago = (datetime.now(UTC) - timedelta(seconds=61)).isoformat()
+        with pytest.raises(AirflowFailException, match=r"held by movie_collection_to_dsql run run_1 .* This backfill "
+                                                      r"run waited 0:01:0\d.* for it, its limit \(wait_s=60\)"):
+            acquire.execute_after_wait(ctx("run_2", run_type="backfill"), None, waiting_since=long_ago)
 
     def test_a_dry_run_takes_no_lock_even_without_the_lock_table(self, pg_schema: str) -> None:
         for dry_run in (True, "True"):  # a param, or as `{{ params.dry_run }}` renders
@@ -111,6 +146,16 @@ class TestDynamoDbLockOperators:
         assert release.execute(ctx("run_1", "dms_sample_to_dynamodb")) == {
             "released": ["table/a_config", "table/b_tickets"]}
         assert hook.holder("table/a_config") is None and hook.holder("table/b_tickets") is None
+
+    def test_a_backfill_run_waits_for_every_table_it_needs(self, lock_table: str) -> None:
+        hook = DynamoDbLockHook(aws_conn_id="aws_default", lock_table=lock_table)
+        hook.acquire("table/b_tickets", "other_dag", "other_run")
+        tables = {"config": "a_config", "ticket_sales": "b_tickets"}
+        acquire = AcquireDynamoDbLockOperator(task_id="acquire_lock", table_names=tables, lock_table=lock_table)
+        context = ctx("run_1", "dms_sample_to_dynamodb", run_type="backfill")
+        got = waits_then_takes(acquire, context, lambda: hook.release("table/b_tickets", "other_dag", "other_run"))
+        assert [lock["lock_name"] for lock in got["locks"]] == ["table/a_config", "table/b_tickets"]
+        assert hook.holder("table/b_tickets").run_id == "run_1"
 
     def test_a_dry_run_creates_and_takes_nothing(self, lock_table: str) -> None:
         acquire = AcquireDynamoDbLockOperator(task_id="a", table_names=["t"], lock_table=lock_table, dry_run=True)
