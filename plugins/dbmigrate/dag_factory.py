@@ -19,13 +19,14 @@ and a SQL Server → DynamoDB migration:
 (`resolve.output["source_uri"]`). Validators need a finished load: after a failure they are
 `upstream_failed`, and the report (which always runs) names the first failed task and its error.
 
-`max_active_runs=1` only limits the runs of one deployment; two `airflow dags test` processes, a UI run beside
-a test run or two deployments would still write the same target at once. So once the target is ready and
-before anything is written, `acquire_lock` takes the target's lock (`dbmigrate.operators.lock`: a row in the
-DSQL schema, an item per DynamoDB table in a lock table) and a run that finds it held fails there at once,
-naming the holder. `release_lock` gives it back when the run ends, whatever happened (ALL_DONE, after the
-report, every load task and any cluster teardown); it never fails, so the run's outcome and the report's first
-failure stay those of the migration. Dry runs write nothing and take no lock.
+`max_active_runs=1` only limits the runs of one deployment (and not a backfill's runs); two `airflow dags test`
+processes, a UI run beside a test run or two deployments would still write the same target at once. So once
+the target is ready and before anything is written, `acquire_lock` takes the target's lock
+(`dbmigrate.operators.lock`: a row in the DSQL schema, an item per DynamoDB table in a lock table); a manual
+run that finds it held fails there at once, naming the holder, a backfill or scheduled run waits for it
+deferred. `release_lock` gives it back when the run ends, whatever happened (ALL_DONE, after the report, every
+load task and any cluster teardown); it never fails, so the run's outcome and the report's first failure stay
+those of the migration. Dry runs write nothing and take no lock.
 """
 
 from __future__ import annotations

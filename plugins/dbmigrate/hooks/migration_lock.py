@@ -1,8 +1,8 @@
 """Per-target leases, so two runs of a migration never write to the same target at the same time.
 
-`max_active_runs=1` only serializes the runs one Airflow deployment schedules: two `airflow dags test`
-processes, a UI run beside a test run, or two deployments sharing a target all get past it. The lock lives in
-the target itself, so every run that can write there sees it, however it was started.
+`max_active_runs=1` only serializes the runs one Airflow deployment schedules (not a backfill's runs): two
+`airflow dags test` processes, a UI run beside a test run, or two deployments sharing a target all get past
+it. The lock lives in the target itself, so every run that can write there sees it, however it was started.
 
 A lock is a lease: the holder (dag id and run id of the Airflow run), when it took it and until when it holds
 it. The same run may take it again (a cleared or retried task); another run is refused until the holder
