@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import sql
 
 from connectors.dsql import table_exists
-from transforms.intervals import Window, covered
+from transforms.intervals import Window, covered, gaps
 
 LOADS_TABLE = "dbmigrate_loads"
 
@@ -44,3 +44,12 @@ def loaded_until(conn: Any, schema: str, source_uri: str, at_least: Window | Non
                                    "WHERE source_uri = %s").format(name), [source_uri]).fetchone()
         ends += [None] if row[0] else [row[1]] if row[1] is not None else []
     return covered(ends)
+
+
+def unloaded_gaps(conn: Any, schema: str, source_uri: str) -> list[Window]:
+    """The windows of `source_uri` between its loads that no load covered yet (`intervals.gaps`)."""
+    if not table_exists(conn, schema, LOADS_TABLE):
+        return []
+    rows = conn.execute(sql.SQL("SELECT window_start, window_end FROM {} WHERE source_uri = %s").format(
+        sql.Identifier(schema, LOADS_TABLE)), [source_uri]).fetchall()
+    return gaps([Window(start, end) for start, end in rows])

@@ -77,6 +77,24 @@ def covered(ends: list[datetime | None]) -> Window:
     return Window(None, max(e for e in ends if e is not None))
 
 
+def gaps(loaded: list[Window]) -> list[Window]:
+    """What of the source up to the latest end no load covered: before the first start, and between loads
+    (intervals loaded out of order: `--run-backwards`, a failed run not yet rerun). A cumulative check compares
+    against the source from the beginning, so it finds whatever falls in these missing. None once a full load
+    ran, or a load without a start."""
+    if not loaded or any(w.is_full for w in loaded):
+        return []
+    holes: list[Window] = []
+    reached: datetime | None = None
+    for w in sorted(loaded, key=lambda w: (w.start is not None, w.start)):
+        if w.start is not None and (reached is None or w.start > reached):
+            holes.append(Window(reached, w.start))
+        if w.end is None:
+            return holes
+        reached = w.end if reached is None else max(reached, w.end)
+    return holes
+
+
 def sql_timestamp(at: datetime) -> str:
     """`at` as naive UTC text, `YYYY-MM-DDTHH:MM:SS.ffffff`: a literal that PostgreSQL and SQL Server both read
     as a timestamp (ISO 8601 with the `T` is independent of SQL Server's DATEFORMAT), and Spark casts in UTC."""

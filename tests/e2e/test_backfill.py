@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -127,8 +128,9 @@ def test_a_backfill_equals_a_full_load(stack: tuple[Any, Api], export: Path, spa
 def test_a_backfill_at_airflows_default_of_10_runs_at_once_queues_on_the_lock(
         stack: tuple[Any, Api], export: Path, spark: Any, dsql_uri: str, pg_schema: str, tmp_path: Path) -> None:
     """Without `--max-active-runs 1` the three runs start together; each waits (deferred) for the target lock
-    the one before it holds, and the target still ends equal to a full load, row for row and pending link for
-    pending link."""
+    the one before it holds, in interval order whatever order the scheduler started them in (each run's
+    cumulative check needs the intervals before it loaded), and the target still ends equal to a full load, row
+    for row and pending link for pending link."""
     _, api = stack
     conf = {"source_uri": f"file://{export}"}
     reports = three_days(api, DAG_ID, conf, max_active_runs=None)
@@ -136,6 +138,9 @@ def test_a_backfill_at_airflows_default_of_10_runs_at_once_queues_on_the_lock(
     ran = sorted((r["start_date"], r["end_date"]) for r in runs if r["run_type"] == "backfill" and
                  r["dag_run_id"] in {report["run_id"] for report in reports})
     assert len(ran) == 3 and ran[1][0] < ran[0][1] and ran[2][0] < ran[0][1], ran  # they started together
+    took = [api("GET", f"/dags/{DAG_ID}/dagRuns/{quote(report['run_id'])}/taskInstances/prepare.acquire_lock"
+                ).get("end_date") for report in reports]
+    assert took == sorted(took), took  # ... and took the lock in interval order
 
     deploy(dsql_uri, pg_schema)
     run_job(spark, tmp_path, dsql_uri, pg_schema, export, "--run-id", "full")

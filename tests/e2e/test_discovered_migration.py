@@ -142,7 +142,7 @@ def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql
         assert checks["job rows written = source array elements"]["actual"] == elements
         assert report["reconciliation"]["items"]["rows_actual"] == elements
         assert report["children"]["items"] == {"source": elements, "target": elements, "written": elements,
-                                               "ambiguous_parents": 0}
+                                               "ambiguous_parents": 0, "superseded_parents": 0}
         with psycopg.connect(dsql_uri) as conn:
             stored = conn.execute(
                 "SELECT o.source_id, i.position, i.sku, i.qty, i.price::text FROM discovered_orders.order_items i "

@@ -6,8 +6,11 @@ whoever triggered it learns at once that another load is writing. A backfill or 
 the runs of one backfill start together (`airflow backfill create` runs up to 10 at a time whatever the DAG's
 `max_active_runs`), and an interval should queue behind its neighbours, not fail. It waits deferred (no worker
 slot held), trying again every `poll_s`, for at most `wait_s` (one lease by default: a holder that neither
-ends nor releases has lost the lock by then). A dry run writes nothing, so it neither takes nor checks the
-lock (its target may not even have the lock table yet).
+ends nor releases has lost the lock by then). Waiting runs take the lock in interval order: while the run of
+the interval before this one is running and has yet to get past its own acquire, this one waits too, so each
+run's cumulative check (the source up to its interval's end) sees every earlier interval loaded. A run whose
+predecessor is only queued (`--run-backwards` with one run at a time) does not wait for it. A dry run writes
+nothing, so it neither takes nor checks the lock (its target may not even have the lock table yet).
 
 `Release…` runs when the run ends whatever happened (trigger rule ALL_DONE) and frees the lock only if this
 run holds it: a run refused the lock frees nothing. It never fails, so it cannot change the run's outcome or
@@ -37,6 +40,7 @@ from dbmigrate.hooks.migration_lock import (
 )
 
 WAITING_RUN_TYPES = frozenset({"backfill", "scheduled"})  # runs that queue for the lock; manual runs fail at once
+FINISHED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 
 def _holder_of(context: Any) -> tuple[str, str]:
@@ -48,6 +52,18 @@ def _run_type(context: Any) -> str:
     """`manual`, `scheduled`, `backfill`, … (`manual` when the context has no DAG run, as in a bare execute)."""
     run_type = getattr(context.get("dag_run"), "run_type", None)
     return str(getattr(run_type, "value", run_type) or "manual")
+
+
+def _earlier_interval_first(context: Any) -> str | None:
+    """The run id of the previous interval's run when it is running and its acquire has not ended yet: this
+    run's turn comes after it. None otherwise (no earlier run, it got past the lock, or it is not running)."""
+    ti = context["ti"]
+    previous = ti.get_previous_ti()  # the same task in the run of the latest earlier logical date
+    if previous is None or previous.state in FINISHED_TI_STATES:
+        return None
+    if ti.get_dagrun_state(previous.dag_id, previous.run_id) != "running":
+        return None
+    return previous.run_id
 
 
 class _LockOperator(BaseOperator):
@@ -86,29 +102,35 @@ class _LockOperator(BaseOperator):
             self.log.info("Dry run: nothing is written, so no target lock is taken")
             return {"acquired": False, "locks": []}
         dag_id, run_id = _holder_of(context)
+        run_type = _run_type(context)
+        earlier = _earlier_interval_first(context) if run_type in WAITING_RUN_TYPES else None
+        if earlier is not None:
+            self._wait(run_type, f"The earlier interval's run {earlier} has yet to take the target lock",
+                       waiting_since)
         try:
             held = self._take(dag_id, run_id)
         except LockTableMissing as err:
             raise AirflowFailException(str(err)) from err
         except LockHeld as err:
-            self._wait_or_fail(context, err, waiting_since)
+            if run_type not in WAITING_RUN_TYPES:
+                raise AirflowFailException(str(err)) from err
+            self._wait(run_type, err.held_by, waiting_since, str(err))
         for h in held:
             self.log.info("Target lock %r taken by %s run %s until %s", h.lock_name, h.dag_id, h.run_id,
                           h.expires_at.isoformat())
         return {"acquired": True, "locks": [h.as_dict() for h in held]}
 
-    def _wait_or_fail(self, context: Any, err: LockHeld, waiting_since: str | None) -> NoReturn:
-        """Defer until the next try if this run waits for the lock and has time left; otherwise fail."""
+    def _wait(self, run_type: str, reason: str, waiting_since: str | None, error: str | None = None
+              ) -> NoReturn:
+        """Defer until the next try while this run has time left of `wait_s`; fail with `error` (default
+        `reason`) once it has waited that long."""
         now = datetime.now(UTC)
         since = datetime.fromisoformat(waiting_since) if waiting_since else now
-        run_type = _run_type(context)
-        if run_type not in WAITING_RUN_TYPES:
-            raise AirflowFailException(str(err)) from err
         if (now - since).total_seconds() >= self.wait_s:
-            raise AirflowFailException(f"{err} This {run_type} run waited {now - since} for it, its limit "
-                                       f"(wait_s={self.wait_s:g}).") from err
+            raise AirflowFailException(f"{error or reason + '.'} This {run_type} run waited {now - since} for it, "
+                                       f"its limit (wait_s={self.wait_s:g}).")
         self.log.info("%s; this %s run waits for it, writing nothing meanwhile: next try in %gs (waiting since %s, "
-                      "for at most %gs).", err.held_by, run_type, self.poll_s, since.isoformat(), self.wait_s)
+                      "for at most %gs).", reason, run_type, self.poll_s, since.isoformat(), self.wait_s)
         self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=self.poll_s)), method_name="execute_after_wait",
                    kwargs={"waiting_since": since.isoformat()})
 

@@ -42,7 +42,7 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
         self.max_diffs = max_diffs
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from connectors.load_log import loaded_until  # psycopg work: not at DAG parse
+        from connectors.load_log import loaded_until, unloaded_gaps  # psycopg work: not at DAG parse
         from connectors.reconcile_dsql import SCOPES, reconcile_dsql_tables
 
         if self.scope not in SCOPES:
@@ -59,11 +59,12 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
             out = reconcile_dsql_tables(lambda: self._lines(spec, held), spec, conn, spec.target_schema,
                                         scope=self.scope, buckets=self.buckets, max_diffs=self.max_diffs,
                                         window=held)
+            holes = unloaded_gaps(conn, spec.target_schema, self.run["source_uri"])
         recs = out.tables.values()
         result = {"checks": [c.as_dict() for rec in recs for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in out.tables.items()},
                   "scope": out.scope, "seconds": {k: round(v, 3) for k, v in out.seconds.items()},
-                  "source_window": held.as_dict(),
+                  "source_window": held.as_dict(), "unloaded_gaps": [w.as_dict() for w in holes],
                   "notes": {f"{name}: target rows outside this source (scope `source`, not compared)":
                             {"count": n, "examples": []} for name, n in out.outside_source.items() if n}}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
@@ -71,7 +72,11 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
             self.log.info("%s\n%s", "ok" if rec.passed else "DIFFERS", "\n".join(render_diffs(rec)))
         failed = [rec for rec in recs if not rec.passed]
         if failed:
+            missing = ", ".join(f"[{w.start or 'the beginning'}, {w.end})" for w in holes)
+            hint = "" if not holes else (
+                f". No load of this source covered {missing} yet (intervals loaded out of order, e.g. "
+                "`--run-backwards`, or a failed interval not rerun): load those intervals, then clear this run")
             raise AirflowFailException("rows do not reconcile: " + "; ".join(
                 f"{rec.name} {rec.diff_count} differing keys (e.g. {rec.diffs[0].kind} {list(rec.diffs[0].key)})"
-                if rec.diffs else f"{rec.name} {rec.diff_count} differing keys" for rec in failed))
+                if rec.diffs else f"{rec.name} {rec.diff_count} differing keys" for rec in failed) + hint)
         return {k: result[k] for k in ("scope", "seconds")}

@@ -14,6 +14,7 @@ from transforms.intervals import (
     Window,
     WindowError,
     covered,
+    gaps,
     objectid_at,
     objectid_time,
     record_time,
@@ -88,6 +89,16 @@ def test_what_loads_cover_together() -> None:
     day = datetime(2024, 1, 2, tzinfo=UTC)
     assert covered([]) == FULL and covered([day, None]) == FULL  # nothing logged, or a full load ran
     assert covered([day, datetime(2024, 1, 1, tzinfo=UTC)]) == Window(None, day)  # the latest end
+
+
+def test_gaps_before_and_between_loads() -> None:
+    d = [datetime(2024, 1, n, tzinfo=UTC) for n in range(1, 6)]
+    assert gaps([Window(d[2], d[3])]) == [Window(None, d[2])]  # the newest day loaded first
+    assert gaps([Window(d[2], d[3]), Window(d[0], d[1])]) == [Window(None, d[0]), Window(d[1], d[2])]
+    assert gaps([Window(d[2], d[3]), Window(d[1], d[2]), Window(None, d[1])]) == []  # then the rest
+    assert gaps([Window(d[3], d[4]), Window(None, d[1]), Window(d[0], d[1])]) == [Window(d[1], d[3])]
+    assert gaps([Window(d[3], d[4]), Window(None, None)]) == [] and gaps([Window(None, d[1]), Window(d[0], None)]) == []
+    assert gaps([]) == []
 
 
 def test_sql_timestamps_are_naive_utc_iso() -> None:

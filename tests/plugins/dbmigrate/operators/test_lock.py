@@ -26,8 +26,26 @@ from dbmigrate.operators.lock import (
 LOCK_DDL = Path(__file__).resolve().parents[4] / "include" / "sql" / "movie_db" / "070_dbmigrate_lock.sql"
 
 
-def ctx(run_id: str, dag_id: str = "movie_collection_to_dsql", run_type: str = "manual") -> dict[str, Any]:
-    return {"dag": SimpleNamespace(dag_id=dag_id), "run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type)}
+class PreviousRuns:
+    """The Task SDK's view of the run before this one (`ti.get_previous_ti`, `ti.get_dagrun_state`): a stand-in,
+    as those calls go through a task supervisor that a bare `execute` does not have (the e2e backfill tests run
+    them for real)."""
+
+    def __init__(self, ti_state: str | None = None, run_state: str = "running", *, exists: bool = True) -> None:
+        self.ti_state, self.run_state, self.exists = ti_state, run_state, exists
+
+    def get_previous_ti(self) -> Any:
+        return SimpleNamespace(dag_id="d", run_id="backfill__day_1", state=self.ti_state) if self.exists else None
+
+    def get_dagrun_state(self, dag_id: str, run_id: str) -> str:
+        assert (dag_id, run_id) == ("d", "backfill__day_1")
+        return self.run_state
+
+
+def ctx(run_id: str, dag_id: str = "movie_collection_to_dsql", run_type: str = "manual",
+        ti: PreviousRuns | None = None) -> dict[str, Any]:
+    return {"dag": SimpleNamespace(dag_id=dag_id), "run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type),
+            "ti": ti or PreviousRuns(exists=False)}
 
 
 def waits_then_takes(acquire: Any, context: dict[str, Any], holder_releases: Any) -> dict[str, Any]:
@@ -92,6 +110,31 @@ class TestDsqlLockOperators:
         acquire.execute(ctx("run_1"))
         got = waits_then_takes(acquire, ctx("run_2", run_type=run_type), lambda: release.execute(ctx("run_1")))
         assert got["acquired"] and rows(dsql_uri, schema) == [(schema, "movie_collection_to_dsql", "run_2")]
+
+    def test_a_backfill_run_takes_its_turn_after_the_previous_intervals_run(self, schema: str, dsql_uri: str) -> None:
+        """The lock is free, but the run of the interval before is running and has yet to take it: this run
+        waits; once that acquire has ended it takes the lock. A manual run, or a previous run only queued, does
+        not wait."""
+        acquire = AcquireDsqlLockOperator(task_id="acquire_lock", schema=schema, dry_run=False, poll_s=5)
+        release = ReleaseDsqlLockOperator(task_id="release_lock", schema=schema, dry_run=False)
+        previous = PreviousRuns(ti_state="scheduled")
+        got = waits_then_takes(acquire, ctx("run_2", run_type="backfill", ti=previous),
+                               lambda: setattr(previous, "ti_state", "success"))
+        assert got["acquired"] and rows(dsql_uri, schema) == [(schema, "movie_collection_to_dsql", "run_2")]
+        release.execute(ctx("run_2"))
+        for context in (ctx("run_3", ti=PreviousRuns(ti_state="deferred")),
+                        ctx("run_3", run_type="backfill", ti=PreviousRuns(ti_state=None, run_state="queued")),
+                        ctx("run_3", run_type="backfill", ti=PreviousRuns(ti_state="deferred", run_state="queued"))):
+            assert acquire.execute(context)["acquired"]
+            release.execute(ctx("run_3"))
+
+    def test_a_run_waiting_its_turn_fails_after_wait_s(self, schema: str) -> None:
+        acquire = AcquireDsqlLockOperator(task_id="acquire_lock", schema=schema, dry_run=False, wait_s=60)
+        long_ago = (datetime.now(UTC) - timedelta(seconds=61)).isoformat()
+        with pytest.raises(AirflowFailException, match=r"The earlier interval's run backfill__day_1 has yet to take "
+                                                      r"the target lock\. This scheduled run waited 0:01:0\d"):
+            acquire.execute_after_wait(ctx("run_2", run_type="scheduled", ti=PreviousRuns(ti_state="queued")),
+                                       None, waiting_since=long_ago)
 
     def test_a_waiting_run_fails_once_it_waited_wait_s(self, schema: str) -> None:
         acquire = AcquireDsqlLockOperator(task_id="acquire_lock", schema=schema, dry_run=False, wait_s=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,30 @@ def test_a_dry_run_wrote_nothing_to_reconcile(tmp_path: Path) -> None:
 def test_an_unknown_scope_fails_before_reading_anything(tmp_path: Path) -> None:
     with pytest.raises(AirflowFailException, match="scope must be one of"):
         operator(tmp_path / "unused.json", scope="everything").execute({"ti": FakeTI()})
+
+
+def test_a_failure_names_what_no_load_covered_yet(loaded: Path, dsql_uri: str, pg_schema: str) -> None:
+    """Only the third day was logged as loaded (a backwards backfill's first run): the cumulative check fails,
+    and says the days before it were never loaded and what to do; the failure stays a failure."""
+    from connectors.load_log import record_load
+    from transforms.intervals import Window
+
+    day = [datetime(2000, 1, n, tzinfo=UTC) for n in (1, 3, 4)]  # before every ObjectId of the export
+    run = {"source_uri": f"file://{loaded}", "dry_run": False, "window": Window(day[1], day[2]).as_dict()}
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute((ROOT / "include" / "sql" / "movie_db" / "090_dbmigrate_loads.sql").read_text()
+                     .replace("movie_db.", f"{pg_schema}."))
+        record_load(conn, pg_schema, run_id="day3", dag_id=DAG_ID, source_uri=run["source_uri"],
+                    window=Window(day[1], day[2]))
+    check = ValidateMongoToDsqlReconcileOperator(task_id="validate_reconcile", spec_dag_id=DAG_ID, run=run)
+    ti = FakeTI()
+    with pytest.raises(AirflowFailException, match=r"No load of this source covered \[the beginning, 2000-01-03 "
+                                                  r"00:00:00\+00:00\) yet .*load those intervals, then clear this run"):
+        check.execute({"ti": ti})
+    assert ti.pushed[RESULT_KEY]["unloaded_gaps"] == [Window(None, day[1]).as_dict()]
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:  # the days before, loaded since
+        record_load(conn, pg_schema, run_id="days1-2", dag_id=DAG_ID, source_uri=run["source_uri"],
+                    window=Window(None, day[1]))
+    with pytest.raises(AirflowFailException) as failed:  # the rows after the window are still extra ...
+        check.execute({"ti": FakeTI()})
+    assert "No load" not in str(failed.value)  # ... but nothing is missing a load
