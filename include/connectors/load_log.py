@@ -2,7 +2,7 @@
 
 Interval loads only ever add records up to their window's end, and the target keeps the newest version of each
 row whichever order they ran in, so the target reflects the source up to the latest end any load reached (no end:
-a full load, everything). The validators compare against exactly that (`loaded_until`). No Airflow imports.
+a full load, everything). The validators compare against exactly that (`loaded_windows`). No Airflow imports.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import sql
 
 from connectors.dsql import table_exists
-from transforms.intervals import Window, covered, gaps
+from transforms.intervals import Window
 
 LOADS_TABLE = "dbmigrate_loads"
 
@@ -33,23 +33,11 @@ def record_load(conn: Any, schema: str, *, run_id: str, dag_id: str, source_uri:
     return True
 
 
-def loaded_until(conn: Any, schema: str, source_uri: str, at_least: Window | None = None) -> Window:
-    """Everything of `source_uri` the target holds, as a window: from the beginning up to the latest end loaded,
-    unbounded once a load without an end ran. `at_least` (the current run's window) counts as loaded, so a run
-    is checked against its own end even where the table does not exist yet (a dry run)."""
-    ends = [] if at_least is None else [at_least.end]
-    name = sql.Identifier(schema, LOADS_TABLE)
-    if table_exists(conn, schema, LOADS_TABLE):
-        row = conn.execute(sql.SQL("SELECT bool_or(window_end IS NULL), max(window_end) FROM {} "
-                                   "WHERE source_uri = %s").format(name), [source_uri]).fetchone()
-        ends += [None] if row[0] else [row[1]] if row[1] is not None else []
-    return covered(ends)
-
-
-def unloaded_gaps(conn: Any, schema: str, source_uri: str) -> list[Window]:
-    """The windows of `source_uri` between its loads that no load covered yet (`intervals.gaps`)."""
+def loaded_windows(conn: Any, schema: str, source_uri: str) -> list[Window]:
+    """Every window of `source_uri` a finished load logged (none when the schema has no load log). What the
+    target holds is `intervals.covered` of their ends, what it lacks `intervals.gaps` of them."""
     if not table_exists(conn, schema, LOADS_TABLE):
         return []
     rows = conn.execute(sql.SQL("SELECT window_start, window_end FROM {} WHERE source_uri = %s").format(
         sql.Identifier(schema, LOADS_TABLE)), [source_uri]).fetchall()
-    return gaps([Window(start, end) for start, end in rows])
+    return [Window(start, end) for start, end in rows]

@@ -87,7 +87,7 @@ class ExpectedTables:
     rejected: int = 0
     duplicates: dict[str, int] = field(default_factory=dict)
     orphans: dict[str, int] = field(default_factory=dict)
-    window: Window = FULL  # the records the target holds (`connectors.load_log.loaded_until`)
+    window: Window = FULL  # the records the target holds (`covered` by `connectors.load_log.loaded_windows`)
 
     @property
     def columns(self) -> dict[str, list[str]]:

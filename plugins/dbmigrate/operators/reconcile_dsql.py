@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from dbmigrate import runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
+from transforms.intervals import covered, gaps
 from transforms.reconcile import DEFAULT_BUCKETS, render_diffs
 
 
@@ -42,7 +43,7 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
         self.max_diffs = max_diffs
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from connectors.load_log import loaded_until, unloaded_gaps  # psycopg work: not at DAG parse
+        from connectors.load_log import loaded_windows  # psycopg work: not at DAG parse
         from connectors.reconcile_dsql import SCOPES, reconcile_dsql_tables
 
         if self.scope not in SCOPES:
@@ -55,12 +56,12 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
         with hook.get_conn() as conn:
             # cumulative: the source up to the latest end any load of it reached (this run's end at least)
-            held = loaded_until(conn, spec.target_schema, self.run["source_uri"], self._window())
+            loaded = loaded_windows(conn, spec.target_schema, self.run["source_uri"])
+            held = covered([w.end for w in loaded] + [self._window().end])
             out = reconcile_dsql_tables(lambda: self._lines(spec, held), spec, conn, spec.target_schema,
                                         scope=self.scope, buckets=self.buckets, max_diffs=self.max_diffs,
                                         window=held)
-            holes = unloaded_gaps(conn, spec.target_schema, self.run["source_uri"])
-        recs = out.tables.values()
+        recs, holes = out.tables.values(), gaps(loaded)
         result = {"checks": [c.as_dict() for rec in recs for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in out.tables.items()},
                   "scope": out.scope, "seconds": {k: round(v, 3) for k, v in out.seconds.items()},
