@@ -24,10 +24,12 @@ stack-down:
 demo: stack-up
 	bin/demo
 
+# lint, then the suite on two workers under coverage (bin/run-tests): prints the 15 slowest tests and the line
+# coverage, and fails below its floor. `make test PYTEST_ARGS=tests/include` runs a part (tests/README.md).
 test: venv system-deps
 	$(BIN)/ruff check .
 	bin/local-stack up
-	source <(bin/local-stack env) && $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	source <(bin/local-stack env) && bin/run-tests $(PYTEST_ARGS)
 
 # The project against the naive method and the physical limit, on the embedded stack (<15 min): writes
 # bench/results.md and bench/results.png (bench/README.md says what each figure measures).

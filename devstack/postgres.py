@@ -89,16 +89,26 @@ def stop(pgdata: Path) -> None:
         pg_commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_run_as(), timeout=60)
 
 
+def _psql(port: int, password: str, sql: str) -> str:
+    """One statement on the server's `postgres` database through psql (so no driver is needed here)."""
+    return subprocess.run(
+        [str(bin_path("psql")), "-h", "127.0.0.1", "-p", str(port), "-U", POSTGRES_USER, "-d", "postgres",
+         "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+        env={**os.environ, "PGPASSWORD": password}, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def ensure_database(port: int, password: str, name: str) -> bool:
-    """CREATE DATABASE if missing (psql, so no driver is needed here); True if it was created."""
-    env = {**os.environ, "PGPASSWORD": password}
-    base = [str(bin_path("psql")), "-h", "127.0.0.1", "-p", str(port), "-U", POSTGRES_USER, "-d", "postgres",
-            "-v", "ON_ERROR_STOP=1", "-tAc"]
-    exists = subprocess.run([*base, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"], env=env,
-                            capture_output=True, text=True, check=True).stdout.strip()
+    """CREATE DATABASE if missing; True if it was created."""
+    exists = _psql(port, password, f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
     if not exists:
-        subprocess.run([*base, f'CREATE DATABASE "{name}"'], env=env, check=True, capture_output=True)
+        _psql(port, password, f'CREATE DATABASE "{name}"')
     return not exists
+
+
+def copy_database(port: int, password: str, template: str, name: str) -> None:
+    """`name` made anew as a copy of `template` (which nobody may be connected to)."""
+    _psql(port, password, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _psql(port, password, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 def new_password() -> str:

@@ -187,7 +187,7 @@ def up() -> None:
 def down() -> None:
     from devstack import ui
 
-    if stopped := ui.stop():
+    if stopped := ui.stop_all():
         print(f"Airflow UI stopped: {', '.join(stopped)}", file=sys.stderr)
     _moto_down()
     postgres.stop(STATE_DIR / "pgdata")

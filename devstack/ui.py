@@ -5,7 +5,11 @@ port chosen once (kept in `.local-stack/state.json`) and bound to 127.0.0.1, the
 it (tasks run by the LocalExecutor talk to it; its default assumes port 8080), a parallelism suited to a small
 machine, and the simple auth manager with one known user, `admin`, whose password is generated once and kept in
 the state file. Logs and pid files live under `.local-stack/ui/`. `start()` is idempotent: it reuses the
-processes that are running and starts the others; `stop()` ends them (also called by `bin/local-stack down`).
+processes that are running and starts the others; `stop()` ends them (`bin/local-stack down` stops every set).
+
+That is the user's set (`USER`). Another `Instance` runs beside it with its own ports, password, logs and pid
+files (`.local-stack/<name>/`), its own metadata database if it names one, and environment overrides: the test
+session's UI is one, so a user's UI and its runs never meet the tests' and the other way round.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
-from devstack import stack
+from devstack import postgres, stack
 
-UI_DIR = stack.STATE_DIR / "ui"
 USER = "admin"
 # LocalExecutor starts `parallelism` worker processes and every task may start a local Spark job (a JVM with
 # local[2]): on a 2-core laptop more than a handful at once only makes them all slower.
@@ -41,6 +45,28 @@ COMPONENTS: dict[str, list[str]] = {
 
 
 @dataclass(frozen=True)
+class Instance:
+    """One set of the four processes: its name (the folder under `.local-stack/` and the prefix of its keys in the
+    state file), a metadata database of its own (None: the stack's, `airflow`) and environment `overrides`."""
+
+    name: str = "ui"
+    database: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    fresh: bool = False  # its database starts empty at each start: no run of an earlier start is in it (tests)
+
+    @property
+    def dir(self) -> Path:
+        return stack.STATE_DIR / self.name
+
+    def key(self, what: str) -> str:
+        """Its key for `what` (port, password, ...) in the state file: `ui_port` for the user's set."""
+        return f"{self.name.replace('-', '_')}_{what}"
+
+
+USER_UI = Instance()
+
+
+@dataclass(frozen=True)
 class UiInfo:
     url: str
     user: str
@@ -48,38 +74,47 @@ class UiInfo:
     started: list[str]  # the components this call started (empty: everything was already running)
 
 
-def ui_state() -> dict:
+def ui_state(instance: Instance = USER_UI) -> dict:
     """The stack state with the UI's port, log-server ports and password, chosen once and saved."""
     state = stack._state()
     changed = False
-    for key in ("ui_port", "ui_worker_log_port", "ui_trigger_log_port"):
-        if key not in state:
-            state[key] = stack._free_port()
+    for what in ("port", "worker_log_port", "trigger_log_port"):
+        if instance.key(what) not in state:
+            state[instance.key(what)] = stack._free_port()
             changed = True
-    if "ui_password" not in state:
-        state["ui_password"] = secrets.token_urlsafe(12)
+    if instance.key("password") not in state:
+        state[instance.key("password")] = secrets.token_urlsafe(12)
         changed = True
     if changed:
         stack.save_state(state)
     return state
 
 
-def url_of(state: dict) -> str:
-    return f"http://127.0.0.1:{state['ui_port']}"
+def url_of(state: dict, instance: Instance = USER_UI) -> str:
+    return f"http://127.0.0.1:{state[instance.key('port')]}"
 
 
-def passwords_file() -> Path:
-    return UI_DIR / "simple_auth_manager_passwords.json"
+def passwords_file(instance: Instance = USER_UI) -> Path:
+    return instance.dir / "simple_auth_manager_passwords.json"
 
 
-def ui_env(state: dict) -> dict[str, str]:
-    """The stack's environment plus the settings of the UI processes (all four share it)."""
-    url = url_of(state)
+def metadata_uri(state: dict, database: str) -> str:
+    """SQLAlchemy's URI of a metadata database on the stack's PostgreSQL."""
+    return (f"postgresql+psycopg://postgres:{quote(state['pg_password'], safe='')}@127.0.0.1:{state['pg_port']}"
+            f"/{database}")
+
+
+def ui_env(state: dict, instance: Instance = USER_UI) -> dict[str, str]:
+    """The stack's environment plus the settings of the UI processes (all four share it), then the instance's."""
+    url = url_of(state, instance)
+    port = state[instance.key("port")]
+    own_db = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_uri(state, instance.database)} if instance.database \
+        else {}
     return {
         **stack.env_vars(state),
         "PYTHONWARNINGS": QUIET_WARNINGS,
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(state["ui_port"]),
+        "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"{url}/",
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
@@ -93,16 +128,18 @@ def ui_env(state: dict) -> dict[str, str]:
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(instance)),
         # serve-logs of the scheduler (LocalExecutor) and of the triggerer: not the fixed 8793/8794
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(state["ui_worker_log_port"]),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(state["ui_trigger_log_port"]),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(state[instance.key("worker_log_port")]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(state[instance.key("trigger_log_port")]),
+        **own_db,
+        **instance.overrides,
     }
 
 
-def _write_passwords(password: str) -> None:
-    UI_DIR.mkdir(parents=True, exist_ok=True)
-    path = passwords_file()
+def _write_passwords(password: str, instance: Instance = USER_UI) -> None:
+    instance.dir.mkdir(parents=True, exist_ok=True)
+    path = passwords_file(instance)
     want = {USER: password}
     try:
         if json.loads(path.read_text()) == want:
@@ -113,9 +150,9 @@ def _write_passwords(password: str) -> None:
     path.chmod(0o600)
 
 
-def _pid(name: str) -> int | None:
+def _pid(name: str, instance: Instance = USER_UI) -> int | None:
     """The pid of a running component started by us (its pid file names a live `airflow <component>`)."""
-    pidfile = UI_DIR / f"{name}.pid"
+    pidfile = instance.dir / f"{name}.pid"
     try:
         pid = int(pidfile.read_text())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -134,8 +171,8 @@ def _pid(name: str) -> int | None:
     return pid
 
 
-def running() -> dict[str, int]:
-    return {name: pid for name in COMPONENTS if (pid := _pid(name))}
+def running(instance: Instance = USER_UI) -> dict[str, int]:
+    return {name: pid for name in COMPONENTS if (pid := _pid(name, instance))}
 
 
 def healthy(url: str, timeout: float = 3.0) -> bool:
@@ -154,8 +191,8 @@ def token(url: str, user: str, password: str) -> str:
         return json.loads(resp.read())["access_token"]
 
 
-def log_tail(name: str, lines: int = 40) -> str:
-    path = UI_DIR / f"{name}.log"
+def log_tail(name: str, lines: int = 40, instance: Instance = USER_UI) -> str:
+    path = instance.dir / f"{name}.log"
     try:
         text = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
@@ -169,37 +206,57 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start(timeout: float = 180.0) -> UiInfo:
+def _migrate(env: dict[str, str], state: dict, instance: Instance) -> None:
+    """An instance's own metadata database: made and `airflow db migrate`d once (again if it was made anew). A
+    `fresh` instance's is a copy, made anew at each start, of one migrated once (`<database>_migrated`): a copy
+    takes a second, a migration half a minute."""
+    assert instance.database is not None
+    migrated = f"{instance.database}_migrated" if instance.fresh else instance.database
+    created = postgres.ensure_database(state["pg_port"], state["pg_password"], migrated)
+    marker = instance.dir / ".migrated"
+    if created or not marker.exists():
+        subprocess.run([str(stack.VENV_BIN / "airflow"), "db", "migrate"], check=True, stdout=subprocess.DEVNULL,
+                       env={**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_uri(state, migrated)})
+        marker.touch()
+    if instance.fresh:
+        postgres.copy_database(state["pg_port"], state["pg_password"], migrated, instance.database)
+
+
+def start(timeout: float = 180.0, instance: Instance = USER_UI) -> UiInfo:
     """Start what is not running of the four components and wait until the API server answers."""
-    state = ui_state()
-    env = {**os.environ, **ui_env(state)}
-    url = url_of(state)
-    _write_passwords(state["ui_password"])
-    alive = running()
-    if "api-server" not in alive and _port_in_use(state["ui_port"]):
-        raise SystemExit(f"port {state['ui_port']} (ui_port in {stack.STATE_FILE}) is taken by another process; "
-                         "stop it or remove ui_port from the state file")
+    state = ui_state(instance)
+    env = {**os.environ, **ui_env(state, instance)}
+    url = url_of(state, instance)
+    port_key = instance.key("port")
+    _write_passwords(state[instance.key("password")], instance)
+    alive = running(instance)
+    if "api-server" not in alive and _port_in_use(state[port_key]):
+        raise SystemExit(f"port {state[port_key]} ({port_key} in {stack.STATE_FILE}) is taken by another process; "
+                         f"stop it or remove {port_key} from the state file")
+    if instance.database and not alive:
+        _migrate(env, state, instance)
     started: dict[str, subprocess.Popen] = {}
     for name, args in COMPONENTS.items():
         if name in alive:
             continue
-        log = open(UI_DIR / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        log = open(instance.dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen([str(stack.VENV_BIN / "airflow"), *args], env=env, cwd=stack.ROOT,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         log.close()
-        (UI_DIR / f"{name}.pid").write_text(str(proc.pid))
+        (instance.dir / f"{name}.pid").write_text(str(proc.pid))
         started[name] = proc
     deadline = time.monotonic() + timeout
     while not healthy(url):
         dead = [name for name, proc in started.items() if proc.poll() is not None]
-        dead += [name for name in alive if not _pid(name)]
+        dead += [name for name in alive if not _pid(name, instance)]
         if dead or time.monotonic() > deadline:
             why = f"{', '.join(dead)} exited" if dead else f"no answer from {url} after {timeout:.0f}s"
-            tails = "\n".join(f"--- {UI_DIR / (n + '.log')} (tail)\n{log_tail(n)}" for n in (dead or ["api-server"]))
+            tails = "\n".join(f"--- {instance.dir / (n + '.log')} (tail)\n{log_tail(n, instance=instance)}"
+                              for n in (dead or ["api-server"]))
             raise SystemExit(f"Airflow UI did not start: {why}\n{tails}")
         time.sleep(1)
-    return UiInfo(url=url, user=USER, password=state["ui_password"], started=list(started))
+    return UiInfo(url=url, user=USER, password=state[instance.key("password")], started=list(started))
 
 
 def _reap(pid: int) -> None:
@@ -210,10 +267,10 @@ def _reap(pid: int) -> None:
         pass
 
 
-def stop(names: list[str] | None = None, timeout: float = 30.0) -> list[str]:
+def stop(names: list[str] | None = None, timeout: float = 30.0, instance: Instance = USER_UI) -> list[str]:
     """End the components we started (their whole process groups: workers, serve-logs, parsers); all by default."""
     stopped = []
-    pids = {n: p for n, p in running().items() if names is None or n in names}
+    pids = {n: p for n, p in running(instance).items() if names is None or n in names}
     for name, pid in pids.items():
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -224,7 +281,7 @@ def stop(names: list[str] | None = None, timeout: float = 30.0) -> list[str]:
     while pids and time.monotonic() < deadline:
         for pid in pids.values():
             _reap(pid)
-        pids = {n: p for n, p in pids.items() if _pid(n)}
+        pids = {n: p for n, p in pids.items() if _pid(n, instance)}
         time.sleep(0.3)
     for pid in pids.values():
         try:
@@ -234,7 +291,16 @@ def stop(names: list[str] | None = None, timeout: float = 30.0) -> list[str]:
     for pid in pids.values():
         _reap(pid)
     for name in names or COMPONENTS:
-        (UI_DIR / f"{name}.pid").unlink(missing_ok=True)
+        (instance.dir / f"{name}.pid").unlink(missing_ok=True)
+    return stopped
+
+
+def stop_all() -> list[str]:
+    """Stop every set of the stack (the user's and any other `Instance`): `bin/local-stack down`."""
+    stopped = []
+    for folder in sorted(p.parent for p in stack.STATE_DIR.glob("*/api-server.pid")):
+        instance = Instance(folder.name)
+        stopped += [f"{instance.name}/{n}" if instance != USER_UI else n for n in stop(instance=instance)]
     return stopped
 
 
@@ -248,6 +314,6 @@ def main() -> int:
     what = f"started {', '.join(info.started)}" if info.started else "already running"
     print(f"Airflow UI ({what}): {info.url}", file=sys.stderr)
     print(f"  login: {info.user} / {info.password}", file=sys.stderr)
-    print(f"  logs:  {UI_DIR}/{{api-server,scheduler,dag-processor,triggerer}}.log", file=sys.stderr)
+    print(f"  logs:  {USER_UI.dir}/{{api-server,scheduler,dag-processor,triggerer}}.log", file=sys.stderr)
     print("  stop:  bin/local-stack down", file=sys.stderr)
     return 0

@@ -14,11 +14,51 @@ import pytest
 
 from devstack import stack
 
+# the whole runs many tests assert on, once per session (and the xdist group of the tests that use each)
+pytest_plugins = ["tests.fixtures.session_runs"]
+
+# Every JVM the tests start (the session's SparkSession, each spark-submit of a DAG run, which passes SPARK_*
+# through): the client compiler only and a serial collector. A test's Spark job lives seconds, too short for the
+# optimizing compiler to pay back the CPU it takes on a 2-core machine; results are the same.
+SPARK_TEST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("DBMIGRATE_PROFILE") != "local" or "LOCAL_DSQL_URI" not in os.environ:
         stack.up()
         os.environ.update(stack.env_vars(stack._state()))
+    os.environ.setdefault("SPARK_SUBMIT_OPTS", SPARK_TEST_JVM)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests of one shared whole run (or of the UI stack) on one xdist worker, where its session fixture
+    is made once (tests.fixtures.session_runs.GROUPS), and the other tests of a file together; order the tests as
+    the workers should take them: the longest groups first (`ORDER`; bin/run-tests keeps this order,
+    `--no-loadscope-reorder`), and in a group the tests that start work the others wait for (a stable sort:
+    otherwise in collection order).
+
+    `--dist loadgroup` sends the tests whose node id ends in `@<group>` to one worker. pytest-xdist 3.8 appends
+    it to `item._nodeid`, which pytest 9.2 no longer reads (node ids are `item._id`, a structured `NodeId`), so
+    it is appended here."""
+    from _pytest.nodeid import NodeId
+
+    from tests.fixtures.session_runs import FIRST, GROUPS, ORDER
+
+    group_of: dict[str, str | None] = {}
+    for item in items:
+        groups = {GROUPS[name] for name in getattr(item, "fixturenames", ()) if name in GROUPS}
+        assert len(groups) <= 1, f"{item.nodeid} uses the shared runs of several groups: {groups}"
+        # no shared run: the test's file, so a module-scoped fixture is made once and its schema has one writer
+        group_of[item.nodeid] = group = groups.pop() if groups else item.nodeid.split("::")[0]
+        if getattr(config.option, "loadgroup", False) and not item.nodeid.endswith(f"@{group}"):
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+    def rank(item: pytest.Item) -> tuple[int, bool]:
+        group = group_of.get(item.nodeid) or group_of.get(item.nodeid.rsplit("@", 1)[0])
+        return (ORDER.index(group) if group in ORDER else len(ORDER),
+                not any(name in FIRST for name in getattr(item, "fixturenames", ())))
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +106,9 @@ def spark():
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        # Not measured by coverage (bin/run-tests): the session's Python workers. Tracing each document's mapping
+        # line by line doubled the Spark tests' time; what runs in them is pure functions tested on their own.
+        .config("spark.executorEnv.COVERAGE_PROCESS_CONFIG", "")
         .getOrCreate()
     )
     yield session

@@ -99,24 +99,25 @@ def expected_rows(conn: Any, schema: str, table: str, dims: Dimensions, as_of: d
     return rows
 
 
-def actual_rows(client: Any, table: str, physical_name: str, segments: int) -> Rows:
+def actual_rows(client: Any, table: str, physical_name: str, segments: int, page_size: int | None = None) -> Rows:
     """A fresh parallel Scan of `physical_name` as (key, row) pairs, per call."""
     def rows() -> Iterator[tuple[Any, dict[str, str]]]:
-        for item in scan_items(physical_name, client=client, segments=segments):
+        for item in scan_items(physical_name, client=client, segments=segments, page_size=page_size):
             yield item_row(table, item)
 
     return rows
 
 
-def drilled_rows(client: Any, table: str, physical_name: str, segments: int, drill: set[int], buckets: int
-                 ) -> Rows:
+def drilled_rows(client: Any, table: str, physical_name: str, segments: int, drill: set[int], buckets: int,
+                 page_size: int | None = None) -> Rows:
     """The (key, row) pairs of the items in the `drill` buckets: a keys-only parallel Scan picks their keys,
     BatchGetItem reads them whole."""
     pk, sk = KEY_NAMES[table]
 
     def rows() -> Iterator[tuple[Any, dict[str, str]]]:
         keys = [{pk: it[pk], sk: it[sk]} for it in scan_items(
-                    physical_name, client=client, segments=segments, ProjectionExpression="#k, #s",
+                    physical_name, client=client, segments=segments, page_size=page_size,
+                    ProjectionExpression="#k, #s",
                     ExpressionAttributeNames={"#k": pk, "#s": sk})
                 if bucket_of(item_key(table, it), buckets) in drill]
         for item in batch_get_items(physical_name, keys, client=client):
@@ -143,13 +144,14 @@ def _timed_totals(rows: Rows, columns: tuple[str, ...], buckets: int) -> tuple[B
 def reconcile_dynamodb(source_conn: Any, schema: str, client: Any, tables: Mapping[str, str], *,
                        segments: int = DEFAULT_SEGMENTS, buckets: int = DEFAULT_BUCKETS, max_diffs: int = 20,
                        max_drill_buckets: int = 64, timings: Timings | None = None,
-                       as_of: datetime | None = None) -> dict[str, Reconciliation]:
+                       as_of: datetime | None = None, page_size: int | None = None) -> dict[str, Reconciliation]:
     """Reconcile every item of each table in `tables` (spec target name → table name) with the source.
 
     :param source_conn: a DB-API connection to the source (psycopg, pymssql); used by one query at a time.
     :param schema: the source schema (checked as a plain identifier).
     :param client: a boto3 DynamoDB client.
     :param segments: parallel Scan segments per table.
+    :param page_size: items per Scan request (default DynamoDB's 1 MB pages).
     :param timings: filled with the seconds each phase took, if given.
     :param as_of: interval loads: the latest end loaded (`connectors.dynamodb_load_log`); history after it is
         not expected yet. None: the whole source.
@@ -166,7 +168,7 @@ def reconcile_dynamodb(source_conn: Any, schema: str, client: Any, tables: Mappi
         for table in (t for t in TABLES if t in tables):
             columns = COLUMNS[table]
             expected = expected_rows(source_conn, schema, table, dims, as_of)
-            actual = actual_rows(client, table, tables[table], segments)
+            actual = actual_rows(client, table, tables[table], segments, page_size)
             started = time.perf_counter()
             source = pool.submit(_timed_totals, expected, columns, buckets)  # overlaps with the scan below
             act, act_s = _timed_totals(actual, columns, buckets)
@@ -174,7 +176,7 @@ def reconcile_dynamodb(source_conn: Any, schema: str, client: Any, tables: Mappi
             pass_1 = time.perf_counter() - started
             drill = set(differing_buckets(exp, act)[:max_drill_buckets])  # the buckets drill_down reads
             rec = drill_down(table, exp, act, expected,
-                             drilled_rows(client, table, tables[table], segments, drill, buckets), columns,
+                             drilled_rows(client, table, tables[table], segments, drill, buckets, page_size), columns,
                              max_diffs=max_diffs, max_drill_buckets=max_drill_buckets)
             out[table] = rec
             drill_s = time.perf_counter() - started - pass_1

@@ -103,12 +103,12 @@ def existing_ids(conn: psycopg.Connection[Any], schema: str) -> Callable[[Entity
 
 
 def _actual_totals(conn: psycopg.Connection[Any], schema: str, entity: EntitySpec | ChildSpec, columns: list[str],
-                   buckets: int, keep: dict[bytes, Any] | None) -> tuple[BucketTotals, int]:
+                   buckets: int, keep: dict[bytes, Any] | None, itersize: int = ITERSIZE) -> tuple[BucketTotals, int]:
     """Pass 1 over one table; with `keep` (scope `source`) rows of other keys are counted, not compared."""
     t = BucketTotals(buckets)
     counts, sums = t.counts, t.sums
     outside = 0
-    for key, values in scan_table(conn, schema, entity, columns):
+    for key, values in scan_table(conn, schema, entity, columns, itersize):
         if keep is not None and key_bytes(key) not in keep:
             outside += 1
             continue
@@ -120,12 +120,14 @@ def _actual_totals(conn: psycopg.Connection[Any], schema: str, entity: EntitySpe
 
 def reconcile_dsql_tables(lines: Lines, spec: Any, connection: psycopg.Connection[Any], schema: str | None = None,
                           *, scope: str = "table", buckets: int = DEFAULT_BUCKETS, max_diffs: int = 20,
-                          max_drill_buckets: int = 64, window: Window = FULL) -> DsqlReconciliation:
+                          max_drill_buckets: int = 64, window: Window = FULL,
+                          itersize: int = ITERSIZE) -> DsqlReconciliation:
     """Reconcile every table of a `MongoToDsqlSpec` in `schema` (the spec's by default) with the source.
 
     `lines()` returns a fresh iterator of the source's document texts (`connectors.documents.iter_lines`); it is
     called once, again for `_id` ties, and again per table that differs, to drill down. `window`: the records
-    of the source the target holds (interval loads: everything up to the latest end loaded).
+    of the source the target holds (interval loads: everything up to the latest end loaded). `itersize`: rows
+    per round trip of each table's server-side cursor.
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
@@ -138,11 +140,11 @@ def reconcile_dsql_tables(lines: Lines, spec: Any, connection: psycopg.Connectio
         started = time.monotonic()
         columns = exp.columns[entity.name]
         keep = exp.winners[entity.name] if scope == "source" else None
-        actual, outside = _actual_totals(connection, schema, entity, columns, buckets, keep)
+        actual, outside = _actual_totals(connection, schema, entity, columns, buckets, keep, itersize)
         if keep is not None:
             out.outside_source[entity.name] = outside
         out.tables[entity.name] = _drill(entity, exp, expected[entity.name], actual, lines, connection, schema,
-                                         columns, keep, max_diffs, max_drill_buckets)
+                                         columns, keep, max_diffs, max_drill_buckets, itersize)
         out.seconds[entity.name] = time.monotonic() - started
     return out
 
@@ -155,7 +157,7 @@ def reconcile_dsql(lines: Lines, spec: Any, connection: psycopg.Connection[Any],
 
 def _drill(entity: EntitySpec | ChildSpec, exp: ExpectedTables, expected: BucketTotals, actual: BucketTotals,
            lines: Lines, conn: psycopg.Connection[Any], schema: str, columns: list[str], keep: dict[bytes, Any] | None,
-           max_diffs: int, max_drill_buckets: int) -> Reconciliation:
+           max_diffs: int, max_drill_buckets: int, itersize: int = ITERSIZE) -> Reconciliation:
     """Pass 2, only when buckets differ: the expected rows of those buckets re-read by position, the table
     scanned again (`transforms.reconcile.drill_down` keeps the rows of those buckets only)."""
     name = entity.name
@@ -165,7 +167,7 @@ def _drill(entity: EntitySpec | ChildSpec, exp: ExpectedTables, expected: Bucket
         return exp.rows(lines, {name: exp.keys_in(name, differ)})[name]
 
     def actual_rows() -> Iterator[tuple[Key, dict[str, Any]]]:
-        for key, values in scan_table(conn, schema, entity, columns):
+        for key, values in scan_table(conn, schema, entity, columns, itersize):
             if keep is None or key_bytes(key) in keep:
                 yield key, dict(zip(columns, values, strict=True))
 

@@ -306,3 +306,36 @@ def threshold_checks(documents: int | None, rejected: int, *, max_reject_ratio: 
     return [Check(f"source records >= min_documents ({min_documents})", True, documents >= min_documents),
             Check(f"rejected share <= max_reject_ratio ({max_reject_ratio:.2%}): {rejected} of {documents} "
                   f"is {ratio:.2%}", True, ratio <= max_reject_ratio)]
+
+
+def report_of_run(*, dag_id: str, run_id: str, run: dict[str, Any] | None, counts: dict[str, Any],
+                  sample: dict[str, Any], checked: list[dict[str, Any]], limits: dict[str, Any] | None = None,
+                  failure: dict[str, str] | None = None, not_run: list[str] | None = None) -> dict[str, Any]:
+    """The report of a run from what its validators pushed: the count task's result (`counts`), the sampled
+    comparison (`sample`) and further results with `checks` and maybe `reconciliation` and `notes` (`checked`);
+    an empty result is a validator that did not run. The spec's `limits` (`max_reject_ratio`, `min_documents`;
+    needed once there are counts) are checked on the counts: an interval
+    may rightly be empty (a quiet day), and links parked until a later interval brings their parent are pending,
+    not lost, so the minimum and the parked links count for loads of everything only."""
+    checks = [Check.from_dict(c) for result in (counts, *checked) for c in result.get("checks", [])]
+    if counts:
+        documents = counts.get("documents")
+        if documents is None:  # relational sources: the source rows of every item type
+            documents = sum(int(e.get("source") or 0) for e in counts.get("entities", {}).values())
+        windowed = ((run or {}).get("window") or {}).get("source", "full") != "full"
+        rejected = sum(counts.get("rejects", {}).values())
+        if windowed:
+            rejected -= int((counts.get("pending") or {}).get("parked") or 0)
+        if limits is None:
+            raise ValueError("a run with counts is held to its spec's limits: pass them")
+        checks += threshold_checks(documents, rejected, max_reject_ratio=limits["max_reject_ratio"],
+                                   min_documents=0 if windowed else limits["min_documents"])
+    results = (counts, sample, *checked)
+    # each validator's notes and full reconciliations (table → its `transforms.reconcile` dict), merged
+    notes = {k: v for result in results for k, v in result.get("notes", {}).items()}
+    reconciliation = {k: v for result in results for k, v in result.get("reconciliation", {}).items()}
+    return build_report(dag_id=dag_id, run_id=run_id, entities=counts.get("entities", {}),
+                        rejects=counts.get("rejects", {}), checks=checks, sample=sample,
+                        dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run, notes=notes,
+                        reconciliation=reconciliation, window=(run or {}).get("window"),
+                        pending=counts.get("pending"), children=counts.get("children"))

@@ -1,42 +1,24 @@
 """The MWAA bundle: its contents, and the bundle unpacked as MWAA does it (dags/ synced, plugins.zip extracted, no
-include/, no repository on the path, no pyspark): plugins and DAGs load without errors, and a migration runs from
-that layout and passes its validation."""
+include/, no repository on the path, no pyspark): plugins and DAGs load without errors. A whole run from that
+layout is one of the shared movie runs (tests/e2e/test_movie_dag.py, `movie_dry_run`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from devstack import mwaa_bundle
-from generators.movie_collection import write
+from tests.fixtures.mwaa import build_home, mwaa_env
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "movie_collection_to_dsql"
 DAG_IDS = ["dms_sample_to_dynamodb", DAG_ID]
-BLOCKED = ("pyspark", "py4j", "awsglue")
 CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"'
-
-# Imported by every Python process whose PYTHONPATH holds it; blocks what MWAA's image lacks. Only the
-# processes that get DBMIGRATE_BLOCK_IMPORTS block: the local spark-submit (the stand-in for EMR) does not.
-SITECUSTOMIZE = '''
-import os, sys
-if os.environ.get("DBMIGRATE_BLOCK_IMPORTS"):
-    class _Block:
-        blocked = tuple(os.environ["DBMIGRATE_BLOCK_IMPORTS"].split(","))
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in self.blocked:
-                raise ImportError(f"{name} is not installed on MWAA (blocked by the layout test)")
-            return None
-    sys.meta_path.insert(0, _Block())
-'''
-
 # Loads the plugins as Airflow's plugins manager does (every .py file under the plugins folder), then the DAGs.
 PARSE = '''
 import json, sys
@@ -74,21 +56,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def mwaa_home(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An Airflow home laid out as MWAA's: dags/ as synced, plugins/ = plugins.zip extracted, nothing else."""
-    home = tmp_path_factory.mktemp("usr_local_airflow")
-    subprocess.run(["cp", "-r", str(bundle / "dags"), str(home / "dags")], check=True)
-    with zipfile.ZipFile(bundle / "plugins.zip") as zf:
-        zf.extractall(home / "plugins")
-    (home / "site").mkdir()
-    (home / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    return home
-
-
-def mwaa_env(home: Path) -> dict[str, str]:
-    """The stack's environment without the repository on the path, pointed at the MWAA layout, pyspark blocked."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DBMIGRATE_INCLUDE_DIR")}
-    return {**env, "PYTHONPATH": str(home / "site"), "DBMIGRATE_BLOCK_IMPORTS": ",".join(BLOCKED),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "DBMIGRATE_PROFILE": "local"}
+    return build_home(bundle, tmp_path_factory.mktemp("usr_local_airflow"))
 
 
 class TestBundleContents:
@@ -190,25 +158,3 @@ def test_dags_and_plugins_load_in_the_mwaa_layout_without_pyspark(mwaa_home: Pat
     assert result["dag_errors"] == {}
     assert result["dags"] == DAG_IDS
     assert result["heavy"] == []
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("empty_movie_db")
-def test_a_migration_runs_from_the_mwaa_layout(mwaa_home: Path, tmp_path: Path) -> None:
-    source = tmp_path / "movies.json"
-    expected = write(source, movies=150, seed=7, bad_input=True)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    started = time.time()
-    proc = subprocess.run([airflow, "dags", "test", DAG_ID, "-c", json.dumps({"source_uri": f"file://{source}"})],
-                          env=mwaa_env(mwaa_home), cwd=mwaa_home, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    reports = sorted((p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/report.json")
-                      if p.stat().st_mtime >= started), key=lambda p: p.stat().st_mtime)
-    assert reports, "the run wrote no report.json"
-    report = json.loads(reports[-1].read_text())
-    assert report["status"] == "passed", report.get("failure")
-    for name, e in expected["entities"].items():
-        got = report["entities"][name]
-        assert (got["source"], got["rejected"], got["duplicates"], got["target"]) == (
-            e["documents"], e["rejected"], e["duplicates"], e["unique"]), name
-    assert report["rejects"] == expected["rejects"]

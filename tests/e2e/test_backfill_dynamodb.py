@@ -1,16 +1,16 @@
 """Backfill the SQL Server → DynamoDB migration through a running scheduler: `airflow backfill create` over three
-daily intervals of a generated ticketing database whose purchase history falls in those three days. Each run
-writes its day's history items, keeps the derived attributes right and passes its validations (counts, sampled
-items, every access pattern and the full reconciliation, against the source up to its day's end). Afterwards
-`ticket_sales` and `config` equal, item for item, a full load of the same source into two other tables, and the
-access patterns answer the same on both; rerunning the middle interval changes nothing.
+daily intervals, one run at a time, of a generated ticketing database whose purchase history falls in those three
+days (the session's `ui_backfills`, on the test UI's copy of the DAG, whose tables are `ui_ticket_sales` and
+`ui_config`). Each run writes its day's history items, keeps the derived attributes right and passes its
+validations (counts, sampled items, every access pattern and the full reconciliation, against the source up to its
+day's end). Afterwards the tables equal, item for item, a full load of the same source into two other tables, and
+the access patterns answer the same on both; rerunning the middle interval changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,46 +18,29 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.e2e.test_backfill import backfill, three_days
-from tests.fixtures.airflow_ui import Api, diagnostics, running_ui
-from tests.fixtures.dms_sample_load import SPEC_PATH, three_day_source
-from tests.include.jobs.test_dynamodb_intervals import START, items, load
-from transforms.dynamodb_tables import TableSpec, create_table_kwargs
-from transforms.spec import load_spec
+from tests.fixtures.airflow_ui import TABLES
+from tests.fixtures.backfills import Backfills, Scenario
+from tests.fixtures.dms_sample_load import drop_tables, make_tables
+from tests.include.jobs.test_dynamodb_intervals import items, load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
-DAG_ID = "dms_sample_to_dynamodb"
-TABLES = {"ticket_sales": "ticket_sales", "config": "config"}  # the spec's targets, as the DAG writes them
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[Any, Api]]:
-    with running_ui(DAG_ID) as running:
-        yield running
+def dms(ui_backfills: Backfills) -> Scenario:
+    return ui_backfills.completed()["dms_sample"]
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A generated dms_sample (scale 0.3) whose history falls in 2024-01-01 .. 2024-01-04."""
-    with three_day_source(tmp_path, "bf", START) as src:
-        yield src
-
-
-@pytest.fixture
-def ddb() -> Iterator[Any]:
-    """The DAG's tables deleted before (the ensure tasks create them empty, with a fresh load log) and after."""
-    client = boto3.client("dynamodb")
-
-    def drop() -> None:
-        for name in TABLES.values():
-            try:
-                client.delete_table(TableName=name)
-            except client.exceptions.ResourceNotFoundException:
-                pass
-
-    drop()
-    yield client
-    drop()
+@pytest.fixture(scope="module")
+def full(dms: Scenario, spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The same source in one full load by the jobs, into two tables of its own."""
+    ddb = boto3.client("dynamodb")
+    tables = make_tables(ddb, f"full_{uuid.uuid4().hex[:6]}")
+    try:
+        load(spark, dms.source, tables, tmp_path_factory.mktemp("full"))
+        yield tables
+    finally:
+        drop_tables(ddb, tables)
 
 
 def owners(client: Any, table: str, persons: list[int]) -> dict[int, list[str]]:
@@ -71,41 +54,35 @@ def owners(client: Any, table: str, persons: list[int]) -> dict[int, list[str]]:
     return out
 
 
-def test_a_backfill_equals_a_full_load(stack: tuple[Any, Api], source: dict[str, Any], ddb: Any, spark: Any,
-                                       tmp_path: Path) -> None:
-    _, api = stack
-    conf = {"source_schema": source["schema"]}
-    for report in three_days(api, DAG_ID, conf):
+def test_each_run_loaded_its_day_and_passed_every_check(dms: Scenario) -> None:
+    runs = dms.three_days.wait()
+    assert [(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs] == [
+        ("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
+    for r in runs:
+        assert r["state"] == "success", dms.world.diagnostics(dms.dag_id, r["dag_run_id"])
+    for r, report in zip(runs, dms.three_days.reports(), strict=True):
+        assert report["status"] == "passed" and report["window"]["source"] == "data_interval"
+        assert report["window"]["start"][:10] == r["data_interval_start"][:10]
         names = {c["name"] for c in report["checks"] if c["passed"]}
         assert "source history rows of the interval = history items written for it" in names
         assert any(n.startswith("access pattern") for n in names)
         assert {t: r["passed"] for t, r in report["reconciliation"].items()} == {"ticket_sales": True, "config": True}
 
-    spec = load_spec(SPEC_PATH)
-    full = {t: f"{d['name']}_full_{uuid.uuid4().hex[:6]}" for t, d in spec.targets.items()}
-    for t, name in full.items():
-        ddb.create_table(**create_table_kwargs(TableSpec.from_dict({**spec.targets[t], "name": name})))
-        ddb.get_waiter("table_exists").wait(TableName=name)
-    try:
-        load(spark, source, full, tmp_path)
-        compare_with_full_load(ddb, source, full)
-    finally:
-        for name in full.values():
-            ddb.delete_table(TableName=name)
 
-    before = items(ddb, TABLES)
-    (again,) = backfill(api, DAG_ID, conf, "2024-01-03", "2024-01-03", "--reprocess-behavior", "completed")
-    assert again["data_interval_start"][:10] == "2024-01-02"  # the middle day
-    assert again["state"] == "success", diagnostics(api, DAG_ID, again["dag_run_id"])
-    assert items(ddb, TABLES) == before
-
-
-def compare_with_full_load(ddb: Any, source: dict[str, Any], full: dict[str, str]) -> None:
-    assert items(ddb, TABLES) == items(ddb, full)
-    with psycopg.connect(source["uri"]) as conn:
+def test_a_backfill_equals_a_full_load(dms: Scenario, full: dict[str, str]) -> None:
+    ddb = boto3.client("dynamodb")
+    assert dms.after_three_days == items(ddb, full)
+    with psycopg.connect(dms.source.uri) as conn:
         persons = [r[0] for r in conn.execute(sql.SQL(
             "SELECT DISTINCT purchased_by_id FROM {}.ticket_purchase_hist ORDER BY 1 LIMIT 25").format(
-            sql.Identifier(source["schema"]))).fetchall()]
+            sql.Identifier(dms.source.schema))).fetchall()]
     owned = owners(ddb, TABLES["ticket_sales"], persons)
     assert owned == owners(ddb, full["ticket_sales"], persons) and any(owned.values())
+
+
+def test_rerunning_the_middle_interval_changes_nothing(dms: Scenario) -> None:
+    (again,) = dms.rerun.wait()
+    assert again["data_interval_start"][:10] == "2024-01-02"  # the middle day
+    assert again["state"] == "success", dms.world.diagnostics(dms.dag_id, again["dag_run_id"])
+    assert dms.after_rerun == dms.after_three_days
 

@@ -1,7 +1,13 @@
-"""Discover → run: `bin/dbmigrate discover` on a generated movie collection writes a spec and DDL; dropped into a
-copy of the project's include folder, they make a new DAG that `airflow dags test` runs to a passed report. Also
-for the same collection written without a type field and with `pk`/`sk` keys: the spec says so
-(`source.discriminator: null`, `source.key_fields`), and the job and the count validation go by the key shapes."""
+"""Discover → run: `bin/dbmigrate discover` on a collection writes a spec and DDL; dropped into a copy of the
+project's include folder, they make a new DAG that runs to a passed report. Shapes: a generated movie collection
+(and the same written without a type field and with `pk`/`sk` keys: the spec says so, `source.discriminator:
+null`, `source.key_fields`, and the job and the count validation go by the key shapes), a plain collection of one
+type, orders with line items (a child table), books naming authors and genres (references, a junction), teams
+loaded a day at a time.
+
+One run is a whole `airflow dags test` of the discovered DAG (the orders' first run): the DAG a discovered spec
+makes is the same wiring for every shape. The others run the same tasks in this process
+(`tests.fixtures.in_process`: the operators one after another, the Spark job on the session's SparkSession)."""
 
 from __future__ import annotations
 
@@ -9,10 +15,10 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,6 +27,8 @@ from cli.discover import run as discover
 from connectors.documents import iter_lines
 from connectors.reconcile_dsql import reconcile_dsql
 from generators.movie_collection import write
+from tests.fixtures.dag_runs import dags_test, passed
+from tests.fixtures.in_process import migrate
 from transforms.intervals import objectid_at
 from transforms.spec import load_spec
 
@@ -34,27 +42,34 @@ def _untyped(line: str) -> str:
     return json.dumps({{"PK": "pk", "SK": "sk"}.get(k, k): v for k, v in doc.items() if k != "type"})
 
 
-def _run_discovered(tmp_path: Path, out: Path, source: Path, dag_id: str, **params: str) -> dict:
-    """Drop discover's output into a copy of the include folder, run the new DAG with `airflow dags test` (conf:
-    the source and `params`), and return its report, checked to be the run's only one and passed."""
+@pytest.fixture
+def run_discovered(tmp_path: Path, spark: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict]:
+    """`run_discovered(out, source, dag_id, whole=False, **params)`: discover's output dropped into a copy of the
+    include folder, the new DAG run on `source` (conf: the source and `params`): a whole `airflow dags test`
+    (`whole`) or its tasks in this process; the report, checked to be passed."""
     include = tmp_path / "include"
-    shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
-    shutil.copytree(out / "include", include, dirs_exist_ok=True)
-    env = {**os.environ, "DBMIGRATE_INCLUDE_DIR": str(include)}
-    started = time.time()
-    conf = {"source_uri": f"file://{source}", **params}
-    proc = subprocess.run(["airflow", "dags", "test", dag_id, "-c", json.dumps(conf)],
-                          capture_output=True, text=True, timeout=900, env=env)
-    reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / dag_id).glob("*/report.json")
-               if p.stat().st_mtime >= started]
-    assert proc.returncode == 0 and len(reports) == 1, proc.stdout[-4000:] + proc.stderr[-4000:]
-    report = json.loads(reports[0].read_text())
-    assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
-    return report
+    monkeypatch.setenv("DBMIGRATE_INCLUDE_DIR", str(include))
+    runs = 0
+
+    def run(out: Path, source: Path, dag_id: str, whole: bool = False, **params: str) -> dict:
+        nonlocal runs
+        runs += 1
+        shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        shutil.copytree(out / "include", include, dirs_exist_ok=True)
+        conf = {"source_uri": f"file://{source}", **params}
+        if whole:
+            report = passed(dags_test(dag_id, conf, env={**os.environ, "DBMIGRATE_INCLUDE_DIR": str(include)}))
+        else:
+            report = migrate(spark, dag_id, conf, tmp_path / f"run{runs}")
+        assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
+        return report
+
+    return run
 
 
 @pytest.mark.parametrize("shape", ["type-PK-SK", "no-type-pk-sk"])
-def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str, shape: str) -> None:
+def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str, shape: str,
+                                                  run_discovered: Callable[..., dict]) -> None:
     source = Path(os.environ["LOCAL_DATA_DIR"]) / "discovery" / f"movies-{shape}.json"
     write(source, movies=60, seed=11)
     if shape == "no-type-pk-sk":
@@ -65,7 +80,7 @@ def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str
     spec_text = (out / "include" / "specs" / f"{DAG_ID}.yaml").read_text()
     assert ("discriminator: null" in spec_text and "- pk" in spec_text) == (shape == "no-type-pk-sk"), spec_text
     try:
-        report = _run_discovered(tmp_path, out, source, DAG_ID)
+        report = run_discovered(out, source, DAG_ID)
         assert set(report["entities"]) == {"movie", "actor", "director", "movie_actor", "movie_director"}
         with psycopg.connect(dsql_uri) as conn:
             movies = conn.execute("SELECT count(*) FROM discovered_movies.movies").fetchone()[0]
@@ -75,7 +90,8 @@ def test_a_discovered_spec_migrates_the_collection(tmp_path: Path, dsql_uri: str
             conn.execute("DROP SCHEMA IF EXISTS discovered_movies CASCADE")
 
 
-def test_a_discovered_collection_of_one_type_migrates(tmp_path: Path, dsql_uri: str) -> None:
+def test_a_discovered_collection_of_one_type_migrates(tmp_path: Path, dsql_uri: str,
+                                                     run_discovered: Callable[..., dict]) -> None:
     """A plain collection of one type keyed by `_id` (no discriminator, no key prefixes): discover → DAG → a passed
     report, every readable document a row keyed by the uuid of its `_id` (an age written as a word kept as json),
     the unreadable line rejected and counted."""
@@ -88,7 +104,7 @@ def test_a_discovered_collection_of_one_type_migrates(tmp_path: Path, dsql_uri: 
     out = tmp_path / "out"
     assert discover([str(source), "--name", dag_id, "--out", str(out)]) == 0
     try:
-        report = _run_discovered(tmp_path, out, source, dag_id)
+        report = run_discovered(out, source, dag_id)
         assert '"malformed_json"' in json.dumps(report)
         with psycopg.connect(dsql_uri) as conn:
             rows = conn.execute("SELECT count(*), count(DISTINCT user_id), min(source_id) FROM discovered_users.users"
@@ -120,7 +136,8 @@ def _elements(orders: list[dict]) -> list[tuple]:
                   for d in orders for p, it in enumerate(d["items"]))
 
 
-def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql_uri: str) -> None:
+def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql_uri: str,
+                                                           run_discovered: Callable[..., dict]) -> None:
     """Orders with embedded line items: discover writes a child table keyed by (order, position); the DAG fills it
     with the order in one transaction, and the target holds exactly the source's elements, in array order. An
     order whose item holds a word for a quantity is rejected whole and counted (no order without its items)."""
@@ -134,7 +151,7 @@ def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql
     assert discover([str(source), "--name", dag_id, "--out", str(out)]) == 0
     source.write_text(source.read_text() + json.dumps(bad) + "\n")
     try:
-        report = _run_discovered(tmp_path, out, source, dag_id)
+        report = run_discovered(out, source, dag_id, whole=True)
         assert report["rejects"]["bad_type"] == 1, report["rejects"]
         checks = {c["name"]: c for c in report["checks"] if c["entity"] == "items"}  # the child table's spec name
         elements = sum(len(d["items"]) for d in orders)
@@ -173,7 +190,7 @@ def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql
             if d["_id"]["$oid"] == emptied:
                 d["items"] = []
         source.write_text("".join(json.dumps(d) + "\n" for d in orders))
-        _run_discovered(tmp_path, out, source, dag_id)
+        run_discovered(out, source, dag_id)
         with psycopg.connect(dsql_uri) as conn:
             stored = conn.execute(
                 "SELECT o.source_id, i.position, i.sku, i.qty, i.price::text FROM discovered_orders.order_items i "
@@ -184,7 +201,8 @@ def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql
             conn.execute("DROP SCHEMA IF EXISTS discovered_orders CASCADE")
 
 
-def test_discovered_references_and_junctions_resolve_to_the_named_rows(tmp_path: Path, dsql_uri: str) -> None:
+def test_discovered_references_and_junctions_resolve_to_the_named_rows(tmp_path: Path, dsql_uri: str,
+                                                                      run_discovered: Callable[..., dict]) -> None:
     """Books naming their author by `_id` and their genres by an array of `_id`s: `books.author_id` is the uuid of
     the author row whose source id the book names, and `book_genres` holds one row per distinct (book, genre) the
     arrays name, a genre named twice once; a genre that exists nowhere is kept as the source names it."""
@@ -201,7 +219,7 @@ def test_discovered_references_and_junctions_resolve_to_the_named_rows(tmp_path:
     docs.append({"_id": "b999", "type": "book", "title": "Lost", "author_id": "a1", "genre_ids": ["g404"], "pages": 1})
     source.write_text(source.read_text() + json.dumps(docs[-1]) + "\n")
     try:
-        report = _run_discovered(tmp_path, out, source, dag_id)
+        report = run_discovered(out, source, dag_id)
         assert report["notes"] == {"book_genres.genre_id: names no genre (kept: no foreign keys)":
                                    {"count": 1, "examples": ["b999"]}}, report["notes"]
         with psycopg.connect(dsql_uri) as conn:
@@ -236,7 +254,8 @@ def _teams(day: int, ids: range, players: dict[int, int]) -> list[dict]:
     return docs
 
 
-def test_an_old_interval_run_again_keeps_the_newer_documents_child_rows(tmp_path: Path, dsql_uri: str) -> None:
+def test_an_old_interval_run_again_keeps_the_newer_documents_child_rows(tmp_path: Path, dsql_uri: str,
+                                                                       run_discovered: Callable[..., dict]) -> None:
     """Teams whose players are a child table, loaded a day at a time; the second day brings newer documents of
     two teams (more players; none). Rerunning the first day afterwards changes no row, and its report passes:
     the two teams' rows belong to the newer documents (counted as superseded), not to the first day's arrays."""
@@ -257,14 +276,14 @@ def test_an_old_interval_run_again_keeps_the_newer_documents_child_rows(tmp_path
                                 "JOIN discovered_teams.teams t USING (team_id) ORDER BY 1, 2").fetchall()
 
     try:
-        first = _run_discovered(tmp_path, out, source, dag_id, **day[0])
+        first = run_discovered(out, source, dag_id, **day[0])
         assert first["children"]["players"]["superseded_parents"] == 0
-        second = _run_discovered(tmp_path, out, source, dag_id, **day[1])
+        second = run_discovered(out, source, dag_id, **day[1])
         assert second["children"]["players"] == {"source": 5, "target": 5, "written": 5, "ambiguous_parents": 0,
                                                  "superseded_parents": 0}
         expected = sorted((f"{i}", j, f"P{i}-{j}", j) for i in range(20) for j in range(newer.get(i, i % 3 + 1)))
         assert players() == expected
-        again = _run_discovered(tmp_path, out, source, dag_id, **day[0])
+        again = run_discovered(out, source, dag_id, **day[0])
         elements = sum(i % 3 + 1 for i in range(20))
         assert again["children"]["players"] == {"source": elements, "target": elements - 2 - 1, "written": elements,
                                                 "ambiguous_parents": 0, "superseded_parents": 2}

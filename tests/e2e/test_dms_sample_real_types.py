@@ -2,46 +2,30 @@
 NUMERIC, and history that does not chain like our generator's (rows sharing a time, transfers from someone who
 was not the previous buyer, a holder who is not the last buyer, a sold ticket without history, one id 4.5).
 
-`tests/fixtures/dms_sample_real_types.sql` is loaded into a fresh database, the way
-`test_dms_sample_dag.test_another_database_with_data_we_did_not_generate` loads its fixture, and
-`airflow dags test dms_sample_to_dynamodb` is pointed at it with `source_conn_id` / `source_schema`. Every
-expected fact is re-derived with plain SQL (`fixtures.dms_sample_real_types`) and cross-checked with the
-hand-written numbers first, so a failure names the migration, not the fixture.
+`tests/fixtures/dms_sample_real_types.sql` is loaded into a fresh database and `airflow dags test
+dms_sample_to_dynamodb` is pointed at it with `source_conn_id` / `source_schema` (the session's
+`dms_real_types_run`, which also keeps what the tables answered). Every expected fact is re-derived with plain
+SQL (`fixtures.dms_sample_real_types`) and cross-checked with the hand-written numbers first, so a failure names
+the migration, not the fixture.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import psycopg
 import pytest
 
 from connectors.storage import safe_segment
-from tests.e2e.test_dms_sample_dag import DAG_ID, _fresh_tables, _run_dag, database_with
 from tests.fixtures import dms_sample_real_types as fx
+from tests.fixtures.dag_runs import passed
+from tests.fixtures.session_runs import DMS_DAG, RealTypesRun
 
 pytestmark = pytest.mark.e2e
 HISTORY_TYPES = ("PURCHASED", "TRANSFERRED")
-
-
-@pytest.fixture(autouse=True)
-def _leave_no_tables() -> Iterator[None]:
-    """Whatever a test wrote is gone afterwards, as in test_dms_sample_dag."""
-    yield
-    _fresh_tables()
-
-
-@pytest.fixture
-def source_db() -> Iterator[str]:
-    """A fresh database holding the fixture (schema `dms_sample`); its name. Dropped afterwards."""
-    with database_with(fx.SQL_FILE, "real_types") as db:
-        yield db
 
 
 def _uri(db: str) -> str:
@@ -87,9 +71,9 @@ def _facts(db: str) -> dict:
     return {"anomalies": anomalies, "holdings": holdings, "unsold": unsold, "by_ticket": by_ticket}
 
 
-def test_fixture_loads_and_its_facts_hold_in_sql(source_db: str) -> None:
-    """The fixture alone (no DAG): it loads with AWS's types and plain SQL agrees with the hand-written facts."""
-    with psycopg.connect(_uri(source_db)) as conn:
+def test_fixture_loads_and_its_facts_hold_in_sql(dms_real_types_run: RealTypesRun) -> None:
+    """The fixture alone: it loads with AWS's types and plain SQL agrees with the hand-written facts."""
+    with psycopg.connect(_uri(dms_real_types_run.db)) as conn:
         types = dict(conn.execute(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = %s", (fx.SCHEMA,)).fetchall())
@@ -97,35 +81,19 @@ def test_fixture_loads_and_its_facts_hold_in_sql(source_db: str) -> None:
     assert types["ticket_purchase_hist.purchased_by_id"] == types["sport_team.id"] == "double precision"
     assert types["sport_location.id"] == types["sport_location.seating_capacity"] == "numeric"
     assert types["sporting_event_ticket.seat_level"] == "numeric"
-    _facts(source_db)
+    _facts(dms_real_types_run.db)
 
 
-def _paged(call, **kwargs) -> Iterator[dict]:
-    while True:
-        page = call(**kwargs)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _job_report(run_id: str) -> dict:
+    return json.loads((Path(os.environ["LOCAL_REPORTS_DIR"]) / DMS_DAG / run_id / "job_report_ticket_sales.json"
+                       ).read_text())
 
 
-def _job_report(started: float) -> dict:
-    reports = [p for p in (Path(os.environ["LOCAL_REPORTS_DIR"]) / DAG_ID).glob("*/job_report_ticket_sales.json")
-               if p.stat().st_mtime >= started]
-    assert len(reports) == 1, reports
-    return json.loads(reports[0].read_text())
-
-
-def test_real_types_migrate_with_anomalies_reported(source_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    facts = _facts(source_db)
-    conn_json = json.loads(os.environ["AIRFLOW_CONN_DMS_SAMPLE_SOURCE"])
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DMS_SAMPLE", json.dumps({**conn_json, "schema": source_db}))
-    _fresh_tables()
-    started = time.time()
-    report = _run_dag({"source_conn_id": "aws_dms_sample", "source_schema": fx.SCHEMA})
+def test_real_types_migrate_with_anomalies_reported(dms_real_types_run: RealTypesRun) -> None:
+    facts = _facts(dms_real_types_run.db)
+    report = passed(dms_real_types_run.run)
 
     # the run passes; the one row with purchased_by_id 4.5 is rejected, never rounded
-    assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
     assert report["rejects"] == {"bad_type": fx.BAD_TYPE_REJECTS}
     entities = {k: (v["source"], v["target"]) for k, v in report["entities"].items()}
     assert entities["ticket_sales.PURCHASED"] == (fx.GOOD_PURCHASES, fx.GOOD_PURCHASES)
@@ -138,7 +106,7 @@ def test_real_types_migrate_with_anomalies_reported(source_db: str, monkeypatch:
         f"ticket_sales: {name.replace('_', ' ')}": count for name, count in fx.ANOMALIES.items()}
 
     # the ticket_sales job reports the rejects and the source's anomalies, counted as plain SQL counts them
-    job = _job_report(started)
+    job = _job_report(report["run_id"])
     assert job["rejects"] == {"bad_type": fx.BAD_TYPE_REJECTS}
     assert set(job["anomalies"]) == set(fx.ANOMALIES)
     assert {name: found["count"] for name, found in job["anomalies"].items()} == facts["anomalies"]
@@ -146,29 +114,26 @@ def test_real_types_migrate_with_anomalies_reported(source_db: str, monkeypatch:
         assert isinstance(found["examples"], list), name
         assert 0 < len(found["examples"]) <= found["count"], (name, found)
     # the rejected row is in the run's quarantine, whole, with the column that made it bad
-    quarantine = Path(os.environ["DBMIGRATE_QUARANTINE_URI"].removeprefix("file://")) / DAG_ID / safe_segment(
+    quarantine = Path(os.environ["DBMIGRATE_QUARANTINE_URI"].removeprefix("file://")) / DMS_DAG / safe_segment(
         report["run_id"]) / "ticket_sales" / "bad_type.jsonl"
     (rejected,) = [json.loads(line) for line in quarantine.read_text().splitlines()]
     assert rejected["table"] == "ticket_purchase_hist" and rejected["reason"] == "bad_type"
     assert rejected["detail"] == "purchased_by_id=4.5" and rejected["row"]["purchased_by_id"] is None
 
-    ddb = boto3.client("dynamodb")
-    # "tickets I own" follows sporting_event_ticket.ticketholder_id, for every person, each ticket once
-    for person, tickets in facts["holdings"].items():
-        items = _paged(ddb.query, TableName="ticket_sales", IndexName="owner_index",
-                       KeyConditionExpression="current_owner_id = :p",
-                       ExpressionAttributeValues={":p": {"N": str(person)}})
-        owned = sorted(int(i["sporting_event_ticket_id"]["N"]) for i in items)
-        assert owned == sorted(tickets), f"person {person}"
 
-    # available_index holds exactly the unsold tickets
-    available = sorted(int(i["sporting_event_ticket_id"]["N"])
-                       for i in _paged(ddb.scan, TableName="ticket_sales", IndexName="available_index"))
-    assert available == facts["unsold"]
+def test_tickets_i_own_follow_the_ticketholder(dms_real_types_run: RealTypesRun) -> None:
+    """"tickets I own" follows sporting_event_ticket.ticketholder_id, for every person, each ticket once."""
+    facts = _facts(dms_real_types_run.db)
+    assert dms_real_types_run.owned == {p: sorted(tickets) for p, tickets in facts["holdings"].items()}
 
-    # every good history row is exactly one item, with a sort key unique within its ticket
-    history = list(_paged(ddb.scan, TableName="ticket_sales", FilterExpression="item_type IN (:p, :t)",
-                          ExpressionAttributeValues={":p": {"S": "PURCHASED"}, ":t": {"S": "TRANSFERRED"}}))
+
+def test_the_available_index_holds_exactly_the_unsold_tickets(dms_real_types_run: RealTypesRun) -> None:
+    assert dms_real_types_run.available == _facts(dms_real_types_run.db)["unsold"]
+
+
+def test_every_good_history_row_is_one_item_with_a_unique_key(dms_real_types_run: RealTypesRun) -> None:
+    facts = _facts(dms_real_types_run.db)
+    history = dms_real_types_run.history
     assert len(history) == fx.HISTORY_ROWS - fx.BAD_TYPE_REJECTS
     keys: dict[int, list[str]] = defaultdict(list)
     for item in history:

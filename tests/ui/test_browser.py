@@ -3,15 +3,15 @@ from its trigger form with every param at its default but one, wait for the run 
 migration summary in the run's note.
 
 Drives Debian's Chromium (`bin/install-system-deps`) with Playwright; Playwright never downloads a browser here.
-The UI (api-server, scheduler, dag-processor, triggerer) is started by `devstack.ui` for this session and stopped
-afterwards, unless it was already running. Screenshots of the trigger form and of the run's note go to
-`.local-stack/screenshots/` (to `docs/` with DBMIGRATE_UPDATE_SCREENSHOTS=1).
+The UI is the session's (`tests.fixtures.airflow_ui`: its own deployment, whose movie DAG writes `ui_movie_db`);
+its backfills (`ui_backfills`) are started first, so its scheduler runs them while the browser drives the form.
+Screenshots of the trigger form and of the run's note go to `.local-stack/screenshots/` (to `docs/` with
+DBMIGRATE_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,7 +19,9 @@ import pytest
 
 from devstack import ui
 from generators.movie_collection import write
-from tests.fixtures.airflow_ui import Api, diagnostics, running_ui, wait_for_run
+from tests.fixtures.airflow_ui import SCHEMAS, UiWorld, wait_for_run
+from tests.fixtures.backfills import Backfills
+from tests.fixtures.session_runs import drop_schema
 
 pytestmark = pytest.mark.e2e
 
@@ -45,21 +47,23 @@ def _require_browser() -> None:
         pytest.skip("the playwright package is missing (make venv installs requirements-dev.txt)")
 
 
-@pytest.fixture(scope="session")
-def movie_export() -> dict:
-    """The DAG's default local source ($LOCAL_DATA_DIR/movie_collection.json), small: the run takes a minute."""
-    return write(Path(os.environ["LOCAL_DATA_DIR"]) / "movie_collection.json", movies=150, seed=42, bad_input=True)
+@pytest.fixture(scope="module")
+def movie_export(airflow_ui: UiWorld, dsql_uri: str) -> dict:
+    """The DAG's default local source ($LOCAL_DATA_DIR/movie_collection.json of the test UI), small: the run takes a
+    minute; its target emptied (the deploy task makes it again)."""
+    drop_schema(dsql_uri, SCHEMAS[DAG_ID])
+    return write(airflow_ui.data_dir / "movie_collection.json", movies=150, seed=42, bad_input=True)
 
 
-@pytest.fixture(scope="session")
-def airflow_ui(movie_export: dict) -> Iterator[tuple[ui.UiInfo, Api]]:
+@pytest.fixture(scope="module")
+def browser_ready(airflow_ui: UiWorld, ui_backfills: Backfills) -> UiWorld:
+    """The session's UI with Chromium and Playwright at hand, and its backfills under way."""
     _require_browser()
-    with running_ui(DAG_ID) as running:
-        yield running
+    return airflow_ui
 
 
 @pytest.fixture
-def page(airflow_ui: tuple[ui.UiInfo, Api]):
+def page(browser_ready: UiWorld):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -80,12 +84,10 @@ def _login(page, info: ui.UiInfo) -> None:
     page.wait_for_url(lambda u: "/auth/login" not in u)
 
 
-@pytest.mark.usefixtures("empty_movie_db")
-def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: tuple[ui.UiInfo, Api], movie_export: dict
-                                                 ) -> None:
+def test_trigger_from_the_form_and_read_the_note(page, browser_ready: UiWorld, movie_export: dict) -> None:
     from playwright.sync_api import expect
 
-    info, api = airflow_ui
+    info, api = browser_ready.info, browser_ready.api
     DOCS.mkdir(parents=True, exist_ok=True)
     _login(page, info)
 
@@ -118,8 +120,8 @@ def test_trigger_from_the_form_and_read_the_note(page, airflow_ui: tuple[ui.UiIn
     assert created["conf"]["validation_sample_size"] == SAMPLE_SIZE, created["conf"]
     assert not created["conf"].get("source_uri") and created["conf"].get("dry_run") in (None, False), created["conf"]
 
-    run = wait_for_run(api, DAG_ID, run_id, RUN_TIMEOUT_S)
-    assert run["state"] == "success", f"run {run_id} {run['state']}\n{diagnostics(api, DAG_ID, run_id)}"
+    run = wait_for_run(api, DAG_ID, run_id, RUN_TIMEOUT_S, browser_ready.instance)
+    assert run["state"] == "success", f"run {run_id} {run['state']}\n{browser_ready.diagnostics(DAG_ID, run_id)}"
 
     # The run's page: the note holds the migration summary (set by the dbmigrate listener when the run ended).
     note = run.get("note") or ""

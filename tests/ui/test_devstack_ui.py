@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from devstack import stack, ui
+from devstack import postgres, stack, ui
 
 
 @pytest.fixture
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(stack, "STATE_DIR", tmp_path)
     monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "state.json")
-    monkeypatch.setattr(ui, "UI_DIR", tmp_path / "ui")
     return tmp_path
 
 
@@ -43,6 +42,20 @@ def test_environment_of_the_ui_processes(state_dir: Path) -> None:
     assert stack.env_vars(state).items() <= env.items()
 
 
+def test_another_instance_has_its_own_ports_password_folder_and_metadata_db(state_dir: Path) -> None:
+    tests = ui.Instance("ui-tests", database="airflow_ui_tests", overrides={"LOCAL_DATA_DIR": "/data/elsewhere"})
+    ui.ui_state()
+    state = ui.ui_state(tests)
+    assert state["ui_tests_port"] != state["ui_port"] and state["ui_tests_password"] != state["ui_password"]
+    env = ui.ui_env(state, tests)
+    assert env["AIRFLOW__API__PORT"] == str(state["ui_tests_port"])
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith(f":{state['pg_port']}/airflow_ui_tests")
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == str(state_dir / "ui-tests" / ui.passwords_file(
+        tests).name)
+    assert env["LOCAL_DATA_DIR"] == "/data/elsewhere"
+    assert ui.ui_env(state)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith(f"/{stack.AIRFLOW_DB}")
+
+
 def test_password_file_holds_the_known_login(state_dir: Path) -> None:
     ui._write_passwords("s3cret")
     assert json.loads(ui.passwords_file().read_text()) == {"admin": "s3cret"}
@@ -50,12 +63,12 @@ def test_password_file_holds_the_known_login(state_dir: Path) -> None:
 
 
 def test_a_pid_file_naming_another_process_is_not_ours(state_dir: Path) -> None:
-    ui.UI_DIR.mkdir()
-    (ui.UI_DIR / "scheduler.pid").write_text(str(os.getpid()))  # pytest, not `airflow scheduler`
+    ui.USER_UI.dir.mkdir()
+    (ui.USER_UI.dir / "scheduler.pid").write_text(str(os.getpid()))  # pytest, not `airflow scheduler`
     assert ui.running() == {}
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "airflow", "scheduler"])
     try:
-        (ui.UI_DIR / "scheduler.pid").write_text(str(proc.pid))
+        (ui.USER_UI.dir / "scheduler.pid").write_text(str(proc.pid))
         deadline = time.monotonic() + 10
         while b"scheduler" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
             time.sleep(0.05)  # until the child has exec'd
@@ -64,3 +77,29 @@ def test_a_pid_file_naming_another_process_is_not_ours(state_dir: Path) -> None:
         proc.kill()
         proc.wait()
     assert ui.running() == {}
+
+
+def test_a_fresh_instance_starts_from_a_copy_of_its_migrated_database(dsql_uri: str) -> None:
+    """The test session's UI (`fresh=True`) gets its metadata database made anew from `<database>_migrated` at
+    each start, so what an earlier session's runs left in it is gone (a backfill over the same days would
+    otherwise find those runs and clear them)."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(dsql_uri)
+    port, password = int(info["port"]), str(info["password"])
+    template, name = "devstack_copy_template", "devstack_copy"
+    postgres.ensure_database(port, password, template)
+    with psycopg.connect(**{**info, "dbname": template}, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS dag_run (run_id text)")
+    try:
+        postgres.copy_database(port, password, template, name)
+        with psycopg.connect(**{**info, "dbname": name}, autocommit=True) as conn:
+            conn.execute("INSERT INTO dag_run VALUES ('left by an earlier session')")
+        postgres.copy_database(port, password, template, name)  # the copy is dropped and made again
+        with psycopg.connect(**{**info, "dbname": name}, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM dag_run").fetchone() == (0,)
+        assert not postgres.ensure_database(port, password, name)  # it exists: nothing to create
+    finally:
+        with psycopg.connect(**info, autocommit=True) as conn:
+            for db in (name, template):
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')

@@ -43,6 +43,17 @@ WAITING_RUN_TYPES = frozenset({"backfill", "scheduled"})  # runs that queue for 
 FINISHED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 
+DEFAULT_POLL_S = 30.0
+
+
+def lock_poll_seconds() -> float:
+    """How often a waiting run tries the lock again: `[dbmigrate] lock_poll_seconds` of Airflow's configuration (a
+    deployment's setting: the test stack polls every second), else every 30 s."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return conf.getfloat("dbmigrate", "lock_poll_seconds", fallback=DEFAULT_POLL_S)
+
+
 def _holder_of(context: Any) -> tuple[str, str]:
     """The Airflow run that takes a lock: its dag id and run id."""
     return context["dag"].dag_id, context["run_id"]
@@ -73,14 +84,15 @@ class _LockOperator(BaseOperator):
     :param dry_run: a dry run takes no lock (templated)
     :param lease_s: how long the lock holds without being released (seconds)
     :param wait_s: how long a backfill or scheduled run waits for a held lock before failing (seconds)
-    :param poll_s: how often a waiting run tries again (seconds)
+    :param poll_s: how often a waiting run tries again (seconds); default the `[dbmigrate] lock_poll_seconds`
+        option of Airflow's configuration (`AIRFLOW__DBMIGRATE__LOCK_POLL_SECONDS`), else 30
     """
 
     template_fields: Sequence[str] = ("dry_run",)
     ui_color = "#fde2e4"
 
     def __init__(self, *, dry_run: Any = False, lease_s: float = DEFAULT_LEASE_S, wait_s: float | None = None,
-                 poll_s: float = 30, **kwargs: Any) -> None:
+                 poll_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dry_run = dry_run
         self.lease_s = lease_s
@@ -129,9 +141,10 @@ class _LockOperator(BaseOperator):
         if (now - since).total_seconds() >= self.wait_s:
             raise AirflowFailException(f"{error or reason + '.'} This {run_type} run waited {now - since} for it, "
                                        f"its limit (wait_s={self.wait_s:g}).")
+        poll_s = self.poll_s if self.poll_s is not None else lock_poll_seconds()
         self.log.info("%s; this %s run waits for it, writing nothing meanwhile: next try in %gs (waiting since %s, "
-                      "for at most %gs).", reason, run_type, self.poll_s, since.isoformat(), self.wait_s)
-        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=self.poll_s)), method_name="execute_after_wait",
+                      "for at most %gs).", reason, run_type, poll_s, since.isoformat(), self.wait_s)
+        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=poll_s)), method_name="execute_after_wait",
                    kwargs={"waiting_since": since.isoformat()})
 
     def execute_after_wait(self, context: Any, event: Any = None, waiting_since: str | None = None

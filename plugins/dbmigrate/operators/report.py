@@ -21,7 +21,7 @@ from dbmigrate import failures, run_files, runtime
 from dbmigrate.links import QuarantineLink, ReportLink
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from dbmigrate.run_notes import NOTE_KEY
-from transforms.validation import Check, build_report, render_markdown, render_note, threshold_checks
+from transforms.validation import render_markdown, render_note, report_of_run
 
 
 class MigrationReportOperator(BaseOperator):
@@ -63,32 +63,15 @@ class MigrationReportOperator(BaseOperator):
         cause = f"{failure['task_id']} failed" if failure else "its upstream did not succeed"
         validators = [self.count_task_id, self.sample_task_id, *self.check_task_ids]
         results = {task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEY) or {} for task_id in validators}
-        not_run = [f"{task_id}: {cause}" for task_id, result in results.items() if not result]
-        counts, sample = results[self.count_task_id], results[self.sample_task_id]
-        checks = [Check.from_dict(c) for task_id in (self.count_task_id, *self.check_task_ids)
-                  for c in results[task_id].get("checks", [])]
-        if counts:
+        limits = None
+        if results[self.count_task_id]:  # the spec is read once there is something to hold to its limits
             spec = runtime.spec_for(self.spec_dag_id)
-            documents = counts.get("documents")
-            if documents is None:  # relational sources: the source rows of every item type
-                documents = sum(int(e.get("source") or 0) for e in counts.get("entities", {}).values())
-            # An interval may rightly be empty (a quiet day), and its links parked until a later interval brings
-            # their movie or actor are pending, not lost: the minimum and the parked links count for loads of
-            # everything only.
-            windowed = ((run or {}).get("window") or {}).get("source", "full") != "full"
-            rejected = sum(counts.get("rejects", {}).values())
-            if windowed:
-                rejected -= int((counts.get("pending") or {}).get("parked") or 0)
-            checks += threshold_checks(documents, rejected, max_reject_ratio=spec.max_reject_ratio,
-                                       min_documents=0 if windowed else spec.min_documents)
-        # each validator's notes and full reconciliations (table → its `transforms.reconcile` dict), merged
-        notes = {k: v for task_id in validators for k, v in results[task_id].get("notes", {}).items()}
-        reconciliation = {k: v for task_id in validators for k, v in results[task_id].get("reconciliation", {}).items()}
-        return build_report(dag_id=self.spec_dag_id, run_id=run_id, entities=counts.get("entities", {}),
-                            rejects=counts.get("rejects", {}), checks=checks, sample=sample,
-                            dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run,
-                            notes=notes, reconciliation=reconciliation, window=(run or {}).get("window"),
-                            pending=counts.get("pending"), children=counts.get("children"))
+            limits = {"max_reject_ratio": spec.max_reject_ratio, "min_documents": spec.min_documents}
+        return report_of_run(dag_id=self.spec_dag_id, run_id=run_id, run=run, counts=results[self.count_task_id],
+                             sample=results[self.sample_task_id],
+                             checked=[results[task_id] for task_id in self.check_task_ids], limits=limits,
+                             failure=failure,
+                             not_run=[f"{task_id}: {cause}" for task_id, result in results.items() if not result])
 
     def execute(self, context: Any) -> dict[str, Any]:
         ti = context["ti"]

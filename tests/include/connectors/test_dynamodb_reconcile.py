@@ -1,19 +1,16 @@
-"""connectors.dynamodb_reconcile on the embedded stack: a generated dms_sample (PostgreSQL) loaded into moto by
-the real job, then every item reconciled; after tampering with the tables (UpdateItem, DeleteItem, PutItem) the
-one changed attribute, the missing item and the extra item are named by key.
+"""connectors.dynamodb_reconcile on the embedded stack: the session's generated dms_sample (PostgreSQL) loaded into
+moto by the real job (`dms_loaded`), then every item reconciled; after tampering with the tables (UpdateItem,
+DeleteItem, PutItem) the one changed attribute, the missing item and the extra item are named by key, and the
+tables are put back as the load left them.
 
-Scale: `RECONCILE_TEST_SCALE` (default 2.5: about 105,000 items, 99,804 of them in ticket_sales: one changed value
-in 100k). It takes about 12 minutes here, nearly all of it in the moto server (each Scan page walks the table
-from its start, and each item is deep-copied and serialized); `RECONCILE_TEST_SCALE=0.25` (about 12,500 items)
-runs the same assertions in about 1.5 minutes while developing.
+The load is small (a few thousand items); the Scans read pages of `PAGE` items, so every segment crosses page
+boundaries as a large table's 1 MB pages would. The 100k-item reconciliation is measured by `make bench`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,12 +18,12 @@ import psycopg
 import pytest
 
 from connectors.dynamodb_reconcile import Timings, reconcile_dynamodb, stream_rows
-from tests.fixtures.dms_sample_load import Loaded, loaded_dms_sample
+from tests.fixtures.dms_sample_load import Loaded
 from transforms.reconcile import render_diffs
 from transforms.ticketing_reconcile import OTHER_ATTRIBUTES
 
 pytestmark = pytest.mark.spark
-SCALE = float(os.environ.get("RECONCILE_TEST_SCALE", "2.5"))
+PAGE = 100  # items per Scan request: ticket_sales is read in dozens of pages over its 4 segments
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +32,27 @@ def client(moto_endpoint: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def loaded(spark: Any, client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    with loaded_dms_sample(spark, client, tmp_path_factory.mktemp("load"), scale=SCALE) as out:
-        yield out
+def loaded(dms_loaded: Loaded) -> Loaded:
+    return dms_loaded
+
+
+@pytest.fixture
+def tamper(client: Any) -> Iterator[Any]:
+    """`tamper(table, key)` saves the item at `key` (None if there is none); afterwards every saved key is put
+    back as it was: rewritten, or deleted if it did not exist."""
+    saved: list[tuple[str, dict[str, dict], dict[str, dict] | None]] = []
+
+    def save(table: str, key: dict[str, dict]) -> dict[str, dict] | None:
+        item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        saved.append((table, key, item))
+        return item
+
+    yield save
+    for table, key, item in reversed(saved):
+        if item is None:
+            client.delete_item(TableName=table, Key=key)
+        else:
+            client.put_item(TableName=table, Item=item)
 
 
 def key_of(item: dict[str, dict]) -> dict[str, dict]:
@@ -58,21 +73,26 @@ def items_of_type(client: Any, table: str, item_type: str, n: int) -> list[dict[
 def test_a_clean_load_reconciles(loaded: Loaded, client: Any) -> None:
     timings = Timings()
     with psycopg.connect(loaded.uri, autocommit=True) as conn:  # named cursors WITH HOLD
-        recs = reconcile_dynamodb(conn, loaded.schema, client, loaded.tables, timings=timings)
+        recs = reconcile_dynamodb(conn, loaded.schema, client, loaded.tables, timings=timings, page_size=PAGE)
     assert set(recs) == {"ticket_sales", "config"}
     for name, rec in recs.items():
         assert rec.passed, "\n".join(render_diffs(rec))
         assert rec.rows_expected == rec.rows_actual == loaded.reports[name]["items"]
         assert [c.passed for c in rec.checks()] == [True, True]
-    assert recs["ticket_sales"].rows_expected >= 30_000 * SCALE  # about 40,000 items per unit of scale
+    assert recs["ticket_sales"].rows_expected > 20 * PAGE  # many pages, several per segment
     assert set(timings.seconds) == {"dimensions", "ticket_sales", "config"}
     assert timings.seconds["ticket_sales"]["drill_down"] < timings.seconds["ticket_sales"]["pass_1"]
 
 
-def test_tampered_items_are_named(loaded: Loaded, client: Any) -> None:
+def test_tampered_items_are_named(loaded: Loaded, client: Any, tamper: Any) -> None:
     sales, config = loaded.tables["ticket_sales"], loaded.tables["config"]
     changed, same_value = items_of_type(client, sales, "TRANSFERRED", 2)
     (missing,) = items_of_type(client, sales, "AVAILABLE", 1)
+    extra = {**missing, "ticket_status_owner": {"S": "Transferred|999999|2030-01-01T00:00:00.000"}}
+    person = {"data_type": {"S": "PERSON"}, "data_id": {"S": str(loaded.edge_cases["null_first_name_person_ids"][0])}}
+    for table, item in ((sales, changed), (sales, same_value), (sales, missing), (sales, extra)):
+        tamper(table, key_of(item))
+    tamper(config, person)
     price = Decimal(changed["ticket_price"]["N"])
     client.update_item(TableName=sales, Key=key_of(changed), UpdateExpression="SET ticket_price = :p",
                        ExpressionAttributeValues={":p": {"N": str(price + Decimal("0.01"))}})
@@ -80,14 +100,12 @@ def test_tampered_items_are_named(loaded: Loaded, client: Any) -> None:
     client.update_item(TableName=sales, Key=key_of(same_value), UpdateExpression="SET ticket_price = :p",
                        ExpressionAttributeValues={":p": {"N": f"{Decimal(same_value['ticket_price']['N']):.4f}"}})
     client.delete_item(TableName=sales, Key=key_of(missing))
-    extra = {**missing, "ticket_status_owner": {"S": "Transferred|999999|2030-01-01T00:00:00.000"}}
     client.put_item(TableName=sales, Item=extra)
-    person = {"data_type": {"S": "PERSON"}, "data_id": {"S": str(loaded.edge_cases["null_first_name_person_ids"][0])}}
     client.update_item(TableName=config, Key=person, UpdateExpression="SET legacy_flag = :f",
                        ExpressionAttributeValues={":f": {"BOOL": True}})
 
     with psycopg.connect(loaded.uri) as conn:
-        recs = reconcile_dynamodb(conn, loaded.schema, client, loaded.tables)
+        recs = reconcile_dynamodb(conn, loaded.schema, client, loaded.tables, page_size=PAGE)
     rec = recs["ticket_sales"]
     assert not rec.passed
     assert rec.rows_expected == rec.rows_actual == loaded.reports["ticket_sales"]["items"]  # one gone, one more
@@ -119,6 +137,6 @@ def test_stream_rows_reads_in_batches(loaded: Loaded) -> None:
     assert [r[0] for r in rows] == sorted(r[0] for r in rows) and len(rows) == total > 7
 
 
-def test_unknown_table(loaded: Loaded, client: Any, tmp_path: Path) -> None:
+def test_unknown_table(loaded: Loaded, client: Any) -> None:
     with psycopg.connect(loaded.uri) as conn, pytest.raises(ValueError, match="no reconciliation for"):
         reconcile_dynamodb(conn, loaded.schema, client, {"tickets": "x"})

@@ -1,10 +1,12 @@
 """connectors.sql_source.read_table_jdbc (the path a real SQL Server takes) against the psycopg reader.
 
 No SQL Server runs here, so Spark's JDBC source is exercised with PostgreSQL's driver
-(/usr/share/java/postgresql.jar, Debian's libpostgresql-jdbc-java) against the embedded PostgreSQL: every
-dms_sample table read through JDBC and `conform` must equal, schema and rows, what `read_table` reads. The
-comparison runs in a spark-submit of its own (the jar must be on the classpath when the JVM starts), in a
-JVM whose default zone is not UTC, so a timestamp read through the machine's zone would show.
+(/usr/share/java/postgresql.jar, Debian's libpostgresql-jdbc-java) against the embedded PostgreSQL (the session's
+generated dms_sample): every table read through JDBC and `conform` must equal, schema and rows, what `read_table`
+reads, and the SQL Server → DynamoDB job given a JDBC source must build the same items as from the psycopg one
+(a dry run of each item set, counted by type). It all runs in one spark-submit of its own (the jar must be on
+the classpath when the JVM starts), in a JVM whose default zone is not UTC, so a timestamp read through the
+machine's zone would show.
 """
 
 from __future__ import annotations
@@ -13,16 +15,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from connectors.sql_source import jdbc_options
-from generators import dms_sample
+from tests.fixtures.dms_sample_load import SPEC_PATH, Loaded, Source
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,7 +35,7 @@ from pyspark.sql import SparkSession
 from connectors.sql_source import read_table, read_table_jdbc
 from transforms.dms_sample_schema import SPLIT_COLUMNS, TABLES, conform, read_schema, struct_of
 
-conninfo, jdbc, schema, password_file, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:6]
+conninfo, jdbc, schema, password_file, out, spec = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:7]
 spark = (SparkSession.builder.appName("jdbc-compare").config("spark.sql.session.timeZone", "UTC")
          .getOrCreate())
 result = {}
@@ -53,24 +51,45 @@ for table in TABLES:
                      "rows": len(a), "rows_equal": a == b, "first_difference": next(
                          ([x, y] for x, y in zip(a, b) if x != y), None),
                      "partitions": raw.rdd.getNumPartitions()}
-json.dump(result, open(out, "w"))
+# the job itself, given the JDBC source: each item set as a dry run (what it would write, counted by type)
+from jobs.sqlserver_to_dynamodb import parse_args, run
+jobs = {}
+for item_set in ("ticket_sales", "config"):
+    report = run(parse_args(["--spec", spec, "--item-set", item_set, "--run-id", "jdbc", "--report-uri",
+                             f"{out}.{item_set}.json", "--source-json", json.dumps(jdbc), "--source-schema", schema,
+                             "--source-password-file", password_file, "--partitions", "3", "--dry-run"]), spark)
+    jobs[item_set] = report["by_type"]
+json.dump({"tables": result, "jobs": jobs}, open(out, "w"))
 spark.stop()
 '''
 
 
 @pytest.fixture(scope="module")
-def source() -> Iterator[dict]:
-    """A generated dms_sample (PostgreSQL port) in a throwaway schema; its conninfo and JDBC source JSON."""
-    uri = os.environ["LOCAL_SOURCE_SQL_URI"]
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    loaded = dms_sample.load(uri, schema=schema, scale=0.1)
-    info = psycopg.conninfo.conninfo_to_dict(uri)
-    password = str(info.pop("password", ""))
+def source(dms_source: Source) -> dict:
+    """The session's generated dms_sample (PostgreSQL port); its conninfo and JDBC source JSON."""
+    info = dms_source.info
     jdbc = {"jdbc_url": f"jdbc:postgresql://{info['host']}:{info['port']}/{info['dbname']}",
             "driver": "org.postgresql.Driver", "user": info["user"]}
-    yield {"schema": schema, "conninfo": info, "jdbc": jdbc, "password": password, "counts": loaded.counts}
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    return {"schema": dms_source.schema, "conninfo": info, "jdbc": jdbc, "uri": dms_source.uri,
+            "password_file": str(dms_source.password_file), "counts": dms_source.counts}
+
+
+@pytest.fixture(scope="module")
+def through_jdbc(source: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What the one spark-submit found: per table the comparison, per item set the job's items by type."""
+    from dbmigrate.job_bundle import build_bundle
+
+    tmp = tmp_path_factory.mktemp("jdbc")
+    script, out = tmp / "compare.py", tmp / "result.json"
+    script.write_text(COMPARE)
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
+           "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp)), str(script),
+           json.dumps(source["conninfo"]), json.dumps(source["jdbc"]), source["schema"], source["password_file"],
+           str(out), str(SPEC_PATH)]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "TZ": "America/Sao_Paulo"}  # a JVM zone that is not UTC
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text())
 
 
 def test_jdbc_options_take_the_password_from_its_file(tmp_path: Path) -> None:
@@ -87,20 +106,8 @@ def test_jdbc_options_take_the_password_from_its_file(tmp_path: Path) -> None:
 
 
 @needs_jar
-def test_every_table_reads_the_same_through_jdbc(source: dict, tmp_path: Path) -> None:
-    from dbmigrate.job_bundle import build_bundle
-
-    script, out = tmp_path / "compare.py", tmp_path / "result.json"
-    script.write_text(COMPARE)
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
-           "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp_path)), str(script),
-           json.dumps(source["conninfo"]), json.dumps(source["jdbc"]), source["schema"], str(tmp_path / "pw"),
-           str(out)]
-    (tmp_path / "pw").write_text(source["password"])
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "TZ": "America/Sao_Paulo"}  # a JVM zone that is not UTC
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+def test_every_table_reads_the_same_through_jdbc(source: dict, through_jdbc: dict) -> None:
+    result = through_jdbc["tables"]
     assert set(result) == set(source["counts"])
     for table, r in result.items():
         assert r["schema_equal"], table
@@ -108,3 +115,11 @@ def test_every_table_reads_the_same_through_jdbc(source: dict, tmp_path: Path) -
         assert r["rows_equal"], (table, r["first_difference"])
     assert result["sporting_event_ticket"]["partitions"] == 3  # split on its id: 3 parallel queries
     assert result["sport_type"]["partitions"] == 1  # no split column: one query
+
+
+@needs_jar
+@pytest.mark.parametrize("item_set", ["ticket_sales", "config"])
+def test_a_jdbc_source_builds_the_same_items(through_jdbc: dict, dms_loaded: Loaded, item_set: str) -> None:
+    """The job's items by type from the JDBC source equal those the session's load wrote from the psycopg one,
+    which tests/include/jobs/test_sqlserver_to_dynamodb_job.py checks against SQL counts of the source."""
+    assert through_jdbc["jobs"][item_set] == dms_loaded.reports[item_set]["by_type"]

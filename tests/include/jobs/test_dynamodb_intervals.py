@@ -25,7 +25,7 @@ from psycopg import sql
 from connectors.dynamodb_load_log import read_loads
 from connectors.dynamodb_reconcile import reconcile_dynamodb
 from connectors.dynamodb_scan import scan_items
-from tests.fixtures.dms_sample_load import SPEC_PATH, three_day_source
+from tests.fixtures.dms_sample_load import SPEC_PATH, Source, drop_tables, make_tables, three_day_source
 from transforms.spec import load_spec
 
 pytestmark = pytest.mark.spark
@@ -33,11 +33,23 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A generated dms_sample (scale 0.3) whose history falls in 2024-01-01 .. 2024-01-04."""
-    with three_day_source(tmp_path, "iv", START) as src:
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
+    """A generated dms_sample whose history falls in 2024-01-01 .. 2024-01-04. The last test of this module
+    moves it on (a fourth day)."""
+    with three_day_source(tmp_path_factory.mktemp("source"), "iv", START) as src:
         yield src
+
+
+@pytest.fixture(scope="module")
+def full(spark: Any, source: Source, ddb: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The source of the first three days in one full load, into tables of its own."""
+    tables = make_tables(ddb, f"full_{uuid.uuid4().hex[:6]}")
+    try:
+        load(spark, source, tables, tmp_path_factory.mktemp("full"))
+        yield tables
+    finally:
+        drop_tables(ddb, tables)
 
 
 def load(spark: Any, src: dict[str, Any], tables: dict[str, str], workdir: Path, window: tuple[Any, Any] | None = None
@@ -67,12 +79,25 @@ def reconciles(src: dict[str, Any], ddb: Any, tables: dict[str, str], as_of: dat
     return {name: rec.as_dict() for name, rec in recs.items() if not rec.passed}
 
 
-def test_interval_loads_add_up_to_a_full_load(spark: Any, ddb: Any, make_table: Any, source: dict[str, Any],
-                                              tmp_path: Path) -> None:
+def test_intervals_loaded_newest_first_equal_a_full_load(spark: Any, ddb: Any, make_table: Any,
+                                                         source: dict[str, Any], full: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """`airflow backfill create --run-backwards`, or runs of one backfill taking the lock in any order: the
+    third day first (the table's first load), then the second, then the first. Each later run builds its
+    items as of the latest end loaded, so the tables end as a full load leaves them."""
     spec = load_spec(SPEC_PATH)
-    full = {t: make_table(d) for t, d in spec.targets.items()}
     days = {t: make_table(d) for t, d in spec.targets.items()}
-    load(spark, source, full, tmp_path)
+    for day in (2, 1, 0):
+        load(spark, source, days, tmp_path, (START + day * DAY, START + (day + 1) * DAY))
+        assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
+    assert reconciles(source, ddb, days, START + 3 * DAY) == {}
+    assert items(ddb, days) == items(ddb, full)
+
+
+def test_interval_loads_add_up_to_a_full_load(spark: Any, ddb: Any, make_table: Any, source: dict[str, Any],
+                                              full: dict[str, str], tmp_path: Path) -> None:
+    spec = load_spec(SPEC_PATH)
+    days = {t: make_table(d) for t, d in spec.targets.items()}
 
     reports = []
     for day in range(3):
@@ -105,7 +130,7 @@ def test_interval_loads_add_up_to_a_full_load(spark: Any, ddb: Any, make_table: 
 def a_live_source_moves_on(spark: Any, ddb: Any, make_table: Any, source: dict[str, Any], days: dict[str, str],
                            tmp_path: Path) -> None:
     """Day 4 of a live source: two new customers; one buys an Available ticket, the other is handed the ticket
-    sold or passed on last."""
+    sold or passed on last. (It changes the module's source: the last thing this module does.)"""
     spec = load_spec(SPEC_PATH)
     s = sql.Identifier(source["schema"])
     day4 = START.replace(tzinfo=None) + 3 * DAY + timedelta(hours=5)
@@ -142,20 +167,4 @@ def a_live_source_moves_on(spark: Any, ddb: Any, make_table: Any, source: dict[s
     assert reconciles(source, ddb, days, START + 4 * DAY) == {}
     full = {t: make_table(d) for t, d in spec.targets.items()}
     load(spark, source, full, tmp_path)
-    assert items(ddb, days) == items(ddb, full)
-
-
-def test_intervals_loaded_newest_first_equal_a_full_load(spark: Any, ddb: Any, make_table: Any,
-                                                         source: dict[str, Any], tmp_path: Path) -> None:
-    """`airflow backfill create --run-backwards`, or runs of one backfill taking the lock in any order: the
-    third day first (the table's first load), then the second, then the first. Each later run builds its
-    items as of the latest end loaded, so the tables end as a full load leaves them."""
-    spec = load_spec(SPEC_PATH)
-    full = {t: make_table(d) for t, d in spec.targets.items()}
-    days = {t: make_table(d) for t, d in spec.targets.items()}
-    load(spark, source, full, tmp_path)
-    for day in (2, 1, 0):
-        load(spark, source, days, tmp_path, (START + day * DAY, START + (day + 1) * DAY))
-        assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
-    assert reconciles(source, ddb, days, START + 3 * DAY) == {}
     assert items(ddb, days) == items(ddb, full)

@@ -3,30 +3,26 @@
 The proxy refuses a share of the BatchWriteItem requests whole (HTTP 400
 ProvisionedThroughputExceededException) and applies another share only in part (`UnprocessedItems`).
 `connectors.dynamodb_writer.write_items` is run through it directly, then the whole SQL Server → DynamoDB job
-(in-process, as tests/include/jobs/test_sqlserver_to_dynamodb_job.py runs it) with its executors'
-`AWS_ENDPOINT_URL` pointing at it: every item must land exactly as without it.
+(in-process, as the session's `dms_loaded` ran it) with its executors' `AWS_ENDPOINT_URL` pointing at it: every
+item must land exactly as in that load, which wrote straight to moto.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
-import psycopg
 import pytest
 from botocore.config import Config
-from psycopg import sql
 
 from connectors.dynamodb_writer import WriteStats, count_items, write_items
-from generators import dms_sample
 from jobs.sqlserver_to_dynamodb import parse_args, run
 from tests.fixtures import SPEC_DIR
+from tests.fixtures.dms_sample_load import Loaded, Source
 from tests.fixtures.throttling_proxy import throttling_proxy
 from transforms.spec import load_spec
 
@@ -80,17 +76,9 @@ def test_write_stats_add_up() -> None:
 # --- the job under spark-submit ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A small generated dms_sample in a throwaway schema of the source stand-in."""
-    uri = os.environ["LOCAL_SOURCE_SQL_URI"]
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    dms_sample.load(uri, schema=schema, scale=0.05)
-    info = psycopg.conninfo.conninfo_to_dict(uri)
-    password_file = tmp_path_factory.mktemp("secret") / "source_password"
-    password_file.write_text(str(info.pop("password", "")))
-    yield {"schema": schema, "conninfo": info, "password_file": str(password_file)}
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+def source(dms_source: Source) -> dict[str, Any]:
+    """The session's generated dms_sample (read-only)."""
+    return {"schema": dms_source.schema, "conninfo": dms_source.info, "password_file": str(dms_source.password_file)}
 
 
 def job_args(source: dict[str, Any], table: str, report: Path) -> list[str]:
@@ -121,10 +109,10 @@ def executor_env(spark: Any, name: str, value: str) -> Iterator[None]:
 @pytest.mark.spark
 def test_the_job_writes_every_item_exactly_through_throttling(spark: Any, source: dict[str, Any], ddb: Any,
                                                               make_table: Any, moto_endpoint: str,
-                                                              tmp_path: Path) -> None:
-    target = load_spec(SPEC_PATH).targets["ticket_sales"]
-    clean_table, throttled_table = make_table(target), make_table(target)
-    clean = run(parse_args(job_args(source, clean_table, tmp_path / "clean.json")), spark)  # straight to moto
+                                                              dms_loaded: Loaded, tmp_path: Path) -> None:
+    """The same source as the session's load, which went straight to moto: the same items through throttling."""
+    throttled_table = make_table(load_spec(SPEC_PATH).targets["ticket_sales"])
+    clean, clean_table = dms_loaded.reports["ticket_sales"], dms_loaded.tables["ticket_sales"]
 
     report = tmp_path / "throttled.json"
     with throttling_proxy(moto_endpoint, throttle=0.25, unprocessed=0.25) as proxy, \

@@ -11,6 +11,7 @@ source records of its window, counted apart from the job.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,22 +95,39 @@ def test_a_full_load_parks_only_the_true_orphans(full: dict[str, Any]) -> None:
     assert "no_interval_time" not in full["report"]["rejects"]  # only runs with a window reject for it
 
 
+def load_days(spark: Any, tmp: Path, dsql_uri: str, export: Path, order: str) -> tuple[str, list[dict[str, Any]]]:
+    """The three days loaded one run each into a fresh schema, oldest first (`forward`) or newest first; each run's
+    counts checked against the source records of its window, counted apart from the job. The schema, the reports."""
+    schema = fresh(dsql_uri, f"t_interval_{order}")
+    days = DAYS if order == "forward" else DAYS[::-1]
+    reports = []
+    for i, (start, end) in enumerate(days):
+        window = Window(start, end)
+        report = load(spark, tmp / str(i), dsql_uri, schema, export, window, f"{order}-{i}")
+        reports.append(report)
+        assert report["window"] == window.as_dict()
+        source, total = source_counts(export, window)
+        checks = count_checks(source, report, {}, total, None)
+        assert all(c.passed for c in checks), [c.as_dict() for c in checks if not c.passed]
+        assert sum(source.values()) > 0
+    return schema, reports
+
+
+@pytest.fixture(scope="module")
+def forward(spark: Any, export: Path, dsql_uri: str, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The days loaded oldest first (as a backfill runs them) into a schema the tests below share."""
+    schema, reports = load_days(spark, tmp_path_factory.mktemp("forward"), dsql_uri, export, "forward")
+    yield schema, reports
+    with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.mark.parametrize("order", ["forward", "reverse"])
 def test_daily_loads_equal_the_full_load(order: str, spark: Any, export: Path, dsql_uri: str, full: dict[str, Any],
-                                         tmp_path: Path) -> None:
-    schema = fresh(dsql_uri, f"t_interval_{order}")
+                                         forward: tuple[str, list[dict[str, Any]]], tmp_path: Path) -> None:
+    schema, reports = forward if order == "forward" else load_days(spark, tmp_path, dsql_uri, export, order)
     try:
-        days = DAYS if order == "forward" else DAYS[::-1]
-        reports = []
-        for i, (start, end) in enumerate(days):
-            window = Window(start, end)
-            report = load(spark, tmp_path / str(i), dsql_uri, schema, export, window, f"{order}-{i}")
-            reports.append(report)
-            assert report["window"] == window.as_dict()
-            source, total = source_counts(export, window)
-            checks = count_checks(source, report, {}, total, None)
-            assert all(c.passed for c in checks), [c.as_dict() for c in checks if not c.passed]
-            assert sum(source.values()) > 0
         # links before their parents: parked by one run, retried and landed by a later one
         assert reports[0]["pending"]["parked"] > 3
         assert sum(r["pending"]["released"] for r in reports) > 0
@@ -120,25 +138,21 @@ def test_daily_loads_equal_the_full_load(order: str, spark: Any, export: Path, d
             ends = [w.end for w in loaded_windows(conn, schema, f"file://{export}")]
             assert covered(ends) == Window(None, DAYS[-1][1])
     finally:
-        with psycopg.connect(dsql_uri, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        if order != "forward":
+            with psycopg.connect(dsql_uri, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def test_rerunning_one_day_changes_nothing(spark: Any, export: Path, dsql_uri: str, full: dict[str, Any],
-                                           tmp_path: Path) -> None:
-    schema = fresh(dsql_uri, "t_interval_rerun")
-    try:
-        for i, (start, end) in enumerate(DAYS):
-            load(spark, tmp_path / str(i), dsql_uri, schema, export, Window(start, end), f"rerun-{i}")
-        before = snapshot(dsql_uri, schema), pending(dsql_uri, schema)
-        for i in (1, 0, 2):  # each day again, after the last: the middle one, the first, the last
-            again = load(spark, tmp_path / f"again{i}", dsql_uri, schema, export, Window(*DAYS[i]), f"again-{i}")
-            assert (snapshot(dsql_uri, schema), pending(dsql_uri, schema)) == before
-            assert again["pending"]["retried"] == 3 and again["pending"]["released"] == 0
-        assert before[0] == full["rows"]
-    finally:
-        with psycopg.connect(dsql_uri, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                                           forward: tuple[str, list[dict[str, Any]]], tmp_path: Path) -> None:
+    """Each day again after the last (the middle one, the first, the last), into the days loaded oldest first."""
+    schema, _ = forward
+    before = snapshot(dsql_uri, schema), pending(dsql_uri, schema)
+    assert before[0] == full["rows"]
+    for i in (1, 0, 2):
+        again = load(spark, tmp_path / f"again{i}", dsql_uri, schema, export, Window(*DAYS[i]), f"again-{i}")
+        assert (snapshot(dsql_uri, schema), pending(dsql_uri, schema)) == before
+        assert again["pending"]["retried"] == 3 and again["pending"]["released"] == 0
 
 
 def test_an_older_document_never_overwrites_a_newer_row(spark: Any, export: Path, dsql_uri: str,

@@ -1,15 +1,14 @@
 """jobs.sqlserver_to_dynamodb end to end on the embedded stack: generated dms_sample (PostgreSQL) → moto DynamoDB.
 
-The job's `run` runs in-process with the test SparkSession for both item sets, against uniquely named
-tables created from the spec's targets; counts come from COUNT scans and are compared with SQL counts
-of the source, and sampled items with `transforms.ticketing.expected_*` re-mapped from the source rows.
+The job's `run` ran in-process with the session's SparkSession for both item sets of the session's source, into
+uniquely named tables created from the spec's targets (`dms_loaded`); counts come from COUNT scans and are
+compared with SQL counts of the source, and sampled items with `transforms.ticketing.expected_*` re-mapped from
+the source rows.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from connectors.dynamodb_writer import count_items
-from generators import dms_sample
 from jobs.sqlserver_to_dynamodb import parse_args, run
 from tests.fixtures import SPEC_DIR
+from tests.fixtures.dms_sample_load import RUN_ID, Loaded, Source
 from transforms.dynamo_items import from_item
 from transforms.spec import load_spec
 from transforms.ticketing import (
@@ -35,7 +34,6 @@ from transforms.ticketing import (
 
 pytestmark = pytest.mark.spark
 SPEC_PATH = SPEC_DIR / "dms_sample_to_dynamodb.yaml"
-SCALE = 0.2
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +42,11 @@ def spec() -> Any:
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A generated dms_sample in a throwaway schema; yields its uri, schema, conninfo, password file and edge
-    cases."""
-    import os
-
-    uri = os.environ["LOCAL_SOURCE_SQL_URI"]
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    loaded = dms_sample.load(uri, schema=schema, scale=SCALE)
-    info = psycopg.conninfo.conninfo_to_dict(uri)
-    password_file = tmp_path_factory.mktemp("secret") / "source_password"
-    password_file.write_text(str(info.pop("password", "")))
-    yield {"uri": uri, "schema": schema, "conninfo": info, "password_file": str(password_file),
-           "edge_cases": loaded.edge_cases, "counts": loaded.counts}
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+def source(dms_source: Source) -> dict[str, Any]:
+    """The session's generated dms_sample (read-only): its uri, schema, conninfo, password file and edge cases."""
+    return {"uri": dms_source.uri, "schema": dms_source.schema, "conninfo": dms_source.info,
+            "password_file": str(dms_source.password_file), "edge_cases": dms_source.edge_cases,
+            "counts": dms_source.counts}
 
 
 def job_args(source: dict[str, Any], item_set: str, table: str, report: Path, *extra: str) -> list[str]:
@@ -69,15 +57,11 @@ def job_args(source: dict[str, Any], item_set: str, table: str, report: Path, *e
 
 
 @pytest.fixture(scope="module")
-def jobs(spark, spec, source, make_table, tmp_path_factory) -> dict[str, dict[str, Any]]:
-    """Both item sets written once: {item_set: {"table", "report" (returned), "report_file" (parsed)}}."""
-    out = {}
-    for item_set in ("ticket_sales", "config"):
-        table = make_table(spec.targets[item_set])
-        report_path = tmp_path_factory.mktemp("reports") / f"{item_set}.json"
-        report = run(parse_args(job_args(source, item_set, table, report_path)), spark)
-        out[item_set] = {"table": table, "report": report, "report_file": json.loads(report_path.read_text())}
-    return out
+def jobs(dms_loaded: Loaded) -> dict[str, dict[str, Any]]:
+    """Both item sets as the shared load wrote them: {item_set: {"table", "report" (returned), "report_file"}}."""
+    return {item_set: {"table": table, "report": dms_loaded.reports[item_set],
+                       "report_file": json.loads((dms_loaded.workdir / f"{item_set}.json").read_text())}
+            for item_set, table in dms_loaded.tables.items()}
 
 
 def query(source: dict[str, Any], text: str, *params: Any) -> list[dict[str, Any]]:
@@ -126,7 +110,7 @@ def test_counts_by_type_match_the_source(jobs, sql_counts, ddb, item_set):
 @pytest.mark.parametrize("item_set", ["ticket_sales", "config"])
 def test_report(jobs, sql_counts, item_set):
     job = jobs[item_set]
-    want = {"item_set": item_set, "table": job["table"], "run_id": "test-run", "dry_run": False,
+    want = {"item_set": item_set, "table": job["table"], "run_id": RUN_ID, "dry_run": False,
             "items": sum(sql_counts[item_set].values()), "by_type": sql_counts[item_set],
             "rejects": {}, "rejected_rows": {}, "rejected_examples": [],
             # generated histories chain: every anomaly the job looks for is absent
@@ -254,33 +238,3 @@ def test_parse_args():
         parse_args(base)  # neither source
     with pytest.raises(SystemExit):
         parse_args([*base, "--source-json", "{}"])  # no schema
-
-
-JDBC_JAR = Path("/usr/share/java/postgresql.jar")
-
-
-@pytest.mark.skipif(not JDBC_JAR.exists(), reason="no PostgreSQL JDBC driver at /usr/share/java/postgresql.jar "
-                                                  "(as root: bin/install-system-deps installs libpostgresql-jdbc-java)")
-@pytest.mark.parametrize("item_set", ["ticket_sales", "config"])
-def test_a_jdbc_source_builds_the_same_items(source, sql_counts, tmp_path, item_set):
-    """The path a real SQL Server takes (Spark's JDBC source, then `conform`), here with PostgreSQL's driver."""
-    import os
-    import subprocess
-    import sys
-
-    from dbmigrate.job_bundle import build_bundle
-
-    info = source["conninfo"]
-    jdbc = {"jdbc_url": f"jdbc:postgresql://{info['host']}:{info['port']}/{info['dbname']}",
-            "driver": "org.postgresql.Driver", "user": info["user"]}
-    report = tmp_path / "report.json"
-    script = Path(__file__).resolve().parents[3] / "include" / "jobs" / "sqlserver_to_dynamodb.py"
-    args = ["--spec", str(SPEC_PATH), "--item-set", item_set, "--run-id", "jdbc", "--report-uri", str(report),
-            "--source-json", json.dumps(jdbc), "--source-schema", source["schema"],
-            "--source-password-file", source["password_file"], "--partitions", "3", "--dry-run"]
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
-           "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp_path)), str(script), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYSPARK_PYTHON": sys.executable})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert json.loads(report.read_text())["by_type"] == sql_counts[item_set]

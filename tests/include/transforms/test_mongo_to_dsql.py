@@ -25,12 +25,12 @@ def bad_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 # The orphan check joins keys two ways: broadcast (the default for up to BROADCAST_KEYS entity rows) and shuffled.
-@pytest.fixture(params=[BROADCAST_KEYS, 0], ids=["broadcast join", "shuffle join"])
+@pytest.fixture(scope="module", params=[BROADCAST_KEYS, 0], ids=["broadcast join", "shuffle join"])
 def broadcast_keys(request: pytest.FixtureRequest) -> int:
     return request.param
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def run(spark, broadcast_keys: int):  # noqa: ANN001, ANN201
     def _classify(path: Path, existing=lambda entity, keys: set()):  # noqa: ANN001, ANN202
         splits = plan_splits(f"file://{path}", parts=3)
@@ -39,19 +39,25 @@ def run(spark, broadcast_keys: int):  # noqa: ANN001, ANN201
     return _classify
 
 
-def test_counts_match_the_generated_outcome_exactly(run, bad_file) -> None:  # noqa: ANN001
-    path, expected = bad_file
-    result = run(path)
-    counts = entity_counts(result, NAMES)
+@pytest.fixture(scope="module")
+def classified(run, bad_file) -> dict:  # noqa: ANN001
+    """The bad file classified once per join: the counts, reasons, quarantined rejects and movie rows."""
+    result = run(bad_file[0])
+    return {"counts": entity_counts(result, NAMES), "reasons": dict(result.reasons),
+            "rejects": result.rejects.collect(), "movies": result.rows["movie"].collect()}
+
+
+def test_counts_match_the_generated_outcome_exactly(classified, bad_file) -> None:  # noqa: ANN001
+    _, expected = bad_file
     for name in NAMES:
-        assert counts[name] == expected["entities"][name], name
-    assert dict(result.reasons) == {k: v for k, v in expected["rejects"].items() if v}
-    assert result.rejects.count() == sum(expected["rejects"].values())
+        assert classified["counts"][name] == expected["entities"][name], name
+    assert classified["reasons"] == {k: v for k, v in expected["rejects"].items() if v}
+    assert len(classified["rejects"]) == sum(expected["rejects"].values())
 
 
-def test_every_reject_reason_is_quarantined_with_its_document(run, bad_file) -> None:  # noqa: ANN001
+def test_every_reject_reason_is_quarantined_with_its_document(classified, bad_file) -> None:  # noqa: ANN001
     path, expected = bad_file
-    rejects = run(path).rejects.collect()
+    rejects = classified["rejects"]
     reasons = {r[0] for r in rejects}
     assert reasons == {"missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json"}
     source_lines = set(path.read_text(encoding="utf-8").splitlines())
@@ -62,10 +68,9 @@ def test_every_reject_reason_is_quarantined_with_its_document(run, bad_file) -> 
         assert path.read_bytes()[offset:].decode("utf-8").startswith(document)
 
 
-def test_greatest_id_wins_among_duplicates(run, bad_file) -> None:  # noqa: ANN001
-    path, expected = bad_file
-    rows = run(path).rows
-    movies = {r["source_id"]: r for r in rows["movie"].collect()}
+def test_greatest_id_wins_among_duplicates(classified, bad_file) -> None:  # noqa: ANN001
+    _, expected = bad_file
+    movies = {r["source_id"]: r for r in classified["movies"]}
     for key, title in expected["winners"].items():
         if key.startswith("MOVIE#") and key.endswith("|METADATA"):
             assert movies[key.split("|")[0][len("MOVIE#"):]]["title"] == title

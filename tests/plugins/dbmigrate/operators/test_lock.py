@@ -21,6 +21,7 @@ from dbmigrate.operators.lock import (
     ReleaseDsqlLockOperator,
     ReleaseDynamoDbLockOperator,
     dynamodb_lock_keys,
+    lock_poll_seconds,
 )
 
 LOCK_DDL = Path(__file__).resolve().parents[4] / "include" / "sql" / "movie_db" / "070_dbmigrate_lock.sql"
@@ -55,7 +56,8 @@ def waits_then_takes(acquire: Any, context: dict[str, Any], holder_releases: Any
         acquire.execute(context)
     deferred = first.value
     assert deferred.method_name == "execute_after_wait" and isinstance(deferred.trigger, TimeDeltaTrigger)
-    assert deferred.trigger.moment - datetime.now(UTC) <= timedelta(seconds=acquire.poll_s)
+    poll_s = acquire.poll_s if acquire.poll_s is not None else lock_poll_seconds()
+    assert deferred.trigger.moment - datetime.now(UTC) <= timedelta(seconds=poll_s)
     since = deferred.kwargs["waiting_since"]
     with pytest.raises(TaskDeferred) as again:
         acquire.execute_after_wait(context, None, **deferred.kwargs)
@@ -84,6 +86,15 @@ def test_template_fields_and_release_defaults() -> None:
     assert release.trigger_rule == TriggerRule.ALL_DONE and release.retries == 0
     release = ReleaseDynamoDbLockOperator(task_id="release_lock", table_names=["t"])
     assert release.trigger_rule == TriggerRule.ALL_DONE and release.retries == 0
+
+
+def test_the_poll_interval_is_the_deployments_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiting runs try the lock again every 30 s, or as often as `[dbmigrate] lock_poll_seconds` says (the test
+    stack's scheduler polls every second); an operator's own `poll_s` wins."""
+    monkeypatch.delenv("AIRFLOW__DBMIGRATE__LOCK_POLL_SECONDS", raising=False)
+    assert lock_poll_seconds() == 30
+    monkeypatch.setenv("AIRFLOW__DBMIGRATE__LOCK_POLL_SECONDS", "1.5")
+    assert lock_poll_seconds() == 1.5
 
 
 class TestDsqlLockOperators:

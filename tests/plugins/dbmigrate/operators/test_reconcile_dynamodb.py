@@ -1,11 +1,10 @@
-"""ValidateDynamoDbReconcileOperator on the embedded stack: a small generated dms_sample loaded into moto by the
-real job, read through an Airflow connection (PostgresHook) and `DynamoDBTablesHook`; it passes on the load,
-fails naming the key once an item is gone, and compares nothing on a dry run."""
+"""ValidateDynamoDbReconcileOperator on the embedded stack: the session's generated dms_sample loaded into moto by
+the real job (`dms_loaded`), read through an Airflow connection (PostgresHook) and `DynamoDBTablesHook`; it passes
+on the load, fails naming the key once an item is gone (put back afterwards), and compares nothing on a dry run."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -15,7 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from dbmigrate.operators.reconcile_dynamodb import ValidateDynamoDbReconcileOperator
 from dbmigrate.operators.validate_dsql import RESULT_KEY
-from tests.fixtures.dms_sample_load import Loaded, loaded_dms_sample
+from tests.fixtures.dms_sample_load import Loaded
 
 pytestmark = pytest.mark.spark
 DAG_ID = "dms_sample_to_dynamodb"
@@ -27,10 +26,8 @@ def client(moto_endpoint: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def loaded(spark: Any, client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    with loaded_dms_sample(spark, client, tmp_path_factory.mktemp("load"), scale=0.05, prefix="op") as out:
-        yield out
-
+def loaded(dms_loaded: Loaded) -> Loaded:
+    return dms_loaded
 
 
 def execute(conn_id: str, loaded: Loaded, **kwargs: Any) -> tuple[dict[str, Any] | None, Any]:
@@ -71,11 +68,10 @@ def test_dry_run_compares_nothing(conn_id: str, loaded: Loaded) -> None:
 
 
 def test_bad_schema_fails_before_any_sql(conn_id: str, loaded: Loaded) -> None:
-    bad = Loaded(loaded.uri, "x; DROP TABLE person", loaded.tables, loaded.reports, loaded.edge_cases)
     with pytest.raises(AirflowFailException, match="not a plain SQL identifier"):
         ValidateDynamoDbReconcileOperator(
-            task_id="t", spec_dag_id=DAG_ID, source_conn_id=conn_id, source_schema=bad.schema,
-            table_names=bad.tables).execute(context={"ti": MagicMock()})
+            task_id="t", spec_dag_id=DAG_ID, source_conn_id=conn_id, source_schema="x; DROP TABLE person",
+            table_names=loaded.tables).execute(context={"ti": MagicMock()})
 
 
 def test_a_missing_item_fails_naming_its_key(conn_id: str, loaded: Loaded, client: Any) -> None:

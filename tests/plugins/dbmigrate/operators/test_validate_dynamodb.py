@@ -1,15 +1,14 @@
 """The SQL Server → DynamoDB validators against the embedded PostgreSQL (source) and moto (target).
 
-A generated dms_sample goes into a throwaway schema of the `dms_sample` database, an Airflow connection
-points at it, and uniquely named tables are filled by a reference loader written here from the pure
-`expected_*` functions over every source row. The validators must pass on that, then fail on a deleted
-item, a changed attribute and a missing `current_owner_id`.
+The session's generated dms_sample (`dms_source`, read-only) is read through an Airflow connection, and
+uniquely named tables are filled by a reference loader written here from the pure `expected_*` functions over
+every source row. The validators must pass on that, then fail on a deleted item, a changed attribute and a
+missing `current_owner_id`.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from dbmigrate.operators.validate_dynamodb import (
     ValidateDynamoDbItemsOperator,
 )
 from generators import dms_sample
+from tests.fixtures.dms_sample_load import Source
 from transforms import ticketing_checks as tc
 from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 from transforms.ticketing import (
@@ -43,23 +43,15 @@ from transforms.ticketing import (
 )
 
 DAG_ID = "dms_sample_to_dynamodb"
-SCALE = 0.2
 SAMPLE_SIZE = 200
 
 
 @pytest.fixture(scope="module")
-def source() -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
-    """(schema, {table: rows as dicts}) of a generated dms_sample in a throwaway schema, dropped afterwards."""
-    uri = os.environ["LOCAL_SOURCE_SQL_URI"]
-    schema = f"v_{uuid.uuid4().hex[:10]}"
-    try:
-        dms_sample.load(uri, schema=schema, scale=SCALE)
-        with psycopg.connect(uri, row_factory=dict_row) as conn:
-            rows = {t: conn.execute(f"SELECT * FROM {schema}.{t}").fetchall() for t in dms_sample.TABLES}
-        yield schema, rows
-    finally:
-        with psycopg.connect(uri, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+def source(dms_source: Source) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """(schema, {table: rows as dicts}) of the session's generated dms_sample (read-only)."""
+    with psycopg.connect(dms_source.uri, row_factory=dict_row) as conn:
+        rows = {t: conn.execute(f"SELECT * FROM {dms_source.schema}.{t}").fetchall() for t in dms_sample.TABLES}
+    return dms_source.schema, rows
 
 
 def reference_items(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, dict]]]:
@@ -190,7 +182,7 @@ class TestOnACorrectLoad:
         assert {(c["entity"], c["name"]) for c in result["checks"]} == {
             *((e, "source rows = target items") for e in expected),
             ("ticket_sales", "target items = items of known types"), ("config", "target items = items of known types")}
-        assert sum(expected.values()) > 10_000
+        assert sum(expected.values()) > 3_000
 
     def test_items(self, run: Run) -> None:
         result = run(ValidateDynamoDbItemsOperator, sample_size=SAMPLE_SIZE)
@@ -213,7 +205,8 @@ class TestOnACorrectLoad:
         result = run(ValidateAccessPatternsOperator, sample_size=SAMPLE_SIZE)
         checks = result["checks"]
         assert all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
-        assert all(n >= 3 for n in result["subjects"].values()), result["subjects"]
+        # several subjects a pattern (the available tickets' subjects are the source's events: two at its scale)
+        assert all(n >= 2 for n in result["subjects"].values()), result["subjects"]
         per_pattern = defaultdict(list)
         for c in checks:
             for pattern in tc.ACCESS_PATTERNS:
