@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import reduce
 from pathlib import Path
 
 import pytest
@@ -9,8 +11,29 @@ import pytest
 from connectors.documents import plan_splits, read_split
 from generators.movie_collection import write
 from tests.fixtures import SPEC_DIR
-from transforms.adjacency import DocumentMapper
-from transforms.mongo_to_dsql import BROADCAST_KEYS, classify, entity_counts
+from transforms.adjacency import DocumentMapper, Mapped
+from transforms.mongo_to_dsql import (
+    BROADCAST_KEYS,
+    ORDER,
+    PARKED_DOCS,
+    PARKED_WHERE,
+    PK,
+    REFS,
+    ROW,
+    SOURCE_DOCS,
+    TEXT,
+    WHERE,
+    _add_referrer,
+    _item,
+    _merge,
+    _merge_referrers,
+    _referrers,
+    _tally,
+    _unanswered,
+    _winner,
+    classify,
+    entity_counts,
+)
 from transforms.spec import load_spec
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
@@ -99,3 +122,130 @@ def test_references_found_in_the_target_are_not_orphans(run, tmp_path: Path) -> 
     assert asked == [("actor", ["ACTOR#nm1", "ACTOR#nm2"])]
 
 
+# The functions below run inside Spark's Python workers, which coverage does not measure: tested here directly.
+
+def _doc(order: int, text: str, *, where: str | None = None, from_source: bool = True, entity: str = "movie",
+         pk: str = "MOVIE#tt1", refs: tuple[tuple[str, str], ...] = ()) -> tuple:
+    """One mapped document as it goes through the shuffle (`_item`), its row naming the document."""
+    return _item(Mapped(entity, f"{pk}|METADATA", pk, (0, order), {"text": text}, refs), text, where, from_source)
+
+
+def _counted(item: tuple, source: int, parked: int) -> tuple:
+    """`item` standing for `source` documents of the source and `parked` parked ones, as `_merge` leaves it."""
+    fields = list(item)
+    fields[SOURCE_DOCS], fields[PARKED_DOCS] = source, parked
+    return tuple(fields)
+
+
+def test_item_counts_a_document_as_of_the_source_or_parked() -> None:
+    """A document is one of the source's or one parked by an earlier run, never both: the counts `_tally` uses."""
+    refs = (("actor", "ACTOR#nm1"),)
+    item = _doc(3, "doc", where="f byte 0", refs=refs)
+    assert item[ORDER] == (0, 3) and item[TEXT] == "doc" and item[WHERE] == "f byte 0"
+    assert (item[SOURCE_DOCS], item[PARKED_DOCS]) == (1, 0)
+    assert item[PK] == "MOVIE#tt1" and item[REFS] == refs and item[ROW] == {"text": "doc"}
+    parked = _doc(3, "doc", from_source=False)
+    assert (parked[SOURCE_DOCS], parked[PARKED_DOCS]) == (0, 1)
+
+
+def test_winner_is_the_greatest_id_whichever_side() -> None:
+    """The greatest `_id` wins even when its text sorts first: order before text."""
+    old, new = _doc(1, "zzz"), _doc(2, "aaa")
+    assert _winner(old, new) is new
+    assert _winner(new, old) is new
+
+
+def test_winner_of_equal_ids_is_the_greatest_text() -> None:
+    """A re-exported document (same `_id`) is decided by its text, the same way in either order."""
+    a, b = _doc(5, "{\"title\": \"A\"}"), _doc(5, "{\"title\": \"B\"}")
+    assert _winner(a, b) is b
+    assert _winner(b, a) is b
+    same = _doc(5, "{\"title\": \"A\"}")
+    assert _winner(a, same) is a  # identical: the first, either is right
+
+
+def test_merge_keeps_the_winner_and_sums_the_documents() -> None:
+    """The merged item is the winner's document, standing for every source and parked document of the key."""
+    source_doc = _doc(1, "source", where="f byte 10", refs=(("actor", "ACTOR#nm1"),))
+    parked_doc = _doc(2, "parked", where=PARKED_WHERE + "x)", from_source=False, refs=(("actor", "ACTOR#nm2"),))
+    merged = _merge(source_doc, parked_doc)
+    assert merged == ((0, 2), "parked", PARKED_WHERE + "x)", 1, 1, "MOVIE#tt1", (("actor", "ACTOR#nm2"),),
+                      {"text": "parked"})
+    assert _merge(parked_doc, source_doc) == merged
+
+
+def test_merge_counts_add_up_over_a_reduce() -> None:
+    """reduceByKey merges partial results: the counts add up and the greatest `_id` wins in any order."""
+    docs = [_doc(4, "a"), _doc(9, "b", from_source=False), _doc(7, "c"), _doc(2, "d", from_source=False),
+            _doc(1, "e")]
+    for ordered in (docs, docs[::-1], docs[2:] + docs[:2]):
+        merged = reduce(_merge, ordered)
+        assert (merged[SOURCE_DOCS], merged[PARKED_DOCS]) == (3, 2)
+        assert merged[TEXT] == "b" and merged[ROW] == {"text": "b"}
+
+
+REL_A, REL_B = ("movie_actor", "MOVIE#tt1|ACTOR#nm1"), ("movie_actor", "MOVIE#tt2|ACTOR#nm1")
+
+
+def test_referrers_collapse_to_none_once_an_entity_row_holds_the_key() -> None:
+    """None (an entity row) starts, absorbs and wins every merge; otherwise the referrers are listed."""
+    assert _referrers(None) is None
+    assert _referrers(REL_A) == [REL_A]
+    assert _add_referrer([REL_A], REL_B) == [REL_A, REL_B]
+    assert _add_referrer([REL_A], None) is None
+    assert _add_referrer(None, REL_B) is None
+    assert _merge_referrers([REL_A], [REL_B]) == [REL_A, REL_B]
+    assert _merge_referrers(None, [REL_B]) is None
+    assert _merge_referrers([REL_A], None) is None
+    assert _merge_referrers(None, None) is None
+
+
+def _combine(markers: list) -> list | None:
+    """combineByKey over one key's markers, split over two map-side partitions."""
+    parts = []
+    for part in (markers[:1], markers[1:]):
+        if part:
+            parts.append(reduce(_add_referrer, part[1:], _referrers(part[0])))
+    return reduce(_merge_referrers, parts)
+
+
+def test_a_key_held_anywhere_among_its_markers_is_answered() -> None:
+    """Wherever the entity row's marker falls among the references, the key ends up answered (no orphans)."""
+    for markers in ([None, REL_A, REL_B], [REL_A, None, REL_B], [REL_A, REL_B, None]):
+        assert _combine(markers) is None, markers
+        assert _unanswered((("actor", "ACTOR#nm1"), _combine(markers))) == []
+    assert _combine([REL_A, REL_B]) == [REL_A, REL_B]
+
+
+def test_unanswered_pairs_each_referrer_with_the_missing_key() -> None:
+    """(referenced key, relationship key) per referrer of a key no entity row holds; nothing for a held key."""
+    ref = ("actor", "ACTOR#nm2")
+    assert _unanswered((ref, [REL_A, REL_B])) == [(ref, REL_A), (ref, REL_B)]
+    assert _unanswered((ref, None)) == []
+
+
+def test_tally_counts_one_partition() -> None:
+    """Documents, duplicates and winners per entity; parked-only keys as retried; early rejects per reason."""
+    parked_where = PARKED_WHERE + "2024-01-01T00:00:00) f byte 5"
+    items = [
+        # early rejects: keyed by (None, (partition, seq)), valued (reason, entity, detail, text, where)
+        ((None, (0, 0)), ("missing_field", "movie", "no title", "{}", "f byte 0")),
+        ((None, (0, 1)), ("malformed_json", None, "not JSON", "{", "f byte 3")),
+        ((None, (0, 2)), ("bad_type", "actor", "name is 1", "{}", parked_where)),
+        ((None, (0, 3)), ("bad_type", "actor", "name is 2", "{}", None)),
+        # a key of the source: 3 documents, one row
+        (("movie", "MOVIE#tt1|METADATA"), _counted(_doc(3, "m1"), 3, 0)),
+        # the source holds this key again: its parked documents are neither retried nor duplicates
+        (("movie", "MOVIE#tt2|METADATA"), _counted(_doc(4, "m2", pk="MOVIE#tt2"), 1, 2)),
+        # keys only parked documents have
+        (("actor", "ACTOR#nm1|METADATA"), _counted(_doc(5, "a1", from_source=False, entity="actor"), 0, 3)),
+        (("actor", "ACTOR#nm2|METADATA"), _counted(_doc(6, "a2", from_source=False, entity="actor"), 0, 1)),
+    ]
+    (tally,) = list(_tally(iter(items)))
+    assert tally == Counter({  # missing counts compare as 0: a parked-only key adds 0 documents
+        ("reason", "missing_field"): 1, ("reason", "malformed_json"): 1, ("reason", "bad_type"): 2,
+        ("rejected", "movie"): 1, ("rejected", "actor"): 1, ("retried_rejected", "actor"): 1,
+        ("documents", "movie"): 4, ("duplicates", "movie"): 2, ("winners", "movie"): 2,
+        ("retried", "actor"): 4, ("duplicates", "actor"): 2, ("parked_winners", "actor"): 2,
+    })
+    assert list(_tally(iter([]))) == [Counter()]  # an empty partition still yields its (empty) counts
