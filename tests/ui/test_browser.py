@@ -69,7 +69,7 @@ def page(browser_ready: UiWorld):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(60_000)
+        context.set_default_timeout(120_000)  # the UI answers slowly while the backfills run beside it
         pg = context.new_page()
         yield pg
         context.close()
