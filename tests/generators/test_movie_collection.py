@@ -328,3 +328,23 @@ def test_cli_writes_the_file_and_its_expected_outcome(tmp_path: Path) -> None:
         [sys.executable, "-m", "generators.movie_collection", "--movies", "5", "--out", str(out), "--bad-input"],
         env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and "at least" in refused.stderr
+
+
+def test_the_cli_spreads_times_and_splits_the_export_by_day(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--start/--days` spread the ObjectId times over the days and `--split-daily` writes what daily exports
+    would hold: the day files together are the whole export, in order, and a line without an ObjectId `_id`
+    goes to `undated.json` instead of being lost."""
+    out = tmp_path / "movies.json"
+    assert mc.main(["--movies", "30", "--seed", "5", "--out", str(out), "--start", "2024-01-01", "--days", "2",
+                    "--split-daily", str(tmp_path / "days")]) == 0
+    assert json.loads(mc.expected_path(out).read_text())["rejects"] == dict.fromkeys(mc.REJECT_REASONS, 0)
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    days = sorted((tmp_path / "days").glob("*.json"))
+    assert [d.name for d in days] == ["2024-01-01.json", "2024-01-02.json"]
+    assert sorted(line for d in days for line in d.read_text(encoding="utf-8").splitlines(keepends=True)) == \
+        sorted(lines)
+    assert "wrote " in capsys.readouterr().out
+    with out.open("a", encoding="utf-8", newline="\n") as f:
+        f.write('{"_id": "not-an-objectid", "type": "movie"}\n')
+    counts = mc.split_by_day(out, tmp_path / "again")
+    assert counts["undated"] == 1 and sum(counts.values()) == len(lines) + 1

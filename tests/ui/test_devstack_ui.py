@@ -103,3 +103,9 @@ def test_a_fresh_instance_starts_from_a_copy_of_its_migrated_database(dsql_uri: 
         with psycopg.connect(**info, autocommit=True) as conn:
             for db in (name, template):
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def test_status_of_a_ui_that_is_not_running(state_dir: Path) -> None:
+    """`bin/local-stack status` says where the UI would answer and that nothing of it runs."""
+    status = ui.status()
+    assert status == {"url": ui.url_of(ui.ui_state()), "healthy": False, "running": {}}
