@@ -64,12 +64,15 @@ def browser_ready(airflow_ui: UiWorld, ui_backfills: Backfills) -> UiWorld:
 
 @pytest.fixture
 def page(browser_ready: UiWorld):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(120_000)  # the UI answers slowly while the backfills run beside it
+        # the UI answers slowly while the backfills run beside it: 120 s for each step and each `expect` (whose
+        # own default, 5 s, failed the form's first check on a loaded machine)
+        context.set_default_timeout(120_000)
+        expect.set_options(timeout=120_000)
         pg = context.new_page()
         yield pg
         context.close()
