@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,21 @@ def pytest_configure(config: pytest.Config) -> None:
         stack.up()
         os.environ.update(stack.env_vars(stack._state()))
     os.environ.setdefault("SPARK_SUBMIT_OPTS", SPARK_TEST_JVM)
+    os.environ.setdefault("SPARK_CONF_DIR", str(spark_conf_dir()))
+
+
+def spark_conf_dir() -> Path:
+    """Spark's configuration for every spark-submit the tests start with their environment (the bench's, the
+    killed job's, the JDBC read's): their Python workers are not measured by coverage, like the session's
+    (`spark` below): tracing each row's mapping line by line doubles their time, and what runs in them is pure
+    functions tested on their own. (pyspark's own conf folder does not exist: nothing else is replaced.)"""
+    folder = stack.STATE_DIR / "spark-conf"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spark-defaults.conf"
+    tmp = folder / f".spark-defaults.{os.getpid()}"  # xdist workers write it at once: each whole, then renamed
+    tmp.write_text("spark.executorEnv.COVERAGE_PROCESS_CONFIG \n")
+    tmp.replace(path)
+    return folder
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -108,6 +124,7 @@ def spark():
         .config("spark.sql.session.timeZone", "UTC")
         # Not measured by coverage (bin/run-tests): the session's Python workers. Tracing each document's mapping
         # line by line doubled the Spark tests' time; what runs in them is pure functions tested on their own.
+        # (spark_conf_dir says the same to each spark-submit a test starts.)
         .config("spark.executorEnv.COVERAGE_PROCESS_CONFIG", "")
         .getOrCreate()
     )

@@ -28,13 +28,13 @@ def movie(ui_backfills: Backfills) -> Scenario:
 
 
 def test_each_run_loaded_its_day_and_passed(movie: Scenario) -> None:
-    runs = movie.three_days.wait()
+    runs = movie.days.wait()
     assert [(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs] == [
         ("2024-01-01", "2024-01-02"), ("2024-01-02", "2024-01-03"), ("2024-01-03", "2024-01-04")]
     for r in runs:
         assert r["state"] == "success", f"{r['dag_run_id']} {r['state']}\n" + movie.world.diagnostics(
             movie.dag_id, r["dag_run_id"])
-    for r, report in zip(runs, movie.three_days.reports(), strict=True):
+    for r, report in zip(runs, movie.days.reports(), strict=True):
         assert report["status"] == "passed" and report["window"]["source"] == "data_interval"
         assert report["window"]["start"][:10] == r["data_interval_start"][:10]
 
@@ -43,15 +43,15 @@ def test_the_runs_started_together_and_took_the_lock_in_interval_order(movie: Sc
     """Without `--max-active-runs` the three runs start together; each waits (deferred) for the target lock the one
     before it holds, in interval order whatever order the scheduler started them in (each run's cumulative check
     needs the intervals before it loaded)."""
-    runs = movie.three_days.wait()
+    runs = movie.days.wait()
     ran = sorted((r["start_date"], r["end_date"]) for r in runs)
     assert len(ran) == 3 and ran[1][0] < ran[0][1] and ran[2][0] < ran[0][1], ran  # they started together
-    took = movie.three_days.lock_taken
+    took = movie.days.lock_taken
     assert None not in took and took == sorted(took), took  # ... and took the lock in interval order
 
 
 def test_links_before_their_parents_are_parked_and_land_later(movie: Scenario) -> None:
-    reports = movie.three_days.reports()
+    reports = movie.days.reports()
     assert reports[0]["pending"]["parked"] > 3  # links older than their parents, parked ...
     assert sum(report["pending"]["released"] for report in reports) > 0  # ... and landed by a later run
 
@@ -62,11 +62,11 @@ def test_a_backfill_equals_a_full_load(movie: Scenario, spark: Any, dsql_uri: st
     export = Path(urlparse(movie.conf["source_uri"]).path)
     full = run_job(spark, tmp_path, dsql_uri, pg_schema, export, "--run-id", "full")
     assert full["pending"]["parked"] == 3  # the nowhere actor's links, one a day
-    assert movie.after_three_days == (snapshot(dsql_uri, pg_schema), pending(dsql_uri, pg_schema))
+    assert movie.after_days == (snapshot(dsql_uri, pg_schema), pending(dsql_uri, pg_schema))
 
 
 def test_rerunning_the_middle_interval_changes_nothing(movie: Scenario) -> None:
     (again,) = movie.rerun.wait()
     assert again["data_interval_start"][:10] == "2024-01-02"  # the middle day
     assert again["state"] == "success", movie.world.diagnostics(movie.dag_id, again["dag_run_id"])
-    assert movie.after_rerun == movie.after_three_days
+    assert movie.after_rerun == movie.after_days

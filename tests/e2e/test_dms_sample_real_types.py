@@ -2,11 +2,11 @@
 NUMERIC, and history that does not chain like our generator's (rows sharing a time, transfers from someone who
 was not the previous buyer, a holder who is not the last buyer, a sold ticket without history, one id 4.5).
 
-`tests/fixtures/dms_sample_real_types.sql` is loaded into a fresh database and `airflow dags test
-dms_sample_to_dynamodb` is pointed at it with `source_conn_id` / `source_schema` (the session's
-`dms_real_types_run`, which also keeps what the tables answered). Every expected fact is re-derived with plain
-SQL (`fixtures.dms_sample_real_types`) and cross-checked with the hand-written numbers first, so a failure names
-the migration, not the fixture.
+`tests/fixtures/dms_sample_real_types.sql` is loaded into a fresh database and the tasks of
+`dms_sample_to_dynamodb` are run in-process (`tests.fixtures.in_process`) pointed at it with `source_conn_id` /
+`source_schema` (the session's `dms_real_types_run`, which also keeps what the tables answered). Every expected
+fact is re-derived with plain SQL (`fixtures.dms_sample_real_types`) and cross-checked with the hand-written
+numbers first, so a failure names the migration, not the fixture.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pytest
 
 from connectors.storage import safe_segment
 from tests.fixtures import dms_sample_real_types as fx
-from tests.fixtures.dag_runs import passed
 from tests.fixtures.session_runs import DMS_DAG, RealTypesRun
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +90,8 @@ def _job_report(run_id: str) -> dict:
 
 def test_real_types_migrate_with_anomalies_reported(dms_real_types_run: RealTypesRun) -> None:
     facts = _facts(dms_real_types_run.db)
-    report = passed(dms_real_types_run.run)
+    report = dms_real_types_run.report
+    assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
 
     # the run passes; the one row with purchased_by_id 4.5 is rejected, never rounded
     assert report["rejects"] == {"bad_type": fx.BAD_TYPE_REJECTS}
