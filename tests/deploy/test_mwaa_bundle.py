@@ -1,6 +1,6 @@
 """The MWAA bundle: its contents, and the bundle unpacked as MWAA does it (dags/ synced, plugins.zip extracted, no
 include/, no repository on the path, no pyspark): plugins and DAGs load without errors. A whole run from that
-layout is one of the shared movie runs (tests/e2e/test_movie_dag.py, `movie_dry_run`)."""
+layout is one of the shared movie runs (tests/e2e/test_movie_dag.py, `movie_run`)."""
 
 from __future__ import annotations
 

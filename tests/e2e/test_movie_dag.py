@@ -1,13 +1,14 @@
 """End to end, `airflow dags test movie_collection_to_dsql` on the embedded stack (local Spark, PostgreSQL as DSQL,
 moto S3), as the session's shared movie runs (`tests.fixtures.session_runs`) made them:
 
-- a dry run from the MWAA layout on an empty target: the bundle's DAG, plugins and staged job run without the
-  repository or pyspark on the path, classify and quarantine, and write nothing;
-- the run: a generated export with its own bad documents plus every line-level case of the bad-input corpus, a
+- a dry run on an empty target (the DAG's tasks in-process): it classifies and quarantines, and writes nothing;
+- the run, from the MWAA layout: the bundle's DAG, plugins and staged job run without the repository or pyspark on
+  the path; a generated export with its own bad documents plus every line-level case of the bad-input corpus, a
   BOM and CRLF line ends; secret canaries in the worker's environment and every Spark process it spawns watched;
 - the same export run again, twice at the same moment, each process with its own metadata DB as two deployments
-  would: never both writing, neither failing falsely, the target unchanged (idempotent);
-- a run whose source does not exist: it fails fast and its report names the cause.
+  would: never both writing, neither failing falsely, the target unchanged (idempotent).
+
+A run whose source does not exist is the UI's (tests/e2e/test_missing_source.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from connectors.storage import safe_segment
 from tests.fixtures.bad_input import LINE_CASES
-from tests.fixtures.dag_runs import note_of, passed
+from tests.fixtures.dag_runs import passed
 from tests.fixtures.session_runs import CANARY, MOVIE_DAG, DryRun, MovieExport, MovieRun, Rerun
 
 pytestmark = pytest.mark.e2e
@@ -44,11 +45,11 @@ def secrets() -> dict[str, str]:
     return {"canary": CANARY, "target password": conninfo_to_dict(os.environ["LOCAL_DSQL_URI"])["password"]}
 
 
-# --- the dry run, from the MWAA layout ---------------------------------------------------------------------------
+# --- the dry run -------------------------------------------------------------------------------------------------
 
-def test_a_dry_run_from_the_mwaa_layout_passes(movie_dry_run: DryRun, movie_export: MovieExport) -> None:
-    report = passed(movie_dry_run.run)
-    assert report["dry_run"] is True
+def test_a_dry_run_passes_and_counts_every_document(movie_dry_run: DryRun, movie_export: MovieExport) -> None:
+    report = movie_dry_run.report
+    assert report["status"] == "passed" and report["dry_run"] is True, report
     for name, (source, rejected, duplicates, _) in expected_entities(movie_export).items():
         got = report["entities"][name]
         assert (got["source"], got["rejected"], got["duplicates"]) == (source, rejected, duplicates), name
@@ -58,14 +59,7 @@ def test_a_dry_run_from_the_mwaa_layout_passes(movie_dry_run: DryRun, movie_expo
 
 def test_a_dry_run_on_an_empty_target_writes_nothing(movie_dry_run: DryRun) -> None:
     assert movie_dry_run.movies_table is None  # the DDL was linted, never deployed; no row written anywhere
-    assert all(not e.get("target") for e in movie_dry_run.run.report["entities"].values())
-
-
-def test_the_mwaa_run_took_the_dag_plugins_and_job_from_the_bundle(movie_dry_run: DryRun) -> None:
-    output = movie_dry_run.run.output
-    assert "blocked by the layout test" not in output  # nothing the DAG side imports needed pyspark
-    assert str(movie_dry_run.home / "dags" / "dbmigrate_include") in output  # the staged spec and job's origin
-    assert "dbmigrate progress" in output  # the staged job ran
+    assert all(not e.get("target") for e in movie_dry_run.report["entities"].values())
 
 
 # --- the run -----------------------------------------------------------------------------------------------------
@@ -75,6 +69,13 @@ def test_the_run_passes_and_its_summary_is_in_the_log_once(movie_run: MovieRun) 
     assert report["failure"] is None
     assert movie_run.run.output.count(f"## {MOVIE_DAG} — ") == 1  # the Markdown summary, in the task log
     assert "dbmigrate progress" in movie_run.run.output  # the Spark job's progress lines reached the task log
+
+
+def test_the_mwaa_run_took_the_dag_plugins_and_job_from_the_bundle(movie_run: MovieRun) -> None:
+    output = movie_run.run.output
+    assert "blocked by the layout test" not in output  # nothing the DAG side imports needed pyspark
+    assert str(movie_run.home / "dags" / "dbmigrate_include") in output  # the staged spec and job's origin
+    assert "dbmigrate progress" in output  # the staged job ran
 
 
 def test_the_runs_note_holds_the_summary(movie_run: MovieRun) -> None:
@@ -181,21 +182,3 @@ def test_running_the_same_export_again_changes_nothing(movie_rerun: Rerun, movie
     assert movie_rerun.rows == movie_run.rows  # same rows, same UUIDs: upserts, not duplicates
     first, _ = _first_and_other(movie_rerun)
     assert movie_rerun.runs[first].report["entities"] == movie_run.run.report["entities"]
-
-
-# --- a source that does not exist --------------------------------------------------------------------------------
-
-def test_a_missing_source_fails_fast_and_the_report_names_the_cause(movie_missing_source) -> None:
-    run = movie_missing_source
-    report = run.report
-    assert run.rc == 1 and report is not None, run.tail()
-    assert run.spark == {}  # failed before any Spark process started
-    assert report["status"] == "failed"
-    assert report["failure"]["task_id"] == "prepare.check_source"
-    assert "nowhere.json does not exist" in report["failure"]["error"]
-    assert report["not_run"] == [n.format("prepare.check_source") for n in NOT_RUN]
-
-
-def test_a_missing_sources_note_names_the_cause(movie_missing_source) -> None:
-    assert "nowhere.json does not exist" in note_of(MOVIE_DAG, movie_missing_source.run_id)
-

@@ -4,7 +4,8 @@ migration summary in the run's note.
 
 Drives Debian's Chromium (`bin/install-system-deps`) with Playwright; Playwright never downloads a browser here.
 The UI is the session's (`tests.fixtures.airflow_ui`: its own deployment, whose movie DAG writes `ui_movie_db`);
-its backfills (`ui_backfills`) are started first, so its scheduler runs them while the browser drives the form.
+its backfills (`ui_backfills`) and a run of a missing source (`ui_missing_source`) are started first, so its
+scheduler runs them while the browser drives the form.
 Screenshots of the trigger form and of the run's note go to `.local-stack/screenshots/` (to `docs/` with
 DBMIGRATE_UPDATE_SCREENSHOTS=1).
 """
@@ -21,7 +22,7 @@ from devstack import ui
 from generators.movie_collection import write
 from tests.fixtures.airflow_ui import SCHEMAS, UiWorld, wait_for_run
 from tests.fixtures.backfills import Backfills
-from tests.fixtures.session_runs import drop_schema
+from tests.fixtures.session_runs import UiRun, drop_schema
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +57,9 @@ def movie_export(airflow_ui: UiWorld, dsql_uri: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def browser_ready(airflow_ui: UiWorld, ui_backfills: Backfills) -> UiWorld:
-    """The session's UI with Chromium and Playwright at hand, and its backfills under way."""
+def browser_ready(airflow_ui: UiWorld, ui_missing_source: UiRun, ui_backfills: Backfills) -> UiWorld:
+    """The session's UI with Chromium and Playwright at hand, and its other runs under way (the missing source's
+    run goes first: the browser's run waits for it, one run of the DAG at a time)."""
     _require_browser()
     return airflow_ui
 
