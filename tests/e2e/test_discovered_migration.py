@@ -5,9 +5,10 @@ null`, `source.key_fields`, and the job and the count validation go by the key s
 type, orders with line items (a child table), books naming authors and genres (references, a junction), teams
 loaded a day at a time.
 
-One run is a whole `airflow dags test` of the discovered DAG (the orders' first run): the DAG a discovered spec
-makes is the same wiring for every shape. The others run the same tasks in this process
-(`tests.fixtures.in_process`: the operators one after another, the Spark job on the session's SparkSession)."""
+Each discovered spec is built into its DAG as the DAG file builds it, and the DAG's tasks run in this process
+(`tests.fixtures.in_process`: the operators one after another, the Spark job on the session's SparkSession). The
+DAG is the same wiring for every spec: whole `airflow dags test` runs of it are the movie and dms_sample runs
+(tests/e2e/test_movie_dag.py, test_dms_sample_dag.py)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from cli.discover import run as discover
 
 from connectors.documents import iter_lines
 from connectors.reconcile_dsql import reconcile_dsql
+from dbmigrate.dag_factory import build_dags
 from generators.movie_collection import write
-from tests.fixtures.dag_runs import dags_test, passed
 from tests.fixtures.in_process import migrate
 from transforms.intervals import objectid_at
 from transforms.spec import load_spec
@@ -44,23 +45,21 @@ def _untyped(line: str) -> str:
 
 @pytest.fixture
 def run_discovered(tmp_path: Path, spark: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict]:
-    """`run_discovered(out, source, dag_id, whole=False, **params)`: discover's output dropped into a copy of the
-    include folder, the new DAG run on `source` (conf: the source and `params`): a whole `airflow dags test`
-    (`whole`) or its tasks in this process; the report, checked to be passed."""
+    """`run_discovered(out, source, dag_id, **params)`: discover's output dropped into a copy of the include
+    folder, the DAG it makes built as the DAG file builds it, and its tasks run in this process on `source`
+    (conf: the source and `params`); the report, checked to be passed."""
     include = tmp_path / "include"
     monkeypatch.setenv("DBMIGRATE_INCLUDE_DIR", str(include))
     runs = 0
 
-    def run(out: Path, source: Path, dag_id: str, whole: bool = False, **params: str) -> dict:
+    def run(out: Path, source: Path, dag_id: str, **params: str) -> dict:
         nonlocal runs
         runs += 1
         shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         shutil.copytree(out / "include", include, dirs_exist_ok=True)
-        conf = {"source_uri": f"file://{source}", **params}
-        if whole:
-            report = passed(dags_test(dag_id, conf, env={**os.environ, "DBMIGRATE_INCLUDE_DIR": str(include)}))
-        else:
-            report = migrate(spark, dag_id, conf, tmp_path / f"run{runs}")
+        dag = build_dags(include / "specs")[dag_id]  # a spec that does not load makes a DAG of one failing task
+        assert {"prepare.check_source", "load.run_spark_job", "validate.report"} <= set(dag.task_dict), dag.task_dict
+        report = migrate(spark, dag_id, {"source_uri": f"file://{source}", **params}, tmp_path / f"run{runs}")
         assert report["status"] == "passed", json.dumps(report, indent=1)[:4000]
         return report
 
@@ -151,7 +150,7 @@ def test_discovered_child_tables_are_filled_from_the_arrays(tmp_path: Path, dsql
     assert discover([str(source), "--name", dag_id, "--out", str(out)]) == 0
     source.write_text(source.read_text() + json.dumps(bad) + "\n")
     try:
-        report = run_discovered(out, source, dag_id, whole=True)
+        report = run_discovered(out, source, dag_id)
         assert report["rejects"]["bad_type"] == 1, report["rejects"]
         checks = {c["name"]: c for c in report["checks"] if c["entity"] == "items"}  # the child table's spec name
         elements = sum(len(d["items"]) for d in orders)
