@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from urllib.parse import unquote, urlsplit
 
 import boto3
 import psycopg
@@ -27,22 +26,10 @@ from connectors.dsql import (
 DSQL_HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
 
 
-def target_from_uri(uri: str) -> DsqlTarget:
-    parts = urlsplit(uri)
-    return DsqlTarget(host=parts.hostname or "", port=parts.port or 5432, user=unquote(parts.username or ""),
-                      database=parts.path.lstrip("/"), auth="password", password=unquote(parts.password or ""),
-                      sslmode="disable")
-
-
 @pytest.fixture
-def pg_target(dsql_uri: str) -> DsqlTarget:
-    return target_from_uri(dsql_uri)
-
-
-@pytest.fixture
-def flaky(pg_target: DsqlTarget, pg_schema: str) -> Iterator[str]:
+def flaky(target: DsqlTarget, pg_schema: str) -> Iterator[str]:
     """`<schema>.conflict_first(n)`: raises SQLSTATE 40001 (OC000) on the first n calls, then returns the call no."""
-    with connect(pg_target, autocommit=True) as conn:
+    with connect(target, autocommit=True) as conn:
         conn.execute(f"CREATE SEQUENCE {pg_schema}.calls")
         conn.execute(f"CREATE TABLE {pg_schema}.items (id int PRIMARY KEY)")
         conn.execute(f"""
@@ -118,21 +105,21 @@ class TestAuthToken:
 
 
 class TestConnect:
-    def test_password_connection(self, pg_target: DsqlTarget) -> None:
-        with connect(pg_target) as conn:
+    def test_password_connection(self, target: DsqlTarget) -> None:
+        with connect(target) as conn:
             row = conn.execute("SELECT current_setting('application_name'), current_database()").fetchone()
-        assert row == ("dbmigrate", pg_target.database)
+        assert row == ("dbmigrate", target.database)
         assert conn.closed
 
-    def test_autocommit(self, pg_target: DsqlTarget) -> None:
-        with connect(pg_target, autocommit=True) as conn:
+    def test_autocommit(self, target: DsqlTarget) -> None:
+        with connect(target, autocommit=True) as conn:
             assert conn.autocommit
 
 
 class TestRecyclingConnection:
-    def test_reconnects_after_max_age(self, pg_target: DsqlTarget) -> None:
+    def test_reconnects_after_max_age(self, target: DsqlTarget) -> None:
         now = [1000.0]
-        target = DsqlTarget.from_dict({**pg_target.to_dict(include_password=True), "max_connection_age_s": 60})
+        target = DsqlTarget.from_dict({**target.to_dict(include_password=True), "max_connection_age_s": 60})
         with RecyclingConnection(target, autocommit=True, clock=lambda: now[0]) as rc:
             first = rc.get()
             pid = first.info.backend_pid
@@ -145,18 +132,18 @@ class TestRecyclingConnection:
             assert rc.age_s == 0
         assert second.closed
 
-    def test_reconnects_when_closed(self, pg_target: DsqlTarget) -> None:
-        with RecyclingConnection(pg_target) as rc:
+    def test_reconnects_when_closed(self, target: DsqlTarget) -> None:
+        with RecyclingConnection(target) as rc:
             rc.get().close()
             assert rc.get().execute("SELECT 1").fetchone() == (1,)
             assert rc.connects == 2
 
-    def test_keeps_connection_in_open_transaction(self, pg_target: DsqlTarget) -> None:
+    def test_keeps_connection_in_open_transaction(self, target: DsqlTarget) -> None:
         now = [0.0]
-        with RecyclingConnection(pg_target, clock=lambda: now[0]) as rc:
+        with RecyclingConnection(target, clock=lambda: now[0]) as rc:
             conn = rc.get()
             conn.execute("SELECT 1")  # opens a transaction (autocommit off)
-            now[0] += pg_target.max_connection_age_s + 1
+            now[0] += target.max_connection_age_s + 1
             assert rc.get() is conn  # swapping now would lose the transaction
             conn.commit()
             assert rc.get() is not conn
@@ -170,27 +157,27 @@ class TestOccRetry:
             conn.execute(f"INSERT INTO {schema}.items VALUES (1)")
             return int(conn.execute(f"SELECT {schema}.conflict_first(%s)", (fail_first,)).fetchone()[0])
 
-    def test_retries_conflicts_to_success(self, pg_target: DsqlTarget, flaky: str) -> None:
+    def test_retries_conflicts_to_success(self, target: DsqlTarget, flaky: str) -> None:
         calls: list[int] = []
         sleeps: list[float] = []
         retries: list[tuple[int, bool]] = []
         result = run_with_retry(
-            lambda: self._insert_then_check(pg_target, flaky, 2, calls), attempts=6, base_delay_s=0.01,
+            lambda: self._insert_then_check(target, flaky, 2, calls), attempts=6, base_delay_s=0.01,
             sleep=sleeps.append, on_retry=lambda n, exc, delay: retries.append((n, is_occ_conflict(exc))),
         )
         assert result == 3 and len(calls) == 3
         assert retries == [(1, True), (2, True)]
         assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.01 and 0 <= sleeps[1] <= 0.02  # full jitter, doubling
-        with connect(pg_target) as conn:  # the failed attempts rolled back: exactly one row
+        with connect(target) as conn:  # the failed attempts rolled back: exactly one row
             assert conn.execute(f"SELECT count(*) FROM {flaky}.items").fetchone() == (1,)
 
-    def test_does_not_retry_other_errors(self, pg_target: DsqlTarget, flaky: str) -> None:
+    def test_does_not_retry_other_errors(self, target: DsqlTarget, flaky: str) -> None:
         calls: list[int] = []
         sleeps: list[float] = []
 
         def fn() -> None:
             calls.append(1)
-            with connect(pg_target) as conn:
+            with connect(target) as conn:
                 conn.execute("SELECT 1 / 0")
 
         with pytest.raises(psycopg.errors.DivisionByZero) as err:
@@ -198,11 +185,11 @@ class TestOccRetry:
         assert not is_occ_conflict(err.value)
         assert len(calls) == 1 and sleeps == []
 
-    def test_gives_up_after_attempts(self, pg_target: DsqlTarget, flaky: str) -> None:
+    def test_gives_up_after_attempts(self, target: DsqlTarget, flaky: str) -> None:
         calls: list[int] = []
         sleeps: list[float] = []
         with pytest.raises(psycopg.errors.SerializationFailure, match="OC000") as err:
-            run_with_retry(lambda: self._insert_then_check(pg_target, flaky, 100, calls), attempts=3,
+            run_with_retry(lambda: self._insert_then_check(target, flaky, 100, calls), attempts=3,
                                base_delay_s=10, max_delay_s=0.5, sleep=sleeps.append)
         assert err.value.sqlstate == "40001"
         assert len(calls) == 3 and len(sleeps) == 2

@@ -30,16 +30,11 @@ from psycopg import sql
 
 from connectors.dsql import APPLICATION_NAME, DsqlTarget
 from connectors.dsql_writer import upsert_rows
-from tests.include.connectors.test_dsql import target_from_uri
+from tests.include.connectors.conftest import target_from_uri
 from transforms.batching import row_size
 
 COLUMNS = ["id", "name", "price"]
 WRITER_LOG = "connectors.dsql_writer"
-
-
-@pytest.fixture
-def target(dsql_uri: str) -> DsqlTarget:
-    return target_from_uri(dsql_uri)
 
 
 @pytest.fixture

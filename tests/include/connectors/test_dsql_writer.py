@@ -9,7 +9,7 @@ import psycopg
 
 from connectors.dsql import DsqlTarget
 from connectors.dsql_writer import MAX_STATEMENT_ROWS, TableWrite, upsert_statement, upsert_tables
-from tests.include.connectors.test_dsql_faults import schema, stored, target, transactions  # noqa: F401 - fixtures
+from tests.include.connectors.test_dsql_faults import schema, stored, transactions  # noqa: F401 - fixtures
 from transforms.batching import CHILDREN
 
 ITEMS = TableWrite("items", ("id", "name", "price"), ("id",))

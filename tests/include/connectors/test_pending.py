@@ -13,15 +13,9 @@ import pytest
 from connectors import pending
 from connectors.dsql import DsqlTarget
 from connectors.pending import PENDING_TABLE, has_table, park, read_parked, release
-from tests.include.connectors.test_dsql import target_from_uri
 from transforms.mongo_to_dsql import PARKED_WHERE
 
 DDL = Path(__file__).resolve().parents[3] / "include" / "sql" / "movie_db" / "080_dbmigrate_pending.sql"
-
-
-@pytest.fixture
-def target(dsql_uri: str) -> DsqlTarget:
-    return target_from_uri(dsql_uri)
 
 
 @pytest.fixture
