@@ -10,6 +10,7 @@ from tests.fixtures.session_runs import UiRun
 
 pytestmark = pytest.mark.e2e
 NOT_RUN = ["validate.validate_counts", "validate.validate_rows", "validate.validate_reconcile"]
+AFTER_THE_CHECK = ("prepare.deploy_ddl", "prepare.acquire_lock", "load.run_spark_job")
 
 
 def test_a_missing_source_fails_fast_and_the_report_names_the_cause(ui_missing_source: UiRun) -> None:
@@ -18,8 +19,7 @@ def test_a_missing_source_fails_fast_and_the_report_names_the_cause(ui_missing_s
         ui_missing_source.dag_id, ui_missing_source.run_id)
     assert states["prepare.check_source"] == "failed"
     # nothing after it ran: no lock taken, no DDL deployed, no Spark job started
-    assert {t: states[t] for t in ("prepare.deploy_ddl", "prepare.acquire_lock", "load.run_spark_job")} == {
-        t: "upstream_failed" for t in ("prepare.deploy_ddl", "prepare.acquire_lock", "load.run_spark_job")}
+    assert {t: states[t] for t in AFTER_THE_CHECK} == dict.fromkeys(AFTER_THE_CHECK, "upstream_failed")
     assert report["status"] == "failed"
     assert report["failure"]["task_id"] == "prepare.check_source"
     assert "nowhere.json does not exist" in report["failure"]["error"]
