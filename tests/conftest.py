@@ -22,6 +22,14 @@ pytest_plugins = ["tests.fixtures.session_runs"]
 # through): the client compiler only and a serial collector. A test's Spark job lives seconds, too short for the
 # optimizing compiler to pay back the CPU it takes on a 2-core machine; results are the same.
 SPARK_TEST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# ... and every Spark's Python workers: not measured by coverage (tracing each row's mapping line by line doubled
+# the Spark tests' time; what runs in them is pure functions tested on their own), and forked from a daemon that
+# spares each task two costs unrelated to its work (tests/pyspark_daemon/lean_daemon.py).
+SPARK_TEST_CONF = {
+    "spark.executorEnv.COVERAGE_PROCESS_CONFIG": "",
+    "spark.python.daemon.module": "lean_daemon",
+    "spark.executorEnv.PYTHONPATH": str(Path(__file__).resolve().parent / "pyspark_daemon"),
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,14 +42,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def spark_conf_dir() -> Path:
     """Spark's configuration for every spark-submit the tests start with their environment (the bench's, the
-    killed job's, the JDBC read's): their Python workers are not measured by coverage, like the session's
-    (`spark` below): tracing each row's mapping line by line doubles their time, and what runs in them is pure
-    functions tested on their own. (pyspark's own conf folder does not exist: nothing else is replaced.)"""
+    killed job's, the JDBC read's, each DAG run's): `SPARK_TEST_CONF`, as the session's SparkSession (`spark`
+    below) has it. (pyspark's own conf folder does not exist: nothing else is replaced.)"""
     folder = stack.STATE_DIR / "spark-conf"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spark-defaults.conf"
     tmp = folder / f".spark-defaults.{os.getpid()}"  # xdist workers write it at once: each whole, then renamed
-    tmp.write_text("spark.executorEnv.COVERAGE_PROCESS_CONFIG \n")
+    tmp.write_text("".join(f"{key} {value}\n" for key, value in SPARK_TEST_CONF.items()))
     tmp.replace(path)
     return folder
 
@@ -122,10 +129,11 @@ def spark():
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        # Not measured by coverage (bin/run-tests): the session's Python workers. Tracing each document's mapping
-        # line by line doubled the Spark tests' time; what runs in them is pure functions tested on their own.
-        # (spark_conf_dir says the same to each spark-submit a test starts.)
-        .config("spark.executorEnv.COVERAGE_PROCESS_CONFIG", "")
+        # Adaptive execution re-plans each query at every shuffle: on a test's few hundred rows that planning is
+        # most of the JVM's CPU (about a quarter less without it, measured on the interval loads). Results are the
+        # same; the whole DAG runs (their spark-submits) keep Spark's default, as EMR and Glue run.
+        .config("spark.sql.adaptive.enabled", "false")
+        .config(map=SPARK_TEST_CONF)
         .getOrCreate()
     )
     yield session

@@ -3,6 +3,7 @@ compute profiles, and parsing does no I/O (no sockets, no Spark) — checked in 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -121,7 +122,9 @@ print(json.dumps({
 """
 
 
+@functools.cache
 def _parse(profile: str) -> dict:
+    """The DAG folder parsed in a fresh interpreter under `profile` (once per profile: a parse costs seconds)."""
     env = {**os.environ, "DBMIGRATE_PROFILE": profile, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'include'}"}
     out = subprocess.run([sys.executable, "-c", _PARSE, str(DAGS)], env=env, capture_output=True, text=True,

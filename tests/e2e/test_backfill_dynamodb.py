@@ -1,11 +1,12 @@
-"""Backfill the SQL Server → DynamoDB migration through a running scheduler: `airflow backfill create` over the
-first two daily intervals, one run at a time, of a generated ticketing database whose purchase history falls in
-three days (the session's `ui_backfills`, on the test UI's copy of the DAG, whose tables are `ui_ticket_sales` and
-`ui_config`). The first run makes the snapshot, the second is an interval on top of it: each writes its day's
-history items, keeps the derived attributes right and passes its validations (counts, sampled items, every access
-pattern and the full reconciliation, against the source up to its day's end). Afterwards the tables equal, item for
-item, one load of the same source up to the second day's end into two other tables, and the access patterns answer
-the same on both. (Rerunning a day, and loading days in any order, are the job's: test_dynamodb_intervals.py.)
+"""Backfill the SQL Server → DynamoDB migration through a running scheduler: a backfill (made through the REST API, as
+the UI's dialog makes it) over the first two daily intervals, one run at a time, of a generated ticketing database
+whose purchase history falls in three days (the session's `ui_backfills`, on the test UI's copy of the DAG, whose
+tables are `ui_ticket_sales` and `ui_config`). The first run makes the snapshot, the second is an interval on top of
+it: each writes its day's history items, keeps the derived attributes right and passes its validations (counts,
+sampled items, every access pattern and the full reconciliation, against the source up to its day's end). Afterwards
+the tables equal, item for item, one load of the same source up to the second day's end into two other tables, and
+the access patterns answer the same on both. (Rerunning a day, and loading days in any order, are the job's:
+test_dynamodb_intervals.py.)
 """
 
 from __future__ import annotations
