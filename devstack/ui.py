@@ -47,11 +47,13 @@ COMPONENTS: dict[str, list[str]] = {
 @dataclass(frozen=True)
 class Instance:
     """One set of the four processes: its name (the folder under `.local-stack/` and the prefix of its keys in the
-    state file), a metadata database of its own (None: the stack's, `airflow`) and environment `overrides`."""
+    state file), a metadata database of its own (None: the stack's, `airflow`), environment `overrides` and, per
+    component (a key of `COMPONENTS`), overrides of that component's alone."""
 
     name: str = "ui"
     database: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    component_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     fresh: bool = False  # its database starts empty at each start: no run of an earlier start is in it (tests)
 
     @property
@@ -240,7 +242,8 @@ def start(timeout: float = 180.0, instance: Instance = USER_UI) -> UiInfo:
         if name in alive:
             continue
         log = open(instance.dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
-        proc = subprocess.Popen([str(stack.VENV_BIN / "airflow"), *args], env=env, cwd=stack.ROOT,
+        proc = subprocess.Popen([str(stack.VENV_BIN / "airflow"), *args],
+                                env={**env, **instance.component_overrides.get(name, {})}, cwd=stack.ROOT,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         log.close()

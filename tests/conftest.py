@@ -9,48 +9,30 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from devstack import stack
+from tests.fixtures.spark_jvm import SPARK_TEST_CONF, ClassArchive, archive_path, submit_opts
 
 # the whole runs many tests assert on, once per session (and the xdist group of the tests that use each)
 pytest_plugins = ["tests.fixtures.session_runs"]
 
-# Every JVM the tests start (the session's SparkSession, each spark-submit of a DAG run, which passes SPARK_*
-# through): the client compiler only and a serial collector. A test's Spark job lives seconds, too short for the
-# optimizing compiler to pay back the CPU it takes on a 2-core machine; results are the same.
-SPARK_TEST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-# ... and every Spark's Python workers: not measured by coverage (tracing each row's mapping line by line doubled
-# the Spark tests' time; what runs in them is pure functions tested on their own), and forked from a daemon that
-# spares each task two costs unrelated to its work (tests/pyspark_daemon/lean_daemon.py).
-SPARK_TEST_CONF = {
-    "spark.executorEnv.COVERAGE_PROCESS_CONFIG": "",
-    "spark.python.daemon.module": "lean_daemon",
-    "spark.executorEnv.PYTHONPATH": str(Path(__file__).resolve().parent / "pyspark_daemon"),
-}
+# how every Spark of the tests runs, the session SparkSession below and every spark-submit (tests/fixtures/spark_jvm.py)
+CLASS_ARCHIVE = ClassArchive(archive_path())
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("DBMIGRATE_PROFILE") != "local" or "LOCAL_DSQL_URI" not in os.environ:
         stack.up()
         os.environ.update(stack.env_vars(stack._state()))
-    os.environ.setdefault("SPARK_SUBMIT_OPTS", SPARK_TEST_JVM)
-    os.environ.setdefault("SPARK_CONF_DIR", str(spark_conf_dir()))
+    if "SPARK_SUBMIT_OPTS" not in os.environ:  # the first process: xdist workers start with its environment
+        os.environ["SPARK_SUBMIT_OPTS"] = submit_opts(CLASS_ARCHIVE.path)
+        CLASS_ARCHIVE.start()
 
 
-def spark_conf_dir() -> Path:
-    """Spark's configuration for every spark-submit the tests start with their environment (the bench's, the
-    killed job's, the JDBC read's, each DAG run's): `SPARK_TEST_CONF`, as the session's SparkSession (`spark`
-    below) has it. (pyspark's own conf folder does not exist: nothing else is replaced.)"""
-    folder = stack.STATE_DIR / "spark-conf"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "spark-defaults.conf"
-    tmp = folder / f".spark-defaults.{os.getpid()}"  # xdist workers write it at once: each whole, then renamed
-    tmp.write_text("".join(f"{key} {value}\n" for key, value in SPARK_TEST_CONF.items()))
-    tmp.replace(path)
-    return folder
+def pytest_unconfigure(config: pytest.Config) -> None:
+    CLASS_ARCHIVE.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,4 +1,5 @@
-"""`devstack.ui` without starting anything: the state it keeps, the environment the UI processes get, pid files."""
+"""`devstack.ui` without Airflow: the state it keeps, the environment the UI processes get, pid files, and the
+four components started and stopped, stand-ins recording their environment."""
 
 from __future__ import annotations
 
@@ -109,3 +110,42 @@ def test_status_of_a_ui_that_is_not_running(state_dir: Path) -> None:
     """`bin/local-stack status` says where the UI would answer and that nothing of it runs."""
     status = ui.status()
     assert status == {"url": ui.url_of(ui.ui_state()), "healthy": False, "running": {}}
+
+
+FAKE_AIRFLOW = """#!{python}
+import http.server, json, os, sys, time
+from pathlib import Path
+Path(os.environ["ENV_DUMP_DIR"], sys.argv[1]).write_text(json.dumps(dict(os.environ)))
+if sys.argv[1] == "api-server":  # answers the health check `start` waits for
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+    http.server.HTTPServer(("127.0.0.1", int(os.environ["AIRFLOW__API__PORT"])), Health).serve_forever()
+time.sleep(120)
+"""
+
+
+def test_a_components_own_overrides_reach_that_component_alone(state_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Instance.component_overrides`: a component's own environment on top of the instance's (the test session's
+    UI leaves coverage out of three of its four processes), started and stopped by `start` and `stop` for real,
+    an `airflow` executable that records its environment standing in for Airflow's."""
+    bin_dir, dumps = state_dir / "bin", state_dir / "env"
+    bin_dir.mkdir()
+    dumps.mkdir()
+    (bin_dir / "airflow").write_text(FAKE_AIRFLOW.format(python=sys.executable))
+    (bin_dir / "airflow").chmod(0o755)
+    monkeypatch.setattr(stack, "VENV_BIN", bin_dir)
+    monkeypatch.setenv("ENV_DUMP_DIR", str(dumps))
+    inst = ui.Instance("ui-fake", overrides={"LOCAL_DATA_DIR": "/data/elsewhere"},
+                       component_overrides={"triggerer": {"LOCAL_DATA_DIR": "/data/trigger", "ONLY_HERE": "1"}})
+    info = ui.start(timeout=30, instance=inst)
+    try:
+        assert sorted(info.started) == sorted(ui.COMPONENTS)
+        envs = {name: json.loads((dumps / name).read_text()) for name in ui.COMPONENTS}
+    finally:
+        assert sorted(ui.stop(instance=inst)) == sorted(ui.COMPONENTS)
+    assert envs["triggerer"]["LOCAL_DATA_DIR"] == "/data/trigger" and envs["triggerer"]["ONLY_HERE"] == "1"
+    for name in ("api-server", "scheduler", "dag-processor"):
+        assert envs[name]["LOCAL_DATA_DIR"] == "/data/elsewhere" and "ONLY_HERE" not in envs[name]

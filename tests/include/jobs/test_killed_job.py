@@ -50,8 +50,9 @@ def finish(proc: subprocess.Popen[str]) -> None:
 
 def job_args(tmp: Path, schema: str, source: Path, password_file: Path) -> list[str]:
     spec = tmp / "movie_collection_to_dsql.yaml"
+    # small transactions: a few hundred commits, so a kill lands between two of them
     spec.write_text((SPEC_DIR / "movie_collection_to_dsql.yaml").read_text().replace(
-        "schema: movie_db", f"schema: {schema}").replace("batch_rows: 1000", "batch_rows: 50"))
+        "schema: movie_db", f"schema: {schema}").replace("batch_rows: 1000", "batch_rows: 10"))
     info = conninfo_to_dict(os.environ["LOCAL_DSQL_URI"])
     target = {"host": info["host"], "port": int(info["port"]), "user": info["user"], "database": info["dbname"],
               "auth": "password", "sslmode": "disable"}
@@ -60,11 +61,13 @@ def job_args(tmp: Path, schema: str, source: Path, password_file: Path) -> list[
             str(tmp / "report.json"), "--quarantine-uri", f"file://{tmp}/quarantine", "--partitions", "2"]
 
 
-def rows(dsql_uri: str, schema: str) -> int:
+def rows(dsql_uri: str, schema: str, conn: psycopg.Connection | None = None) -> int:
     """Rows in all the target's tables."""
-    with psycopg.connect(dsql_uri) as conn:
-        return sum(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, t))).fetchone()[0]
-                   for t in TABLES)
+    if conn is None:
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+            return rows(dsql_uri, schema, conn)
+    return sum(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, t))).fetchone()[0]
+               for t in TABLES)
 
 
 def test_a_load_killed_mid_write_and_run_again_equals_a_clean_load(spark: Any, tmp_path: Path, dsql_uri: str) -> None:
@@ -82,8 +85,9 @@ def test_a_load_killed_mid_write_and_run_again_equals_a_clean_load(spark: Any, t
         (tmp_path / "b").mkdir()  # the clean run's spec, report and quarantine
         proc = spark_submit(job_args(tmp_path / "a", killed, source, password_file), bundle, start_new_session=True)
         deadline = time.monotonic() + 300
-        while rows(dsql_uri, killed) == 0 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        with psycopg.connect(dsql_uri, autocommit=True) as conn:  # one connection: each look takes a millisecond
+            while rows(dsql_uri, killed, conn) == 0 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
         assert proc.poll() is None, "the job ended before it could be killed mid-write"
         os.killpg(proc.pid, signal.SIGKILL)  # spark-submit, its JVM and its Python workers, at once
         proc.wait()

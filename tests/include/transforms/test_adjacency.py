@@ -74,6 +74,10 @@ def test_uuid_is_the_same_for_the_entity_and_its_references() -> None:
     (movie(PK="MOVIE#"), "bad_key"),
     (movie(PK="MOVIE#" + "x" * 256), "bad_key"),
     (movie(PK=42), "bad_key"),
+    (movie(PK="MOVIE#tt\u00009"), "bad_key"),  # text PostgreSQL cannot store, in a key or the `_id`
+    (movie(PK="MOVIE#tt\udfff9"), "bad_key"),
+    (movie(_id="65f0\u0000"), "bad_key"),
+    (movie(title="x" * (DocumentMapper([]).max_column_bytes + 1)), "too_large"),  # more than a DSQL column holds
     ('{"_id": 1, "PK": "MOVIE#tt1", "SK": "ACTOR#", "type": "movie_actor"}', "bad_key"),
     ('{"_id": 1, "PK": "MOVIE#tt1", "SK": "ACTOR#a", "type": "movie_actor", "billing_order": "first"}', "bad_type"),
     ("{not json", "malformed_json"),
