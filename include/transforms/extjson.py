@@ -104,6 +104,8 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, Decimal):
+        if not value.is_finite():  # NaN compares by raising; neither it nor Infinity is a JSON number
+            return str(value)
         return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
     if isinstance(value, BadValue):
         return value.raw

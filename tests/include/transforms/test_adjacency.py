@@ -90,6 +90,23 @@ def test_reject_reasons(line: str, reason: str) -> None:
     assert result.detail
 
 
+@pytest.mark.parametrize("id_", [{"$numberDecimal": "NaN"}, {"$numberDecimal": "-Infinity"}, {"$numberDouble": "NaN"}])
+def test_a_non_finite_id_is_named_in_its_documents_rejection(id_: dict[str, str]) -> None:
+    result = MAPPER.map_line(movie(_id=id_, PK="MOVIE#"))
+    assert isinstance(result, Rejected) and result.reason == "bad_key", result
+    assert result.detail.lower().startswith(f"_id {next(iter(id_.values())).lower()}: "), result.detail
+
+
+def test_an_unforeseen_error_quarantines_the_document_as_unmappable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-document safety net: whatever a document makes the mapping raise, the load goes on without it."""
+    def broken(self: DocumentMapper, doc: dict[str, object]) -> Mapped:
+        raise ZeroDivisionError("a mapping bug")
+
+    monkeypatch.setattr(DocumentMapper, "map_document", broken)
+    result = MAPPER.map_line(movie())
+    assert result == Rejected("unmappable", "movie", "ZeroDivisionError: a mapping bug")
+
+
 def test_blank_lines_are_not_documents() -> None:
     assert MAPPER.map_line("   ") is None
 
