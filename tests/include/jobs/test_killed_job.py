@@ -61,11 +61,8 @@ def job_args(tmp: Path, schema: str, source: Path, password_file: Path) -> list[
             str(tmp / "report.json"), "--quarantine-uri", f"file://{tmp}/quarantine", "--partitions", "2"]
 
 
-def rows(dsql_uri: str, schema: str, conn: psycopg.Connection | None = None) -> int:
+def rows(conn: psycopg.Connection, schema: str) -> int:
     """Rows in all the target's tables."""
-    if conn is None:
-        with psycopg.connect(dsql_uri, autocommit=True) as conn:
-            return rows(dsql_uri, schema, conn)
     return sum(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, t))).fetchone()[0]
                for t in TABLES)
 
@@ -77,6 +74,7 @@ def test_a_load_killed_mid_write_and_run_again_equals_a_clean_load(spark: Any, t
     source = tmp_path / "movie_collection.json"
     write(source, movies=600, seed=13, bad_input=True)
     schemas = [f"t_kill_{uuid.uuid4().hex[:8]}", f"t_clean_{uuid.uuid4().hex[:8]}"]
+    conn = psycopg.connect(dsql_uri, autocommit=True)
     try:
         for schema in schemas:
             deploy(dsql_uri, schema)
@@ -85,19 +83,18 @@ def test_a_load_killed_mid_write_and_run_again_equals_a_clean_load(spark: Any, t
         (tmp_path / "b").mkdir()  # the clean run's spec, report and quarantine
         proc = spark_submit(job_args(tmp_path / "a", killed, source, password_file), bundle, start_new_session=True)
         deadline = time.monotonic() + 300
-        with psycopg.connect(dsql_uri, autocommit=True) as conn:  # one connection: each look takes a millisecond
-            while rows(dsql_uri, killed, conn) == 0 and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
+        while rows(conn, killed) == 0 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # one connection: each look takes a millisecond
         assert proc.poll() is None, "the job ended before it could be killed mid-write"
         os.killpg(proc.pid, signal.SIGKILL)  # spark-submit, its JVM and its Python workers, at once
         proc.wait()
-        partial = rows(dsql_uri, killed)
+        partial = rows(conn, killed)
 
         finish(spark_submit(job_args(tmp_path / "a", killed, source, password_file), bundle))
         run_job(spark, tmp_path / "b", dsql_uri, clean, source)
-        assert 0 < partial < rows(dsql_uri, clean)  # it was killed with part of the load written
+        assert 0 < partial < rows(conn, clean)  # it was killed with part of the load written
         assert snapshot(dsql_uri, killed) == snapshot(dsql_uri, clean)
     finally:
-        with psycopg.connect(dsql_uri, autocommit=True) as conn:
+        with conn:
             for schema in schemas:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
