@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Python may cache compiled bytecode (__pycache__, git-ignored) in every step, even where the environment says not
+# to (PYTHONDONTWRITEBYTECODE, set on some images): otherwise each process compiles every module it imports again
+# (bin/run-tests says the same for a direct call).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv demo test bench lint stack-up stack-down ui mwaa-bundle system-deps clean
 
