@@ -45,7 +45,7 @@ with DAG("movie_collection_to_dsql_by_hand", start_date=datetime(2024, 1, 1), ca
                                                 trigger_rule="all_done")
         stage >> create >> add >> wait >> terminate
     with TaskGroup("validate"):
-        checks = [task(t) for t in ("validate_counts", "validate_rows", "validate_reconcile")]
+        checks = [task(t) for t in ("validate_counts", "validate_rows", "validate_reconcile", "validate_values")]
         report, publish, release = task("report"), task("publish"), task("release_lock")
         wait >> checks >> report >> [publish, release]
         [create, add, wait, terminate] >> release

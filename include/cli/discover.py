@@ -1,5 +1,11 @@
-"""`bin/dbmigrate discover SOURCE --name DAG_ID [--sample N] --out DIR`: sample a MongoDB collection, find its
-entities and relationships, and write the DDL, the migration spec and a report in the project's layout.
+"""`bin/dbmigrate discover SOURCE [SOURCE ...] --name DAG_ID [--sample N] --out DIR`: sample MongoDB collections,
+find their entities and relationships, and write the DDL, the migration spec and a report in the project's layout.
+
+One SOURCE is one collection (an export file, a directory of its parts, s3://…, mongodb://host/db.collection);
+`mongodb://host/db` is every collection of the database. Several collections make one migration: one spec, one
+DAG, one Spark job reading them all, so references between them (by `_id` or by a natural key) resolve in one pass.
+Their exports must then sit side by side, `<collection>.json` or `<collection>/` in one directory (or S3 prefix):
+that directory is the spec's `source.local_uri`, the source its DAG reads with no conf.
 
 Copying DIR's contents over the project root (`cp -r DIR/. .`) adds the migration
 DAG_ID: `include/specs/<DAG_ID>.yaml` (checked here by the DAG factory's own spec loader), the DDL in
@@ -19,11 +25,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
-from connectors.documents import is_mongo, iter_lines
-from transforms.discovery import discover
+from connectors.documents import SourceLayoutError, collection_sources, is_mongo, iter_lines
+from transforms.discovery import discover, discover_collections
 from transforms.discovery_render import ddl_files, plan_tables, report_markdown, spec_entities, spec_gap
 from transforms.extjson import loads
 from transforms.spec import SpecError, load_spec
@@ -71,19 +78,28 @@ def _schema_for(name: str) -> str:
 
 
 def spec_document(name: str, source: str, schema: str, entities: dict[str, Any], *, discriminator: str | None,
-                  key_fields: list[str], database: str | None = None, collection: str | None = None
-                  ) -> dict[str, Any]:
+                  key_fields: list[str], database: str | None = None, collection: str | None = None,
+                  collections: list[str] | None = None) -> dict[str, Any]:
     """A whole mongo_to_dsql spec around the discovered entities (compute defaults as the shipped spec's); the
-    discriminator (None: the key shapes tell the types) and key fields as found."""
-    collection = collection or Path(source.split("?")[0].rstrip("/")).stem or name
-    local = source if source.startswith("file://") else f"file://${{LOCAL_DATA_DIR:-/tmp}}/{collection}.json"
+    discriminator (None: the key shapes tell the types) and key fields as found. With `collections`, `source` is
+    the directory (or mongodb:// database) holding them all."""
+    if collections:
+        local = source if source.startswith("file://") else f"file://${{LOCAL_DATA_DIR:-/tmp}}/{database or name}"
+        described = ", ".join(f"`{c}`" for c in collections)
+        where: dict[str, Any] = {"collections": collections}
+    else:
+        collection = collection or Path(source.split("?")[0].rstrip("/")).stem or name
+        local = source if source.startswith("file://") else f"file://${{LOCAL_DATA_DIR:-/tmp}}/{collection}.json"
+        described = f"`{collection}`"
+        where = {"collection": collection}
     return {
         "dag_id": name, "kind": "mongo_to_dsql", "owner": "data-platform",
         "tags": ["migration", "mongodb", "aurora-dsql", "emr", "discovered"], "retries": 2,
-        "description": f"Normalize `{collection}` into the Aurora DSQL schema `{schema}` (written by "
+        "description": f"Normalize {described} into the Aurora DSQL schema `{schema}` (written by "
                        f"`bin/dbmigrate discover`; review docs/discovery/{name}.md).\n",
-        "source": {"uri": source, "database": database or "CHANGE-ME", "collection": collection, "local_uri": local,
-                   "discriminator": discriminator, **({"key_fields": key_fields[:2]} if key_fields else {})},
+        "source": {"uri": source, "database": database or "CHANGE-ME", **where, "local_uri": local,
+                   **({} if collections else {"discriminator": discriminator}),
+                   **({"key_fields": key_fields[:2]} if key_fields else {})},
         "target": {"conn_id": "dsql_default", "schema": schema, "ddl_dir": schema},
         "compute": {
             "staging_uri": f"s3://dbmigrate-staging-111122223333/{name}",
@@ -93,15 +109,56 @@ def spec_document(name: str, source: str, schema: str, entities: dict[str, Any],
                     "packages": ["org.mongodb.spark:mongo-spark-connector_2.12:10.4.1"]},
         },
         "validation": {"sample_size": 200, "max_reject_ratio": 0.05, "min_documents": 1},
+        # a field the spec does not map is kept in its row's `_extra` (or `fail`: the run fails naming it)
+        "unmapped": {"contract": "keep", "ignore": []},
         "entities": entities,
     }
 
 
+def _as_uri(source: str) -> str:
+    return source if re.match(r"^[a-z][a-z0-9+]*://", source) else Path(source).resolve().as_uri()
+
+
+def _name_of(uri: str) -> str:
+    """A collection's name from its export's file or folder name (`…/customers.json` → `customers`)."""
+    return Path(urlparse(uri).path.rstrip("/")).stem
+
+
+def mongo_sources(uri: str, database: str | None, collection: str | None) -> tuple[str, list[str]]:
+    """(database, collections) a mongodb:// SOURCE names: `…/db.collection`, `…/db` (all its collections), or
+    the flags."""
+    path = urlparse(uri).path.lstrip("/")
+    db, _, coll = path.partition(".")
+    database, collection = database or db or None, collection or coll or None
+    if not database:
+        raise ValueError(f"{uri}: name the database (mongodb://host/db or --database)")
+    if collection:
+        return database, [collection]
+    from pymongo import MongoClient
+
+    names = sorted(n for n in MongoClient(uri, serverSelectionTimeoutMS=10_000)[database].list_collection_names()
+                   if not n.startswith("system."))
+    if not names:
+        raise ValueError(f"{uri}: database {database} holds no collection")
+    return database, names
+
+
+def common_location(uris: list[str]) -> str:
+    """The one directory (or S3 prefix) several collections' exports sit in, side by side."""
+    parents = {u.rstrip("/").rsplit("/", 1)[0] for u in uris}
+    if len(parents) != 1:
+        raise SourceLayoutError(f"the exports of a migration of several collections must sit in one directory (or S3 "
+                                f"prefix), each `<collection>.json` or `<collection>/`; these are in {sorted(parents)}")
+    return parents.pop() + "/"
+
+
 def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> int:
     p = argparse.ArgumentParser(prog="bin/dbmigrate discover", description=__doc__.splitlines()[0])
-    p.add_argument("source", help="a mongoexport file (path or file://), an s3:// export, or a mongodb:// URI")
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="a collection: a mongoexport file (path or file://), a directory of its parts, an s3:// "
+                        "export, mongodb://host/db.collection; or mongodb://host/db for every collection of a database")
     p.add_argument("--name", required=True, help="the DAG id of the new migration")
-    p.add_argument("--sample", type=int, default=10_000, help="documents to sample (default 10,000)")
+    p.add_argument("--sample", type=int, default=10_000, help="documents to sample per collection (default 10,000)")
     p.add_argument("--out", required=True, type=Path, help="output folder, laid out like the project root")
     p.add_argument("--schema", default=None, help="target schema (default: from the name)")
     p.add_argument("--database", default=None, help="mongodb:// sources: the database")
@@ -109,19 +166,47 @@ def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> i
     args = p.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.name):
         p.error("--name must be a valid DAG id (letters, digits, _ . -)")
-    source = args.source if re.match(r"^[a-z][a-z0-9+]*://", args.source) else Path(args.source).resolve().as_uri()
-    collection = None
-    if is_mongo(source):
-        if not (args.database and args.collection):
-            p.error("a mongodb:// source needs --database and --collection")
-        collection = mongo_collection(source, args.database, args.collection)
+    sources = [_as_uri(s) for s in args.sources]
+    # (collection, where its documents are, the pymongo collection or None)
+    items: list[tuple[str, str, Any]] = []
+    database = args.database
+    try:
+        for source in sources:
+            if is_mongo(source):
+                database, names = mongo_sources(source, args.database, args.collection)
+                items += [(n, source, mongo_collection(source, database, n)) for n in names]
+            else:
+                items.append((args.collection or _name_of(source), source, None))
+    except (ValueError, SourceLayoutError) as err:
+        p.error(str(err))
+    several = len(items) > 1 or (is_mongo(sources[0]) and not args.collection
+                                 and "." not in urlparse(sources[0]).path)
+    if len({c for c, _, _ in items}) != len(items):
+        p.error(f"two sources are one collection: {[c for c, _, _ in items]}")
     schema = args.schema or _schema_for(args.name)
     root = project_root or Path(__file__).resolve().parents[2]
-    docs, seen, bad = sample_documents(source, args.sample, collection=collection)
-    if not docs:
-        p.error(f"no readable document in {source} ({bad} unreadable)")
-    stem = args.collection or Path(source.split("?")[0].rstrip("/")).stem
-    findings = discover(docs, single_type=stem[:-1] if stem.endswith("s") and len(stem) > 3 else stem or "document")
+    samples: dict[str, list[dict[str, Any]]] = {}
+    seen = bad = 0
+    for name, source, collection in items:
+        docs, n, unreadable = sample_documents(source, args.sample, collection=collection)
+        if not docs:
+            p.error(f"no readable document in {source} ({unreadable} unreadable)")
+        samples[name], seen, bad = docs, seen + n, bad + unreadable
+    if several:
+        location = sources[0] if is_mongo(sources[0]) else ""
+        try:
+            if not location:
+                location = common_location([s for _, s, _ in items])
+                collection_sources(location, list(samples))  # the layout the job reads: refused now, not at run
+            findings = discover_collections(samples)
+        except (ValueError, SourceLayoutError) as err:
+            p.error(str(err))
+        source = location
+    else:
+        (name, source, _), = items
+        stem = name
+        findings = discover(samples[name], single_type=stem[:-1] if stem.endswith("s") and len(stem) > 3
+                            else stem or "document")
     if bad:
         findings.anomalies.append(f"{bad:,} unreadable document(s) in the source (not sampled)")
     tables = plan_tables(findings)
@@ -136,9 +221,11 @@ def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> i
     if no_spec is None:
         spec_path.parent.mkdir(parents=True, exist_ok=True)
         spec_path.write_text(yaml.safe_dump(spec_document(
-            args.name, source, schema, spec_entities(findings, tables), database=args.database,
-            collection=args.collection, discriminator=findings.discriminator.field if findings.discriminator else None,
-            key_fields=list(findings.key_fields)), sort_keys=False, allow_unicode=True))
+            args.name, source, schema, spec_entities(findings, tables), database=database,
+            collection=None if several else items[0][0] if is_mongo(source) else args.collection,
+            discriminator=findings.discriminator.field if findings.discriminator else None,
+            key_fields=list(findings.key_fields), collections=sorted(samples) if several else None),
+            sort_keys=False, allow_unicode=True))
         try:
             load_spec(spec_path)  # the DAG factory's own loader: a spec it would refuse is never left behind
         except SpecError as err:
@@ -149,9 +236,10 @@ def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> i
         print(f"discover: no spec written: {no_spec}", file=sys.stderr)
     report = out / "docs" / "discovery" / f"{args.name}.md"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(report_markdown(findings, tables, source=source, dag_id=args.name, sampled=len(docs)))
+    sampled = sum(len(d) for d in samples.values())
+    report.write_text(report_markdown(findings, tables, source=source, dag_id=args.name, sampled=sampled))
     wrote = [str(spec_path)] if spec_path.exists() else []
-    print(f"discover: {seen:,} documents read, {len(docs):,} sampled; {len(tables)} tables; wrote "
+    print(f"discover: {seen:,} documents read, {sampled:,} sampled; {len(tables)} tables; wrote "
           + ", ".join([*wrote, f"{sql_dir}/", str(report)]))
     return 0
 

@@ -26,9 +26,17 @@ from connectors.load_log import record_load
 from connectors.pending import has_table, park, read_parked, release
 from connectors.progress import PhaseTimer, Progress
 from connectors.storage import read_secret, read_text, write_text
-from transforms.adjacency import REJECT_REASONS, VERSION_COLUMN, WINDOW_REJECT_REASONS, DocumentMapper, target_columns
+from transforms.adjacency import (
+    REJECT_REASONS,
+    VERSION_COLUMN,
+    WINDOW_REJECT_REASONS,
+    DocumentMapper,
+    natural_index,
+    target_columns,
+)
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, objectid_at
 from transforms.mongo_to_dsql import classify, entity_counts
+from transforms.source_text import CollectionText
 from transforms.spec import EntitySpec, MongoToDsqlSpec, parse_spec
 
 
@@ -116,16 +124,23 @@ def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_ar
     `--packages org.mongodb.spark:mongo-spark-connector_2.12:10.4.1`), with the credentials fetched from
     Secrets Manager by `secret_arn` (never an argument), each document as its canonical Extended JSON, the
     window pushed down (`mongo_pipeline`). A file is read whole; the mapper keeps the window's documents.
+    A spec of several collections reads each (`connectors.documents.collection_sources`), every text tagged
+    with its collection (`CollectionText`), as one RDD.
     """
     if source_uri.startswith(("mongodb://", "mongodb+srv://")):
         if not secret_arn:
             raise SystemExit("a mongodb:// source needs --mongo-secret-arn or source.secret_arn in the spec")
-        options = mongo_read_options(mongo_uri_with_credentials(source_uri, secret_arn), spec.source_database,
-                                     spec.source_collection, mongo_pipeline(window, spec.incremental.field))
-        df = spark.read.format("mongodb").options(**options).schema("document string").load()
-        return df.rdd.map(lambda row: (row[0], None))
+        uri = mongo_uri_with_credentials(source_uri, secret_arn)
+        rdds = []
+        tagged = bool(spec.source_collections)
+        pipeline = mongo_pipeline(window, spec.incremental.field)
+        for name in spec.collections:
+            options = mongo_read_options(uri, spec.source_database, name, pipeline)
+            rows = spark.read.format("mongodb").options(**options).schema("document string").load().rdd
+            rdds.append(rows.map(lambda row, c=name, t=tagged: (CollectionText(row[0], c) if t else row[0], None)))
+        return rdds[0] if len(rdds) == 1 else spark.sparkContext.union(rdds)
     sc = spark.sparkContext
-    splits = plan_splits(source_uri, parts=sc.defaultParallelism * 4)
+    splits = plan_splits(source_uri, parts=sc.defaultParallelism * 4, collections=spec.source_collections)
     return sc.parallelize(splits, max(len(splits), 1)).flatMap(read_split)
 
 
@@ -173,6 +188,12 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     mapper = DocumentMapper.for_spec(spec, window)
     phases = PhaseTimer()
     docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn, window)
+    duplicated_keys: dict[tuple[str, str, str], int] = {}
+    if mapper.natural_targets:  # references by natural key: which row holds each key, from the whole source
+        progress.set_phase("index natural keys")
+        index, duplicated_keys = natural_index(docs.flatMap(lambda d: mapper.natural_keys(d[0])).collect())
+        mapper = mapper.with_natural(index)
+        phases.end("index natural keys")
     # documents parked by earlier runs (their ends were missing) are retried with this run's
     parked = read_parked(target, spec.target_schema)
     if parked:
@@ -184,6 +205,11 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     partitions = args.partitions or spark.sparkContext.defaultParallelism * 4
     result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
                       partitions=partitions, timer=phases.end)
+
+    unmapped = sorted(result.unmapped.items())
+    if unmapped and spec.unmapped.contract == "fail":
+        raise SystemExit("unmapped: fail, and the source holds values the spec maps nowhere (nothing was written): "
+                         + "; ".join(f"{e}.{path} ×{n}" for (e, path), n in unmapped[:50]))
 
     progress.set_phase("write quarantine")
     quarantine = f"{args.quarantine_uri.rstrip('/')}"
@@ -246,9 +272,22 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         # relationship documents parked until their ends land (connectors.pending): read back, parked, released
         # (parked None: the schema has no pending table to park them in)
         "pending": {"retried": len(parked), "parked": newly_parked, "released": released},
+        # values the spec maps nowhere, kept in `_extra` (entity → folded path → values), and natural keys several
+        # documents hold (references go to the one with the smallest `_id`)
+        "unmapped": unmapped_by_entity(unmapped),
+        "duplicate_natural_keys": [{"entity": e, "field": f, "value": v, "documents": n}
+                                   for (e, f, v), n in sorted(duplicated_keys.items())],
     }
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True, default=str))
     return report
+
+
+def unmapped_by_entity(unmapped: list[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:
+    """entity → folded path → values, from the (entity, path) counts."""
+    out: dict[str, dict[str, int]] = {}
+    for (entity, path), n in unmapped:
+        out.setdefault(entity, {})[path] = n
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

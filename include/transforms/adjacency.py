@@ -9,35 +9,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
 from transforms.batching import CHILDREN, row_size, rows_in
-from transforms.extjson import BadValue, bson_order, loads, to_plain
+from transforms.conversion import Reject, convert, field_id, key_id, lookup, reject_bad_values
+from transforms.extjson import bson_order, loads, to_plain
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
-from transforms.source_text import invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
+from transforms.natural_keys import natural_index, natural_text
+from transforms.paths import leaves
+from transforms.source_text import collection_of, invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
 from transforms.spec import (
     DEFAULT_SHAPE,
     DSQL_MAX_COLUMN_BYTES,
     DSQL_MAX_ROW_BYTES,
     DSQL_MAX_TXN_BYTES,
     DSQL_MAX_TXN_ROWS,
+    EXTRA_COLUMN,
     MAX_NESTING_DEPTH,
     ChildSpec,
     ColumnSpec,
     DocumentShape,
     EntitySpec,
 )
+from transforms.unmapped import mapped_paths, remainder, trie
 
 # Fixed namespace: UUIDv5(namespace, source key) gives the same uuid on every run and every machine.
 MIGRATION_NAMESPACE = uuid.UUID("6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31")
-MAX_ID_LENGTH = 255
 # The `_id` order as text (`transforms.intervals.version_text`): upserts only replace a row with an equal or
 # greater one, so a document loaded by a later interval run never overwrites a newer row.
 VERSION_COLUMN = "source_version"
@@ -79,6 +81,7 @@ class Mapped:
     order: tuple[int, Any]
     row: dict[str, Any]
     refs: tuple[tuple[str, str], ...] = ()  # (entity name, source key) this row points at
+    unmapped: tuple[str, ...] = ()  # the folded path of each value the spec maps nowhere (kept in `_extra`)
 
 
 @dataclass(frozen=True)
@@ -88,158 +91,6 @@ class Rejected:
     reason: str
     entity: str | None
     detail: str
-
-
-class _Reject(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
-def _lookup(doc: dict[str, Any], dotted: str) -> Any:
-    value: Any = doc
-    for part in dotted.split("."):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise _Reject("bad_type", f"{dotted}: {part!r} is inside a {type(value).__name__}, not an object")
-        value = value.get(part)
-    return value
-
-
-def _to_int(value: Any, type_: str, field: str) -> int:
-    if isinstance(value, bool):
-        raise _Reject("bad_type", f"{field}: boolean is not a {type_}")
-    if isinstance(value, int):
-        result = value
-    elif isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
-        result = int(value)
-    elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
-        result = int(value.strip())
-    else:
-        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a whole number")
-    low, high = _INT_RANGE[type_]
-    if not low <= result <= high:
-        raise _Reject("bad_type", f"{field}: {result} is out of range for {type_}")
-    return result
-
-
-def _to_decimal(value: Any, field: str) -> Decimal:
-    if isinstance(value, bool):
-        raise _Reject("bad_type", f"{field}: boolean is not a number")
-    try:
-        result = Decimal(str(value).strip()) if isinstance(value, int | float | Decimal | str) else None
-    except InvalidOperation:
-        result = None
-    if result is None or not result.is_finite():
-        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a finite number")
-    return result
-
-
-def _to_date(value: Any, field: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()[:10]) if len(value.strip()) == 10 else _iso_dt(value).date()
-        except ValueError:
-            pass
-    raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a date")
-
-
-def _iso_dt(text: str) -> datetime:
-    parsed = loads(json.dumps({"$date": text}))
-    if isinstance(parsed, BadValue):
-        raise ValueError(parsed.why)
-    return parsed
-
-
-def _to_text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise _Reject("bad_type", f"{field}: {type(value).__name__} {to_plain(value)!r} is not a string")
-    problem = text_problem(value)
-    if problem:
-        raise _Reject("bad_type", f"{field}: text {problem}")
-    return value
-
-
-def convert(value: Any, col: ColumnSpec, field: str | None = None) -> Any:
-    """Convert one decoded source value to its column's Python type; raise `_Reject` if it can't be read."""
-    field = field or col.source
-    if isinstance(value, BadValue):
-        raise _Reject("bad_type", f"{field}: {value.why} ({value.raw!r})")
-    t = col.type
-    if t in ("int", "bigint"):
-        return _to_int(value, t, field)
-    if t == "numeric":
-        d = _to_decimal(value, field).quantize(Decimal(1).scaleb(-(col.scale or 0)), rounding=ROUND_HALF_UP)
-        assert col.precision is not None
-        if d.adjusted() >= col.precision - (col.scale or 0):
-            raise _Reject("bad_type", f"{field}: {to_plain(value)!r} does not fit numeric({col.precision},{col.scale})")
-        return d
-    if t == "double":
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-            raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a number")
-        return float(value)
-    if t == "text":
-        return _to_text(value, field)
-    if t == "date":
-        return _to_date(value, field)
-    if t == "timestamptz":
-        if isinstance(value, datetime):
-            return value
-        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a timestamp")
-    if t == "boolean":
-        if isinstance(value, bool):
-            return value
-        raise _Reject("bad_type", f"{field}: {to_plain(value)!r} is not a boolean")
-    # json
-    if col.array_of is not None:
-        if not isinstance(value, list):
-            raise _Reject("bad_type", f"{field}: {type(value).__name__} is not an array")
-        item = ColumnSpec(col.name, col.source, col.array_of)
-        value = [convert(v, item, f"{field}[{i}]") for i, v in enumerate(value)]
-    _reject_bad_values(value, field)
-    return json.dumps(to_plain(value), ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _reject_bad_values(value: Any, field: str) -> None:
-    if isinstance(value, BadValue):
-        raise _Reject("bad_type", f"{field}: {value.why}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _Reject("bad_type", f"{field}: {value} is not valid in JSON")
-    if isinstance(value, str) and (problem := text_problem(value)):
-        raise _Reject("bad_type", f"{field}: text {problem}")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if problem := text_problem(k):
-                raise _Reject("bad_type", f"{field}: key {printable(k)!r} {problem}")
-            _reject_bad_values(v, f"{field}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _reject_bad_values(v, f"{field}[{i}]")
-
-
-def _key_id(part_value: Any, shape_id: str | None, name: str) -> str:
-    if problem := text_problem(part_value):
-        raise _Reject("bad_key", f"{name} {printable(part_value)!r} {problem}")
-    if shape_id is None:
-        raise _Reject("unknown_entity", f"{name} {part_value!r} does not have the shape of this entity type")
-    if shape_id.strip() == "":
-        raise _Reject("bad_key", f"{name} {part_value!r} has an empty id")
-    if len(shape_id) > MAX_ID_LENGTH:
-        raise _Reject("bad_key", f"{name} id is {len(shape_id)} characters (at most {MAX_ID_LENGTH})")
-    return shape_id
-
-
-def _field_id(value: Any, field: str) -> str:
-    """The id text of an entity keyed by a field: a string (an ObjectId is one, its hex) or a whole number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise _Reject("bad_key", f"`{field}` {type(value).__name__} {to_plain(value)!r} cannot key a row (a "
-                                 "string, an ObjectId or a whole number can)")
-    return _key_id(value, value, f"`{field}`")
 
 
 class DocumentMapper:
@@ -255,7 +106,8 @@ class DocumentMapper:
                  max_nesting_depth: int = MAX_NESTING_DEPTH, max_row_bytes: int = DSQL_MAX_ROW_BYTES,
                  max_column_bytes: int = DSQL_MAX_COLUMN_BYTES, max_txn_rows: int = DSQL_MAX_TXN_ROWS,
                  max_txn_bytes: int = DSQL_MAX_TXN_BYTES, window: Window = FULL,
-                 window_field: str = OBJECTID_FIELD) -> None:
+                 window_field: str = OBJECTID_FIELD, ignore: Mapping[str, tuple[str, ...]] | None = None,
+                 natural: Mapping[tuple[str, str, str], str] | None = None) -> None:
         self.entities = {e.name: e for e in entities}
         self._by_type = {e.doc_type: e for e in entities}
         self._all = tuple(entities)
@@ -269,15 +121,74 @@ class DocumentMapper:
         self.max_txn_bytes = max_txn_bytes
         self.window = window
         self.window_field = window_field
+        # what each entity's rows read (and the paths left out on purpose): the rest of a document is `_extra`
+        ignore = ignore or {}
+        self._consumed = {e.name: trie([*self._keys_of(e), *ignore.get(e.name, ()), *mapped_paths(e)])
+                          for e in entities}
+        self._element_consumed = {c.name: trie([col.source for col in c.columns]) for e in entities
+                                  for c in e.children}
+        self.natural = natural  # (entity, natural key field, value) → the uuid of the row holding it
+
+    def _keys_of(self, entity: EntitySpec) -> list[str]:
+        keys = ["_id", *([self.shape.discriminator] if self.shape.discriminator else [])]
+        return [*keys, entity.id_field] if entity.id_field else [*keys, self.shape.pk_field, self.shape.sk_field]
+
+    @property
+    def natural_targets(self) -> set[tuple[str, str]]:
+        """(entity, field) of every natural key a reference or a junction names."""
+        return {(r.entity, r.by) for e in self._all for r in e.references if r.by} | {
+            (c.element_entity, c.element_by) for e in self._all for c in e.children
+            if c.element_entity and c.element_by}
+
+    def with_natural(self, natural: Mapping[tuple[str, str, str], str]) -> DocumentMapper:
+        """This mapper, resolving natural keys through `natural` (`natural_index`)."""
+        import copy
+
+        other = copy.copy(self)
+        other.natural = natural
+        return other
+
+    def natural_keys(self, line: str) -> list[tuple[tuple[str, str, str], tuple[tuple[int, Any], str]]]:
+        """((entity, field, value), (`_id` order, uuid)) of each natural key `line`'s document holds, for a document
+        of an entity others name by a natural key; [] for any other line (or one that does not map)."""
+        targets = self.natural_targets
+        if not targets or is_blank(line):
+            return []
+        try:
+            doc = loads(line)
+        except (ValueError, RecursionError):
+            return []
+        entity = self._entity_of(doc, collection_of(line)) if isinstance(doc, dict) else None
+        if entity is None or not any(e == entity.name for e, _ in targets):
+            return []
+        m = self.map_document(doc, collection_of(line), resolve=False)
+        if not isinstance(m, Mapped):
+            return []
+        out = []
+        for e, by in sorted(targets):
+            value = natural_text(doc.get(by)) if e == entity.name else None
+            if value is not None:
+                out.append(((e, by, value), (m.order, m.row[entity.id_column or ""])))
+        return out
 
     @classmethod
-    def for_spec(cls, spec: Any, window: Window = FULL) -> DocumentMapper:
+    def for_spec(cls, spec: Any, window: Window = FULL, lines: Callable[[], Iterable[str]] | None = None
+                 ) -> DocumentMapper:
         """The mapper of a `MongoToDsqlSpec`, with its nesting and size limits, keeping only the documents of
-        `window` (by the spec's `incremental.field`)."""
+        `window` (by the spec's `incremental.field`); where references go by natural key, with the keys of the
+        whole source `lines()` indexed (`natural_index`)."""
+        mapper = cls._of_spec(spec, window)
+        if lines is not None and mapper.natural_targets:
+            return mapper.with_natural(natural_index(p for line in lines() for p in mapper.natural_keys(line))[0])
+        return mapper
+
+    @classmethod
+    def _of_spec(cls, spec: Any, window: Window) -> DocumentMapper:
         return cls(spec.entities, shape=spec.shape, max_nesting_depth=spec.max_nesting_depth,
                    max_row_bytes=spec.max_row_bytes, max_column_bytes=spec.max_column_bytes,
                    max_txn_rows=spec.batch_rows, max_txn_bytes=spec.batch_bytes, window=window,
-                   window_field=spec.incremental.field)
+                   window_field=spec.incremental.field,
+                   ignore={e.name: spec.unmapped.ignored(e.name) for e in spec.entities})
 
     def map_line(self, line: str, *, windowed: bool = True) -> Mapped | Rejected | None:
         """One document's text (a line or `--jsonArray` element, decoded by `transforms.source_text`);
@@ -301,7 +212,7 @@ class DocumentMapper:
         if windowed and not self.window.is_full:
             at = record_time(doc, self.window_field)
             if at is None:
-                entity = self._entity_of(doc)
+                entity = self._entity_of(doc, collection_of(line))
                 where = printable(str(to_plain(doc.get("_id"))))[:100]
                 return Rejected("no_interval_time", entity.name if entity else None,
                                 f"_id {where}: `{self.window_field}` holds no time, so the document belongs to no "
@@ -309,9 +220,9 @@ class DocumentMapper:
             if not self.window.contains(at):
                 return None
         try:
-            return self.map_document(doc)
+            return self.map_document(doc, collection_of(line))
         except Exception as err:  # noqa: BLE001 - one document must never stop the load; it is quarantined
-            entity = self._entity_of(doc)
+            entity = self._entity_of(doc, collection_of(line))
             return Rejected("unmappable", entity.name if entity else None,
                             f"{type(err).__name__}: {printable(str(err))[:500]}")
 
@@ -328,51 +239,70 @@ class DocumentMapper:
         at = record_time(doc, self.window_field) if isinstance(doc, dict) else None
         return at is not None and not self.window.contains(at)
 
-    def _entity_of(self, doc: dict[str, Any]) -> EntitySpec | None:
-        doc_type = self.shape.type_of(doc, self._all)
+    def _entity_of(self, doc: dict[str, Any], collection: str | None = None) -> EntitySpec | None:
+        doc_type = self.shape.type_of(doc, self._all, collection)
         return self._by_type.get(doc_type) if doc_type is not None else None
 
-    def map_document(self, doc: dict[str, Any]) -> Mapped | Rejected:
-        """One decoded document (from a file or from the live collection)."""
+    def map_document(self, doc: dict[str, Any], collection: str | None = None, *, resolve: bool = True
+                     ) -> Mapped | Rejected:
+        """One decoded document (from a file or from the live collection; of `collection` in a migration of
+        several). `resolve=False` leaves natural-key references unresolved (indexing the keys themselves)."""
         shape = self.shape
-        entity = self._entity_of(doc)
+        entity = self._entity_of(doc, collection)
         name = entity.name if entity else None
         try:
             if shape.discriminator is not None and doc.get(shape.discriminator) is None:
-                raise _Reject("missing_field", f"`{shape.discriminator}` is missing")
+                raise Reject("missing_field", f"`{shape.discriminator}` is missing")
             for field in ("_id", *self._key_fields, *([entity.id_field] if entity and entity.id_field else [])):
                 if doc.get(field) is None:
-                    raise _Reject("missing_field", f"`{field}` is missing")
+                    raise Reject("missing_field", f"`{field}` is missing")
             if entity is None:
+                if any(e.collection for e in self._all):
+                    raise Reject("unknown_entity", f"the document's collection {collection!r} is none of the spec's")
                 if shape.discriminator is None:
-                    raise _Reject("unknown_entity", f"`{shape.pk_field}`/`{shape.sk_field}` "
+                    raise Reject("unknown_entity", f"`{shape.pk_field}`/`{shape.sk_field}` "
                                                     f"{to_plain(doc[shape.pk_field])!r}/"
                                                     f"{to_plain(doc[shape.sk_field])!r} have no entity's key shape")
-                raise _Reject("unknown_entity", f"unknown {shape.discriminator} {doc[shape.discriminator]!r}")
-            return self._map(entity, doc)
-        except _Reject as rej:
+                raise Reject("unknown_entity", f"unknown {shape.discriminator} {doc[shape.discriminator]!r}")
+            return self._map(entity, doc, resolve)
+        except Reject as rej:
             where = doc.get("_id")
             prefix = "" if where is None else f"_id {printable(str(to_plain(where)))[:100]}: "
             return Rejected(rej.reason, name, prefix + rej.detail)
 
-    def _map(self, entity: EntitySpec, doc: dict[str, Any]) -> Mapped:
+    def _map(self, entity: EntitySpec, doc: dict[str, Any], resolve: bool = True) -> Mapped:
         if entity.id_field is not None:  # keyed by a field of its own: the source key is `<type>#<id>`
-            pk_id = _field_id(doc[entity.id_field], entity.id_field)
-            return self._row(entity, doc, f"{entity.pk.prefix}{pk_id}", "", pk_id, "")
+            pk_id = field_id(doc[entity.id_field], entity.id_field)
+            return self._row(entity, doc, f"{entity.pk.prefix}{pk_id}", "", pk_id, "", resolve)
         assert entity.sk is not None
         pk_field, sk_field = self.shape.pk_field, self.shape.sk_field
         pk, sk = doc[pk_field], doc[sk_field]
         if not isinstance(pk, str) or not isinstance(sk, str):
-            raise _Reject("bad_key", f"`{pk_field}` and `{sk_field}` must be strings")
-        pk_id = _key_id(pk, entity.pk.id_of(pk), pk_field)
+            raise Reject("bad_key", f"`{pk_field}` and `{sk_field}` must be strings")
+        pk_id = key_id(pk, entity.pk.id_of(pk), pk_field)
         sk_id = entity.sk.id_of(sk)
         if entity.sk.equals is None:
-            sk_id = _key_id(sk, sk_id, sk_field)
+            sk_id = key_id(sk, sk_id, sk_field)
         elif sk_id is None:
-            raise _Reject("unknown_entity", f"{sk_field} {sk!r} does not have the shape of a {entity.name}")
+            raise Reject("unknown_entity", f"{sk_field} {sk!r} does not have the shape of a {entity.name}")
         return self._row(entity, doc, pk, sk, pk_id, sk_id)
 
-    def _row(self, entity: EntitySpec, doc: dict[str, Any], pk: str, sk: str, pk_id: str, sk_id: str) -> Mapped:
+    def _reference(self, entity: str, by: str | None, value: Any, field: str, resolve: bool = True) -> str:
+        """The uuid a reference names: of the other entity's id, or (`by`) of the row holding that natural key;
+        a natural key no row holds names a uuid no row has (kept, as a dangling id is, and reported)."""
+        prefix = self.entities[entity].pk.prefix
+        if by is None:
+            return entity_uuid(f"{prefix}{field_id(value, field)}")
+        text = natural_text(value)
+        if text is None:
+            raise Reject("bad_type", f"`{field}` {to_plain(value)!r} cannot name a {entity} by its `{by}`")
+        if resolve and self.natural is None:
+            raise RuntimeError("natural keys were not indexed (DocumentMapper.with_natural)")
+        found = (self.natural or {}).get((entity, by, text)) if resolve else None
+        return found or entity_uuid(f"{prefix}{by}={text}")
+
+    def _row(self, entity: EntitySpec, doc: dict[str, Any], pk: str, sk: str, pk_id: str, sk_id: str,
+             resolve: bool = True) -> Mapped:
         row: dict[str, Any] = {}
         refs: list[tuple[str, str]] = []
         if entity.id_column:
@@ -383,76 +313,112 @@ class DocumentMapper:
             ref_key = f"{target.pk.prefix}{pk_id if ref.key == 'pk' else sk_id}"
             row[ref.column] = entity_uuid(ref_key)
             refs.append((ref.entity, ref_key))
-        for fref in entity.references:  # by a field holding the other entity's id; null stays null
-            value = _lookup(doc, fref.source)
-            row[fref.column] = None if value is None else entity_uuid(
-                f"{self.entities[fref.entity].pk.prefix}{_field_id(value, fref.source)}")
+        for fref in entity.references:  # by a field holding the other entity's id (or natural key); null stays null
+            value = lookup(doc, fref.source)
+            row[fref.column] = None if value is None else self._reference(fref.entity, fref.by, value, fref.source,
+                                                                          resolve)
         for col in entity.columns:
-            value = _lookup(doc, col.source)
+            value = lookup(doc, col.source)
             if value is None:
                 if col.required:
-                    raise _Reject("missing_field", f"`{col.source}` is required")
+                    raise Reject("missing_field", f"`{col.source}` is required")
                 row[col.name] = None
             else:
                 row[col.name] = convert(value, col)
+        extra = remainder(doc, self._consumed[entity.name])
+        row[EXTRA_COLUMN] = self._extra_json(extra, "")
+        unmapped = [path for path, _ in leaves(extra)]
         row["source_doc_id"] = str(doc["_id"])
         if problem := text_problem(row["source_doc_id"]):
-            raise _Reject("bad_key", f"`_id` {problem}")
+            raise Reject("bad_key", f"`_id` {problem}")
         order = bson_order(doc["_id"])
         row[VERSION_COLUMN] = version_text(order)
         self._check_size(entity.columns, row)
         if entity.children:
             lineage = {"source_doc_id": row["source_doc_id"], VERSION_COLUMN: row[VERSION_COLUMN]}
-            row[CHILDREN] = {c.name: self._child_rows(c, doc, row[entity.id_column], lineage)
+            row[CHILDREN] = {c.name: self._child_rows(c, doc, row[entity.id_column], lineage, unmapped, resolve)
                              for c in entity.children}
             self._check_transaction(row)
-        return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs))
+        return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs), tuple(unmapped))
 
-    def _child_rows(self, child: ChildSpec, doc: dict[str, Any], parent_id: str, lineage: dict[str, Any]
-                    ) -> list[dict[str, Any]]:
-        """The rows of one child table from the document's array (a missing or null array: none)."""
-        array = _lookup(doc, child.source)
+    def _extra_json(self, extra: dict[str, Any], where: str) -> str | None:
+        """The unmapped fields as the json `_extra` holds them (None when every field is mapped)."""
+        if not extra:
+            return None
+        reject_bad_values(extra, where or "(unmapped fields)")
+        return json.dumps(to_plain(extra), ensure_ascii=False, separators=(",", ":"), default=str)
+
+    def _child_rows(self, child: ChildSpec, doc: dict[str, Any], parent_id: str, lineage: dict[str, Any],
+                    unmapped: list[str], resolve: bool = True) -> list[dict[str, Any]]:
+        """The rows of one child table from the document's array or map (missing or null: none); the folded
+        paths of the elements' unmapped values are added to `unmapped`."""
+        array = lookup(doc, child.source)
         if array is None:
             return []
+        if child.key_column is not None:
+            return self._map_rows(child, array, parent_id, lineage, unmapped)
         if not isinstance(array, list):
-            raise _Reject("bad_type", f"{child.source}: {type(array).__name__} {printable(str(to_plain(array)))[:80]!r}"
+            raise Reject("bad_type", f"{child.source}: {type(array).__name__} {printable(str(to_plain(array)))[:80]!r}"
                                       " is not an array")
         rows: list[dict[str, Any]] = []
         if child.element_entity is not None:  # ids of another entity: a junction row per distinct id
-            prefix = self.entities[child.element_entity].pk.prefix
             seen: set[str] = set()
             for i, value in enumerate(array):
                 if value is None:
-                    raise _Reject("bad_key", f"`{child.source}[{i}]` is null: it names no {child.element_entity}")
-                ref = entity_uuid(f"{prefix}{_field_id(value, f'{child.source}[{i}]')}")
+                    raise Reject("bad_key", f"`{child.source}[{i}]` is null: it names no {child.element_entity}")
+                ref = self._reference(child.element_entity, child.element_by, value, f"{child.source}[{i}]", resolve)
                 if ref not in seen:
                     seen.add(ref)
                     rows.append({child.parent_column: parent_id, child.element_column: ref, **lineage})
             return rows
         for i, element in enumerate(array):
             if not isinstance(element, dict):
-                raise _Reject("bad_type", f"{child.source}[{i}]: {type(element).__name__} is not an object")
-            row: dict[str, Any] = {child.parent_column: parent_id, ChildSpec.POSITION: i}
-            for col in child.columns:
-                at = f"{child.source}[{i}].{col.source}"
-                value = _lookup(element, col.source)
-                if value is None and col.required:
-                    raise _Reject("missing_field", f"`{at}` is required")
-                row[col.name] = None if value is None else convert(value, col, at)
-            row.update(lineage)
-            self._check_size(child.columns, row)
-            rows.append(row)
+                raise Reject("bad_type", f"{child.source}[{i}]: {type(element).__name__} is not an object")
+            rows.append(self._object_row(child, element, {child.parent_column: parent_id, ChildSpec.POSITION: i},
+                                         f"{child.source}[{i}]", f"{child.source}[]", lineage, unmapped))
         return rows
+
+    def _map_rows(self, child: ChildSpec, mapping: Any, parent_id: str, lineage: dict[str, Any],
+                  unmapped: list[str]) -> list[dict[str, Any]]:
+        """A map keyed by data (`{<id>: {...}, ...}`): a row per key, keyed by (parent, key)."""
+        if not isinstance(mapping, dict):
+            raise Reject("bad_type", f"{child.source}: {type(mapping).__name__} is not an object keyed by ids")
+        rows = []
+        for key, value in mapping.items():
+            at = f"{child.source}.{key}"
+            if problem := text_problem(key):
+                raise Reject("bad_key", f"{child.source}: key {printable(key)!r} {problem}")
+            if not isinstance(value, dict):
+                raise Reject("bad_type", f"{at}: {type(value).__name__} is not an object")
+            assert child.key_column is not None
+            rows.append(self._object_row(child, value, {child.parent_column: parent_id, child.key_column: key}, at,
+                                         f"{child.source}.*", lineage, unmapped))
+        return rows
+
+    def _object_row(self, child: ChildSpec, element: dict[str, Any], row: dict[str, Any], at: str, folded: str,
+                    lineage: dict[str, Any], unmapped: list[str]) -> dict[str, Any]:
+        """One child row read from an object (an array element or a map value), its unmapped fields in `_extra`."""
+        for col in child.columns:
+            value = lookup(element, col.source)
+            if value is None and col.required:
+                raise Reject("missing_field", f"`{at}.{col.source}` is required")
+            row[col.name] = None if value is None else convert(value, col, f"{at}.{col.source}")
+        extra = remainder(element, self._element_consumed[child.name])
+        row[EXTRA_COLUMN] = self._extra_json(extra, at)
+        unmapped += [f"{folded}.{path}" for path, _ in leaves(extra)]
+        row.update(lineage)
+        self._check_size(child.columns, row)
+        return row
 
     def _check_transaction(self, row: dict[str, Any]) -> None:
         """A document and its child rows go in one transaction: they must fit one."""
         n = rows_in(row)
         if n > self.max_txn_rows:
-            raise _Reject("too_large", f"the document makes {n} rows with its child rows; a transaction holds at "
+            raise Reject("too_large", f"the document makes {n} rows with its child rows; a transaction holds at "
                                        f"most {self.max_txn_rows} (write.batch_rows)")
         size = row_size(row)
         if size > self.max_txn_bytes:
-            raise _Reject("too_large", f"the document and its child rows are ~{size} bytes; a transaction holds "
+            raise Reject("too_large", f"the document and its child rows are ~{size} bytes; a transaction holds "
                                        f"at most {self.max_txn_bytes} (write.batch_bytes)")
 
     def _check_size(self, columns: tuple[ColumnSpec, ...], row: dict[str, Any]) -> None:
@@ -461,19 +427,21 @@ class DocumentMapper:
             if isinstance(value, str) and len(value) * 4 > self.max_column_bytes:  # cheap bound before encoding
                 size = len(value.encode("utf-8"))
                 if size > self.max_column_bytes:
-                    raise _Reject("too_large", f"`{col.source}` is {size} bytes; a column holds at most "
+                    raise Reject("too_large", f"`{col.source}` is {size} bytes; a column holds at most "
                                                f"{self.max_column_bytes}")
         size = row_size(row)
         if size > self.max_row_bytes:
-            raise _Reject("too_large", f"the row is ~{size} bytes; a row holds at most {self.max_row_bytes}")
+            raise Reject("too_large", f"the row is ~{size} bytes; a row holds at most {self.max_row_bytes}")
 
 
 def target_columns(entity: EntitySpec | ChildSpec) -> list[str]:
     """The columns a mapped row (or child row) fills, in table order (lineage columns are added by the writer)."""
+    extra = [EXTRA_COLUMN]
     if isinstance(entity, ChildSpec):
         head = list(entity.key_columns)
+        extra = extra if entity.of_objects else []
     elif entity.id_column:
         head = [entity.id_column, "source_id", *(r.column for r in entity.references)]
     else:
         head = [r.column for r in entity.refs]
-    return [*head, *(c.name for c in entity.columns), "source_doc_id", VERSION_COLUMN]
+    return [*head, *(c.name for c in entity.columns), *extra, "source_doc_id", VERSION_COLUMN]

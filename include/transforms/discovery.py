@@ -7,7 +7,11 @@ What it looks for, each finding with the share of documents that supports it:
 - entity types: one per discriminator value (else per key-pattern pair); a type whose PK and SK both carry the
   prefix of another type is a relationship between those two (a junction table);
 - per type: every field with the types seen, how often present and null; embedded objects (flattened to
-  columns when they hold scalars), arrays of scalars (a `json` column) and arrays of objects (a child table).
+  columns when they hold scalars), arrays of scalars (a `json` column) and arrays of objects (a child table);
+- maps keyed by data: an object whose keys are ids (or many distinct keys, each rare) and whose values are
+  objects: a child table keyed by (parent, key), not one rare field per key;
+- several collections (`discover_collections`): one entity each, and references between them by `_id` or by a
+  natural key (a field whose values are, nearly all, values of another collection's nearly unique field).
 
 Pure Python over decoded documents (`transforms.extjson.loads`): no I/O, no Airflow, no Spark.
 """
@@ -23,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms.extjson import BadValue, ObjectId
+from transforms.paths import ID_KEY, is_wrapper
 
 DISCRIMINATOR_NAMES = ("type", "_type", "kind", "entity", "entity_type", "entityType", "doc_type", "docType",
                        "record_type", "recordType", "_class")
@@ -129,33 +134,75 @@ class Group:
     fields: dict[str, FieldStats] = field(default_factory=dict)
     keys: dict[str, KeyPattern] = field(default_factory=dict)  # key field → its pattern in this group
     children: dict[str, dict[str, FieldStats]] = field(default_factory=dict)  # array of objects → element fields
+    maps: dict[str, dict[str, FieldStats]] = field(default_factory=dict)  # map keyed by data → value fields
+    map_keys: dict[str, int] = field(default_factory=dict)  # map keyed by data → keys seen (entries)
+    collection: str | None = None  # discovered from several collections: the one this entity's documents are in
 
-    def add(self, doc: Mapping[str, Any], skip: set[str]) -> None:
+    def add(self, doc: Mapping[str, Any], skip: set[str], maps: frozenset[str] = frozenset()) -> None:
         self.documents += 1
-        for path, value in _walk(doc, skip):
+        for path, value in _walk(doc, skip, maps=maps):
             self.fields.setdefault(path, FieldStats(path)).add(value)
-            if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            if path in maps and isinstance(value, Mapping):
+                fields = self.maps.setdefault(path, {})
+                self.map_keys[path] = self.map_keys.get(path, 0) + len(value)
+                for v in value.values():
+                    for sub, x in _walk(v, set()) if isinstance(v, Mapping) else ():
+                        fields.setdefault(sub, FieldStats(sub)).add(x)
+            elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
                 child = self.children.setdefault(path, {})
                 for element in value:
                     for sub, v in _walk(element, set()):
                         child.setdefault(sub, FieldStats(sub)).add(v)
 
 
-def _walk(doc: Mapping[str, Any], skip: set[str], prefix: str = "") -> Iterable[tuple[str, Any]]:
+def _walk(doc: Mapping[str, Any], skip: set[str], prefix: str = "", maps: frozenset[str] = frozenset()
+          ) -> Iterable[tuple[str, Any]]:
     """(dotted path, value) of every field: an embedded object yields itself and its fields (one level deep
-    per object, recursively)."""
+    per object, recursively); a map keyed by data (`maps`) yields itself only."""
     for key, value in doc.items():
         if not prefix and key in skip:
             continue
         path = f"{prefix}{key}"
         yield path, value
-        if isinstance(value, Mapping) and not _is_wrapper(value):
-            yield from _walk(value, set(), f"{path}.")
+        if isinstance(value, Mapping) and not is_wrapper(value) and path not in maps:
+            yield from _walk(value, set(), f"{path}.", maps)
 
 
-def _is_wrapper(value: Mapping[str, Any]) -> bool:
-    """An Extended JSON wrapper the decoder kept as a dict (`$binary`, `$timestamp`, …)."""
-    return len(value) >= 1 and all(str(k).startswith("$") for k in value)
+MAP_MIN_KEYS = 20  # an object with at least this many distinct keys in the sample, ...
+MAP_MAX_KEY_SHARE = 0.05  # ... none of them in more than this share of the documents holding it, is keyed by data
+
+
+def find_maps(docs: list[Mapping[str, Any]], skip: set[str]) -> dict[str, str]:
+    """Objects keyed by data (path → why): every value an object, and the keys ids (`paths.ID_KEY`), or many
+    distinct keys each rare. Such an object becomes a child table keyed by (parent, key)."""
+    keys: dict[str, Counter[str]] = {}
+    holders: Counter[str] = Counter()
+    shapes: dict[str, bool] = {}
+
+    def visit(obj: Mapping[str, Any], prefix: str) -> None:
+        for key, value in obj.items():
+            if not prefix and key in skip:
+                continue
+            path = f"{prefix}{key}"
+            if isinstance(value, Mapping) and not is_wrapper(value) and value:
+                holders[path] += 1
+                keys.setdefault(path, Counter()).update(str(k) for k in value)
+                objects = all(isinstance(v, Mapping) and not is_wrapper(v) for v in value.values())
+                shapes[path] = shapes.get(path, True) and objects
+                visit(value, f"{path}.")
+
+    for d in docs:
+        visit(d, "")
+    out: dict[str, str] = {}
+    for path, counter in sorted(keys.items()):
+        if not shapes.get(path) or any(path.startswith(f"{m}.") for m in out):
+            continue
+        if all(ID_KEY.match(k) for k in counter):
+            out[path] = f"its {len(counter)} distinct keys are all ids"
+        elif len(counter) >= MAP_MIN_KEYS and max(counter.values()) <= MAP_MAX_KEY_SHARE * holders[path]:
+            out[path] = (f"{len(counter)} distinct keys, none in more than {MAP_MAX_KEY_SHARE:.0%} of the "
+                         f"{holders[path]} documents holding it")
+    return out
 
 
 @dataclass
@@ -187,6 +234,7 @@ class Reference:
     many: bool
     matched: int  # values found among the target's ids
     values: int  # non-null values seen
+    by: str | None = None  # a natural key: the target's field whose values these are (None: its `_id`)
 
 
 @dataclass
@@ -199,6 +247,7 @@ class Findings:
     references: list[Reference]
     anomalies: list[str]
     choices: list[tuple[str, str]]  # (choice, reason)
+    collections: dict[str, str] = field(default_factory=dict)  # several collections: entity → its collection
 
 
 def find_discriminator(docs: list[Mapping[str, Any]]) -> Discriminator | None:
@@ -283,9 +332,7 @@ def discover(documents: Iterable[Mapping[str, Any]], single_type: str = "documen
     skip = {f for f in (disc.field if disc else None, *keys) if f}
     groups: dict[str, Group] = {}
     for name, members in sorted(by_group.items()):
-        g = Group(_entity_name(name), name if disc else None)
-        for d in members:
-            g.add(d, skip)
+        g = _group(_entity_name(name), name if disc else None, members, skip, choices)
         g.keys = {k: _pattern(k, members) for k in keys}
         groups[g.name] = g
     relationships = _relationships(groups, keys)
@@ -294,15 +341,117 @@ def discover(documents: Iterable[Mapping[str, Any]], single_type: str = "documen
                         f"({rel.documents} documents): a junction table keyed by both"))
     anomalies += _orphans(relationships, groups, keys, by_group, disc)
     references = [] if keys else find_references({_entity_name(k): v for k, v in by_group.items()})
+    _explain(references, choices, anomalies)
+    return Findings(len(docs), disc, keys, groups, relationships, references, anomalies, choices)
+
+
+def _group(name: str, type_value: str | None, members: list[Mapping[str, Any]], skip: set[str],
+           choices: list[tuple[str, str]]) -> Group:
+    """The group of one entity's documents, its maps keyed by data found first."""
+    maps = find_maps(members, skip)
+    for path, why in maps.items():
+        choices.append((f"`{name}.{path}` is a map keyed by data", f"{why}: a child table keyed by ({name}, key)"))
+    g = Group(name, type_value)
+    for d in members:
+        g.add(d, skip, frozenset(maps))
+    return g
+
+
+def singular(collection: str) -> str:
+    """The entity a collection holds (`customers` → `customer`, `categories` → `category`)."""
+    name = _entity_name(collection)
+    if name.endswith("ies") and len(name) > 4:
+        return f"{name[:-3]}y"
+    if name.endswith("s") and not name.endswith("ss") and len(name) > 3:
+        return name[:-1]
+    return name
+
+
+def discover_collections(collections: Mapping[str, list[Mapping[str, Any]]]) -> Findings:
+    """Several collections, one entity each (named for its collection), and the references between them: by
+    `_id` (`find_references`) and, for the fields that are none, by natural key (`find_natural_references`)."""
+    choices: list[tuple[str, str]] = []
+    anomalies: list[str] = []
+    groups: dict[str, Group] = {}
+    by_group: dict[str, list[Mapping[str, Any]]] = {}
+    names = {c: singular(c) for c in collections}
+    if len(set(names.values())) != len(names):
+        raise ValueError(f"two collections make one entity name: {names}")
+    for collection, docs in sorted(collections.items()):
+        name = names[collection]
+        docs = [d for d in docs if isinstance(d, Mapping)]
+        g = _group(name, None, docs, set(), choices)
+        g.collection = collection
+        groups[name] = g
+        by_group[name] = docs
+        choices.append((f"`{collection}` holds `{name}` documents", f"{len(docs)} sampled"))
+    references = find_references(by_group)
+    taken = {(r.group, r.field) for r in references}
+    natural = [r for r in find_natural_references(by_group, anomalies) if (r.group, r.field) not in taken]
+    _explain([*references, *natural], choices, anomalies)
+    n = sum(len(d) for d in by_group.values())
+    return Findings(n, None, {}, groups, [], [*references, *natural], anomalies, choices,
+                    {name: g.collection or "" for name, g in groups.items()})
+
+
+def _explain(references: list[Reference], choices: list[tuple[str, str]], anomalies: list[str]) -> None:
+    """Each reference as a choice with its evidence; values naming nothing in the sample as an anomaly."""
     for ref in references:
         what = "an array of" if ref.many else "a reference to"
-        choices.append((f"`{ref.group}.{ref.field}` is {what} `{ref.target}` ids",
-                        f"{ref.matched} of its {ref.values} values are `_id`s of {ref.target} documents in the sample"
-                        + (": a junction table" if ref.many else ": an indexed column, no foreign key")))
+        key = f"`{ref.target}.{ref.by}` values" if ref.by else f"`{ref.target}` ids"
+        choices.append((f"`{ref.group}.{ref.field}` is {what} {key}",
+                        f"{ref.matched} of its {ref.values} values are {key} in the sample"
+                        + (": a junction table" if ref.many else ": a uuid column, indexed, no foreign key")))
         if ref.matched < ref.values:
             anomalies.append(f"`{ref.group}.{ref.field}`: {ref.values - ref.matched} value(s) name no {ref.target} "
-                             "in the sample (orphans, or outside the sample)")
-    return Findings(len(docs), disc, keys, groups, relationships, references, anomalies, choices)
+                             "in the sample (dangling, or outside the sample): kept, and reported by every run")
+
+
+MIN_NATURAL_MATCH = 0.95  # share of a field's values that must be values of the other collection's key
+MIN_KEY_UNIQUE = 0.95  # a natural key: distinct values / documents holding it, at least this (nearly unique)
+
+
+def _scalar_key(value: Any) -> str | None:
+    if isinstance(value, bool) or isinstance(value, ObjectId) or not isinstance(value, str | int):
+        return None
+    return str(value)
+
+
+def find_natural_references(by_group: Mapping[str, list[Mapping[str, Any]]], anomalies: list[str]
+                            ) -> list[Reference]:
+    """Top-level fields (or arrays) of one entity whose values are, at least `MIN_NATURAL_MATCH` of them, values
+    of another entity's natural key: a top-level string or whole-number field present in nearly every document
+    and nearly unique. A key value several documents hold is an anomaly (the job links to the smallest `_id`)."""
+    keys: dict[tuple[str, str], set[str]] = {}
+    repeated: dict[tuple[str, str], dict[str, int]] = {}
+    for name, docs in sorted(by_group.items()):
+        for path in sorted({k for d in docs for k in d if k != "_id"}):
+            values = [_scalar_key(d.get(path)) for d in docs]
+            held = [v for v in values if v is not None]
+            if not docs or len(held) < MIN_COVERAGE * len(docs) or len(set(held)) < MIN_KEY_UNIQUE * len(held):
+                continue
+            keys[(name, path)] = set(held)
+            repeated[(name, path)] = {v: n for v, n in Counter(held).items() if n > 1}
+    out = []
+    for name, docs in sorted(by_group.items()):
+        for path in sorted({k for d in docs for k in d if k != "_id"}):
+            values = [d.get(path) for d in docs if d.get(path) is not None]
+            many = bool(values) and all(isinstance(v, list) for v in values)
+            flat = [_scalar_key(x) for v in values for x in (v if many else [v])]
+            if not flat or None in flat or len(set(flat)) < 2:
+                continue
+            for (target, key), target_values in sorted(keys.items()):
+                if target == name:
+                    continue
+                matched = sum(1 for v in flat if v in target_values)
+                if matched >= MIN_NATURAL_MATCH * len(flat):
+                    out.append(Reference(name, path, target, many, matched, len(flat), by=key))
+                    break
+    for target, key in sorted({(r.target, r.by) for r in out if r.by}):
+        for value, n in sorted(repeated[(target, key)].items()):
+            anomalies.append(f"`{target}.{key}` {value!r} is held by {n} documents: a reference to it links the "
+                             "one with the smallest `_id`, and every run reports it")
+    return out
 
 
 def _orphans(relationships: list[Relationship], groups: dict[str, Group], keys: Mapping[str, Any],

@@ -49,6 +49,14 @@ class Table:
     refs: dict[str, tuple[str, str]] = field(default_factory=dict)  # column → (entity, pk|sk)
     documents: int = 0
     array: str = ""  # child and junction tables: the array field of the parent they come from
+    by: dict[str, str] = field(default_factory=dict)  # reference column → the natural key it names (not the id)
+    key_column: str = ""  # a map keyed by data: the column holding the key
+    collection: str = ""  # discovered from several collections: the entity's collection
+
+    @property
+    def has_extra(self) -> bool:
+        """Whether rows of this table keep their unmapped fields (`_extra`): all but junctions of ids."""
+        return not (self.kind == "relationship" and self.array)
 
 
 def plural(name: str) -> str:
@@ -111,21 +119,29 @@ def _scalar_type(kinds: set[str]) -> str | None:
     return None
 
 
+FLATTEN_DEPTH = 3  # nested objects become columns down to this depth (`a.b.c` → `a_b_c`); deeper, a json column
+
+
 def _columns(group: Group, taken: set[str], skip: frozenset[str] = frozenset()) -> list[Column]:
-    """One column per field of the group: objects of scalars flattened to their fields, `_id` left to lineage,
-    `skip` (reference fields) left to the caller."""
+    """One column per field of the group: objects flattened to their fields down to `FLATTEN_DEPTH` levels (an
+    object at that depth is one json column), `_id` left to lineage, `skip` (reference, child and map fields)
+    left to the caller; a nested field's column is named for its whole path."""
     out: list[Column] = []
     paths = sorted(group.fields)
-    flattened = {p for p in paths if group.fields[p].value_kinds == {"object"}
+    flattened = {p for p in paths if group.fields[p].value_kinds == {"object"} and p.count(".") + 1 < FLATTEN_DEPTH
                  and any(q.startswith(f"{p}.") for q in paths)}
     for path in paths:
         stats = group.fields[path]
         if path == "_id" or path in flattened or path.split(".")[0] in group.keys or path in skip:
             continue
-        if any(path.startswith(f"{p}.") for p in flattened) and path.count(".") > 1:
-            continue  # deeper levels: the nearest flattened object's columns cover them (kept as json there)
-        leaf = path.rsplit(".", 1)[-1]
-        name = _ident(leaf if leaf not in taken else path.replace(".", "_"))
+        if any(path.startswith(f"{p}.") for p in skip):
+            continue  # inside a child table's or map's field
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        if parent and parent not in flattened:
+            continue  # inside an object kept whole as json (deeper than FLATTEN_DEPTH, or of mixed kinds)
+        name = _ident(path.replace(".", "_"))
+        if name in taken:
+            name = _ident(f"{name}_value")
         taken.add(name)
         type_, array_of, reason = column_type(stats)
         required = stats.present == group.documents and stats.nulls == 0
@@ -133,11 +149,22 @@ def _columns(group: Group, taken: set[str], skip: frozenset[str] = frozenset()) 
     return out
 
 
+# PostgreSQL's reserved key words (those no column may be named without quotes): a field named so gets `_value`.
+RESERVED = frozenset("""all analyse analyze and any array as asc asymmetric authorization binary both case cast check
+collate collation column concurrently constraint create cross current_catalog current_date current_role current_schema
+current_time current_timestamp current_user default deferrable desc distinct do else end except false fetch for
+foreign freeze from full grant group having ilike in initially inner intersect into is isnull join lateral leading
+left like limit localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing
+primary references returning right select session_user similar some symmetric system_user table tablesample then to
+trailing true union unique user using variadic verbose when where window with""".split())
+
+
 def _ident(name: str) -> str:
     import re
 
     text = re.sub(r"[^a-z0-9_]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()).strip("_")
-    return text if text and not text[0].isdigit() else f"f_{text}"
+    text = text if text and not text[0].isdigit() else f"f_{text}"
+    return f"{text}_value" if text in RESERVED else text
 
 
 def plan_tables(findings: Findings) -> list[Table]:
@@ -155,31 +182,42 @@ def plan_tables(findings: Findings) -> list[Table]:
                 Column("source_id", "", "text", True, reason="the id part of the source key")]
         indexes: list[tuple[str, ...]] = []
         refs: dict[str, tuple[str, str]] = {}
+        by: dict[str, str] = {}
         for ref in refs_of.get(g.name, []):
             if ref.many:
                 continue
-            col = f"{ref.target}_id" if ref.target != g.name else f"parent_{ref.target}_id"
+            col = _ident(f"{ref.field}_{ref.target}_id" if ref.by else f"{ref.target}_id")
+            if col in {c.name for c in cols} or ref.target == g.name:
+                col = _ident(f"{ref.field}_ref")
             stats = g.fields[ref.field]
+            what = f"`{ref.target}.{ref.by}` values" if ref.by else f"{ref.target} ids"
             cols.append(Column(col, ref.field, "uuid", stats.present == g.documents and stats.nulls == 0,
-                               reason=f"`{ref.field}` holds {ref.target} ids ({ref.matched}/{ref.values}): the "
+                               reason=f"`{ref.field}` holds {what} ({ref.matched}/{ref.values}): the "
                                       f"{ref.target}'s UUID, indexed for joins"))
             indexes.append((col,))
             refs[col] = (ref.target, ref.field)
-        cols += _columns(g, {c.name for c in cols} | {n for n, _ in LINEAGE},
-                         frozenset([*(r.field for r in refs_of.get(g.name, [])), *g.children]))
+            if ref.by:
+                by[col] = ref.by
+        cols += _columns(g, {c.name for c in cols} | {n for n, _ in LINEAGE} | {"_extra"},
+                         frozenset([*(r.field for r in refs_of.get(g.name, [])), *g.children, *g.maps]))
         tables.append(Table(plural(g.name), g.name, "entity", cols, (id_col,), [*indexes, ("migration_run_id",)],
-                            refs, documents=g.documents))
+                            refs, documents=g.documents, by=by, collection=g.collection or ""))
     for ref in findings.references:
         if not ref.many:
             continue
         a, b = f"{ref.group}_id", f"{ref.target}_id"
         if a == b:
             b = f"other_{b}"
+        what = f"`{ref.target}.{ref.by}` value" if ref.by else f"{ref.target}"
         cols = [Column(a, "", "uuid", True, reason=f"the {ref.group} holding the array `{ref.field}`"),
-                Column(b, "", "uuid", True, reason=f"a {ref.target} the array names")]
-        tables.append(Table(f"{ref.group}_{plural(ref.target)}", ref.group, "relationship", cols, (a, b),
+                Column(b, "", "uuid", True, reason=f"a {what} the array names")]
+        name = f"{ref.group}_{plural(ref.target)}"
+        if any(t.name == name for t in tables) or name in {plural(x) for x in findings.groups}:
+            name = _ident(f"{ref.group}_{ref.field}")
+        tables.append(Table(name, ref.group, "relationship", cols, (a, b),
                             [(b,)], {a: (ref.group, "_id"), b: (ref.target, ref.field)},
-                            findings.groups[ref.group].documents, array=ref.field))
+                            findings.groups[ref.group].documents, array=ref.field,
+                            by={b: ref.by} if ref.by else {}))
     for rel in findings.relationships:
         g = findings.groups[rel.group]
         a, b = f"{rel.pk_entity}_id", f"{rel.sk_entity}_id"
@@ -197,9 +235,19 @@ def plan_tables(findings: Findings) -> list[Table]:
             cols = [Column(parent, "", "uuid", True, reason=f"the {g.name} holding the array"),
                     Column("position", "", "int", True, reason="the element's index in the array")]
             members = FieldGroup(fields, max((s.present for s in fields.values()), default=0))
-            cols += _columns(members, {parent, "position"} | {n for n, _ in LINEAGE})
+            cols += _columns(members, {parent, "position", "_extra"} | {n for n, _ in LINEAGE})
             tables.append(Table(name, g.name, "child", cols, (parent, "position"), [], documents=g.documents,
                                 array=path))
+        for path, fields in sorted(g.maps.items()):
+            parent = f"{g.name}_id"
+            name = _ident(f"{g.name}_{path.replace('.', '_')}")
+            key = _ident(f"{path.rsplit('.', 1)[-1]}_key")
+            cols = [Column(parent, "", "uuid", True, reason=f"the {g.name} holding the map"),
+                    Column(key, "", "text", True, reason=f"the key of the entry in `{path}` (data, not a field name)")]
+            members = FieldGroup(fields, g.map_keys.get(path, 0))
+            cols += _columns(members, {parent, key, "_extra"} | {n for n, _ in LINEAGE})
+            tables.append(Table(name, g.name, "child", cols, (parent, key), [], documents=g.documents, array=path,
+                                key_column=key))
     return tables
 
 
@@ -213,6 +261,8 @@ class FieldGroup(Group):
 def table_ddl(schema: str, table: Table) -> str:
     lines = [f"    {c.name} {c.sql_type}{' NOT NULL' if c.required and c.name not in table.primary_key else ''}"
              for c in table.columns]
+    if table.has_extra:
+        lines.append("    _extra json")
     lines += [f"    {name} {type_}" for name, type_ in LINEAGE]
     if len(table.primary_key) == 1:
         lines[0] = lines[0].replace(f"{table.primary_key[0]} uuid", f"{table.primary_key[0]} uuid PRIMARY KEY")
@@ -253,7 +303,7 @@ def spec_gap(findings: Findings, tables: list[Table]) -> str | None:
     if gaps:
         return ("the Spark job cannot fill " + ", ".join(gaps) + "; the DDL and this report are written for "
                 "review, the spec is not")
-    if not adjacency and findings.discriminator is None and len(entities) > 1:
+    if not adjacency and findings.discriminator is None and len(entities) > 1 and not findings.collections:
         return "several entity types but no discriminator field to tell them apart"
     return None
 
@@ -267,6 +317,8 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
             continue
         g = findings.groups[t.entity]
         entry: dict[str, Any] = {"table": t.name, "type": g.type_value or t.entity}
+        if t.collection:
+            entry["collection"] = t.collection
         if len(keys) >= 2:
             entry["pk"], entry["sk"] = g.keys[keys[0]].as_spec(), g.keys[keys[1]].as_spec()
         if t.kind == "entity":
@@ -277,17 +329,21 @@ def spec_entities(findings: Findings, tables: list[Table]) -> dict[str, Any]:
             entry["refs"] = {col: {"entity": entity, "from": part} for col, (entity, part) in t.refs.items()}
         entry["columns"] = _spec_columns(c for c in t.columns if c.source and c.name not in t.refs)
         if t.kind == "entity" and t.refs:
-            entry["references"] = {col: {"entity": entity, "from": field} for col, (entity, field) in t.refs.items()}
+            entry["references"] = {col: {"entity": entity, "from": field, **({"by": t.by[col]} if col in t.by else {})}
+                                   for col, (entity, field) in t.refs.items()}
         out[t.entity] = entry
     for t in tables:
         if not t.array:
             continue
         parent, position_or_element = t.primary_key
         child: dict[str, Any] = {"table": t.name, "from": t.array, "parent_column": parent}
+        if t.key_column:
+            child["key_column"] = t.key_column
         if t.kind == "child":
             child["columns"] = _spec_columns(c for c in t.columns if c.source)
         else:
-            child["element"] = {"column": position_or_element, "entity": t.refs[position_or_element][0]}
+            child["element"] = {"column": position_or_element, "entity": t.refs[position_or_element][0],
+                                **({"by": t.by[position_or_element]} if position_or_element in t.by else {})}
         name = _ident(t.array)
         out[t.entity].setdefault("children", {})[name if name not in out else f"{t.entity}_{name}"] = child
     return out
@@ -309,6 +365,9 @@ def report_markdown(findings: Findings, tables: list[Table], *, source: str, dag
     lines += ["## Entity types", ""]
     if d:
         lines += [f"Discriminator `{d.field}` ({d.coverage:.0%} of the documents): {d.reason}.", ""]
+    elif findings.collections:
+        lines += ["Several collections, one entity type each: " + ", ".join(
+            f"`{c}` → `{e}`" for e, c in sorted(findings.collections.items())) + ".", ""]
     else:
         lines += ["No discriminator field: " + ("types come from the key prefixes." if findings.key_fields
                                                 else "the collection holds one entity type."), ""]
@@ -326,7 +385,7 @@ def report_markdown(findings: Findings, tables: list[Table], *, source: str, dag
         lines += [f"### `{t.name}` ({t.kind}, primary key {', '.join(t.primary_key)})", "",
                   "| column | type | from | present | null | why |", "|---|---|---|---|---|---|"]
         g = findings.groups[t.entity]
-        fields = g.children.get(t.array, {}) if t.kind == "child" else g.fields
+        fields = ((g.maps if t.key_column else g.children).get(t.array, {}) if t.kind == "child" else g.fields)
         for c in t.columns:
             s = fields.get(c.source) if c.source else None
             present = _share(s.present, g.documents) if s and t.kind != "child" else "-"
@@ -334,6 +393,9 @@ def report_markdown(findings: Findings, tables: list[Table], *, source: str, dag
             type_ = c.sql_type + (f" (array of {c.array_of})" if c.array_of else "")
             lines.append(f"| {c.name} | {type_}{' NOT NULL' if c.required else ''} | {c.source or '-'} | {present} | "
                          f"{nulls} | {c.reason} |")
+        if t.has_extra:
+            lines.append("| _extra | json | (unmapped) | - | - | the fields the spec maps nowhere (a field that "
+                         "appears after discovery), kept: `unmapped: keep` |")
         lines.append("")
     anomalies = list(findings.anomalies)
     for g in findings.groups.values():
@@ -347,7 +409,14 @@ def report_markdown(findings: Findings, tables: list[Table], *, source: str, dag
                 anomalies.append(f"`{g.name}.{path}` is rare: {s.present} of {g.documents} documents")
     lines += ["## Anomalies", ""] + ([f"- {a}" for a in anomalies] or ["- none in the sample"]) + [""]
     lines += ["## Choices", ""] + [f"- **{c}**: {why}" for c, why in findings.choices]
-    lines += ["- **UUID primary keys** derived from the source keys (UUIDv5, as the job derives them), the source "
+    lines += [f"- **Nested objects** flatten into columns down to {FLATTEN_DEPTH} levels (`a.b.c` → `a_b_c`); an "
+              "object deeper than that is one json column.",
+              "- **Arrays of scalars** are json columns (DSQL has no array columns) unless their values name another "
+              "entity (then a junction table); **arrays of objects** and **maps keyed by data** are child tables.",
+              "- **Nothing unmapped is lost**: `unmapped: keep` keeps every field the spec does not map in the row's "
+              "`_extra` json column (`fail` makes a run fail naming such fields instead); each run counts them and "
+              "proves, path by path, that every source value is in the target (value conservation).",
+              "- **UUID primary keys** derived from the source keys (UUIDv5, as the job derives them), the source "
               "id kept in `source_id`: reruns write the same keys.",
               "- **No foreign keys** (DSQL has none); `CREATE INDEX ASYNC` on the columns joins use.", ""]
     return "\n".join(lines)

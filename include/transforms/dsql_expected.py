@@ -114,7 +114,7 @@ class ExpectedTables:
         """The expected rows of the `wanted` keys per entity, re-read by position and re-mapped."""
         at = {position_of(self.winners[name][k]) for name, keys in wanted.items() for k in keys}
         out: dict[str, list[tuple[Key, dict[str, Any]]]] = {name: [] for name in self.winners}
-        mapper = DocumentMapper.for_spec(self.spec, self.window)
+        mapper = DocumentMapper.for_spec(self.spec, self.window, lines)
         tables = {t.name: t for t in (*self.spec.entities, *self.spec.children)}
         for i, text in enumerate(lines()):
             if i in at:
@@ -145,7 +145,7 @@ def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int
     mapper of that window keeps them."""
     if not 0 < buckets <= 1 << _BUCKET_BITS:
         raise ValueError(f"buckets must be 1..{1 << _BUCKET_BITS}")
-    mapper = DocumentMapper.for_spec(spec, window)
+    mapper = DocumentMapper.for_spec(spec, window, lines)
     entities = {e.name: e for e in spec.entities}
     children = {c.name: c for c in spec.children}
     columns = {t.name: target_columns(t) for t in (*spec.entities, *spec.children)}

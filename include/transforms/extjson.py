@@ -1,6 +1,6 @@
 """Decode MongoDB Extended JSON (what `mongoexport` writes, relaxed or canonical) into plain Python values.
 
-`$oid` → `ObjectId` (a str subclass), `$date` → aware UTC `datetime`, `$numberInt`/`$numberLong` → int,
+`$oid` (24 hex digits) → `ObjectId` (a str subclass), `$date` → aware UTC `datetime`, `$numberInt`/`$numberLong` → int,
 `$numberDouble` → float (NaN and ±Infinity included), `$numberDecimal` → `Decimal`. A wrapper whose
 payload is unreadable (`{"$date": "1999-13-45"}`) becomes a `BadValue` instead of failing the whole
 document: only a field the mapping actually uses makes the document a `bad_type` reject. Other
@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 class ObjectId(str):
@@ -49,8 +50,8 @@ def _date_from_ms(ms: Any) -> datetime | BadValue:
 
 
 def _parse_date(payload: Any) -> datetime | BadValue:
-    if isinstance(payload, dict) and set(payload) == {"$numberLong"}:
-        return _date_from_ms(payload["$numberLong"])
+    if isinstance(payload, BadValue):  # canonical `{"$numberLong": "1.5"}`: the hook decoded (and rejected) it first
+        return payload
     if isinstance(payload, int) and not isinstance(payload, bool):
         return _date_from_ms(payload)
     if isinstance(payload, str):
@@ -81,8 +82,10 @@ def _number(kind: str, payload: Any) -> Any:
 def _hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
         (key, payload), = obj.items()
-        if key == "$oid" and isinstance(payload, str):
-            return ObjectId(payload.lower())
+        if key == "$oid":
+            if isinstance(payload, str) and len(payload) == 24 and all(c in _HEX for c in payload):
+                return ObjectId(payload.lower())
+            return BadValue(payload, "not a 24-hex-digit ObjectId")
         if key == "$date":
             return _parse_date(payload)
         if key in ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal"):
@@ -96,7 +99,9 @@ def loads(text: str) -> Any:
 
 
 def to_plain(value: Any) -> Any:
-    """Turn decoded values back into JSON-serialisable ones (for json columns and quarantine records)."""
+    """Turn decoded values back into JSON-serialisable ones (for json columns and quarantine records): a date becomes
+    its relaxed-mode ISO text, an ObjectId its hex, a Decimal a JSON number when a float holds exactly its value (else
+    its text), a `BadValue` its raw payload; non-finite floats stay floats (callers reject them)."""
     if isinstance(value, dict):
         return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -104,11 +109,13 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, Decimal):
-        if not value.is_finite():  # NaN compares by raising; neither it nor Infinity is a JSON number
-            return str(value)
-        return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+        # a JSON number only when a float says exactly this value; else its text (NaN and Infinity included:
+        # neither is a JSON number, and a signalling NaN raises when compared)
+        if value.is_finite() and Decimal(repr(as_float := float(value))) == value:
+            return as_float
+        return str(value)
     if isinstance(value, BadValue):
-        return value.raw
+        return to_plain(value.raw)
     return value
 
 

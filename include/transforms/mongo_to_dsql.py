@@ -44,17 +44,20 @@ class Classified:
     retried: Counter = field(default_factory=Counter)  # parked documents read back, per entity
     landed: Counter = field(default_factory=Counter)  # keys only parked documents had, written now
     still_pending: Counter = field(default_factory=Counter)  # keys only parked documents had, still orphans
+    unmapped: Counter = field(default_factory=Counter)  # (entity, folded path): values of the rows to write that
+    # the spec maps nowhere (kept in `_extra`, or failing the run under `unmapped: fail`)
 
 
 # One mapped document through the shuffle, as a plain tuple (a dataclass unpickles ~3× slower, and every pass
 # over the persisted winners unpickles them all): its `_id` order, text, where it is in the source or None, how
-# many documents of its key it stands for (of the source, and parked by earlier runs), and what it maps to.
-Item = tuple[Any, str, "str | None", int, int, str, tuple[tuple[str, str], ...], dict[str, Any]]
-ORDER, TEXT, WHERE, SOURCE_DOCS, PARKED_DOCS, PK, REFS, ROW = range(8)
+# many documents of its key it stands for (of the source, and parked by earlier runs), what it maps to, and the
+# paths of its values the spec maps nowhere.
+Item = tuple[Any, str, "str | None", int, int, str, tuple[tuple[str, str], ...], dict[str, Any], tuple[str, ...]]
+ORDER, TEXT, WHERE, SOURCE_DOCS, PARKED_DOCS, PK, REFS, ROW, UNMAPPED = range(9)
 
 
 def _item(m: Mapped, text: str, where: str | None, from_source: bool) -> Item:
-    return m.order, text, where, int(from_source), int(not from_source), m.pk, m.refs, m.row
+    return m.order, text, where, int(from_source), int(not from_source), m.pk, m.refs, m.row, m.unmapped
 
 
 def _winner(a: Item, b: Item) -> Item:
@@ -173,6 +176,8 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
             out.rejected[name] += n
         elif kind == "reason":
             out.reasons[name] += n
+        elif kind == "unmapped":
+            out.unmapped[name] += n
         else:  # "rejected": an early reject of a known entity, a document of it too
             out.rejected[name] += n
             out.documents[name] += n
@@ -187,7 +192,7 @@ def _merge(a: Any, b: Any) -> Any:
     """The winner of two documents with one key (`_winner`), counting the documents it stands for."""
     w = _winner(a, b)
     return (w[ORDER], w[TEXT], w[WHERE], a[SOURCE_DOCS] + b[SOURCE_DOCS], a[PARKED_DOCS] + b[PARKED_DOCS], w[PK],
-            w[REFS], w[ROW])
+            w[REFS], w[ROW], w[UNMAPPED])
 
 
 # Per referenced key, combined map-side: None once an entity row holds the key, else the relationship keys that
@@ -226,6 +231,8 @@ def _tally(items: Iterable[tuple[tuple[Any, Any], Any]]) -> Iterator[Counter]:
                 c["rejected" if not str(v[4]).startswith(PARKED_WHERE) else "retried_rejected", v[1]] += 1
         else:
             c["documents", entity] += v[SOURCE_DOCS]
+            for path in v[UNMAPPED]:
+                c["unmapped", (entity, path)] += 1
             if v[SOURCE_DOCS]:  # the source decides the key again; a parked document of it is simply replaced
                 c["duplicates", entity] += v[SOURCE_DOCS] - 1
                 c["winners", entity] += 1

@@ -16,6 +16,26 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+class CollectionText(str):
+    """A document's text that knows its collection: a migration of several collections reads them as one stream,
+    and a document's entity is that of its collection (`transforms.spec.DocumentShape.type_of`)."""
+
+    __slots__ = ("collection",)
+
+    def __new__(cls, text: str, collection: str) -> CollectionText:
+        self = super().__new__(cls, text)
+        self.collection = collection
+        return self
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled to Spark's Python workers with its collection
+        return CollectionText, (str(self), self.collection)
+
+
+def collection_of(text: str) -> str | None:
+    """The collection a document's text came from, None for a migration of one collection."""
+    return getattr(text, "collection", None)
+
+
 def decode_line(raw: bytes, *, first: bool = False) -> str:
     """One line's bytes (without its `\\n`) as text: a trailing `\\r` (CRLF files) and, on a file's first
     line, a UTF-8 byte order mark are dropped; invalid bytes are kept as escaped code points."""

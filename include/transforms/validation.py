@@ -165,8 +165,8 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
                  failure: dict[str, str] | None = None, not_run: list[str] | None = None,
                  notes: dict[str, dict[str, Any]] | None = None,
                  reconciliation: dict[str, dict[str, Any]] | None = None, window: dict[str, Any] | None = None,
-                 pending: dict[str, Any] | None = None, children: dict[str, dict[str, Any]] | None = None
-                 ) -> dict[str, Any]:
+                 pending: dict[str, Any] | None = None, children: dict[str, dict[str, Any]] | None = None,
+                 conservation: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The run report: `status` is `passed` only when no task failed and every check, every fully reconciled
     table and every sampled row reconciles.
 
@@ -175,7 +175,8 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
     example keys); `reconciliation` each table's full reconciliation (`transforms.reconcile.Reconciliation`
     as a dict), with its first differing keys; `window` the records the run loaded (`runtime.run_window`: start,
     end, which rule chose them); `pending` the job's parked-document counts (retried, parked, released);
-    `children` per child table the source's array elements, the target rows of this run's parents and the job's.
+    `children` per child table the source's array elements, the target rows of this run's parents and the job's;
+    `conservation` per entity and source path, the values in the source and where they were found.
     """
     failed = [c for c in checks if not c.passed]
     unreconciled = [name for name, r in (reconciliation or {}).items() if not r.get("passed")]
@@ -184,7 +185,8 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
     return {"status": status, "dag_id": dag_id, "run_id": run_id, "dry_run": dry_run, "entities": entities,
             "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
             "reconciliation": reconciliation or {}, "failure": failure, "not_run": not_run or [],
-            "notes": notes or {}, "window": window, "pending": pending, "children": children or {}}
+            "notes": notes or {}, "window": window, "pending": pending, "children": children or {},
+            "conservation": conservation or []}
 
 
 def _failure_lines(report: dict[str, Any]) -> list[str]:
@@ -232,9 +234,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     for m in sample.get("mismatches", [])[:20]:
         lines.append(f"- ROW {m['entity']} {m['key']}: {'; '.join(m['diffs'])}")
     lines += _reconciliation_lines(report.get("reconciliation") or {})
+    if conservation := report.get("conservation"):
+        bad = [r for r in conservation if r["status"] not in ("ok", "ignored")]
+        lines += ["", f"value conservation (every source value by path, found in the target, the quarantine or a "
+                      f"superseded document): {len(conservation) - len(bad)}/{len(conservation)} paths found",
+                  "", "| entity | path | source | target | quarantined | superseded | status |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {r['entity']} | `{r['path']}` | {r['source']} | {r['target']} | {r['quarantined']} | "
+                  f"{r['superseded']} | {r['status']} |"
+                  for r in sorted(conservation, key=lambda r: r["status"] == "ok")]
     if report.get("notes"):
         lines += ["", "source notes (reported, not failed):"]
-        lines += [f"- {name}: {n['count']} (e.g. {', '.join(map(str, n.get('examples', [])))})"
+        lines += [f"- {name}: {n['count']}" + (f" (e.g. {', '.join(map(str, n['examples']))})"
+                                                if n.get("examples") else "")
                   for name, n in report["notes"].items()]
     return "\n".join(lines)
 
@@ -334,8 +346,9 @@ def report_of_run(*, dag_id: str, run_id: str, run: dict[str, Any] | None, count
     # each validator's notes and full reconciliations (table → its `transforms.reconcile` dict), merged
     notes = {k: v for result in results for k, v in result.get("notes", {}).items()}
     reconciliation = {k: v for result in results for k, v in result.get("reconciliation", {}).items()}
+    conservation = [row for result in results for row in result.get("conservation", [])]
     return build_report(dag_id=dag_id, run_id=run_id, entities=counts.get("entities", {}),
                         rejects=counts.get("rejects", {}), checks=checks, sample=sample,
                         dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run, notes=notes,
                         reconciliation=reconciliation, window=(run or {}).get("window"),
-                        pending=counts.get("pending"), children=counts.get("children"))
+                        pending=counts.get("pending"), children=counts.get("children"), conservation=conservation)

@@ -130,6 +130,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
         EmrTerminateJobFlowOperator,
     )
 
+    from dbmigrate.operators.conserve_dsql import ValidateMongoToDsqlValuesOperator
     from dbmigrate.operators.dsql import DsqlDeployDdlOperator
     from dbmigrate.operators.lock import AcquireDsqlLockOperator, ReleaseDsqlLockOperator
     from dbmigrate.operators.reconcile_dsql import ValidateMongoToDsqlReconcileOperator
@@ -192,12 +193,13 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
             rows = ValidateMongoToDsqlRowsOperator(task_id="validate_rows", **common)
             full = ValidateMongoToDsqlReconcileOperator(task_id="validate_reconcile",
                                                         scope="{{ params.reconcile_scope }}", **common)
-            load[-1] >> [counts, rows, full]
+            values = ValidateMongoToDsqlValuesOperator(task_id="validate_values", **common)
+            load[-1] >> [counts, rows, full, values]
             assets = {f"{spec.target_schema}.{t.table}": (
                 Asset(name=f"{spec.target_schema}.{t.table}", group="dsql",
                       uri=f"dsql://{spec.target_conn_id}/{spec.target_schema}/{t.table}"), [t.name])
                 for t in (*spec.entities, *spec.children)}
-            report, _ = _report_and_publish(spec, resolve, counts, rows, [full], assets)
+            report, _ = _report_and_publish(spec, resolve, counts, rows, [full, values], assets)
             # after every task that can still write: the report may run while a failed load's step is running
             release = ReleaseDsqlLockOperator(task_id="release_lock", **lock_args)
             [report, *load, *([teardown] if teardown is not None else [])] >> release

@@ -6,6 +6,7 @@ client of `S3Hook(aws_conn_id)`, so the tasks honour the DAG's AWS connection li
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from connectors import storage
@@ -30,15 +31,23 @@ def write_text(uri: str, text: str, aws_conn_id: str | None) -> None:
 
 def count_quarantined(uri: str, aws_conn_id: str | None) -> int:
     """Records Spark wrote under the quarantine prefix (JSON lines part files)."""
+    return sum(1 for _ in quarantined_lines(uri, aws_conn_id))
+
+
+def quarantined_lines(uri: str, aws_conn_id: str | None) -> Iterator[str]:
+    """The records Spark wrote under the quarantine prefix, one JSON line each."""
     path = storage.local_path(uri)
     if path is not None:
-        return sum(sum(1 for _ in f.open(encoding="utf-8")) for f in path.glob("part-*"))
+        for f in sorted(path.glob("part-*")):
+            yield from (line for line in f.open(encoding="utf-8") if line.strip())
+        return
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     s3 = S3Hook(aws_conn_id=aws_conn_id)
     bucket, prefix = S3Hook.parse_s3_url(uri.rstrip("/") + "/")
-    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) if k.rsplit("/", 1)[-1].startswith("part-")]
-    return sum(s3.read_key(k, bucket_name=bucket).count("\n") for k in keys)
+    for key in sorted(k for k in s3.list_keys(bucket_name=bucket, prefix=prefix)
+                      if k.rsplit("/", 1)[-1].startswith("part-")):
+        yield from (line for line in s3.read_key(key, bucket_name=bucket).splitlines() if line.strip())
 
 
 def console_url(uri: str) -> str:

@@ -89,16 +89,20 @@ def check_confined(uri: str, roots: list[str]) -> None:
                                  f"{ENV} (or the Airflow Variable {VARIABLE}) if it should be read")
 
 
-def check_files_confined(uri: str, roots: list[str]) -> None:
+def check_files_confined(uri: str, roots: list[str], collections: tuple[str, ...] = ()) -> None:
     """`check_confined` for `uri` and, when it is a local directory, for every file in it the job would read
-    (`connectors.documents.list_files`): a symlink inside an allowed directory may point anywhere."""
+    (`connectors.documents.list_files`, of each collection's export with `collections`): a symlink inside an
+    allowed directory may point anywhere."""
     check_confined(uri, roots)
     path = _local(uri)
     if path is not None and path.is_dir():
-        from connectors.documents import list_files
+        from connectors.documents import collection_sources, list_files
 
-        for file, _ in list_files(uri):
-            check_confined(file, roots)
+        sources = collection_sources(uri, collections) if collections else [(None, uri)]
+        for _, source in sources:
+            check_confined(source, roots)
+            for file, _ in list_files(source):
+                check_confined(file, roots)
 
 
 def default_roots(spec: Any, profile: str) -> list[str]:

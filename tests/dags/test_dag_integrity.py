@@ -21,6 +21,7 @@ _VALIDATE_MOVIE = {
     "validate.validate_counts": ["validate.report"],
     "validate.validate_rows": ["validate.report"],
     "validate.validate_reconcile": ["validate.report"],
+    "validate.validate_values": ["validate.report"],
     "validate.report": ["validate.publish", RELEASE],
     "validate.publish": [],
     RELEASE: [],
@@ -37,7 +38,7 @@ _VALIDATE_DMS = {
 # resolve_run feeds (XComArgs) every task that takes the run's inputs
 _MOVIE_RESOLVE = ["prepare.acquire_lock", "prepare.check_source", "prepare.deploy_ddl", "prepare.stage_job",
                   "validate.publish", RELEASE, "validate.validate_counts", "validate.validate_reconcile",
-                  "validate.validate_rows"]
+                  "validate.validate_rows", "validate.validate_values"]
 _DMS_CHECKS = ["validate.validate_access_patterns", "validate.validate_counts", "validate.validate_items",
                "validate.validate_reconcile"]
 # the lock is taken once the target is ready, and given back after every task that can write
@@ -50,7 +51,7 @@ EXPECTED = {
         "prepare.acquire_lock": ["prepare.stage_job"],
         "prepare.stage_job": ["load.run_spark_job"],
         "load.run_spark_job": [RELEASE, "validate.validate_counts", "validate.validate_reconcile",
-                               "validate.validate_rows"],
+                               "validate.validate_rows", "validate.validate_values"],
         **_VALIDATE_MOVIE,
     },
     ("movie_collection_to_dsql", "aws"): {
@@ -62,7 +63,7 @@ EXPECTED = {
         "load.create_cluster": ["load.add_step", "load.terminate_cluster", "load.wait_for_step", RELEASE],
         "load.add_step": ["load.wait_for_step", RELEASE],
         "load.wait_for_step": ["load.terminate_cluster", RELEASE, "validate.validate_counts",
-                               "validate.validate_reconcile", "validate.validate_rows"],
+                               "validate.validate_reconcile", "validate.validate_rows", "validate.validate_values"],
         "load.terminate_cluster": [RELEASE],
         **_VALIDATE_MOVIE,
     },

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from connectors.documents import is_mongo, iter_lines
+from connectors.documents import SourceLayoutError, is_mongo, iter_lines
 from connectors.storage import local_path
 from dbmigrate import run_files, runtime, source_roots
 
@@ -42,26 +42,26 @@ class CheckMongoSourceOperator(BaseOperator):
         spec = runtime.spec_for(self.spec_dag_id)
         roots = source_roots.configured_roots(spec, runtime.compute_profile())
         try:
-            source_roots.check_files_confined(uri, roots)
-        except source_roots.SourceOutsideRoots as err:
+            source_roots.check_files_confined(uri, roots, spec.source_collections)
+        except (source_roots.SourceOutsideRoots, SourceLayoutError) as err:
             raise AirflowFailException(str(err)) from err
         if is_mongo(uri):
             from airflow.providers.mongo.hooks.mongo import MongoHook
 
             client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
             client.admin.command("ping")
-            n = client[spec.source_database][spec.source_collection].estimated_document_count()
-            if n == 0:
-                raise AirflowFailException(f"{spec.source_database}.{spec.source_collection} holds no documents")
-            self.log.info("Source collection %s.%s holds ~%d documents", spec.source_database,
-                          spec.source_collection, n)
+            for name in spec.collections:
+                n = client[spec.source_database][name].estimated_document_count()
+                if n == 0:
+                    raise AirflowFailException(f"{spec.source_database}.{name} holds no documents")
+                self.log.info("Source collection %s.%s holds ~%d documents", spec.source_database, name, n)
             return uri
         path = local_path(uri)
         if path is not None and not path.exists():
             raise AirflowFailException(f"source file {path} does not exist")
         s3 = run_files.s3_client(uri, self.aws_conn_id)
         try:
-            first = next(iter_lines(uri, s3_client=s3), None)
+            first = next(iter_lines(uri, s3_client=s3, collections=spec.source_collections), None)
         except Exception as err:  # NoSuchKey, AccessDenied, an unreadable file: a retry will not change it
             raise AirflowFailException(f"source {uri} cannot be read: {err}") from err
         if first is None:

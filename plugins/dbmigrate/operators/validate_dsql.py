@@ -54,6 +54,10 @@ class _MongoToDsqlValidation(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.mongo_conn_id = mongo_conn_id
 
+    def _mapper(self, spec: Any, window: Window) -> DocumentMapper:
+        """The job's mapper of `window`, natural keys indexed from the whole source."""
+        return DocumentMapper.for_spec(spec, window, lambda: self._lines(spec))
+
     def _window(self) -> Window:
         """The records this run loaded (`run["window"]`; every record in runs resolved before windows)."""
         window = self.run.get("window") or {}
@@ -63,13 +67,13 @@ class _MongoToDsqlValidation(BaseOperator):
         """The source the run migrated: a mongoexport file, or the live collection through MongoHook; of a
         `window`, the lines the job's mapper does not leave out as another interval's (`outside_window`)."""
         source_uri = self.run["source_uri"]
-        collection = None
+        collection = database = None
         if is_mongo(source_uri):
             from airflow.providers.mongo.hooks.mongo import MongoHook
 
-            client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
-            collection = client[spec.source_database][spec.source_collection]
-        lines = iter_lines(source_uri, collection=collection,
+            database = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()[spec.source_database]
+            collection = database[spec.source_collection] if not spec.source_collections else None
+        lines = iter_lines(source_uri, collection=collection, database=database, collections=spec.source_collections,
                            s3_client=run_files.s3_client(source_uri, self.aws_conn_id))
         if window.is_full:
             return lines
@@ -109,7 +113,7 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         window = self._window()
         lines = self._lines(spec, window)
         if not run["dry_run"]:
-            lines = _collect_keys(lines, spec, keys, window, elements)
+            lines = _collect_keys(lines, spec, keys, window, elements, self._mapper(spec, window))
         by_type, total = count_by_type(lines, spec.max_nesting_depth, spec.shape, spec.entities)
         source = {e.name: by_type.get(e.doc_type, 0) for e in spec.entities}
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
@@ -226,11 +230,12 @@ def dangling_references(hook: DsqlHook, spec: Any, examples: int = 5) -> dict[st
 
 
 def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]], window: Window = FULL,
-                  elements: dict[str, dict[str, tuple[Any, int | None]]] | None = None) -> Iterator[str]:
+                  elements: dict[str, dict[str, tuple[Any, int | None]]] | None = None,
+                  mapper: DocumentMapper | None = None) -> Iterator[str]:
     """Pass `lines` through, adding the target key of every document of `window` that maps to `keys[entity]`,
     and per child table, parent uuid → (`_id` order, elements in the source's array) of the greatest `_id`
     (None: two documents of one `_id` disagree)."""
-    mapper = DocumentMapper.for_spec(spec, window)
+    mapper = mapper or DocumentMapper.for_spec(spec, window)
     prefixes = {e.name: e.pk.prefix or "" for e in spec.entities}
     with_children = {e.name: e.children for e in spec.entities if e.children}
     for line in lines:
@@ -251,10 +256,13 @@ def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str
 
 
 def array_elements(doc: dict[str, Any], dotted: str, *, distinct: bool) -> int:
-    """How many elements the (dotted) array field of a source document holds (distinct values: ids)."""
+    """How many elements the (dotted) array field of a source document holds (distinct values: ids), or entries
+    its map keyed by data holds."""
     value: Any = doc
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, dict):
+        return len(value)
     if not isinstance(value, list):
         return 0
     return len({str(v) for v in value}) if distinct else len(value)
@@ -272,7 +280,7 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
         spec = runtime.spec_for(self.spec_dag_id)
         size = 0 if self.run["dry_run"] else int(self.run["sample_size"])
         window = self._window()
-        mapper = DocumentMapper.for_spec(spec, window)
+        mapper = self._mapper(spec, window) if size else DocumentMapper.for_spec(spec, window)
         sample = KeySample(size)
         for line in self._lines(spec, window) if size else ():
             m = mapper.map_line(line)

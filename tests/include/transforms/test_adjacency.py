@@ -99,7 +99,7 @@ def test_a_non_finite_id_is_named_in_its_documents_rejection(id_: dict[str, str]
 
 def test_an_unforeseen_error_quarantines_the_document_as_unmappable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-document safety net: whatever a document makes the mapping raise, the load goes on without it."""
-    def broken(self: DocumentMapper, doc: dict[str, object]) -> Mapped:
+    def broken(self: DocumentMapper, doc: dict[str, object], *args: object, **kwargs: object) -> Mapped:
         raise ZeroDivisionError("a mapping bug")
 
     monkeypatch.setattr(DocumentMapper, "map_document", broken)

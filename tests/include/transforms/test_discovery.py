@@ -44,7 +44,7 @@ def test_the_movie_collection_gives_the_five_tables(movie_docs: list[dict]) -> N
     movies = next(t for t in tables if t.name == "movies")
     cols = {c.name: c for c in movies.columns}
     assert cols["title"].required and cols["genres"].type == "json" and cols["genres"].array_of == "text"
-    assert cols["budget"].source == "details.budget"  # an embedded object's scalars become columns
+    assert cols["details_budget"].source == "details.budget"  # an embedded object's scalars: columns by path
     entities = spec_entities(findings, tables)
     assert entities["movie_actor"]["pk"] == {"prefix": "MOVIE#"} and entities["movie"]["sk"] == {"equals": "METADATA"}
     for name, sql in ddl_files("disc", tables, {}).items():
@@ -77,7 +77,7 @@ def test_embedded_arrays_of_objects_become_a_child_table() -> None:
     child = {c.name: c for c in tables["order_items"].columns}
     assert child["qty"].type == "int" and child["price"].type.startswith("numeric(") and child["sku"].type == "text"
     parent = {c.name: c for c in tables["orders"].columns}
-    assert parent["email"].source == "customer.email" and parent["placed_at"].type == "timestamptz"
+    assert parent["customer_email"].source == "customer.email" and parent["placed_at"].type == "timestamptz"
     assert parent["tags"].array_of == "text"
 
 
@@ -221,7 +221,7 @@ def test_one_type_keyed_by_id_gets_a_spec_the_job_maps(tmp_path: Path) -> None:
     assert (entity.table, entity.id_field, entity.id_column, spec.shape.discriminator) == (
         "users", "_id", "user_id", None)
     columns = {c.name: c for c in entity.columns}
-    assert columns["city"].source == "address.city" and columns["roles"].array_of == "text"
+    assert columns["address_city"].source == "address.city" and columns["roles"].array_of == "text"
     assert columns["age"].type == "json"  # ints and one word: a typed column would reject one kind
     mapper = DocumentMapper.for_spec(spec)
     mapped = [mapper.map_line(line) for line in users()]
@@ -241,7 +241,7 @@ def test_one_type_keyed_by_id_gets_a_spec_the_job_maps(tmp_path: Path) -> None:
 def test_every_sampled_value_converts_to_the_type_discovery_chose(shape: str, movie_docs: list[dict]) -> None:
     """Discovery picks column types the job's own conversion takes every sampled value of (ISO text is not a
     timestamp to the job, a number is not text): else its spec would quarantine good documents."""
-    from transforms.adjacency import _lookup, convert
+    from transforms.conversion import convert, lookup
     from transforms.spec import ColumnSpec
 
     docs = {"movies": movie_docs, "orders": orders(), "library": library(),
@@ -262,7 +262,7 @@ def test_every_sampled_value_converts_to_the_type_discovery_chose(shape: str, mo
             spec_col = ColumnSpec.parse(col.name, {"from": col.source, "type": col.type,
                                                    **({"array_of": col.array_of} if col.array_of else {})}, col.name)
             for doc in members:
-                value = _lookup(doc, col.source)
+                value = lookup(doc, col.source)
                 if value is not None:
                     convert(value, spec_col)
                     checked += 1
@@ -300,3 +300,46 @@ def test_arrays_of_objects_in_a_relationship_get_no_spec_and_say_why(movie_docs:
     findings = discover(docs)
     gap = spec_gap(findings, plan_tables(findings))
     assert gap is not None and "movie_actor_takes (an array of movie_actor, which is a relationship)" in gap, gap
+
+
+def shop_collections(tmp_path: Path) -> dict[str, list[dict]]:
+    from generators.shop_database import write as write_shop
+
+    write_shop(tmp_path)
+    return {c: [loads(x) for x in (tmp_path / f"{c}.json").read_text().splitlines()]
+            for c in ("customers", "accounts", "orders")}
+
+
+def test_several_collections_refer_by_id_and_by_natural_key(tmp_path: Path) -> None:
+    from transforms.discovery import discover_collections
+
+    findings = discover_collections(shop_collections(tmp_path))
+    refs = {(r.group, r.field): (r.target, r.many, r.by) for r in findings.references}
+    assert refs == {("order", "customer_id"): ("customer", False, None),
+                    ("order", "placed_by"): ("customer", False, "email"),
+                    ("customer", "accounts"): ("account", True, "account_no")}
+    assert any("`account.account_no`" in a and "held by 2 documents" in a for a in findings.anomalies)
+    assert findings.collections == {"account": "accounts", "customer": "customers", "order": "orders"}
+    tables = {t.name: t for t in plan_tables(findings)}
+    assert tables["customer_tiers"].primary_key == ("customer_id", "tiers_key")  # a map keyed by ids
+    assert tables["customer_accounts"].by == {"account_id": "account_no"}
+    assert tables["orders"].by == {"placed_by_customer_id": "email"}
+    assert {c.name for c in tables["accounts"].columns} >= {"limit_value", "account_no"}  # `limit` is reserved
+
+
+def test_maps_keyed_by_data_are_found_by_their_keys() -> None:
+    from transforms.discovery import find_maps
+
+    ids = [{"_id": i, "tiers": {f"{i:032x}": {"tier": "gold"}}, "meta": {"a": {"x": 1}}} for i in range(30)]
+    emails = [{"_id": i, "by_email": {f"user{i}@example.com": {"n": i}}} for i in range(30)]
+    assert set(find_maps(ids, set())) == {"tiers"}  # `meta`: one key every document holds, a field
+    assert set(find_maps(emails, set())) == {"by_email"}  # 30 distinct keys, each in one document of 30
+    assert find_maps(emails[:5], set()) == {}  # too few keys to tell data from names
+
+
+def test_nested_objects_flatten_three_levels_and_json_below() -> None:
+    docs = [{"_id": i, "a": {"b": {"c": i, "d": {"e": i}}}, "z": i} for i in range(10)]
+    (table,) = plan_tables(discover(docs, "thing"))
+    cols = {c.name: (c.source, c.type) for c in table.columns}
+    assert cols["a_b_c"] == ("a.b.c", "int") and cols["a_b_d"] == ("a.b.d", "json")
+    assert not any(c.startswith("a_b_d_") for c in cols)

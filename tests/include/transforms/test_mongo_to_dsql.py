@@ -170,7 +170,7 @@ def test_merge_keeps_the_winner_and_sums_the_documents() -> None:
     parked_doc = _doc(2, "parked", where=PARKED_WHERE + "x)", from_source=False, refs=(("actor", "ACTOR#nm2"),))
     merged = _merge(source_doc, parked_doc)
     assert merged == ((0, 2), "parked", PARKED_WHERE + "x)", 1, 1, "MOVIE#tt1", (("actor", "ACTOR#nm2"),),
-                      {"text": "parked"})
+                      {"text": "parked"}, ())
     assert _merge(parked_doc, source_doc) == merged
 
 

@@ -125,13 +125,15 @@ LIBRARY_ENTITIES: dict[str, Any] = {
 }
 LINEAGE = "source_doc_id text, source_version text, migration_run_id text, migrated_at timestamptz"
 LIBRARY_DDL = [
-    f"CREATE TABLE {{s}}.authors (author_id uuid PRIMARY KEY, source_id text NOT NULL, name text NOT NULL, {LINEAGE})",
-    f"CREATE TABLE {{s}}.genres (genre_id uuid PRIMARY KEY, source_id text NOT NULL, name text, {LINEAGE})",
+    f"CREATE TABLE {{s}}.authors (author_id uuid PRIMARY KEY, source_id text NOT NULL, name text NOT NULL, "
+    f"_extra json, {LINEAGE})",
+    f"CREATE TABLE {{s}}.genres (genre_id uuid PRIMARY KEY, source_id text NOT NULL, name text, _extra json, "
+    f"{LINEAGE})",
     f"CREATE TABLE {{s}}.books (book_id uuid PRIMARY KEY, source_id text NOT NULL, author_id uuid, "
-    f"title text NOT NULL, {LINEAGE})",
+    f"title text NOT NULL, _extra json, {LINEAGE})",
     f"CREATE TABLE {{s}}.book_genres (book_id uuid, genre_id uuid, {LINEAGE}, PRIMARY KEY (book_id, genre_id))",
-    f"CREATE TABLE {{s}}.book_editions (book_id uuid, position int, year int NOT NULL, isbn text, {LINEAGE}, "
-    f"PRIMARY KEY (book_id, position))",
+    f"CREATE TABLE {{s}}.book_editions (book_id uuid, position int, year int NOT NULL, isbn text, _extra json, "
+    f"{LINEAGE}, PRIMARY KEY (book_id, position))",
 ]
 
 

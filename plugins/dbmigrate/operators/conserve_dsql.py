@@ -1,0 +1,134 @@
+"""Prove that no source value was left behind: per source path, the values in the source against those found.
+
+Independent of the mapping (`transforms.conservation`): the source's documents are walked leaf by leaf, and the
+target's tables (columns, json, `_extra`, child rows) are read back and walked the same way. Of the run's window,
+a document whose `_id` a target row carries was loaded: all its values must be found in the rows of that `_id`;
+one the run quarantined has its values in the quarantine; any other was superseded (a duplicate, an older version
+of its key; the count checks prove how many). A path whose values are not all accounted for fails the run, named.
+
+Also reported, never failed: the values kept in `_extra` (fields the spec maps nowhere) and the natural keys several
+documents of the source hold (a reference to such a key links the document with the smallest `_id`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from dbmigrate import run_files, runtime
+from dbmigrate.hooks.dsql import DsqlHook
+from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
+from transforms.conservation import (
+    compare,
+    failures,
+    held_counts,
+    holders,
+    source_counts,
+    target_count_from_number,
+    target_counts,
+    target_sql,
+)
+from transforms.extjson import loads
+from transforms.source_text import collection_of
+from transforms.validation import Check
+
+
+class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
+    """Count every source value by path and find it in the target (or the quarantine): value conservation."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec = runtime.spec_for(self.spec_dag_id)
+        if self.run["dry_run"]:
+            result: dict[str, Any] = {"checks": [], "skipped": "dry run: nothing was written"}
+            context["ti"].xcom_push(key=RESULT_KEY, value=result)
+            return result
+        hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
+        loaded = {e.name: {str(r[0]) for r in hook.get_records(
+            f"SELECT source_doc_id FROM {_table(spec, e.table)}")} for e in spec.entities}
+        quarantined_ids = self._quarantined(spec)
+        by_type = {e.doc_type: e for e in spec.entities}
+        naturals = {(r.entity, r.by) for e in spec.entities for r in e.references if r.by} | {
+            (c.element_entity, c.element_by) for e in spec.entities for c in e.children if c.element_by}
+        source: dict[str, Counter] = {}
+        distinct: dict[str, Counter] = {}
+        quarantined: dict[str, Counter] = {}
+        superseded: dict[str, Counter] = {}
+        counted: dict[str, set[str]] = {e.name: set() for e in spec.entities}
+        keys: dict[tuple[str, str, str], list[str]] = {}  # natural key → the `_id`s of the documents holding it
+        for line in self._lines(spec, self._window()):
+            try:
+                doc = loads(line)
+            except (ValueError, RecursionError):
+                continue  # unreadable: quarantined whole, no values to follow
+            entity = by_type.get(spec.shape.type_of(doc, spec.entities, collection_of(line)) or "") \
+                if isinstance(doc, dict) else None
+            if entity is None or doc.get("_id") is None:
+                continue  # no entity: quarantined as such, counted by the count checks
+            doc_id = str(doc["_id"])
+            counts, once = source_counts(spec, entity.name, doc)
+            source.setdefault(entity.name, Counter()).update(counts)
+            distinct.setdefault(entity.name, Counter()).update(once)
+            if doc_id in quarantined_ids.get(entity.name, ()):
+                quarantined.setdefault(entity.name, Counter()).update(held_counts(spec, entity.name, counts, once))
+            elif doc_id in loaded[entity.name] and doc_id not in counted[entity.name]:
+                counted[entity.name].add(doc_id)
+            else:  # a duplicate or older version of its key: the count checks prove how many
+                superseded.setdefault(entity.name, Counter()).update(held_counts(spec, entity.name, counts, once))
+            for e, by in naturals:
+                if e == entity.name and isinstance(doc.get(by), str | int) and not isinstance(doc.get(by), bool):
+                    keys.setdefault((e, by, str(doc[by])), []).append(doc_id)
+        target: dict[str, Counter] = {}
+        for h in holders(spec):
+            ids = sorted(counted[h.entity])
+            if not ids:
+                continue
+            rows = hook.get_records(target_sql(spec.target_schema, h, "source_doc_id = ANY(%s)"), [ids])
+            found = (target_count_from_number(h, int(rows[0][0])) if h.kind in ("rows", "value", "distinct")
+                     else target_counts(h, (r[0] for r in rows)))
+            target.setdefault(h.entity, Counter()).update(found)
+            if h.kind == "extra":
+                kept = target.setdefault(f"{h.entity}:extra", Counter())
+                kept.update(found)
+        results = compare(spec, source, distinct, target, quarantined, superseded)
+        missing = failures(results)
+        checks = [Check(f"every source value found in the target, the quarantine or a superseded document "
+                        f"({len(results)} paths)", 0, len(missing))]
+        notes = {f"{e}: {path} kept in _extra (mapped nowhere)": {"count": n, "examples": []}
+                 for e, kept in ((k.split(":")[0], v) for k, v in target.items() if k.endswith(":extra"))
+                 for path, n in sorted(kept.items())}
+        notes.update({f"{e}.{by} {value!r}: held by {len(ids)} documents (references link the smallest _id)":
+                      {"count": len(ids), "examples": sorted(ids)[:5]}
+                      for (e, by, value), ids in sorted(keys.items()) if len(ids) > 1})
+        result = {"checks": [c.as_dict() for c in checks], "notes": notes,
+                  "conservation": [{"entity": r.entity, "path": r.path, "source": r.source, "target": r.target,
+                                    "quarantined": r.quarantined, "superseded": r.superseded,
+                                    "status": r.status} for r in results]}
+        context["ti"].xcom_push(key=RESULT_KEY, value=result)
+        for r in results:
+            self.log.info("%-8s %s.%s: source %d, target %d, quarantined %d, superseded %d", r.status, r.entity,
+                          r.path, r.source, r.target, r.quarantined, r.superseded)
+        if missing:
+            raise AirflowFailException(f"{len(missing)} source path(s) not all found: " + "; ".join(missing[:20]))
+        return {"paths": len(results)}
+
+    def _quarantined(self, spec: Any) -> dict[str, set[str]]:
+        """The `_id`s of the documents this run quarantined, per entity (the quarantine's own answer)."""
+        out: dict[str, set[str]] = {}
+        for line in run_files.quarantined_lines(self.run["quarantine_uri"], self.aws_conn_id):
+            row = json.loads(line)
+            try:
+                doc = loads(row.get("document") or "")
+            except (ValueError, RecursionError):
+                continue
+            if row.get("entity") and isinstance(doc, dict) and doc.get("_id") is not None:
+                out.setdefault(row["entity"], set()).add(str(doc["_id"]))
+        return out
+
+
+def _table(spec: Any, table: str) -> str:
+    from transforms.identifiers import quoted
+
+    return quoted(spec.target_schema, table)
