@@ -343,3 +343,47 @@ def test_nested_objects_flatten_three_levels_and_json_below() -> None:
     cols = {c.name: (c.source, c.type) for c in table.columns}
     assert cols["a_b_c"] == ("a.b.c", "int") and cols["a_b_d"] == ("a.b.d", "json")
     assert not any(c.startswith("a_b_d_") for c in cols)
+
+
+def test_a_live_database_is_discovered_collection_by_collection(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """`mongodb://host/shop`: every collection of the database (mongomock stands in for the server), one spec."""
+    import cli.discover as cli
+    import mongomock
+    import pymongo
+    from bson import json_util
+
+    from generators.shop_database import build as build_shop
+    from generators.shop_database import to_line
+    from transforms.spec import load_spec
+
+    client = mongomock.MongoClient()
+    for name, docs in build_shop().documents.items():
+        client["shop"][name].insert_many([json_util.loads(to_line(d, "canonical")) for d in docs])
+    monkeypatch.setattr(pymongo, "MongoClient", lambda *a, **k: client)
+    monkeypatch.setattr(cli, "mongo_collection", lambda uri, db, coll: client[db][coll])
+    out = tmp_path / "out"
+    assert cli.run(["mongodb://mongo.example:27017/shop", "--name", "live_shop_to_dsql", "--out", str(out)]) == 0
+    spec = load_spec(out / "include" / "specs" / "live_shop_to_dsql.yaml")
+    assert (spec.source_database, spec.collections) == ("shop", ("accounts", "customers", "orders"))
+    assert spec.source_uri == "mongodb://mongo.example:27017/shop"
+    assert {r.column: r.by for r in spec.entity("order").references} == {"customer_id": None,
+                                                                          "placed_by_customer_id": "email"}
+
+
+def test_exports_of_one_migration_must_sit_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cli.discover as cli
+
+    for folder, name in (("a", "customers"), ("b", "orders")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / f"{name}.json").write_text('{"_id": 1, "x": 1}\n')
+    with pytest.raises(SystemExit):
+        cli.run([str(tmp_path / "a" / "customers.json"), str(tmp_path / "b" / "orders.json"), "--name", "ab",
+                 "--out", str(tmp_path / "out")])
+    assert "must sit in one directory" in capsys.readouterr().err
+    (tmp_path / "b" / "customers.json").write_text('{"_id": 1, "x": 1}\n')
+    (tmp_path / "b" / "notes.json").write_text('{"_id": 1}\n')
+    with pytest.raises(SystemExit):  # the run would refuse the stray export: refused now, not at run time
+        cli.run([str(tmp_path / "b" / "customers.json"), str(tmp_path / "b" / "orders.json"), "--name", "ab",
+                 "--out", str(tmp_path / "out")])
+    assert "which is no collection of the spec" in capsys.readouterr().err
