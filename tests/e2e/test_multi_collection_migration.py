@@ -44,6 +44,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]
     assert discover([str(source / f"{c}.json") for c in ("customers", "accounts", "orders")]
                     + ["--name", DAG_ID, "--out", str(out), "--sample", "1000"]) == 0
     truth = write(source, late_field=True)  # a field discovery never saw: `orders.gift_note`
+    # an order exported twice, edited in between: one `_id`, the greater text (its new field first) wins
+    orders = source / "orders.json"
+    first = json.loads(orders.read_text().splitlines()[0])
+    edited = {"_id": first.pop("_id"), "zz_note": "re-exported", **first}
+    orders.write_text(orders.read_text() + json.dumps(edited, separators=(",", ":")) + "\n")
     include = tmp / "include"
     shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(out / "include", include, dirs_exist_ok=True)
@@ -91,6 +96,8 @@ def test_the_run_passes_and_proves_every_value_arrived(shop: dict[str, Any]) -> 
     assert paths[("customer", "tiers.*.benefits[]")]["target"] > 0
     assert paths[("order", "gift_note")]["target"] == shop["truth"]["late_fields"]
     assert paths[("customer", "accounts[]")]["target"] == shop["truth"]["account_links"]
+    assert report["entities"]["order"]["duplicates"] == 1
+    assert (paths[("order", "zz_note")]["target"], paths[("order", "status")]["superseded"]) == (1, 1)
 
 
 def test_the_note_names_the_duplicated_key_the_dangling_reference_and_the_new_field(shop: dict[str, Any]) -> None:

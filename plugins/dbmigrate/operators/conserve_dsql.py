@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -58,22 +59,25 @@ class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
         superseded: dict[str, Counter] = {}
         counted: dict[str, set[str]] = {e.name: set() for e in spec.entities}
         keys: dict[tuple[str, str, str], list[str]] = {}  # natural key → the `_id`s of the documents holding it
-        for line in self._lines(spec, self._window()):
-            try:
-                doc = loads(line)
-            except (ValueError, RecursionError):
-                continue  # unreadable: quarantined whole, no values to follow
-            entity = by_type.get(spec.shape.type_of(doc, spec.entities, collection_of(line)) or "") \
-                if isinstance(doc, dict) else None
-            if entity is None or doc.get("_id") is None:
-                continue  # no entity: quarantined as such, counted by the count checks
+        # one `_id` twice (a re-exported document): the job keeps the greater text, so the values to find are its
+        repeated = _repeated(_documents(self._lines(spec, self._window()), spec, by_type))
+        ties: dict[tuple[str, str], tuple[str, Counter]] = {}
+        for line, entity, doc in _documents(self._lines(spec, self._window()), spec, by_type):
             doc_id = str(doc["_id"])
             counts, once = source_counts(spec, entity.name, doc)
             source.setdefault(entity.name, Counter()).update(counts)
             distinct.setdefault(entity.name, Counter()).update(once)
             if doc_id in quarantined_ids.get(entity.name, ()):
                 quarantined.setdefault(entity.name, Counter()).update(held_counts(spec, entity.name, counts, once))
-            elif doc_id in loaded[entity.name] and doc_id not in counted[entity.name]:
+            elif doc_id in loaded[entity.name] and (entity.name, doc_id) in repeated:
+                counted[entity.name].add(doc_id)
+                held = ties.get((entity.name, doc_id))
+                mine = (str(line), held_counts(spec, entity.name, counts, once))
+                loser = min(held, mine, key=lambda t: t[0]) if held else None
+                ties[(entity.name, doc_id)] = max(held, mine, key=lambda t: t[0]) if held else mine
+                if loser is not None:
+                    superseded.setdefault(entity.name, Counter()).update(loser[1])
+            elif doc_id in loaded[entity.name]:
                 counted[entity.name].add(doc_id)
             else:  # a duplicate or older version of its key: the count checks prove how many
                 superseded.setdefault(entity.name, Counter()).update(held_counts(spec, entity.name, counts, once))
@@ -126,6 +130,30 @@ class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
             if row.get("entity") and isinstance(doc, dict) and doc.get("_id") is not None:
                 out.setdefault(row["entity"], set()).add(str(doc["_id"]))
         return out
+
+
+def _documents(lines: Iterable[str], spec: Any, by_type: dict[str, Any]) -> Iterator[tuple[str, Any, dict]]:
+    """(text, entity, decoded document) of each readable document of an entity with an `_id`; the others are
+    quarantined whole (or counted by the count checks), with no values to follow."""
+    for line in lines:
+        try:
+            doc = loads(line)
+        except (ValueError, RecursionError):
+            continue
+        entity = by_type.get(spec.shape.type_of(doc, spec.entities, collection_of(line)) or "") \
+            if isinstance(doc, dict) else None
+        if entity is not None and doc.get("_id") is not None:
+            yield line, entity, doc
+
+
+def _repeated(documents: Iterable[tuple[str, Any, dict]]) -> set[tuple[str, str]]:
+    """(entity, `_id`) held by more than one document."""
+    seen: set[tuple[str, str]] = set()
+    twice: set[tuple[str, str]] = set()
+    for _, entity, doc in documents:
+        key = (entity.name, str(doc["_id"]))
+        (twice if key in seen else seen).add(key)
+    return twice
 
 
 def _table(spec: Any, table: str) -> str:

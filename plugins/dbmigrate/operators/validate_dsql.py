@@ -285,7 +285,7 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
         for line in self._lines(spec, window) if size else ():
             m = mapper.map_line(line)
             if isinstance(m, Mapped):
-                sample.offer(f"{m.entity}|{m.key}", m.order, m)
+                sample.offer(f"{m.entity}|{m.key}", (m.order, str(line)), m)  # ties: the greater text, as the job
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
         mismatches, compared, orphans, superseded = [], 0, 0, 0
         for m in sample.values():
