@@ -116,7 +116,7 @@ def env_vars(state: dict) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg://postgres:{quote(pg_pw, safe='')}"
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres:{quote(pg_pw, safe='')}"
                                                f"@127.0.0.1:{pg_port}/{AIRFLOW_DB}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_DSQL_DEFAULT": json.dumps(dsql_conn),

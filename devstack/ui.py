@@ -101,8 +101,9 @@ def passwords_file(instance: Instance = USER_UI) -> Path:
 
 
 def metadata_uri(state: dict, database: str) -> str:
-    """SQLAlchemy's URI of a metadata database on the stack's PostgreSQL."""
-    return (f"postgresql+psycopg://postgres:{quote(state['pg_password'], safe='')}@127.0.0.1:{state['pg_port']}"
+    """SQLAlchemy's URI of a metadata database on the stack's PostgreSQL, through psycopg2: the driver Airflow
+    tests with (through psycopg 3, `get_dag_dependencies` binds its JSON path as varchar and the asset page 500s)."""
+    return (f"postgresql+psycopg2://postgres:{quote(state['pg_password'], safe='')}@127.0.0.1:{state['pg_port']}"
             f"/{database}")
 
 

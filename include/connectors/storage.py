@@ -6,6 +6,7 @@ same way. Large outputs (quarantined documents) are written by Spark itself, not
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,13 +39,28 @@ def read_text(uri: str, *, client: Any = None) -> str:
 
 
 def write_text(uri: str, text: str, *, client: Any = None) -> None:
+    """Write `text` at `uri`; a local file owner-only (0600, its new folders 0700): reports and job reports
+    name sources, targets and rejected values."""
     path = local_path(uri)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file that existed keeps its mode otherwise
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         return
     client, bucket, key = _s3(uri, client)
     client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+
+
+def restrict(uri: str) -> None:
+    """Make a local folder written by Spark (the quarantine: rejected documents as they were) owner-only: the
+    folder 0700, every file in it 0600. S3 objects are private by the bucket's policy."""
+    path = local_path(uri)
+    if path is None or not path.exists():
+        return
+    for p in [path, *path.rglob("*")]:
+        p.chmod(0o700 if p.is_dir() else 0o600)
 
 
 def read_secret(path: str) -> str:

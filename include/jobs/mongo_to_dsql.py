@@ -25,7 +25,7 @@ from connectors.dsql_writer import TableWrite, upsert_tables
 from connectors.load_log import record_load
 from connectors.pending import has_table, park, read_parked, release
 from connectors.progress import PhaseTimer, Progress
-from connectors.storage import read_secret, read_text, write_text
+from connectors.storage import read_secret, read_text, restrict, write_text
 from transforms.adjacency import (
     REJECT_REASONS,
     VERSION_COLUMN,
@@ -218,6 +218,7 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     rejects_df = (result.rejects.toDF(schema) if sum(result.reasons.values())
                   else spark.createDataFrame([], schema))
     rejects_df.coalesce(1).write.mode("overwrite").json(quarantine)
+    restrict(quarantine)  # rejected documents as they were: owner-only
     phases.end("write quarantine")
 
     written: dict[str, int] = {}

@@ -32,6 +32,23 @@ def quoted(*parts: str) -> str:
     return ".".join(f'"{check_identifier(p)}"' for p in parts)
 
 
+# The catalogs' own schemas: PostgreSQL's and SQL Server's system schemas and fixed database roles. A migration
+# never reads them: a run naming one is refused before it takes a lock, ensures a table or starts a job.
+SYSTEM_SCHEMAS = frozenset({
+    "pg_catalog", "information_schema", "pg_toast", "sys", "guest", "db_owner", "db_accessadmin",
+    "db_securityadmin", "db_ddladmin", "db_backupoperator", "db_datareader", "db_datawriter", "db_denydatareader",
+    "db_denydatawriter"})
+
+
+def check_user_schema(name: str) -> str:
+    """`name` (`check_identifier`) unless it is a system schema (`SYSTEM_SCHEMAS`, `pg_temp_*`, `pg_toast_*`)."""
+    check_identifier(name)
+    low = name.lower()
+    if low in SYSTEM_SCHEMAS or low.startswith(("pg_temp", "pg_toast")):
+        raise ValueError(f"{name!r} is a system schema: a migration reads the tables of a user schema")
+    return name
+
+
 def pick_schema(requested: str, found: Iterable[str]) -> str:
     """The catalog's spelling of `requested`, from the names `SCHEMA_LOOKUP_SQL` found.
 

@@ -95,16 +95,18 @@ PRESET_INTERVALS: dict[str, tuple[str, Any]] = {
 
 def timetable(schedule: str | None) -> Any:
     """The spec's schedule as a timetable with real data intervals, in UTC. A preset triggers at the end of each
-    period with that period as its data interval and, without a `start_date`, waits for the next period when
-    the DAG is unpaused (`run_immediately=False`): unpausing never starts a load by itself. Any other cron: each
+    period with that period as its data interval, and unpausing the DAG never starts a load by itself: the next
+    run is the end of the current period (`dbmigrate.timetables.NextPeriodTimetable`). Any other cron: each
     run's interval reaches back to the cron's previous time (`CronDataIntervalTimetable`)."""
     if schedule is None:
         return None
-    from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
+    from airflow.sdk import CronDataIntervalTimetable
+
+    from dbmigrate.timetables import NextPeriodTimetable
 
     if schedule in PRESET_INTERVALS:
         cron, interval = PRESET_INTERVALS[schedule]
-        return CronTriggerTimetable(cron, timezone="UTC", interval=interval, run_immediately=False)
+        return NextPeriodTimetable(cron, timezone="UTC", interval=interval, run_immediately=False)
     return CronDataIntervalTimetable(schedule, timezone="UTC")
 
 

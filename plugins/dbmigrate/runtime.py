@@ -9,7 +9,7 @@ it needs from that task's output (XComArgs) and never derives it again, so all t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dbmigrate import paths
@@ -20,6 +20,19 @@ PROFILES = ("aws", "local")
 
 class RunInputError(ValueError):
     """A param or spec value this run cannot use; retrying does not help."""
+
+
+def check_conf_keys(conf: Mapping[str, Any], known: Iterable[str]) -> None:
+    """Refuse a run whose conf names a key the DAG has no param for (`{"dryrun": true}` would otherwise be
+    ignored and the run write the target), naming the key and the nearest known one."""
+    import difflib
+
+    known = sorted(known)
+    unknown = sorted(set(conf) - set(known))
+    if unknown:
+        hints = [f"{k!r}" + (f" (did you mean {near[0]!r}?)" if (near := difflib.get_close_matches(k, known, 1, 0.6))
+                             else "") for k in unknown]
+        raise RunInputError(f"unknown conf key(s) {', '.join(hints)}: this DAG's params are {known}")
 
 
 def compute_profile() -> str:
@@ -124,12 +137,12 @@ def resolve_mongo_to_dsql(spec: Any, params: Mapping[str, Any], run_id: str, pro
 
 def requested_schema(spec: Any, params: Mapping[str, Any], profile: str) -> str:
     """The source schema a relational run names: the `source_schema` param, else the profile's spec default."""
-    from transforms.identifiers import check_identifier
+    from transforms.identifiers import check_user_schema
 
     schema = _text(params, "source_schema") or (spec.local_source_schema if profile == "local"
                                                 else spec.source_schema)
     try:
-        return check_identifier(schema)
+        return check_user_schema(schema)
     except ValueError as err:
         raise RunInputError(f"source_schema: {err}") from None
 

@@ -75,8 +75,18 @@ def _strictly_inside(root: str, directory: str) -> bool:
     return path is not None and _inside(root, directory) and path.resolve() != Path(directory).resolve()
 
 
+# The folders a run's own tasks make (`dbmigrate.operators.spark_job`: a job's password files, staged spec and
+# bundle): never a source, whatever the roots say (the system temp folder is a root on the embedded stack).
+JOB_DIR, STAGE_DIR = "dbmigrate-job-", "dbmigrate-stage-"
+JOB_DIR_PREFIXES = (JOB_DIR, STAGE_DIR)
+
+
 def check_confined(uri: str, roots: list[str]) -> None:
-    """Raise `SourceOutsideRoots` unless `uri` lies inside one of `roots`."""
+    """Raise `SourceOutsideRoots` unless `uri` lies inside one of `roots` and in no folder of a run's own."""
+    path = _local(uri)
+    if path is not None and any(part.startswith(JOB_DIR_PREFIXES) for part in path.resolve().parts):
+        raise SourceOutsideRoots(f"source {uri} lies in a folder a migration job keeps its own files in (password "
+                                 "files, staging): never a source")
     if urlparse(uri).scheme == "s3" and any(seg in (".", "..") for seg in urlparse(uri).path.split("/")):
         raise SourceOutsideRoots(f"source {uri} has a `.` or `..` segment: S3 keys are never normalised, "
                                  "name the object itself")

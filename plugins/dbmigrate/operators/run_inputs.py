@@ -33,6 +33,8 @@ class ResolveRunOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         dag_run = context.get("dag_run")
         try:
+            # the DAG's declared params (the context's params have the conf merged in, unknown keys too)
+            runtime.check_conf_keys(getattr(dag_run, "conf", None) or {}, (context.get("dag") or self.dag).params)
             run = resolve(self.spec_dag_id, context.get("params") or {}, context["run_id"],
                           run_type=getattr(dag_run, "run_type", None),
                           data_interval=(context.get("data_interval_start"), context.get("data_interval_end")))

@@ -22,6 +22,7 @@ from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.job_bundle import build_bundle, emr_step, spark_submit_args
 from dbmigrate.local_sources import mongo_packages, sqlserver_source_args
 from dbmigrate.paths import job_script
+from dbmigrate.source_roots import JOB_DIR, STAGE_DIR
 
 # The job argument that names the file a local job reads a database password from (`LocalSparkSubmitOperator`).
 TARGET_PASSWORD_ARG = "--target-password-file"
@@ -35,7 +36,7 @@ def stage_job_files(spec: Any, staging_prefix: str, script: str, aws_conn_id: st
     Returns their S3 URIs, keyed `py_files`, `script`, `spec`. The bundle is built in a temporary directory
     removed before returning, success or failure: the S3 copies are what every later task runs.
     """
-    local_dir = Path(tempfile.mkdtemp(prefix="dbmigrate-stage-"))
+    local_dir = Path(tempfile.mkdtemp(prefix=STAGE_DIR))
     try:
         files = {"py_files": build_bundle(local_dir), "script": job_script(script), "spec": spec.path}
         s3 = S3Hook(aws_conn_id=aws_conn_id)
@@ -232,7 +233,7 @@ class LocalSparkSubmitOperator(BaseOperator):
         return args
 
     def execute(self, context: Any) -> None:
-        workdir = Path(tempfile.mkdtemp(prefix="dbmigrate-job-"))  # mode 0700
+        workdir = Path(tempfile.mkdtemp(prefix=JOB_DIR))  # mode 0700
         try:
             local = self._fetch(workdir)
             job_args = [local.get(a, a) for a in self.job["job_args"]] + self._secret_args(workdir)

@@ -119,3 +119,34 @@ def test_which_records_a_run_loads() -> None:
         "start": day[0], "end": day[1], "source": "data_interval", "field": "transaction_date_time",
         "table": "ticket_purchase_hist"}
     assert runtime.run_window(dms, {}, "manual", day)["source"] == "full"
+
+
+@pytest.fixture(scope="module")
+def resolve_task() -> Callable[[str], object]:
+    from dbmigrate.dag_factory import build_dags
+    from tests.fixtures import SPEC_DIR
+
+    dags = build_dags(SPEC_DIR)
+    return lambda dag_id: (dags[dag_id], dags[dag_id].task_dict["prepare.resolve_run"])
+
+
+@pytest.mark.parametrize(("dag_id", "conf", "message"), [
+    (MOVIE, {"dryrun": True}, r"unknown conf key\(s\) 'dryrun' \(did you mean 'dry_run'\?\)"),
+    (DMS, {"source_schema": "pg_catalog"}, "'pg_catalog' is a system schema"),
+    (DMS, {"source_schema": "INFORMATION_SCHEMA"}, "is a system schema"),
+    (DMS, {"source_schema": "sys"}, "is a system schema"),
+])
+def test_the_first_task_refuses_what_must_not_run(monkeypatch: pytest.MonkeyPatch, resolve_task: Callable,
+                                                 dag_id: str, conf: dict, message: str) -> None:
+    """Before any lock, table or job: the run fails in `prepare.resolve_run`, naming what is wrong."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    dag, task = resolve_task(dag_id)
+    params = {**{k: dag.params[k] for k in dag.params}, **conf}
+    context = {"dag": dag, "dag_run": SimpleNamespace(conf=conf, run_type="manual"), "params": params,
+               "run_id": RUN_ID, "data_interval_start": None, "data_interval_end": None}
+    with pytest.raises(AirflowFailException, match=message):
+        task.execute(context)

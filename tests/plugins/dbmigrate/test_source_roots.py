@@ -118,3 +118,23 @@ def test_the_stack_state_and_airflow_home_are_never_sources_even_under_an_allowe
     source_roots.check_confined(f"file://{tmp_path / 'export.json'}", roots)
     with pytest.raises(source_roots.SourceOutsideRoots):  # naming the stack itself as a root does not open it
         source_roots.check_confined(f"file://{stack / 'state.json'}", [str(stack)])
+
+
+def test_a_jobs_own_files_are_never_a_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The password file a running job keeps in its temp folder: refused even though the temp folder is a root
+    on the embedded stack (a dry run takes no lock, and would read it as its source)."""
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    workdir = Path(tempfile.mkdtemp(prefix=source_roots.JOB_DIR))  # as the local Spark job makes it
+    try:
+        secret = workdir / "target.password"
+        secret.write_text("s3cret\n")
+        roots = source_roots.configured_roots(runtime.spec_for(MOVIE), "local")
+        assert any(Path(tempfile.gettempdir()).resolve() == Path(r).resolve() for r in roots if r.startswith("/"))
+        with pytest.raises(SourceOutsideRoots, match="a folder a migration job keeps its own files in"):
+            check_confined(secret.as_uri(), roots)
+        op = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, source_uri=str(secret))
+        with pytest.raises(AirflowFailException, match="never a source"):
+            op.execute({})
+    finally:
+        secret.unlink()
+        workdir.rmdir()
