@@ -299,6 +299,9 @@ def render_note(report: dict[str, Any]) -> str:
     rejects = {r: n for r, n in report["rejects"].items() if n}
     if rejects:
         items.append("- rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))
+    parked = (report.get("pending") or {}).get("parked")
+    if parked:  # counted as orphan_reference above, but not lost: every later run retries them
+        items.append(f"- parked: {parked} link(s) wait for their other end; every later run retries them")
     items += [f"- failed: {c['entity'] or 'all'} {c['name']}" for c in failed[:5]]
     items += [f"- not run: {v}" for v in report.get("not_run", [])[:3]]
     items += [f"- note: {name} {n['count']}" for name, n in (report.get("notes") or {}).items()]

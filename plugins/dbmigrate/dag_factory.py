@@ -60,7 +60,7 @@ def _dag(spec: Any, profile: str, params: dict[str, Param]) -> DAG:
                    "an offset is given.")
     return DAG(
         dag_id=spec.dag_id,
-        description=spec.description.splitlines()[0] if spec.description else None,
+        description=" ".join(spec.description.split()) or None,  # whole: a folded YAML block is one sentence
         doc_md=dag_doc_md(spec, profile),
         schedule=timetable(inc.schedule),
         start_date=inc.start_date,

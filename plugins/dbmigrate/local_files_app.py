@@ -3,7 +3,9 @@
 On AWS those links lead to the S3 console. On the embedded stack reports and quarantine are local files,
 which a browser will not open from an http page, so the API server mounts this read-only app at
 `/dbmigrate` (see `dbmigrate.plugin`). It serves only under `LOCAL_REPORTS_DIR` and the local
-`DBMIGRATE_QUARANTINE_URI`, and only when the compute profile is `local`; everything else is a 404.
+`DBMIGRATE_QUARANTINE_URI`, and only when the compute profile is `local`; everything else is a 404. Like every
+other route of the API server it needs a signed-in user (Airflow's JWT, the UI's cookie or a bearer token). A
+quarantine is served as one `.jsonl` file, empty when the run rejected nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, Response
 
 URL_PREFIX = "/dbmigrate"
@@ -47,13 +50,20 @@ def url_path(uri: str) -> str | None:
     return None
 
 
-@app.get("/{root}/{path:path}")
+@app.get("/{root}/{path:path}", dependencies=[Depends(get_user)])
 def read(root: str, path: str) -> Response:
     base = roots().get(root)
     target = (base / path).resolve() if base is not None else None
-    if target is None or not target.is_relative_to(base) or not target.exists():
+    if target is None or not target.is_relative_to(base) or target == base:
         raise HTTPException(status_code=404)
-    if target.is_dir():  # a quarantine: Spark's JSON-lines part files, concatenated
-        parts = sorted(target.glob("part-*"))
-        return Response(b"".join(p.read_bytes() for p in parts), media_type="application/x-ndjson")
+    if root == "quarantine" and (target.is_dir() or not target.exists()):
+        # a run's quarantine: Spark's JSON-lines part files and the jobs' .jsonl files, as one file; a run that
+        # rejected nothing may have written no folder at all: an empty quarantine, not a missing page
+        parts = sorted(p for p in target.rglob("*") if p.is_file() and (p.name.startswith("part-")
+                                                                         or p.suffix == ".jsonl"))
+        name = "-".join(target.relative_to(base).parts) or "quarantine"
+        return Response(b"".join(p.read_bytes() for p in parts), media_type="application/x-ndjson",
+                        headers={"Content-Disposition": f'inline; filename="{name}.jsonl"'})
+    if not target.exists() or target.is_dir():
+        raise HTTPException(status_code=404)
     return FileResponse(target, media_type="application/json" if target.suffix == ".json" else None)

@@ -261,3 +261,13 @@ def test_the_broken_spec_dag_fails_at_once_with_the_error() -> None:
     assert task.retries == 0
     with pytest.raises(AirflowFailException, match="retries: must be a whole number"):
         task.python_callable(*task.op_args)
+
+
+def test_the_dag_description_is_the_specs_whole() -> None:
+    """A folded YAML block is one description: the DAG list shows it whole, not its first line."""
+    from dbmigrate.dag_factory import build_dags
+    from transforms.spec import load_spec
+
+    spec = load_spec(ROOT / "include" / "specs" / "movie_collection_to_dsql.yaml")
+    dag = build_dags(ROOT / "include" / "specs")["movie_collection_to_dsql"]
+    assert dag.description == " ".join(spec.description.split()) and dag.description.endswith("prove the result.")

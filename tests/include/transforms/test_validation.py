@@ -82,3 +82,17 @@ def test_a_table_that_does_not_reconcile_in_full_fails_the_report_and_shows_its_
     assert "| actors | k9 | changed | title | t9 | X |" in text
     assert "1 keys differ in full reconciliation" in render_note(failed)
     assert "all 50 rows reconciled in full" in render_note(passed)
+
+
+def test_the_note_says_parked_links_wait_and_the_report_prints_conservation() -> None:
+    args = {"dag_id": "d", "run_id": "r", "entities": {"movie_actor": {"source": 5, "target": 3, "rejected": 2}},
+            "rejects": {"orphan_reference": 2}, "checks": [], "sample": {}}
+    note = render_note(build_report(**args, pending={"retried": 0, "parked": 2, "released": 0}))
+    assert "- parked: 2 link(s) wait for their other end; every later run retries them" in note
+    assert "parked" not in render_note(build_report(**args))
+    rows = [{"entity": "movie", "path": "title", "source": 3, "target": 3, "quarantined": 0, "superseded": 0,
+             "status": "ok"},
+            {"entity": "movie", "path": "tiers.*.tier", "source": 2, "target": 0, "quarantined": 0,
+             "superseded": 0, "status": "MISSING"}]
+    text = render_markdown(build_report(**args, conservation=rows))
+    assert "1/2 paths found" in text and text.index("tiers.*.tier") < text.index("| movie | `title`")

@@ -180,11 +180,22 @@ class TestLocalFilesApp:
         monkeypatch.setenv("LOCAL_REPORTS_DIR", str(reports))
         monkeypatch.setenv("DBMIGRATE_QUARANTINE_URI", f"file://{quarantine}")
         monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:9999")
+        from airflow.api_fastapi.core_api.security import get_user
+
+        assert TestClient(app).get("/reports/d/r/report.json").status_code == 401  # no login: nothing
+        monkeypatch.setitem(app.dependency_overrides, get_user, lambda: "admin")  # a signed-in user
         return TestClient(app)
 
     def test_serves_reports_and_quarantine(self, client: Any, tmp_path: Path) -> None:
         assert client.get("/reports/d/r/report.json").json() == {"status": "passed"}
-        assert client.get("/quarantine/d/r").text == '{"reason": "bad_type"}\n'
+        served = client.get("/quarantine/d/r")
+        assert served.text == '{"reason": "bad_type"}\n' and 'filename="d-r.jsonl"' in served.headers[
+            "content-disposition"]
+        (tmp_path / "quarantine" / "d" / "items" / "ticket_sales").mkdir(parents=True)  # the Glue jobs' layout
+        (tmp_path / "quarantine" / "d" / "items" / "ticket_sales" / "bad_type.jsonl").write_text('{"id": 1}\n')
+        assert client.get("/quarantine/d/items").text == '{"id": 1}\n'
+        nothing = client.get("/quarantine/d/clean-run")  # rejected nothing, wrote no folder: an empty quarantine
+        assert (nothing.status_code, nothing.text) == (200, "")
         assert console_url(str(tmp_path / "reports/d/r/report.json")) == \
             "http://127.0.0.1:9999/dbmigrate/reports/d/r/report.json"
 
