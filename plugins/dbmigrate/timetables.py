@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.sdk import timezone
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
 from airflow.timetables.trigger import CronTriggerTimetable
-from airflow.utils import timezone
 
 
 class NextPeriodTimetable(CronTriggerTimetable):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from airflow.sdk import timezone
 from airflow.timetables.base import DataInterval, TimeRestriction
-from airflow.utils import timezone
 
 from dbmigrate.dag_factory import build_dags
 from dbmigrate.timetables import NextPeriodTimetable
