@@ -97,17 +97,16 @@ def timetable(schedule: str | None) -> Any:
     """The spec's schedule as a timetable with real data intervals, in UTC. A preset triggers at the end of each
     period with that period as its data interval, and unpausing the DAG never starts a load by itself: the next
     run is the end of the current period (`dbmigrate.timetables.NextPeriodTimetable`). Any other cron: each
-    run's interval reaches back to the cron's previous time (`CronDataIntervalTimetable`)."""
+    run's interval reaches back to the cron's previous time, and unpausing waits for the current one to end
+    (`dbmigrate.timetables.NextPeriodCronTimetable`)."""
     if schedule is None:
         return None
-    from airflow.sdk import CronDataIntervalTimetable
-
-    from dbmigrate.timetables import NextPeriodTimetable
+    from dbmigrate.timetables import NextPeriodCronTimetable, NextPeriodTimetable
 
     if schedule in PRESET_INTERVALS:
         cron, interval = PRESET_INTERVALS[schedule]
         return NextPeriodTimetable(cron, timezone="UTC", interval=interval, run_immediately=False)
-    return CronDataIntervalTimetable(schedule, timezone="UTC")
+    return NextPeriodCronTimetable(schedule, timezone="UTC")
 
 
 def _report_and_publish(spec: Any, resolve: Any, counts: Any, sample: Any, checks: list[Any],

@@ -7,11 +7,11 @@ from airflow.plugins_manager import AirflowPlugin
 
 from dbmigrate import run_notes
 from dbmigrate.local_files_app import URL_PREFIX, app
-from dbmigrate.timetables import NextPeriodTimetable
+from dbmigrate.timetables import NextPeriodCronTimetable, NextPeriodTimetable
 
 
 class DbMigratePlugin(AirflowPlugin):
     name = "dbmigrate"
     listeners = [run_notes]
-    timetables = [NextPeriodTimetable]
+    timetables = [NextPeriodTimetable, NextPeriodCronTimetable]
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "dbmigrate run files"}]

@@ -1,4 +1,4 @@
-"""The migration DAGs' schedule: a cron trigger that never starts a load nobody asked for.
+"""The migration DAGs' schedules: cron timetables that never start a load nobody asked for.
 
 Airflow's `CronTriggerTimetable` without catchup schedules the most recent period at once when a DAG is unpaused
 (its `run_immediately` only governs a DAG's very first run, and the latest period is always a candidate): an
@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.sdk import timezone
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
+from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow.timetables.trigger import CronTriggerTimetable
 
 
@@ -35,3 +36,12 @@ class NextPeriodTimetable(CronTriggerTimetable):
         if restriction.latest is not None and restriction.latest < after:
             return None
         return DagRunInfo.interval(timezone.coerce_datetime(after - self._interval), after)
+
+
+class NextPeriodCronTimetable(CronDataIntervalTimetable):
+    """`CronDataIntervalTimetable` (a spec's five-field cron) whose first run without catchup, and whose first run
+    after a pause, is the period now is in, run at its end, never the last complete one at once."""
+
+    def _skip_to_latest(self, earliest: Any) -> Any:
+        current = self._align_to_prev(timezone.coerce_datetime(timezone.utcnow()))  # ends after now
+        return current if earliest is None else max(current, self._align_to_next(earliest))

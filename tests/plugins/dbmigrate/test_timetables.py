@@ -8,7 +8,7 @@ from airflow.sdk import timezone
 from airflow.timetables.base import DataInterval, TimeRestriction
 
 from dbmigrate.dag_factory import build_dags
-from dbmigrate.timetables import NextPeriodTimetable
+from dbmigrate.timetables import NextPeriodCronTimetable, NextPeriodTimetable
 from tests.fixtures import SPEC_DIR
 
 DAILY = NextPeriodTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1))
@@ -53,3 +53,16 @@ def test_the_daily_spec_gets_it_and_it_serializes() -> None:
     assert isinstance(dag.timetable, NextPeriodTimetable)
     again = NextPeriodTimetable.deserialize(dag.timetable.serialize())
     assert isinstance(again, NextPeriodTimetable) and again.serialize() == dag.timetable.serialize()
+
+
+def test_a_spec_cron_waits_too_and_then_follows_its_last_run() -> None:
+    """A five-field cron (`CronDataIntervalTimetable`): Airflow would plan the last complete six hours at once."""
+    every_6h = NextPeriodCronTimetable("0 */6 * * *", timezone="UTC")
+    now = timezone.coerce_datetime(timezone.utcnow())
+    first = every_6h.next_dagrun_info(last_automated_data_interval=None, restriction=NO_CATCHUP)
+    assert first is not None and first.data_interval.start <= now < first.data_interval.end
+    after_pause = every_6h.next_dagrun_info(last_automated_data_interval=DataInterval(
+        _midnight(-5), _midnight(-5) + timedelta(hours=6)), restriction=NO_CATCHUP)
+    assert after_pause is not None and after_pause.data_interval == first.data_interval
+    following = every_6h.next_dagrun_info(last_automated_data_interval=first.data_interval, restriction=NO_CATCHUP)
+    assert following is not None and following.data_interval.start == first.data_interval.end
