@@ -30,7 +30,8 @@ from urllib.parse import urlparse
 import yaml
 
 from connectors.documents import SourceLayoutError, collection_sources, is_mongo, iter_lines
-from transforms.discovery import discover, discover_collections
+from transforms.discovery import discover
+from transforms.discovery_collections import discover_collections, singular
 from transforms.discovery_render import ddl_files, plan_tables, report_markdown, spec_entities, spec_gap
 from transforms.extjson import loads
 from transforms.spec import SpecError, load_spec
@@ -204,9 +205,7 @@ def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> i
         source = location
     else:
         (name, source, _), = items
-        stem = name
-        findings = discover(samples[name], single_type=stem[:-1] if stem.endswith("s") and len(stem) > 3
-                            else stem or "document")
+        findings = discover(samples[name], single_type=singular(name) or "document")
     if bad:
         findings.anomalies.append(f"{bad:,} unreadable document(s) in the source (not sampled)")
     tables = plan_tables(findings)

@@ -31,11 +31,11 @@ from transforms.adjacency import (
     VERSION_COLUMN,
     WINDOW_REJECT_REASONS,
     DocumentMapper,
-    natural_index,
     target_columns,
 )
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, objectid_at
 from transforms.mongo_to_dsql import classify, entity_counts
+from transforms.natural_keys import held_by, natural_index
 from transforms.source_text import CollectionText
 from transforms.spec import EntitySpec, MongoToDsqlSpec, parse_spec
 
@@ -191,7 +191,9 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     duplicated_keys: dict[tuple[str, str, str], int] = {}
     if mapper.natural_targets:  # references by natural key: which row holds each key, from the whole source
         progress.set_phase("index natural keys")
-        index, duplicated_keys = natural_index(docs.flatMap(lambda d: mapper.natural_keys(d[0])).collect())
+        # merged on the executors: one entry per key reaches the driver, which broadcasts the index with the mapper
+        claims = docs.flatMap(lambda d: mapper.natural_keys(d[0])).mapValues(lambda v: (v, 1)).reduceByKey(held_by)
+        index, duplicated_keys = natural_index(claims.collect(), held=True)
         mapper = mapper.with_natural(index)
         phases.end("index natural keys")
     # documents parked by earlier runs (their ends were missing) are retried with this run's

@@ -10,8 +10,9 @@ What it looks for, each finding with the share of documents that supports it:
   columns when they hold scalars), arrays of scalars (a `json` column) and arrays of objects (a child table);
 - maps keyed by data: an object whose keys are ids (or many distinct keys, each rare) and whose values are
   objects: a child table keyed by (parent, key), not one rare field per key;
-- several collections (`discover_collections`): one entity each, and references between them by `_id` or by a
-  natural key (a field whose values are, nearly all, values of another collection's nearly unique field).
+- several collections (`transforms.discovery_collections`): one entity each, and references between them by
+  `_id` or by a natural key (a field whose values are, nearly all, values of another collection's nearly unique
+  field).
 
 Pure Python over decoded documents (`transforms.extjson.loads`): no I/O, no Airflow, no Spark.
 """
@@ -332,7 +333,7 @@ def discover(documents: Iterable[Mapping[str, Any]], single_type: str = "documen
     skip = {f for f in (disc.field if disc else None, *keys) if f}
     groups: dict[str, Group] = {}
     for name, members in sorted(by_group.items()):
-        g = _group(_entity_name(name), name if disc else None, members, skip, choices)
+        g = entity_group(entity_name(name), name if disc else None, members, skip, choices)
         g.keys = {k: _pattern(k, members) for k in keys}
         groups[g.name] = g
     relationships = _relationships(groups, keys)
@@ -340,12 +341,12 @@ def discover(documents: Iterable[Mapping[str, Any]], single_type: str = "documen
         choices.append((f"`{rel.group}` is a relationship", f"its keys name a {rel.pk_entity} and a {rel.sk_entity} "
                         f"({rel.documents} documents): a junction table keyed by both"))
     anomalies += _orphans(relationships, groups, keys, by_group, disc)
-    references = [] if keys else find_references({_entity_name(k): v for k, v in by_group.items()})
-    _explain(references, choices, anomalies)
+    references = [] if keys else find_references({entity_name(k): v for k, v in by_group.items()})
+    explain_references(references, choices, anomalies)
     return Findings(len(docs), disc, keys, groups, relationships, references, anomalies, choices)
 
 
-def _group(name: str, type_value: str | None, members: list[Mapping[str, Any]], skip: set[str],
+def entity_group(name: str, type_value: str | None, members: list[Mapping[str, Any]], skip: set[str],
            choices: list[tuple[str, str]]) -> Group:
     """The group of one entity's documents, its maps keyed by data found first."""
     maps = find_maps(members, skip)
@@ -357,44 +358,7 @@ def _group(name: str, type_value: str | None, members: list[Mapping[str, Any]], 
     return g
 
 
-def singular(collection: str) -> str:
-    """The entity a collection holds (`customers` → `customer`, `categories` → `category`)."""
-    name = _entity_name(collection)
-    if name.endswith("ies") and len(name) > 4:
-        return f"{name[:-3]}y"
-    if name.endswith("s") and not name.endswith("ss") and len(name) > 3:
-        return name[:-1]
-    return name
-
-
-def discover_collections(collections: Mapping[str, list[Mapping[str, Any]]]) -> Findings:
-    """Several collections, one entity each (named for its collection), and the references between them: by
-    `_id` (`find_references`) and, for the fields that are none, by natural key (`find_natural_references`)."""
-    choices: list[tuple[str, str]] = []
-    anomalies: list[str] = []
-    groups: dict[str, Group] = {}
-    by_group: dict[str, list[Mapping[str, Any]]] = {}
-    names = {c: singular(c) for c in collections}
-    if len(set(names.values())) != len(names):
-        raise ValueError(f"two collections make one entity name: {names}")
-    for collection, docs in sorted(collections.items()):
-        name = names[collection]
-        docs = [d for d in docs if isinstance(d, Mapping)]
-        g = _group(name, None, docs, set(), choices)
-        g.collection = collection
-        groups[name] = g
-        by_group[name] = docs
-        choices.append((f"`{collection}` holds `{name}` documents", f"{len(docs)} sampled"))
-    references = find_references(by_group)
-    taken = {(r.group, r.field) for r in references}
-    natural = [r for r in find_natural_references(by_group, anomalies) if (r.group, r.field) not in taken]
-    _explain([*references, *natural], choices, anomalies)
-    n = sum(len(d) for d in by_group.values())
-    return Findings(n, None, {}, groups, [], [*references, *natural], anomalies, choices,
-                    {name: g.collection or "" for name, g in groups.items()})
-
-
-def _explain(references: list[Reference], choices: list[tuple[str, str]], anomalies: list[str]) -> None:
+def explain_references(references: list[Reference], choices: list[tuple[str, str]], anomalies: list[str]) -> None:
     """Each reference as a choice with its evidence; values naming nothing in the sample as an anomaly."""
     for ref in references:
         what = "an array of" if ref.many else "a reference to"
@@ -407,53 +371,6 @@ def _explain(references: list[Reference], choices: list[tuple[str, str]], anomal
                              "in the sample (dangling, or outside the sample): kept, and reported by every run")
 
 
-MIN_NATURAL_MATCH = 0.95  # share of a field's values that must be values of the other collection's key
-MIN_KEY_UNIQUE = 0.95  # a natural key: distinct values / documents holding it, at least this (nearly unique)
-
-
-def _scalar_key(value: Any) -> str | None:
-    if isinstance(value, bool) or isinstance(value, ObjectId) or not isinstance(value, str | int):
-        return None
-    return str(value)
-
-
-def find_natural_references(by_group: Mapping[str, list[Mapping[str, Any]]], anomalies: list[str]
-                            ) -> list[Reference]:
-    """Top-level fields (or arrays) of one entity whose values are, at least `MIN_NATURAL_MATCH` of them, values
-    of another entity's natural key: a top-level string or whole-number field present in nearly every document
-    and nearly unique. A key value several documents hold is an anomaly (the job links to the smallest `_id`)."""
-    keys: dict[tuple[str, str], set[str]] = {}
-    repeated: dict[tuple[str, str], dict[str, int]] = {}
-    for name, docs in sorted(by_group.items()):
-        for path in sorted({k for d in docs for k in d if k != "_id"}):
-            values = [_scalar_key(d.get(path)) for d in docs]
-            held = [v for v in values if v is not None]
-            if not docs or len(held) < MIN_COVERAGE * len(docs) or len(set(held)) < MIN_KEY_UNIQUE * len(held):
-                continue
-            keys[(name, path)] = set(held)
-            repeated[(name, path)] = {v: n for v, n in Counter(held).items() if n > 1}
-    out = []
-    for name, docs in sorted(by_group.items()):
-        for path in sorted({k for d in docs for k in d if k != "_id"}):
-            values = [d.get(path) for d in docs if d.get(path) is not None]
-            many = bool(values) and all(isinstance(v, list) for v in values)
-            flat = [_scalar_key(x) for v in values for x in (v if many else [v])]
-            if not flat or None in flat or len(set(flat)) < 2:
-                continue
-            for (target, key), target_values in sorted(keys.items()):
-                if target == name:
-                    continue
-                matched = sum(1 for v in flat if v in target_values)
-                if matched >= MIN_NATURAL_MATCH * len(flat):
-                    out.append(Reference(name, path, target, many, matched, len(flat), by=key))
-                    break
-    for target, key in sorted({(r.target, r.by) for r in out if r.by}):
-        for value, n in sorted(repeated[(target, key)].items()):
-            anomalies.append(f"`{target}.{key}` {value!r} is held by {n} documents: a reference to it links the "
-                             "one with the smallest `_id`, and every run reports it")
-    return out
-
-
 def _orphans(relationships: list[Relationship], groups: dict[str, Group], keys: Mapping[str, Any],
              by_group: Mapping[str, list[Mapping[str, Any]]], disc: Discriminator | None) -> list[str]:
     """Relationship documents of the sample whose PK or SK names an entity the sample does not hold."""
@@ -461,7 +378,7 @@ def _orphans(relationships: list[Relationship], groups: dict[str, Group], keys: 
         return []
     pk, sk = list(keys)[:2]
     ids = {g.name: {d.get(pk) for d in docs} for name, docs in by_group.items()
-           if (g := groups.get(_entity_name(name)))}
+           if (g := groups.get(entity_name(name)))}
     out = []
     for rel in relationships:
         docs = by_group.get(groups[rel.group].type_value or rel.group, []) if disc else []
@@ -498,7 +415,7 @@ def find_references(by_group: Mapping[str, list[Mapping[str, Any]]]) -> list[Ref
     return out
 
 
-def _entity_name(value: str) -> str:
+def entity_name(value: str) -> str:
     name = re.sub(r"[^a-z0-9_]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", value).lower()).strip("_")
     return name or "entity"
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from airflow.api_fastapi.core_api.security import get_user
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
 URL_PREFIX = "/dbmigrate"
@@ -50,7 +49,18 @@ def url_path(uri: str) -> str | None:
     return None
 
 
-@app.get("/{root}/{path:path}", dependencies=[Depends(get_user)])
+async def signed_in(request: Request) -> None:
+    """Airflow's own `get_user` (a JWT from a bearer header or the UI's cookie; 401 without), imported here: at
+    module level it costs ~2 s in every process that loads the plugin (scheduler, DAG processor, each task)."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
+    await get_user(request, oauth_token=None, bearer_credentials=bearer)
+
+
+@app.get("/{root}/{path:path}", dependencies=[Depends(signed_in)])
 def read(root: str, path: str) -> Response:
     base = roots().get(root)
     target = (base / path).resolve() if base is not None else None

@@ -33,6 +33,7 @@ from transforms.conservation import (
     target_sql,
 )
 from transforms.extjson import loads
+from transforms.identifiers import quoted
 from transforms.source_text import collection_of
 from transforms.validation import Check
 
@@ -48,7 +49,7 @@ class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
             return result
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
         loaded = {e.name: {str(r[0]) for r in hook.get_records(
-            f"SELECT source_doc_id FROM {_table(spec, e.table)}")} for e in spec.entities}
+            f"SELECT source_doc_id FROM {quoted(spec.target_schema, e.table)}")} for e in spec.entities}
         quarantined_ids = self._quarantined(spec)
         by_type = {e.doc_type: e for e in spec.entities}
         naturals = {(r.entity, r.by) for e in spec.entities for r in e.references if r.by} | {
@@ -154,9 +155,3 @@ def _repeated(documents: Iterable[tuple[str, Any, dict]]) -> set[tuple[str, str]
         key = (entity.name, str(doc["_id"]))
         (twice if key in seen else seen).add(key)
     return twice
-
-
-def _table(spec: Any, table: str) -> str:
-    from transforms.identifiers import quoted
-
-    return quoted(spec.target_schema, table)

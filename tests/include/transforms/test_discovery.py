@@ -311,7 +311,7 @@ def shop_collections(tmp_path: Path) -> dict[str, list[dict]]:
 
 
 def test_several_collections_refer_by_id_and_by_natural_key(tmp_path: Path) -> None:
-    from transforms.discovery import discover_collections
+    from transforms.discovery_collections import discover_collections
 
     findings = discover_collections(shop_collections(tmp_path))
     refs = {(r.group, r.field): (r.target, r.many, r.by) for r in findings.references}

@@ -180,10 +180,10 @@ class TestLocalFilesApp:
         monkeypatch.setenv("LOCAL_REPORTS_DIR", str(reports))
         monkeypatch.setenv("DBMIGRATE_QUARANTINE_URI", f"file://{quarantine}")
         monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:9999")
-        from airflow.api_fastapi.core_api.security import get_user
+        from dbmigrate.local_files_app import signed_in
 
         assert TestClient(app).get("/reports/d/r/report.json").status_code == 401  # no login: nothing
-        monkeypatch.setitem(app.dependency_overrides, get_user, lambda: "admin")  # a signed-in user
+        monkeypatch.setitem(app.dependency_overrides, signed_in, lambda: None)  # a signed-in user
         return TestClient(app)
 
     def test_serves_reports_and_quarantine(self, client: Any, tmp_path: Path) -> None:
