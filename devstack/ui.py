@@ -122,9 +122,6 @@ def ui_env(state: dict, instance: Instance = USER_UI) -> dict[str, str]:
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # a laptop's stack: no scheduled runs on its own (unpausing a daily DAG would load yesterday at once);
-        # manual runs and backfills (`airflow backfill create`) run as anywhere else
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__CORE__AUTH_MANAGER":

@@ -36,7 +36,8 @@ from transforms.discovery_render import ddl_files, plan_tables, report_markdown,
 from transforms.extjson import loads
 from transforms.spec import SpecError, load_spec
 
-TEMPLATE_FILES = ("070_dbmigrate_lock.sql", "080_dbmigrate_pending.sql", "090_dbmigrate_loads.sql")
+TEMPLATE_FILES = ("070_dbmigrate_lock.sql", "080_dbmigrate_pending.sql", "090_dbmigrate_loads.sql",
+                  "100_dbmigrate_timeless.sql")
 
 
 def sample_documents(source: str, size: int, *, seed: int = 0, progress_s: float = 5.0,

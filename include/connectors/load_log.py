@@ -41,3 +41,13 @@ def loaded_windows(conn: Any, schema: str, source_uri: str) -> list[Window]:
     rows = conn.execute(sql.SQL("SELECT window_start, window_end FROM {} WHERE source_uri = %s").format(
         sql.Identifier(schema, LOADS_TABLE)), [source_uri]).fetchall()
     return [Window(start, end) for start, end in rows]
+
+
+def last_source(conn: Any, schema: str, dag_id: str) -> tuple[str, str] | None:
+    """`(source_uri, run_id)` of the latest finished load of `dag_id` into `schema`; None before the first (or
+    without a load log). Interval loads of one target must read one source: their windows add up to it."""
+    if not table_exists(conn, schema, LOADS_TABLE):
+        return None
+    row = conn.execute(sql.SQL("SELECT source_uri, run_id FROM {} WHERE dag_id = %s ORDER BY loaded_at DESC LIMIT 1"
+                               ).format(sql.Identifier(schema, LOADS_TABLE)), [dag_id]).fetchone()
+    return None if row is None else (row[0], row[1])

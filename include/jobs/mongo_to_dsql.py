@@ -22,12 +22,14 @@ from urllib.parse import quote, urlparse, urlunparse
 from connectors.documents import plan_splits, read_split
 from connectors.dsql import DsqlTarget, connect, table_exists
 from connectors.dsql_writer import TableWrite, upsert_tables
-from connectors.load_log import record_load
+from connectors.load_log import last_source, record_load
 from connectors.pending import has_table, park, read_parked, release
 from connectors.progress import PhaseTimer, Progress
 from connectors.storage import read_secret, read_text, restrict, write_text
+from connectors.timeless import known_timeless, record_timeless
 from transforms.adjacency import (
     REJECT_REASONS,
+    TIMELESS_REASONS,
     VERSION_COLUMN,
     WINDOW_REJECT_REASONS,
     DocumentMapper,
@@ -185,6 +187,11 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         target_dict["password"] = read_secret(args.target_password_file)
     target = DsqlTarget.from_dict(target_dict)
     window = Window.parse(args.window_start, args.window_end)
+    known = None
+    with connect(target, autocommit=True) as conn:
+        if not window.is_full:
+            refuse_another_source(conn, spec, args.source_uri)
+            known = known_timeless(conn, spec.target_schema, args.source_uri, args.run_id)
     mapper = DocumentMapper.for_spec(spec, window)
     phases = PhaseTimer()
     docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn, window)
@@ -206,7 +213,9 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     docs = docs.mapPartitions(progress.counted("documents read"))
     partitions = args.partitions or spark.sparkContext.defaultParallelism * 4
     result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
-                      partitions=partitions, timer=phases.end)
+                      partitions=partitions, timer=phases.end,
+                      known_timeless=None if known is None else spark.sparkContext.broadcast(known))
+    timeless_new = sum(result.reasons[r] for r in TIMELESS_REASONS) if known is not None else 0
 
     unmapped = sorted(result.unmapped.items())
     if unmapped and spec.unmapped.contract == "fail":
@@ -248,9 +257,15 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
                 batch_bytes=spec.batch_bytes)]).sum()
         elif result.orphan_keys:
             newly_parked = None
+        if sum(result.still_pending.values()) and newly_parked is not None:  # parked again: what they miss now
+            result.still_parked.mapPartitions(lambda rows: [park(
+                rows, target=target, schema=spec.target_schema, run_id=args.run_id, batch_rows=spec.batch_rows,
+                batch_bytes=spec.batch_bytes)]).sum()
         released = release({(e, k) for e, k, _, _ in parked} - result.orphan_keys, target=target,
                            schema=spec.target_schema)
         with connect(target) as conn:
+            if timeless_new:  # quarantined by this run: later interval runs of the source skip them
+                record_timeless(conn, spec.target_schema, args.source_uri, args.run_id, result.timeless.collect())
             record_load(conn, spec.target_schema, run_id=args.run_id, dag_id=spec.dag_id,
                         source_uri=args.source_uri, window=window)
         phases.end("pending")
@@ -278,11 +293,25 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         # values the spec maps nowhere, kept in `_extra` (entity → folded path → values), and natural keys several
         # documents hold (references go to the one with the smallest `_id`)
         "unmapped": unmapped_by_entity(unmapped),
+        # lines no interval holds (`connectors.timeless`): quarantined by this run, or by an earlier one and skipped
+        **({} if known is None else {"timeless": {"quarantined": timeless_new, "met_again": result.timeless_known}}),
         "duplicate_natural_keys": [{"entity": e, "field": f, "value": v, "documents": n}
                                    for (e, f, v), n in sorted(duplicated_keys.items())],
     }
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True, default=str))
     return report
+
+
+def refuse_another_source(conn: Any, spec: MongoToDsqlSpec, source_uri: str) -> None:
+    """An interval load adds its window of one source to what the loads before it wrote: refuse it (before anything
+    is written) when the target's latest load read another source, which a schedule's or a backfill's runs never
+    mean to mix (a run triggered with the form's default source beside a backfill of an export, say)."""
+    last = last_source(conn, spec.target_schema, spec.dag_id)
+    if last is not None and last[0] != source_uri:
+        raise SystemExit(
+            f"refused (nothing was written): this interval run reads {source_uri}, but the latest load of "
+            f"{spec.target_schema} ({last[1]}) read {last[0]}; the intervals of one target must come from one source. "
+            f"Run it with source_uri={last[0]}, or switch sources with a load of the new one without a window")
 
 
 def unmapped_by_entity(unmapped: list[tuple[tuple[str, str], int]]) -> dict[str, dict[str, int]]:

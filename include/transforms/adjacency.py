@@ -48,6 +48,9 @@ REJECT_REASONS = ("missing_field", "bad_type", "unknown_entity", "bad_key", "orp
                   "bad_encoding", "too_large", "unmappable")
 # Only a run with a window rejects for these: a document whose interval field holds no time.
 WINDOW_REJECT_REASONS = ("no_interval_time",)
+# What a run with a window rejects before it can place a line in any interval: every interval run meets these lines
+# again, so each is quarantined once per source (`connectors.timeless`).
+TIMELESS_REASONS = ("bad_encoding", "malformed_json", "no_interval_time")
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 
@@ -225,6 +228,19 @@ class DocumentMapper:
             entity = self._entity_of(doc, collection_of(line))
             return Rejected("unmappable", entity.name if entity else None,
                             f"{type(err).__name__}: {printable(str(err))[:500]}")
+
+    def timeless(self, line: str) -> bool:
+        """Whether a run with a window rejects `line` before placing it in any interval (`TIMELESS_REASONS`): it
+        cannot be read as a document, or its interval field holds no time. False without a window."""
+        if self.window.is_full or is_blank(line):
+            return False
+        if invalid_utf8_at(line) is not None or nesting_exceeds(line, self.max_nesting_depth):
+            return True
+        try:
+            doc = loads(line)
+        except (ValueError, RecursionError):
+            return True
+        return not isinstance(doc, dict) or record_time(doc, self.window_field) is None
 
     def outside_window(self, line: str) -> bool:
         """Whether `map_line` leaves `line` out as a document of another interval: a readable document whose

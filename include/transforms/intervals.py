@@ -95,6 +95,52 @@ def gaps(loaded: list[Window]) -> list[Window]:
     return holes
 
 
+def merged(loaded: list[Window]) -> list[Window]:
+    """The loaded windows as the fewest disjoint windows, in order (touching or overlapping ones joined); one full
+    window once a load had neither start nor end."""
+    out: list[Window] = []
+    for w in sorted(loaded, key=lambda w: (w.start is not None, w.start)):
+        if w.is_full:
+            return [FULL]
+        last = out[-1] if out else None
+        if last is not None and (last.end is None or (w.start is not None and w.start <= last.end)):
+            end = None if last.end is None or w.end is None else max(last.end, w.end)
+            out[-1] = Window(last.start, end)
+        else:
+            out.append(w)
+    return out
+
+
+def _at(t: datetime | None, open_side: str) -> str:
+    if t is None:
+        return open_side
+    return t.date().isoformat() if t.time() == datetime.min.time() else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(w: Window) -> str:
+    return f"[{_at(w.start, 'the beginning')}, {_at(w.end, 'the end')})"
+
+
+def coverage(loaded: list[Window], this: Window) -> dict[str, Any]:
+    """What the loads of a source hold, around one run's window `this` (counted as loaded): every loaded stretch,
+    what no load covered between the first start and the latest end (`gaps`), whether everything from the first
+    start up to `this` is loaded, what is loaded after it, and the latest end (`up_to`, None: the source's end).
+    Whether the source holds records before the first start, only a pass over it can tell (the cumulative
+    reconciliation does)."""
+    stretches = merged([*loaded, this])
+    holes = [h for h in gaps([*loaded, this]) if h.start is not None]
+    end = covered([w.end for w in stretches]).end
+    return {"loaded": [w.as_dict() for w in stretches], "gaps": [w.as_dict() for w in holes],
+            "before_complete": not any(this.start is not None and h.end is not None and h.end <= this.start
+                                       for h in holes),
+            "after": [w.as_dict() for w in merged([w for w in loaded if this.end is not None and w.start is not None
+                                                   and w.start >= this.end])],
+            "up_to": end.isoformat() if end else None, "up_to_text": _at(end, "its end"),
+            "summary": "loaded: everything (a load without a window)" if stretches == [FULL] else (
+                "loaded: " + ", ".join(_text(w) for w in stretches)
+                + ("; missing: " + ", ".join(_text(h) for h in holes) if holes else "; nothing missing"))}
+
+
 def sql_timestamp(at: datetime) -> str:
     """`at` as naive UTC text, `YYYY-MM-DDTHH:MM:SS.ffffff`: a literal that PostgreSQL and SQL Server both read
     as a timestamp (ISO 8601 with the `T` is independent of SQL Server's DATEFORMAT), and Spark casts in UTC."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from transforms.adjacency import VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
+from transforms.adjacency import TIMELESS_REASONS, VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
 from transforms.spec import EntitySpec
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow impor
 
 # How the `where` of a document parked by an earlier run begins (`connectors.pending.read_parked`).
 PARKED_WHERE = "pending (first read at "
+# The reason a line's tally carries when an earlier run of the source quarantined it (`connectors.timeless`): counted,
+# never rejected or quarantined again.
+KNOWN_TIMELESS = "timeless_known"
 # Entity keys (~100 bytes each in Python) the orphan check may hold on the driver and each executor.
 BROADCAST_KEYS = 2_000_000
 # (entity, [source keys]) → the keys among them that already exist in the target
@@ -35,6 +38,9 @@ class Classified:
     rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text, where in the source | None]]
     loadable: RDD  # RDD[tuple[entity name, row]]: every row to write, all entities in one pass
     parked: RDD  # RDD[tuple[entity, key, version, missing key, text, where]]: this source's orphans, to park
+    # ... and the parked documents still orphaned, to park again: the first end they miss may have changed (a later
+    # interval brought one end, not the other)
+    still_parked: RDD | None = None
     orphan_keys: set = field(default_factory=set)  # (entity, key) of every orphan, parked ones included
     documents: Counter = field(default_factory=Counter)  # per entity (by `type`), the source's documents
     duplicates: Counter = field(default_factory=Counter)
@@ -46,6 +52,8 @@ class Classified:
     still_pending: Counter = field(default_factory=Counter)  # keys only parked documents had, still orphans
     unmapped: Counter = field(default_factory=Counter)  # (entity, folded path): values of the rows to write that
     # the spec maps nowhere (kept in `_extra`, or failing the run under `unmapped: fail`)
+    timeless: RDD | None = None  # RDD[(content digest, reason)] of the timeless lines rejected now (to record)
+    timeless_known: int = 0  # timeless lines an earlier run of the source quarantined: skipped
 
 
 # One mapped document through the shuffle, as a plain tuple (a dataclass unpickles ~3× slower, and every pass
@@ -66,7 +74,8 @@ def _winner(a: Item, b: Item) -> Item:
 
 
 def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, partitions: int | None = None,
-             broadcast_keys: int = BROADCAST_KEYS, timer: Callable[[str], None] | None = None) -> Classified:
+             broadcast_keys: int = BROADCAST_KEYS, timer: Callable[[str], None] | None = None,
+             known_timeless: Any = None) -> Classified:
     """Map every document, keep one winner per key, and reject relationship rows whose ends exist nowhere.
 
     `docs` holds document texts (`connectors.documents`), each alone, as `(text, where in the source)`, or as
@@ -81,18 +90,30 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     check as a join of keys only (broadcast while there are at most `broadcast_keys` entity rows, else shuffled),
     and the orphans themselves, usually few, as a broadcast set. `timer(phase)` is called as each phase ends,
     for the job's per-phase timings.
+
+    `known_timeless` (a broadcast set of `content_digest`s, or None where the target keeps no record of them): a
+    run with a window keys each line it cannot place in any interval (`TIMELESS_REASONS`) by its content; those an
+    earlier run quarantined are counted (`timeless_known`) and dropped, the others rejected and listed in
+    `timeless` for the job to record.
     """
     from pyspark import StorageLevel
 
-    from transforms.source_text import printable
+    from transforms.source_text import content_digest, printable
 
     def one_partition(index: int, items: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
+        known = None if known_timeless is None or mapper.window.is_full else known_timeless.value
         for seq, doc in enumerate(items):
             text, where, from_source = (*doc, True)[:3] if isinstance(doc, tuple) else (doc, None, True)
             m = mapper.map_line(text, windowed=from_source)
             if isinstance(m, Mapped):
                 yield (m.entity, m.key), _item(m, text, where, from_source)
-            elif m is not None:  # a reject: a key no document shares, so it passes the shuffle alone
+            elif m is None:
+                continue
+            elif known is not None and from_source and m.reason in TIMELESS_REASONS:  # keyed by its content too
+                digest = content_digest(text, mapper.window_field)
+                yield (None, (index, seq, digest)), ((KNOWN_TIMELESS, None, "", "", where) if digest in known
+                                                     else (m.reason, m.entity, m.detail, printable(text), where))
+            else:  # a reject: a key no document shares, so it passes the shuffle alone
                 yield (None, (index, seq)), (m.reason, m.entity, m.detail, printable(text), where)
 
     sc = docs.context
@@ -153,10 +174,16 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     out = Classified(
         rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][ROW])
               for name in mapper.entities},
-        rejects=winners.filter(lambda kv: kv[0][0] is None).values().union(orphan_rejects),
+        rejects=winners.filter(lambda kv: kv[0][0] is None and kv[1][0] != KNOWN_TIMELESS).values().union(
+            orphan_rejects),
+        timeless=winners.filter(lambda kv: kv[0][0] is None and len(kv[0][1]) == 3 and kv[1][0] != KNOWN_TIMELESS
+                                ).map(lambda kv: (kv[0][1][2], kv[1][0])),
         loadable=loadable.map(lambda kv: (kv[0][0], kv[1][ROW])),
         parked=source_orphans.map(lambda kv: (kv[0][0], kv[0][1], kv[1][ROW][VERSION_COLUMN],
                                               orphans.value[kv[0]][1], kv[1][TEXT], kv[1][WHERE])),
+        still_parked=mapped.filter(lambda kv: kv[0] in orphans.value and not kv[1][SOURCE_DOCS]).map(
+            lambda kv: (kv[0][0], kv[0][1], kv[1][ROW][VERSION_COLUMN], orphans.value[kv[0]][1], kv[1][TEXT],
+                        _first_where(kv[1][WHERE]))),
         orphan_keys=set(orphan_of),
     )
     for (kind, name), n in tally.items():
@@ -181,11 +208,19 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
         else:  # "rejected": an early reject of a known entity, a document of it too
             out.rejected[name] += n
             out.documents[name] += n
+    out.timeless_known = out.reasons.pop(KNOWN_TIMELESS, 0)
     for name, n in orphan_counts.items():
         out.rejected[name] += n
     if orphan_counts:
         out.reasons["orphan_reference"] += sum(orphan_counts.values())
     return out
+
+
+def _first_where(where: str | None) -> str | None:
+    """Where a parked document was first read, from the `where` it is read back with (`PARKED_WHERE…)`)."""
+    if where and where.startswith(PARKED_WHERE) and where.endswith(")"):
+        return where[len(PARKED_WHERE):-1]
+    return where
 
 
 def _merge(a: Any, b: Any) -> Any:

@@ -8,6 +8,7 @@ Pure Python: ships to EMR and Glue in the job bundle.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 BOM = "\ufeff"
@@ -34,6 +35,14 @@ class CollectionText(str):
 def collection_of(text: str) -> str | None:
     """The collection a document's text came from, None for a migration of one collection."""
     return getattr(text, "collection", None)
+
+
+def content_digest(text: str, field: str) -> str:
+    """A line's identity for `connectors.timeless`: sha256 of the interval field it was judged by, its collection
+    and its text (escaped bytes as themselves). The same line in another collection, or judged by another field
+    (the spec changed), is another line."""
+    body = "\n".join((field, collection_of(text) or "", str(text)))
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def decode_line(raw: bytes, *, first: bool = False) -> str:

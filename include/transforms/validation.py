@@ -166,7 +166,8 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
                  notes: dict[str, dict[str, Any]] | None = None,
                  reconciliation: dict[str, dict[str, Any]] | None = None, window: dict[str, Any] | None = None,
                  pending: dict[str, Any] | None = None, children: dict[str, dict[str, Any]] | None = None,
-                 conservation: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 conservation: list[dict[str, Any]] | None = None, source: str | None = None,
+                 loads: dict[str, Any] | None = None, timeless: dict[str, int] | None = None) -> dict[str, Any]:
     """The run report: `status` is `passed` only when no task failed and every check, every fully reconciled
     table and every sampled row reconciles.
 
@@ -176,7 +177,10 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
     as a dict), with its first differing keys; `window` the records the run loaded (`runtime.run_window`: start,
     end, which rule chose them); `pending` the job's parked-document counts (retried, parked, released);
     `children` per child table the source's array elements, the target rows of this run's parents and the job's;
-    `conservation` per entity and source path, the values in the source and where they were found.
+    `conservation` per entity and source path, the values in the source and where they were found; `source` what
+    the run read; `loads` the intervals of that source the target holds around this run's (`intervals.coverage`)
+    and whether the target equals the source up to the latest; `timeless` the lines with no time this run
+    quarantined and those an earlier run did (`connectors.timeless`).
     """
     failed = [c for c in checks if not c.passed]
     unreconciled = [name for name, r in (reconciliation or {}).items() if not r.get("passed")]
@@ -186,7 +190,7 @@ def build_report(*, dag_id: str, run_id: str, entities: dict[str, dict[str, int]
             "rejects": rejects, "checks": [c.as_dict() for c in checks], "sample": sample,
             "reconciliation": reconciliation or {}, "failure": failure, "not_run": not_run or [],
             "notes": notes or {}, "window": window, "pending": pending, "children": children or {},
-            "conservation": conservation or []}
+            "conservation": conservation or [], "source": source, "loads": loads, "timeless": timeless}
 
 
 def _failure_lines(report: dict[str, Any]) -> list[str]:
@@ -283,7 +287,7 @@ def render_note(report: dict[str, Any]) -> str:
     Blocks are separated by blank lines, so the UI renders each as its own paragraph, table or list.
     """
     status = report["status"].upper() + (" (dry run)" if report.get("dry_run") else "")
-    blocks = [f"**{status}**: {report['dag_id']}"]
+    blocks = [f"**{status}**: {report['dag_id']}" + (f" from `{report['source']}`" if report.get("source") else "")]
     if report.get("failure"):
         f = report["failure"]
         blocks.append(f"First failure: `{f['task_id']}`: {f['error'][:300]}")
@@ -299,9 +303,19 @@ def render_note(report: dict[str, Any]) -> str:
     rejects = {r: n for r, n in report["rejects"].items() if n}
     if rejects:
         items.append("- rejects: " + ", ".join(f"{r} {n}" for r, n in rejects.items()))
+    timeless = report.get("timeless") or {}
+    if timeless.get("quarantined") or timeless.get("met_again"):
+        items.append(f"- no time: {timeless.get('quarantined', 0)} line(s) quarantined by this run, once for the "
+                     f"source; {timeless.get('met_again', 0)} quarantined by an earlier run, skipped")
     parked = (report.get("pending") or {}).get("parked")
     if parked:  # counted as orphan_reference above, but not lost: every later run retries them
         items.append(f"- parked: {parked} link(s) wait for their other end; every later run retries them")
+    loads = report.get("loads")
+    if loads:  # what the target holds of the source, around this run's window
+        state = ("target differs from the source" if not loads.get("equal")
+                 else f"target = source up to {loads['up_to_text']}" if loads.get("up_to")
+                 else "target = the whole source")
+        items.append(f"- {state}; {loads['summary']}")
     items += [f"- failed: {c['entity'] or 'all'} {c['name']}" for c in failed[:5]]
     items += [f"- not run: {v}" for v in report.get("not_run", [])[:3]]
     items += [f"- note: {name} {n['count']}" for name, n in (report.get("notes") or {}).items()]
@@ -331,7 +345,8 @@ def report_of_run(*, dag_id: str, run_id: str, run: dict[str, Any] | None, count
     an empty result is a validator that did not run. The spec's `limits` (`max_reject_ratio`, `min_documents`;
     needed once there are counts) are checked on the counts: an interval
     may rightly be empty (a quiet day), and links parked until a later interval brings their parent are pending,
-    not lost, so the minimum and the parked links count for loads of everything only."""
+    not lost, so the minimum and the parked links count for loads of everything only; lines with no time belong
+    to no interval (quarantined once per source), so an interval's reject ratio is of what it could place."""
     checks = [Check.from_dict(c) for result in (counts, *checked) for c in result.get("checks", [])]
     if counts:
         documents = counts.get("documents")
@@ -339,8 +354,10 @@ def report_of_run(*, dag_id: str, run_id: str, run: dict[str, Any] | None, count
             documents = sum(int(e.get("source") or 0) for e in counts.get("entities", {}).values())
         windowed = ((run or {}).get("window") or {}).get("source", "full") != "full"
         rejected = sum(counts.get("rejects", {}).values())
-        if windowed:
-            rejected -= int((counts.get("pending") or {}).get("parked") or 0)
+        if windowed:  # held to what the interval could place: not its parked links, nor lines with no time
+            timeless = int((counts.get("timeless") or {}).get("quarantined") or 0)
+            rejected -= int((counts.get("pending") or {}).get("parked") or 0) + timeless
+            documents -= timeless
         if limits is None:
             raise ValueError("a run with counts is held to its spec's limits: pass them")
         checks += threshold_checks(documents, rejected, max_reject_ratio=limits["max_reject_ratio"],
@@ -350,8 +367,12 @@ def report_of_run(*, dag_id: str, run_id: str, run: dict[str, Any] | None, count
     notes = {k: v for result in results for k, v in result.get("notes", {}).items()}
     reconciliation = {k: v for result in results for k, v in result.get("reconciliation", {}).items()}
     conservation = [row for result in results for row in result.get("conservation", [])]
+    loads = next((result["loads"] for result in results if result.get("loads")), None)
+    source = (run or {}).get("source_uri") or (
+        f"{run['source_conn_id']} schema {run['source_schema']}" if run and run.get("source_conn_id") else None)
     return build_report(dag_id=dag_id, run_id=run_id, entities=counts.get("entities", {}),
                         rejects=counts.get("rejects", {}), checks=checks, sample=sample,
                         dry_run=bool(run and run["dry_run"]), failure=failure, not_run=not_run, notes=notes,
                         reconciliation=reconciliation, window=(run or {}).get("window"),
-                        pending=counts.get("pending"), children=counts.get("children"), conservation=conservation)
+                        pending=counts.get("pending"), children=counts.get("children"), conservation=conservation,
+                        source=source, loads=loads, timeless=counts.get("timeless"))

@@ -39,6 +39,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_TIMEOUT_S = 8 * 60
 SAMPLE_SIZE = 50  # the one param the test changes in the form (default 200)
+BACKFILL_SOURCE = "file:///data/movie_collection.json"  # what the Backfill dialog is given (never run)
 
 
 def _require_browser() -> None:
@@ -161,3 +162,62 @@ def test_trigger_from_the_form_and_read_the_note(page, browser_ready: UiWorld, m
     graph = page.locator(".react-flow__node")
     expect(graph.filter(has_text=DAG_ID).first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(DOCS / "ui-asset-graph.png"))
+
+
+def test_the_backfill_dialog_sends_its_params_only_with_the_override_tick(page, browser_ready: UiWorld) -> None:
+    """The Backfill dialog as the README recommends it (All Runs, the source in Run Parameters, "Override parameters
+    on existing runs" ticked), captured as it would create the backfill (the request is answered here, so nothing
+    runs): with the tick the runs get the params; without it none, and every run would load the default source."""
+    from playwright.sync_api import expect
+
+    info = browser_ready.info
+    DOCS.mkdir(parents=True, exist_ok=True)
+    _login(page, info)
+    page.goto(f"{info.url}/dags/{DAG_ID}", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Trigger Dag").click()
+    form = page.get_by_role("dialog")
+    form.get_by_text("Backfill", exact=True).first.click()
+    form.locator("input[name=from_date]").fill("2024-01-02T00:00")
+    form.locator("input[name=to_date]").fill("2024-01-04T00:00")
+    expect(form.get_by_text("3 runs will be triggered.")).to_be_visible()  # the dates name each day's end
+    form.get_by_text("All Runs", exact=True).click()
+    override = form.get_by_role("checkbox", name="Override parameters on existing runs")
+    tick = form.locator("label[data-scope=checkbox]", has_text="Override parameters on existing runs")
+    if not override.is_checked():
+        tick.click()
+    expect(override).to_be_checked()
+    form.locator("#element_source_uri").fill(BACKFILL_SOURCE)
+    page.screenshot(path=str(DOCS / "ui-backfill-dialog.png"))
+
+    sent: list[dict] = []
+
+    def answer(route) -> None:  # noqa: ANN001 - Playwright's Route
+        if route.request.method == "POST" and route.request.url.split("?")[0].rstrip("/").endswith("/backfills"):
+            sent.append(route.request.post_data_json)
+            route.fulfill(status=409, json={"detail": "answered by the test: no backfill is made"})
+        else:
+            route.continue_()
+
+    page.route("**/backfills**", answer)
+    run = form.get_by_role("button", name="Run Backfill")
+    run.click()
+    _until(page, lambda: sent)
+    with_tick = list(sent)
+    tick.click()
+    expect(override).not_to_be_checked()
+    run.click()
+    _until(page, lambda: len(sent) > len(with_tick))
+    without = sent[len(with_tick):]
+    assert with_tick and without, sent
+    assert with_tick[0]["reprocess_behavior"] == "completed"
+    assert with_tick[0]["dag_run_conf"]["source_uri"] == BACKFILL_SOURCE
+    assert not without[0]["dag_run_conf"], without[0]  # no params: the runs would load the default source
+
+
+def _until(page, ready, timeout_s: float = 60) -> None:  # noqa: ANN001 - a Playwright page, a predicate
+    """Let the page work until `ready()` holds."""
+    for _ in range(int(timeout_s * 5)):
+        if ready():
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("the page never sent what was expected")

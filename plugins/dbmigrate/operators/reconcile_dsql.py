@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from dbmigrate import runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
-from transforms.intervals import covered, gaps
+from transforms.intervals import coverage, covered, gaps
 from transforms.reconcile import DEFAULT_BUCKETS, render_diffs
 
 
@@ -66,6 +66,10 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
                   "reconciliation": {name: rec.as_dict() for name, rec in out.tables.items()},
                   "scope": out.scope, "seconds": {k: round(v, 3) for k, v in out.seconds.items()},
                   "source_window": held.as_dict(), "unloaded_gaps": [w.as_dict() for w in holes],
+                  # the intervals of this source loaded before and after this run's, and whether the target equals
+                  # the source up to the latest end (the cumulative check above: every row up to `up_to`)
+                  "loads": {**coverage(loaded, self._window()), "source": self.run["source_uri"],
+                            "equal": all(rec.passed for rec in recs)},
                   "notes": {f"{name}: target rows outside this source (scope `source`, not compared)":
                             {"count": n, "examples": []} for name, n in out.outside_source.items() if n}}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)

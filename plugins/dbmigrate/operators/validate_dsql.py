@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -26,9 +27,30 @@ from transforms.batching import CHILDREN
 from transforms.extjson import loads
 from transforms.identifiers import quoted
 from transforms.intervals import FULL, Window, newer_version, version_text
+from transforms.source_text import content_digest
 from transforms.validation import Check, KeySample, compare_row, count_checks, target_key
 
 RESULT_KEY = "result"
+
+
+def _timeless_of(lines: Iterable[str], mapper: DocumentMapper, found: set[str]) -> Iterator[str]:
+    """`lines` unchanged; the content digest of each that the mapper's window cannot place is added to `found`."""
+    for line in lines:
+        if mapper.timeless(line):
+            found.add(content_digest(line, mapper.window_field))
+        yield line
+
+
+def _without_known(lines: Iterable[str], mapper: DocumentMapper, known: set[str], met_again: Counter
+                   ) -> Iterator[str]:
+    """`lines` of the mapper's window, less those whose content an earlier run quarantined (counted)."""
+    for line in lines:
+        if mapper.outside_window(line):
+            continue
+        if content_digest(line, mapper.window_field) in known:
+            met_again["lines"] += 1
+            continue
+        yield line
 
 
 class _MongoToDsqlValidation(BaseOperator):
@@ -63,9 +85,11 @@ class _MongoToDsqlValidation(BaseOperator):
         window = self.run.get("window") or {}
         return Window.parse(window.get("start"), window.get("end"))
 
-    def _lines(self, spec: Any, window: Window = FULL) -> Any:
+    def _lines(self, spec: Any, window: Window = FULL, met_again: Counter | None = None) -> Any:
         """The source the run migrated: a mongoexport file, or the live collection through MongoHook; of a
-        `window`, the lines the job's mapper does not leave out as another interval's (`outside_window`)."""
+        `window`, the lines the job's mapper does not leave out as another interval's (`outside_window`), nor as a
+        line with no time an earlier run of the source quarantined (`connectors.timeless`; counted in
+        `met_again`)."""
         source_uri = self.run["source_uri"]
         collection = database = None
         if is_mongo(source_uri):
@@ -78,7 +102,18 @@ class _MongoToDsqlValidation(BaseOperator):
         if window.is_full:
             return lines
         mapper = DocumentMapper.for_spec(spec, window)
-        return (line for line in lines if not mapper.outside_window(line))
+        known = self._known_timeless(spec)
+        if not known:
+            return (line for line in lines if not mapper.outside_window(line))
+        return _without_known(lines, mapper, known, Counter() if met_again is None else met_again)
+
+    def _known_timeless(self, spec: Any) -> set[str] | None:
+        """The digests of the source's lines with no time that other runs quarantined (None: no such table)."""
+        from connectors.timeless import known_timeless
+
+        hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
+        with hook.get_conn() as conn:
+            return known_timeless(conn, spec.target_schema, self.run["source_uri"], self.run["run_id"])
 
 
 class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
@@ -111,7 +146,11 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         keys: dict[str, set[tuple[str, ...]]] = {e.name: set() for e in spec.entities}
         elements: dict[str, dict[str, tuple[Any, int | None]]] = {c.name: {} for c in spec.children}
         window = self._window()
-        lines = self._lines(spec, window)
+        met_again: Counter = Counter()
+        new_timeless: set[str] = set()
+        lines = self._lines(spec, window, met_again)
+        if "timeless" in job:
+            lines = _timeless_of(lines, DocumentMapper.for_spec(spec, window), new_timeless)
         if not run["dry_run"]:
             lines = _collect_keys(lines, spec, keys, window, elements, self._mapper(spec, window))
         by_type, total = count_by_type(lines, spec.max_nesting_depth, spec.shape, spec.entities)
@@ -126,6 +165,8 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
                     f"SELECT count(*) FROM {quoted(spec.target_schema, e.table)}")[0][0]
         quarantined = run_files.count_quarantined(run["quarantine_uri"], self.aws_conn_id)
         checks = count_checks(source, job, target_keyed, total, quarantined)
+        if "timeless" in job:
+            checks += self._timeless_checks(hook, spec, job["timeless"], met_again["lines"], new_timeless)
         children: dict[str, dict[str, int]] = {}
         if not run["dry_run"]:
             for child in spec.children:
@@ -138,6 +179,7 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
                          for n, c in job["entities"].items()},
             "rejects": job["rejects"], "documents": total, "checks": [c.as_dict() for c in checks],
             "window": window.as_dict(), "pending": job.get("pending"), "children": children,
+            **({"timeless": job["timeless"]} if "timeless" in job else {}),
             "notes": {} if run["dry_run"] else dangling_references(hook, spec),
         }
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
@@ -149,6 +191,20 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
             raise AirflowFailException(f"{len(failed)} count check(s) do not reconcile: "
                                        + "; ".join(f"{c.entity or 'all'} {c.name}" for c in failed))
         return result
+
+    def _timeless_checks(self, hook: DsqlHook, spec: Any, job: dict[str, int], met_again: int, new: set[str]
+                         ) -> list[Check]:
+        """Lines with no time: those an earlier run quarantined, skipped by the job as by this count; after a load,
+        each of this run's recorded once (a later interval run skips it)."""
+        from connectors.timeless import recorded_by
+
+        checks = [Check("lines with no time an earlier run quarantined, skipped", met_again, job["met_again"])]
+        if not self.run["dry_run"]:
+            with hook.get_conn() as conn:
+                recorded = recorded_by(conn, spec.target_schema, self.run["source_uri"], self.run["run_id"])
+            checks.append(Check("lines with no time this run quarantined, recorded once by content", len(new),
+                                recorded))
+        return checks
 
     def _child_counts(self, hook: DsqlHook, spec: Any, child: Any, elements: dict[str, tuple[Any, int | None]],
                       job: dict[str, Any]) -> tuple[dict[str, int], list[Check]]:

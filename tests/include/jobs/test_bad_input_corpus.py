@@ -37,9 +37,10 @@ FILE = "movie_collection.json"
 
 
 def deploy(dsql_uri: str, schema: str) -> None:
-    """The spec's tables, its pending area and load log (not the async indexes, nor the lock) in `schema`."""
+    """The spec's tables, its pending area, load log and record of lines with no time (not the async indexes, nor
+    the lock) in `schema`."""
     with psycopg.connect(dsql_uri, autocommit=True) as conn:
-        for path in sorted([*SQL_DIR.glob("0[0-5]*.sql"), *SQL_DIR.glob("0[89]*.sql")]):
+        for path in sorted([*SQL_DIR.glob("0[0-5]*.sql"), *SQL_DIR.glob("0[89]*.sql"), *SQL_DIR.glob("1*.sql")]):
             for stmt in split_statements(path.read_text().replace("movie_db", schema)):
                 conn.execute(stmt)
 

@@ -13,8 +13,10 @@ from transforms.intervals import (
     FULL,
     Window,
     WindowError,
+    coverage,
     covered,
     gaps,
+    merged,
     objectid_at,
     objectid_time,
     record_time,
@@ -99,6 +101,24 @@ def test_gaps_before_and_between_loads() -> None:
     assert gaps([Window(d[3], d[4]), Window(None, d[1]), Window(d[0], d[1])]) == [Window(d[1], d[3])]
     assert gaps([Window(d[3], d[4]), Window(None, None)]) == [] and gaps([Window(None, d[1]), Window(d[0], None)]) == []
     assert gaps([]) == []
+
+
+def test_coverage_says_what_is_loaded_before_and_after_a_run() -> None:
+    d = [datetime(2024, 1, n, tzinfo=UTC) for n in range(1, 7)]
+    days = [Window(d[i], d[i + 1]) for i in range(5)]
+    assert merged([days[2], days[0], days[1], days[4]]) == [Window(d[0], d[3]), days[4]]
+    assert merged([days[0], FULL]) == [FULL] and merged([Window(None, d[2]), days[1]]) == [Window(None, d[2])]
+    # the middle day run again after the first, third and fifth: the fourth is missing, after it
+    out = coverage([days[0], days[2], days[4]], days[1])
+    assert out["before_complete"] is True and out["after"] == [days[2].as_dict(), days[4].as_dict()]
+    assert out["gaps"] == [days[3].as_dict()]  # before the first start: only the reconciliation's pass can tell
+    assert out["up_to"] == d[5].isoformat() and out["up_to_text"] == "2024-01-06"
+    assert out["summary"] == ("loaded: [2024-01-01, 2024-01-04), [2024-01-05, 2024-01-06); "
+                              "missing: [2024-01-04, 2024-01-05)")
+    late = coverage([days[0]], days[4])  # the newest day after the first: what comes between is missing
+    assert late["before_complete"] is False and late["after"] == [] and late["gaps"] == [Window(d[1], d[4]).as_dict()]
+    full = coverage([], FULL)
+    assert full["summary"] == "loaded: everything (a load without a window)" and full["up_to"] is None
 
 
 def test_sql_timestamps_are_naive_utc_iso() -> None:

@@ -90,6 +90,13 @@ def test_the_note_says_parked_links_wait_and_the_report_prints_conservation() ->
     note = render_note(build_report(**args, pending={"retried": 0, "parked": 2, "released": 0}))
     assert "- parked: 2 link(s) wait for their other end; every later run retries them" in note
     assert "parked" not in render_note(build_report(**args))
+    loads = {"equal": True, "up_to": "2024-01-04T00:00:00+00:00", "up_to_text": "2024-01-04",
+             "summary": "loaded: [2024-01-01, 2024-01-04); nothing missing"}
+    note = render_note(build_report(**args, source="file:///data/movies.json", loads=loads,
+                                    timeless={"quarantined": 0, "met_again": 4}))
+    assert note.startswith("**PASSED**: d from `file:///data/movies.json`")
+    assert "- target = source up to 2024-01-04; loaded: [2024-01-01, 2024-01-04); nothing missing" in note
+    assert "- no time: 0 line(s) quarantined by this run, once for the source; 4 quarantined by an earlier run" in note
     rows = [{"entity": "movie", "path": "title", "source": 3, "target": 3, "quarantined": 0, "superseded": 0,
              "status": "ok"},
             {"entity": "movie", "path": "tiers.*.tier", "source": 2, "target": 0, "quarantined": 0,

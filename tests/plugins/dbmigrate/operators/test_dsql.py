@@ -32,7 +32,9 @@ LOCK_COLUMNS = ["lock_name", "holder_dag_id", "holder_run_id", "acquired_at", "e
 PENDING_COLUMNS = ["entity", "source_key", "source_version", "missing_key", "document", "source_where",
                    "migration_run_id", "migrated_at"]
 LOADS_COLUMNS = ["run_id", "dag_id", "source_uri", "window_start", "window_end", "loaded_at"]
-STATEMENTS = 1 + 5 + 5 + 7 + 1 + 2  # schema, five tables, their `_extra`, seven indexes, lock, pending, load log
+TIMELESS_COLUMNS = ["source_uri", "digest", "reason", "first_run", "recorded_at"]
+# schema, five tables, their `_extra`, seven indexes, lock, pending, load log, lines with no time
+STATEMENTS = 1 + 5 + 5 + 7 + 1 + 2 + 1
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ class TestDsqlDeployDdlOperator:
             columns.setdefault(table, []).append(column)
         extra = {t: [*cols, "_extra"] for t, cols in EXPECTED_COLUMNS.items()}  # added by 055, after the lineage
         assert columns == {**extra, "dbmigrate_lock": LOCK_COLUMNS, "dbmigrate_pending": PENDING_COLUMNS,
-                           "dbmigrate_loads": LOADS_COLUMNS}
+                           "dbmigrate_loads": LOADS_COLUMNS, "dbmigrate_timeless": TIMELESS_COLUMNS}
         assert rating == ("numeric", 3, 1)
         assert {"movie_actors_actor_id_idx", "movie_directors_director_id_idx"} <= indexes
         assert {f"{t}_migration_run_id_idx" for t in EXPECTED_COLUMNS} <= indexes

@@ -133,7 +133,8 @@ def test_a_failure_names_what_no_load_covered_yet(loaded: Path, dsql_uri: str, p
     from transforms.intervals import Window
 
     day = [datetime(2000, 1, n, tzinfo=UTC) for n in (1, 3, 4)]  # before every ObjectId of the export
-    run = {"source_uri": f"file://{loaded}", "dry_run": False, "window": Window(day[1], day[2]).as_dict()}
+    run = {"source_uri": f"file://{loaded}", "run_id": "day3", "dry_run": False,
+           "window": Window(day[1], day[2]).as_dict()}
     with psycopg.connect(dsql_uri, autocommit=True) as conn:
         conn.execute((ROOT / "include" / "sql" / "movie_db" / "090_dbmigrate_loads.sql").read_text()
                      .replace("movie_db.", f"{pg_schema}."))
@@ -145,6 +146,8 @@ def test_a_failure_names_what_no_load_covered_yet(loaded: Path, dsql_uri: str, p
                                                   r"00:00:00\+00:00\) yet .*load those intervals, then clear this run"):
         check.execute({"ti": ti})
     assert ti.pushed[RESULT_KEY]["unloaded_gaps"] == [Window(None, day[1]).as_dict()]
+    loads = ti.pushed[RESULT_KEY]["loads"]  # what the note says: what is loaded, and the target differs
+    assert loads["summary"] == "loaded: [2000-01-03, 2000-01-04); nothing missing" and loads["equal"] is False
     with psycopg.connect(dsql_uri, autocommit=True) as conn:  # the days before, loaded since
         record_load(conn, pg_schema, run_id="days1-2", dag_id=DAG_ID, source_uri=run["source_uri"],
                     window=Window(None, day[1]))
