@@ -51,6 +51,8 @@ class Loads:
     loads: int = 0
     full: bool = False
     until: datetime | None = None  # the latest end an interval load reached
+    windows: tuple[Window, ...] = ()  # every window loaded (a load without a window: `FULL`)
+    source: str | None = None  # what the latest load read (`source` of `record_load`)
 
     def holds(self, at_least: Window | None = None) -> Window:
         """Everything the table holds, counting `at_least` (the current run's window) as loaded."""
@@ -88,26 +90,46 @@ def read_loads(client: Any, table: str, log_table: str = LOG_TABLE) -> Loads:
         return Loads()
     until = item.get("until", {}).get("S")
     return Loads(loads=int(item.get("loads", {}).get("N", "0")), full=bool(item.get("full", {}).get("BOOL")),
-                 until=datetime.fromisoformat(until) if until else None)
+                 until=datetime.fromisoformat(until) if until else None,
+                 windows=tuple(sorted((_window_of(w) for w in item.get("windows", {}).get("SS", [])),
+                                      key=lambda w: (w.start is not None, w.start))),
+                 source=_source_of(item.get("source", {}).get("S")))
 
 
-def record_load(client: Any, table: str, window: Window, run_id: str, log_table: str = LOG_TABLE) -> None:
-    """Note that `run_id` loaded `window` into `table`: `until` only ever grows (a conditional update), a load
-    without a window sets `full`. A log item of an earlier table of that name starts over. Creates the log table
-    if it is missing."""
+def _source_of(text: str | None) -> str | None:
+    return None if text in (None, "-") else text
+
+
+def _window_text(window: Window) -> str:
+    return f"{window.as_dict()['start'] or '-'}|{window.as_dict()['end'] or '-'}"
+
+
+def _window_of(text: str) -> Window:
+    start, end = text.split("|")
+    return Window.parse(None if start == "-" else start, None if end == "-" else end)
+
+
+def record_load(client: Any, table: str, window: Window, run_id: str, log_table: str = LOG_TABLE,
+                source: str | None = None) -> None:
+    """Note that `run_id` loaded `window` of `source` into `table`: `until` only ever grows (a conditional update),
+    a load without a window sets `full`, every window joins the set `windows`. A log item of an earlier table of
+    that name starts over. Creates the log table if it is missing."""
     identity = table_identity(client, table)
     if identity is None:
         raise ValueError(f"DynamoDB table {table} does not exist: no load to record")
     now = datetime.now(UTC).isoformat()
     names = {"#loads": "loads", "#last": "last_run_id", "#w": "last_window", "#at": "last_loaded_at",
-             "#id": "table_id"}
+             "#id": "table_id", "#ws": "windows", "#src": "source"}
     values: dict[str, Any] = {":one": {"N": "1"}, ":run": {"S": run_id}, ":at": {"S": now}, ":id": {"S": identity},
-                              ":w": {"S": f"{window.as_dict()['start'] or '-'} .. {window.as_dict()['end'] or '-'}"}}
-    updates = [dict(UpdateExpression="REMOVE #loads, #full, #until SET #id = :id",
+                              ":w": {"S": f"{window.as_dict()['start'] or '-'} .. {window.as_dict()['end'] or '-'}"},
+                              ":ws": {"SS": [_window_text(window)]}, ":src": {"S": source or "-"}}
+    updates = [dict(UpdateExpression="REMOVE #loads, #full, #until, #ws SET #id = :id",
                     ConditionExpression="attribute_exists(#id) AND #id <> :id",
-                    ExpressionAttributeNames={"#loads": "loads", "#full": "full", "#until": "until", "#id": "table_id"},
+                    ExpressionAttributeNames={"#loads": "loads", "#full": "full", "#until": "until", "#id": "table_id",
+                                              "#ws": "windows"},
                     ExpressionAttributeValues={":id": {"S": identity}}),
-               dict(UpdateExpression="ADD #loads :one SET #last = :run, #w = :w, #at = :at, #id = :id",
+               dict(UpdateExpression="ADD #loads :one, #ws :ws SET #last = :run, #w = :w, #at = :at, #id = :id, "
+                                     "#src = :src",
                     ExpressionAttributeNames=names, ExpressionAttributeValues=values)]
     if window.end is None:
         updates.append(dict(UpdateExpression="SET #full = :true", ExpressionAttributeNames={"#full": "full"},

@@ -285,6 +285,24 @@ def partition_writer(*, table: str, key_names: tuple[str, ...], type_attribute: 
     return write
 
 
+def source_identity(args: argparse.Namespace) -> str:
+    """What the job reads, as the load log keeps it: the database and schema (local) or the crawled catalog tables
+    (Glue); never a credential."""
+    if args.source_json is not None:
+        src = json.loads(args.source_json)
+        return f"{src.get('host')}:{src.get('port')}/{src.get('dbname')} schema {args.source_schema}"
+    return f"glue catalog {args.catalog_database} tables {args.catalog_table_prefix}*"
+
+
+def refuse_another_source(loads: Loads, source: str, table: str) -> None:
+    """An interval load adds its window to what the loads before it wrote: refuse it (before anything is written)
+    when the table's latest load read another source."""
+    if loads.loads and loads.source not in (None, source):
+        raise SystemExit(f"refused (nothing was written): this interval run reads {source}, but the latest load of "
+                         f"{table} read {loads.source}; the intervals of one table must come from one source. Run it "
+                         "on that source, or switch sources with a load of the new one without a window")
+
+
 def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     started = time.monotonic()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -304,6 +322,7 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         import boto3
 
         loads = read_loads(boto3.client("dynamodb", region_name=args.region), table, args.log_table)
+        refuse_another_source(loads, source_identity(args), table)
     interval = Interval.of(args.window, loads)
     tables = ITEM_SET_TABLES[args.item_set]
     if interval is not None and not interval.snapshot:
@@ -355,7 +374,7 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         import boto3
 
         record_load(boto3.client("dynamodb", region_name=args.region), table, args.window, args.run_id,
-                    args.log_table)
+                    args.log_table, source=source_identity(args))
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
     print(json.dumps({**report, "seconds": round(time.monotonic() - started, 1)}, sort_keys=True))
     return report

@@ -77,6 +77,9 @@ def test_each_run_loaded_its_day_and_passed_every_check(dms: Scenario) -> None:
 def test_a_backfill_equals_a_full_load(dms: Scenario, full: dict[str, str]) -> None:
     ddb = boto3.client("dynamodb")
     assert dms.after_days == items(ddb, full)
+    loads = dms.days.reports()[-1]["loads"]  # the last run's report: the tables equal the source up to its end
+    assert loads["equal"] is True and loads["up_to_text"] == "2024-01-03" and loads["gaps"] == [], loads
+    assert loads["summary"] == "loaded: [2024-01-01, 2024-01-03); nothing missing"
     with psycopg.connect(dms.source.uri) as conn:
         persons = [r[0] for r in conn.execute(sql.SQL(
             "SELECT DISTINCT purchased_by_id FROM {}.ticket_purchase_hist ORDER BY 1 LIMIT 25").format(

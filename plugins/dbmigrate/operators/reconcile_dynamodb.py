@@ -17,6 +17,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from dbmigrate import runtime
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from dbmigrate.operators.validate_dynamodb import _DynamoDbValidation
+from transforms import ticketing_checks as tc
+from transforms.intervals import coverage
 from transforms.reconcile import DEFAULT_BUCKETS, render_diffs
 
 SEGMENTS = 4  # parallel Scan segments per table (connectors.dynamodb_scan.DEFAULT_SEGMENTS)
@@ -54,10 +56,13 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
                                       "skipped": "dry run: nothing was written"}
             context["ti"].xcom_push(key=RESULT_KEY, value=result)
             return result
+        from connectors.dynamodb_load_log import read_loads
+
         reader = self._reader()
         timings = Timings()
         hook = self._hook()
-        holds = self._holds(hook)
+        loads = read_loads(hook.conn, self.table_names[tc.TICKET_SALES])
+        holds = loads.holds(self._window())
         conn = reader.hook.get_conn()
         try:
             recs = reconcile_dynamodb(conn, reader.schema, hook.conn, self.table_names,
@@ -67,7 +72,11 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
             conn.close()
         result = {"checks": [c.as_dict() for rec in recs.values() for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in recs.items()},
-                  "seconds": timings.as_dict(), "dry_run": False, "covers": holds.as_dict()}
+                  "seconds": timings.as_dict(), "dry_run": False, "covers": holds.as_dict(),
+                  # the intervals loaded before and after this run's, and whether the tables equal the source up to
+                  # the latest end (this reconciliation: every item up to `covers`)
+                  "loads": {**coverage(list(loads.windows), self._window()), "source": loads.source,
+                            "equal": all(rec.passed for rec in recs.values())}}
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
         for rec in recs.values():
             self.log.info("%s\n%s", "ok" if rec.passed else "DIFFERS", "\n".join(render_diffs(rec)))

@@ -49,8 +49,13 @@ def test_the_log_keeps_the_latest_end_and_a_full_load(ddb: Any) -> None:
         time.sleep(1.1)  # moto's table identity is its creation time
         make(ddb, table)
         assert read_loads(ddb, table, log).loads == 0
-        record_load(ddb, table, Window(day(1), day(2)), "r", log)
-        assert read_loads(ddb, table, log) == Loads(loads=1, full=False, until=day(2))
+        record_load(ddb, table, Window(day(1), day(2)), "r", log)  # the old table's windows are gone too
+        assert read_loads(ddb, table, log) == Loads(loads=1, full=False, until=day(2),
+                                                    windows=(Window(day(1), day(2)),))
+        record_load(ddb, table, Window(day(2), day(3)), "r2", log, source="db:5432/dms schema dbo")
+        loads = read_loads(ddb, table, log)
+        assert loads.windows == (Window(day(1), day(2)), Window(day(2), day(3)))
+        assert loads.source == "db:5432/dms schema dbo"
     finally:
         for name in (log, table):
             try:

@@ -27,6 +27,7 @@ from connectors.dynamodb_load_log import read_loads
 from connectors.dynamodb_reconcile import reconcile_dynamodb
 from connectors.dynamodb_scan import scan_items
 from tests.fixtures.dms_sample_load import SPEC_PATH, Source, drop_tables, make_tables, three_day_source
+from transforms.intervals import Window, coverage
 from transforms.spec import load_spec
 
 pytestmark = pytest.mark.spark
@@ -92,6 +93,15 @@ def test_intervals_loaded_newest_first_equal_a_full_load(spark: Any, ddb: Any, m
         load(spark, source, days, tmp_path, (START + day * DAY, START + (day + 1) * DAY))
         assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
     assert reconciles(source, ddb, days, START + 3 * DAY) == {}
+    assert items(ddb, days) == items(ddb, full)
+    log = read_loads(ddb, days["ticket_sales"])  # what each run's reconciliation reports around its window
+    assert log.windows == tuple(Window(START + d * DAY, START + (d + 1) * DAY) for d in range(3))
+    assert coverage(list(log.windows), log.windows[0])["after"] == [Window(START + DAY, START + 3 * DAY).as_dict()]
+    assert log.source and log.source.endswith(f"schema {source['schema']}")
+    # an interval of another source into these tables: refused before it reads or writes anything
+    with pytest.raises(SystemExit, match=r"refused \(nothing was written\).*schema elsewhere"):
+        other = {"info": source["info"], "schema": "elsewhere", "password_file": source["password_file"]}
+        load(spark, other, days, tmp_path, (START + 3 * DAY, START + 4 * DAY))
     assert items(ddb, days) == items(ddb, full)
 
 
