@@ -3,12 +3,11 @@
 Pieces: an embedded PostgreSQL (DSQL and SQL Server stand-in), a moto server (S3, EMR, Glue, DynamoDB,
 Secrets Manager, DSQL control plane) and an Airflow home whose metadata DB is migrated. Everything lives
 under `.local-stack/` and `up` is idempotent: it starts what is not running and reuses what is. `ui` starts
-Airflow's UI on top of it (`devstack/ui.py`); `down` stops that too.
+Airflow's UI on top of it (`devstack/ui.py`); `down` stops that too. The command itself: `devstack.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -185,19 +184,14 @@ def up() -> None:
 
 
 def down() -> None:
-    from devstack import ui
-
-    if stopped := ui.stop_all():
-        print(f"Airflow UI stopped: {', '.join(stopped)}", file=sys.stderr)
+    """Stop moto and PostgreSQL (`devstack.cli.down` stops the UIs first)."""
     _moto_down()
     postgres.stop(STATE_DIR / "pgdata")
     print("local stack down", file=sys.stderr)
 
 
-def status() -> int:
-    if not STATE_FILE.exists():
-        print("local stack: not created (run `bin/local-stack up`)")
-        return 1
+def status() -> tuple[dict, bool]:
+    """Print what runs; the state and whether PostgreSQL, moto and the migrated Airflow home are all there."""
     state = _state()
     pg = postgres.is_running(STATE_DIR / "pgdata")
     moto = _port_open(state["moto_port"])
@@ -210,35 +204,9 @@ def status() -> int:
     print(f"postgres: {'up' if pg else 'down'} (127.0.0.1:{state['pg_port']})")
     print(f"moto:     {'up' if moto else 'down'} (127.0.0.1:{state['moto_port']})")
     print(f"airflow:  {'migrated' if airflow else 'not migrated'} ({STATE_DIR / 'airflow'})")
-    if "ui_port" in state:
-        from devstack import ui
-
-        info = ui.status()
-        names = ", ".join(info["running"]) or "nothing running"
-        print(f"ui:       {'up' if info['healthy'] else 'down'} ({info['url']}; {names})")
-    return 0 if pg and moto and airflow else 1
+    return state, pg and moto and airflow
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="local-stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "env", "ui"])
-    args = parser.parse_args(argv)
-    if args.command == "up":
-        up()
-    elif args.command == "ui":
-        from devstack import ui
-
-        up()
-        return ui.main()
-    elif args.command == "down":
-        down()
-    elif args.command == "status":
-        return status()
-    else:
-        for key, value in env_vars(_state()).items():
-            print(f"export {key}={shlex.quote(value)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def print_env() -> None:
+    for key, value in env_vars(_state()).items():
+        print(f"export {key}={shlex.quote(value)}")

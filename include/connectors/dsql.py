@@ -11,7 +11,6 @@ It must not import Airflow: it ships to the executors inside the job bundle.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 import psycopg.sql
+
+from connectors.retry import retry
 
 if TYPE_CHECKING:
     import boto3
@@ -246,16 +247,6 @@ def run_with_retry(fn: Callable[[], T], *, attempts: int = 6, base_delay_s: floa
     last one is raised when `attempts` calls have failed. `on_retry(attempt, exc, delay_s)` is called
     before each wait, e.g. to log.
     """
-    if attempts < 1:
-        raise ValueError(f"run_with_retry: attempts must be >= 1, got {attempts}")
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except psycopg.Error as exc:
-            if not (is_occ_conflict(exc) or is_connection_lost(exc)) or attempt == attempts:
-                raise
-            delay = random.uniform(0.0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
-            if on_retry is not None:
-                on_retry(attempt, exc, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return retry(fn, retryable=lambda exc: isinstance(exc, psycopg.Error) and (
+        is_occ_conflict(exc) or is_connection_lost(exc)), attempts=attempts, base_delay_s=base_delay_s,
+        max_delay_s=max_delay_s, sleep=sleep, on_retry=on_retry)

@@ -11,16 +11,27 @@ client is shared); the caller passes it (`DynamoDBTablesHook.conn` in Airflow). 
 from __future__ import annotations
 
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["BATCH_GET_SIZE", "DEFAULT_SEGMENTS", "batch_get_items", "scan_items", "scan_pages"]
+from connectors.retry import Unfinished, drain
+
+__all__ = ["BATCH_GET_SIZE", "DEFAULT_SEGMENTS", "THROTTLING_ERRORS", "batch_get_items", "scan_items", "scan_pages",
+           "throttled"]
 
 DEFAULT_SEGMENTS = 4
 BATCH_GET_SIZE = 100  # BatchGetItem's limit
+# what DynamoDB answers when a partition or the account is over its rate: the request may be sent again as it was
+THROTTLING_ERRORS = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
+                               "RequestLimitExceeded"})
+
+
+def throttled(exc: BaseException) -> bool:
+    """Whether `exc` is DynamoDB refusing a whole request for its rate (`THROTTLING_ERRORS`)."""
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") in THROTTLING_ERRORS
 _POLL_S = 0.1  # how often a blocked producer checks whether the consumer is gone
 
 
@@ -99,18 +110,21 @@ def scan_items(table: str, *, client: Any, segments: int = DEFAULT_SEGMENTS, con
 
 def batch_get_items(table: str, keys: Sequence[dict[str, dict]], *, client: Any, consistent_read: bool = True,
                     max_attempts: int = 10, sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, Any]]:
-    """The items of `keys` that exist, 100 keys per BatchGetItem; `UnprocessedKeys` are asked again with
-    full-jitter backoff, at most `max_attempts` times per batch (then RuntimeError)."""
+    """The items of `keys` that exist, 100 keys per BatchGetItem; `UnprocessedKeys` (and a request throttled whole)
+    are asked again with full-jitter backoff (`connectors.retry.drain`), at most `max_attempts` times per batch
+    (then RuntimeError)."""
     for i in range(0, len(keys), BATCH_GET_SIZE):
-        pending = list(keys[i:i + BATCH_GET_SIZE])
-        for attempt in range(1, max_attempts + 1):
+        found: list[dict[str, Any]] = []
+
+        def send(pending: list[dict[str, dict]], found: list[dict[str, Any]] = found) -> list[dict[str, dict]]:
             response = client.batch_get_item(RequestItems={table: {"Keys": pending,
                                                                    "ConsistentRead": consistent_read}})
-            yield from response.get("Responses", {}).get(table, [])
-            pending = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
-            if not pending:
-                break
-            sleep(random.random() * min(5.0, 0.05 * 2 ** (attempt - 1)))
-        else:
-            raise RuntimeError(f"{len(pending)} key(s) of {table} still unprocessed after {max_attempts} "
-                               "BatchGetItem attempts")
+            found.extend(response.get("Responses", {}).get(table, []))
+            return (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
+
+        try:
+            drain(send, list(keys[i:i + BATCH_GET_SIZE]), attempts=max_attempts, throttled=throttled, sleep=sleep)
+        except Unfinished as left:
+            raise RuntimeError(f"{len(left.remaining)} key(s) of {table} still unprocessed after {left.attempts} "
+                               "BatchGetItem attempts") from None
+        yield from found

@@ -26,12 +26,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from connectors.dynamodb_scan import scan_pages
+from connectors.dynamodb_scan import scan_pages, throttled
+from connectors.retry import Unfinished, drain
 from transforms.dynamo_items import item_size_bytes
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
-THROTTLING_ERRORS = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
-                               "RequestLimitExceeded"})
 
 Item = Mapping[str, Mapping[str, Any]]
 
@@ -180,29 +179,28 @@ def write_items(items: Iterable[Item], *, table: str, key_names: tuple[str, ...]
     written = 0
     for batch in _chunks(items, BATCH_SIZE):
         _check_unique_keys(batch, key_names, table)
-        pending: list[dict[str, Any]] = [{request: {part: item}} for item in batch]
-        attempt = 0
-        while pending:
-            attempt += 1
+        def send(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if rate_limiter is not None:
                 rate_limiter.acquire(sum(write_units(r[request][part]) for r in pending))
             stats.requests += 1
             try:
                 response = client.batch_write_item(RequestItems={table: pending})
-                pending = list((response.get("UnprocessedItems") or {}).get(table, []))
-                stats.sdk_retries += _sdk_retries(response)
-                stats.unprocessed_items += len(pending)
             except ClientError as err:
                 stats.sdk_retries += _sdk_retries(err.response)
-                if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
-                    raise
-                stats.throttled_requests += 1
-            if not pending:
-                break
-            if attempt >= max_attempts:
-                raise UnprocessedItemsError(table, len(pending), attempt,
-                                            written + len(batch) - len(pending))
-            sleep(rng() * min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
+                if throttled(err):
+                    stats.throttled_requests += 1
+                raise
+            left = list((response.get("UnprocessedItems") or {}).get(table, []))
+            stats.sdk_retries += _sdk_retries(response)
+            stats.unprocessed_items += len(left)
+            return left
+
+        try:
+            drain(send, [{request: {part: item}} for item in batch], attempts=max_attempts, throttled=throttled,
+                  base_delay_s=base_delay_s, max_delay_s=max_delay_s, sleep=sleep, rng=rng)
+        except Unfinished as left:
+            raise UnprocessedItemsError(table, len(left.remaining), left.attempts,
+                                        written + len(batch) - len(left.remaining)) from None
         written += len(batch)
     return written
 

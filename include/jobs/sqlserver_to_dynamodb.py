@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 from connectors.dynamodb_load_log import LOG_TABLE, Loads, read_loads, record_load
 from connectors.progress import Progress
 from connectors.storage import read_text, write_text
+from transforms.booleans import as_bool
 from transforms.dms_sample_schema import BAD_TYPE_COLUMN, ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
 from transforms.dynamodb_tables import TableSpec
 from transforms.intervals import Window, WindowError, sql_timestamp
@@ -54,15 +55,6 @@ from transforms.ticketing import (
 )
 
 TYPE_ATTRIBUTE = {"ticket_sales": "item_type", "config": "data_type"}  # what the report counts items by
-
-
-def _bool(value: str) -> bool:
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window-end", default=None, help="... and before this one")
     p.add_argument("--log-table", default=LOG_TABLE, help="the DynamoDB table holding each table's load log")
     # `--dry-run` alone (spark-submit) or `--dry-run true|false` (Glue passes every argument with a value)
-    p.add_argument("--dry-run", nargs="?", const=True, default=False, type=_bool,
+    p.add_argument("--dry-run", nargs="?", const=True, default=False, type=as_bool,
                    help="read, build and count the items; write nothing")
     args, _unknown = p.parse_known_args(argv)
     if (args.source_json is None) == (args.catalog_database is None):

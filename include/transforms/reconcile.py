@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from transforms.validation import Check, normalize
+from transforms.checks import Check, normalize
 
 Key = tuple[Any, ...]
 Rows = Callable[[], Iterable[tuple[Key, Mapping[str, Any]]]]
@@ -63,7 +63,7 @@ def _nested(value: Any) -> Any:
 
 
 def canonical(value: Any) -> Any:
-    """One comparable, JSON-able form of a value from either side (`transforms.validation.normalize` first).
+    """One comparable, JSON-able form of a value from either side (`transforms.checks.normalize` first).
 
     Decimal('1.50') == Decimal('1.5') == 1.5, a uuid == its text, JSON text == the parsed document, dates and
     datetimes as ISO text (aware datetimes in UTC, so the session time zone does not matter), bytes as hex.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from transforms.checks import compare_row
 from transforms.dms_sample_schema import COLUMN_TYPES, TABLES, coerce_integral, integer_columns
 from transforms.dynamo_items import from_item
 from transforms.identifiers import check_identifier, quoted
@@ -40,7 +41,6 @@ from transforms.ticketing import (
     history_sort_keys,
     transaction_ts,
 )
-from transforms.validation import compare_row
 
 __all__ = [
     "ACCESS_PATTERNS",

@@ -50,11 +50,6 @@ def spec_for(dag_id: str) -> Any:
         raise RunInputError(f"spec of {dag_id}: {err}") from err
 
 
-def as_bool(value: Any) -> bool:
-    """A param or rendered template as a boolean (`True`, `"true"`, `"1"`, `"yes"`)."""
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
-
-
 def _text(params: Mapping[str, Any], name: str) -> str:
     value = params.get(name)
     return "" if value is None else str(value).strip()
@@ -114,9 +109,18 @@ def run_window(spec: Any, params: Mapping[str, Any], run_type: str | None = None
             "table": spec.incremental.table}
 
 
+def _flag(params: Mapping[str, Any], key: str) -> bool:
+    from transforms.booleans import as_bool
+
+    try:
+        return as_bool(params.get(key))
+    except ValueError as err:
+        raise RunInputError(f"{key}: {err}") from None
+
+
 def _common(spec: Any, params: Mapping[str, Any], run_id: str, profile: str) -> dict[str, Any]:
     prefix = run_prefix(spec, run_id, profile)
-    return {"dag_id": spec.dag_id, "run_id": run_id, "profile": profile, "dry_run": as_bool(params.get("dry_run")),
+    return {"dag_id": spec.dag_id, "run_id": run_id, "profile": profile, "dry_run": _flag(params, "dry_run"),
             "sample_size": _sample_size(spec, params), "run_prefix": prefix, "report_uri": f"{prefix}/report.json",
             "staging_prefix": f"{spec.staging_uri}/runs/{run_id}/job"}
 

@@ -9,7 +9,6 @@ by `DynamoDBTablesReadyTrigger`. The hook keeps config, never per-run state.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -20,12 +19,12 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.exceptions import ClientError
 
 import dbmigrate  # noqa: F401 - puts include/ on sys.path for `transforms`
-from connectors.dynamodb_writer import THROTTLING_ERRORS, count_items, count_items_by
+from connectors.dynamodb_scan import batch_get_items
+from connectors.dynamodb_writer import count_items, count_items_by
 from transforms.dynamodb_tables import TableSpec, create_table_kwargs
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "dynamodb_tables.json"
 TABLE_READY_WAITER = "table_and_indexes_active"
-BATCH_GET_SIZE = 100  # BatchGetItem's limit
 
 
 class DynamoDBTablesHook(AwsBaseHook):
@@ -107,30 +106,13 @@ class DynamoDBTablesHook(AwsBaseHook):
         """Every item of `keys` that exists (strongly consistent), 100 keys per BatchGetItem.
 
         `UnprocessedKeys` and throttling errors are retried with full-jitter backoff, `max_attempts` per call.
+        Wraps `connectors.dynamodb_scan.batch_get_items`.
 
         .. seealso::
             - :external+boto3:py:meth:`DynamoDB.Client.batch_get_item`
         """
-        found: list[dict[str, dict]] = []
-        for i in range(0, len(keys), BATCH_GET_SIZE):
-            pending = keys[i:i + BATCH_GET_SIZE]
-            attempt = 0
-            while pending:
-                attempt += 1
-                try:
-                    response = self.conn.batch_get_item(RequestItems={table: {"Keys": pending,
-                                                                              "ConsistentRead": True}})
-                    found += response.get("Responses", {}).get(table, [])
-                    pending = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
-                except ClientError as err:
-                    if err.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
-                        raise
-                if pending and attempt >= max_attempts:
-                    raise RuntimeError(f"{len(pending)} key(s) of {table} still unprocessed after {attempt} "
-                                       "BatchGetItem attempts")
-                if pending:
-                    sleep(random.random() * min(5.0, 0.05 * 2 ** (attempt - 1)))
-        return found
+        return list(batch_get_items(table, keys, client=self.conn, consistent_read=True, max_attempts=max_attempts,
+                                    sleep=sleep))
 
     def query_all(self, table: str, query: dict[str, Any]) -> list[dict[str, dict]]:
         """Every item a Query returns, following `LastEvaluatedKey`.

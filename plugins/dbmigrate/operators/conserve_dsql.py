@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
+from transforms.checks import Check
 from transforms.conservation import (
     compare,
     failures,
@@ -35,7 +36,6 @@ from transforms.conservation import (
 from transforms.extjson import loads
 from transforms.identifiers import quoted
 from transforms.source_text import collection_of
-from transforms.validation import Check
 
 
 class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from dbmigrate import paths
 from dbmigrate.hooks.dsql import DsqlHook
+from transforms.booleans import as_bool
 from transforms.ddl_lint import for_postgres, lint_dsql, split_statements
 
 
@@ -71,7 +72,7 @@ class DsqlDeployDdlOperator(BaseOperator):
 
     def execute(self, context: Any) -> int:
         statements = self._load()
-        if str(self.lint_only).strip().lower() in ("true", "1"):
+        if as_bool(self.lint_only):
             self.log.info("Lint only: %d statements pass, none applied", len(statements))
             return 0
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)

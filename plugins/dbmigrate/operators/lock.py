@@ -28,7 +28,6 @@ from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate import runtime
 from dbmigrate.hooks.migration_lock import (
     DEFAULT_LEASE_S,
     DYNAMODB_LOCK_TABLE,
@@ -38,6 +37,7 @@ from dbmigrate.hooks.migration_lock import (
     LockHolder,
     LockTableMissing,
 )
+from transforms.booleans import as_bool
 
 WAITING_RUN_TYPES = frozenset({"backfill", "scheduled"})  # runs that queue for the lock; manual runs fail at once
 FINISHED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
@@ -110,7 +110,7 @@ class _LockOperator(BaseOperator):
         raise NotImplementedError
 
     def _acquire(self, context: Any, waiting_since: str | None = None) -> dict[str, Any]:
-        if runtime.as_bool(self.dry_run):
+        if as_bool(self.dry_run):
             self.log.info("Dry run: nothing is written, so no target lock is taken")
             return {"acquired": False, "locks": []}
         dag_id, run_id = _holder_of(context)
@@ -153,7 +153,7 @@ class _LockOperator(BaseOperator):
         return self._acquire(context, waiting_since)
 
     def _release(self, context: Any) -> dict[str, Any]:
-        if runtime.as_bool(self.dry_run):
+        if as_bool(self.dry_run):
             self.log.info("Dry run: no target lock was taken, none to release")
             return {"released": []}
         if self._target() is None:  # resolve_run failed: the XComArgs rendered as None, nothing was locked

@@ -14,10 +14,10 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate import runtime
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from dbmigrate.operators.validate_dynamodb import _DynamoDbValidation
 from transforms import ticketing_checks as tc
+from transforms.booleans import as_bool
 from transforms.intervals import coverage
 from transforms.reconcile import DEFAULT_BUCKETS, render_diffs
 
@@ -51,7 +51,7 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
         from connectors.dynamodb_reconcile import Timings, reconcile_dynamodb  # not at DAG parse
 
         self._spec()
-        if runtime.as_bool(self.dry_run):
+        if as_bool(self.dry_run):
             result: dict[str, Any] = {"checks": [], "reconciliation": {}, "dry_run": True,
                                       "skipped": "dry run: nothing was written"}
             context["ti"].xcom_push(key=RESULT_KEY, value=result)

@@ -24,11 +24,12 @@ from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from transforms.adjacency import VERSION_COLUMN, DocumentMapper, Mapped, target_columns
 from transforms.batching import CHILDREN
+from transforms.checks import Check, compare_row
 from transforms.extjson import loads
 from transforms.identifiers import quoted
 from transforms.intervals import FULL, Window, newer_version, version_text
 from transforms.source_text import content_digest
-from transforms.validation import Check, KeySample, compare_row, count_checks, target_key
+from transforms.validation import KeySample, count_checks, target_key
 
 RESULT_KEY = "result"
 

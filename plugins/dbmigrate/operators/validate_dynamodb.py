@@ -21,10 +21,11 @@ from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from transforms import ticketing_checks as tc
+from transforms.booleans import as_bool
+from transforms.checks import Check
 from transforms.dms_sample_schema import ITEM_SET_TABLES
 from transforms.intervals import Window
 from transforms.ticketing import AVAILABLE, HELD, PURCHASED, TRANSFERRED
-from transforms.validation import Check
 
 MAX_REPORTED_MISMATCHES = 200  # kept in the XCom result; the count of all of them is reported too
 
@@ -198,7 +199,7 @@ class ValidateDynamoDbCountsOperator(_DynamoDbValidation):
         hook = self._hook()
         window, holds = self._window(), self._holds(hook)
         source = reader.counts(holds.end)
-        dry_run = runtime.as_bool(self.dry_run)
+        dry_run = as_bool(self.dry_run)
         tables = self.table_names
         target: dict[tuple[str, str], int | None] = dict.fromkeys(source)
         checks: list[Check] = []
@@ -258,7 +259,7 @@ class ValidateDynamoDbItemsOperator(_DynamoDbValidation):
 
     def execute(self, context: Any) -> dict[str, Any]:
         self._spec()
-        size = 0 if runtime.as_bool(self.dry_run) else int(self.sample_size)
+        size = 0 if as_bool(self.dry_run) else int(self.sample_size)
         mismatches: list[dict[str, Any]] = []
         by_entity: dict[str, int] = defaultdict(int)
         if size > 0:
@@ -323,7 +324,7 @@ class ValidateAccessPatternsOperator(_DynamoDbValidation):
         self._spec()
         checks: list[Check] = []
         subjects: dict[str, int] = dict.fromkeys(tc.ACCESS_PATTERNS, 0)
-        dry_run = runtime.as_bool(self.dry_run)
+        dry_run = as_bool(self.dry_run)
         if not dry_run:
             reader = self._reader()
             tables = self.table_names

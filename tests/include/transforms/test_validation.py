@@ -6,7 +6,8 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from transforms.validation import KeySample, build_report, compare_row, count_checks, render_markdown, render_note
+from transforms.checks import compare_row
+from transforms.validation import KeySample, build_report, count_checks, render_markdown, render_note
 
 JOB = {"documents": 12, "rejects": {"bad_type": 2, "malformed_json": 1},
        "entities": {"movie": {"documents": 8, "unique": 5, "duplicates": 1, "rejected": 2},

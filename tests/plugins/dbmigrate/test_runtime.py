@@ -135,6 +135,7 @@ def resolve_task() -> Callable[[str], object]:
     (DMS, {"source_schema": "pg_catalog"}, "'pg_catalog' is a system schema"),
     (DMS, {"source_schema": "INFORMATION_SCHEMA"}, "is a system schema"),
     (DMS, {"source_schema": "sys"}, "is a system schema"),
+    (MOVIE, {"dry_run": "ture"}, r"dry_run: expected true or false, got 'ture'"),  # never a quiet "no"
 ])
 def test_the_first_task_refuses_what_must_not_run(monkeypatch: pytest.MonkeyPatch, resolve_task: Callable,
                                                  dag_id: str, conf: dict, message: str) -> None:
