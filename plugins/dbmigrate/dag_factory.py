@@ -158,7 +158,7 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
             resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
             run = resolve.output
             check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
-                                             source_uri=run["source_uri"])
+                                             source_uri=run["source_uri"], spec_uri=run["spec_uri"])
             ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
                                         sql_dir=run["ddl_dir"], lint_only=run["dry_run"])
             lock_args = {"schema": run["target_schema"], "dry_run": run["dry_run"],
@@ -299,7 +299,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
         with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, every item, report, publish"):
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
                       "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"],
-                      "window": run["window"]}
+                      "window": run["window"], "spec_uri": run["spec_uri"]}
             counts = ValidateDynamoDbCountsOperator(task_id="validate_counts",
                                                     job_report_uris=run["job_report_uris"], **common)
             items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from dbmigrate import paths
@@ -43,9 +44,45 @@ def compute_profile() -> str:
 
 
 def spec_for(dag_id: str) -> Any:
-    """The spec a DAG was built from, re-read at execute time (cheap local file I/O)."""
+    """The spec a DAG was built from, as deployed now (cheap local file I/O): what a run's first task reads and
+    stages (`stage_spec`); every task after it reads the staged copy (`run_spec`)."""
     try:
         return load_spec(paths.spec_dir() / f"{dag_id}.yaml")
+    except (OSError, SpecError) as err:
+        raise RunInputError(f"spec of {dag_id}: {err}") from err
+
+
+def stage_spec(spec: Any, prefix: str, aws_conn_id: str | None) -> str:
+    """Copy the spec beside the run's report (`<prefix>/<dag_id>.yaml`) and return where: a spec deployed while the
+    run runs changes nothing of it, and the report's folder keeps the spec it was checked against."""
+    from dbmigrate import run_files
+
+    uri = f"{prefix}/{spec.dag_id}.yaml"
+    run_files.write_text(uri, spec.path.read_text(encoding="utf-8"), aws_conn_id)
+    return uri
+
+
+def run_spec_text(run: Mapping[str, Any] | None, dag_id: str, aws_conn_id: str | None) -> tuple[str, str]:
+    """The text of the spec a run uses and where it is: the copy its first task staged (`run["spec_uri"]`), or the
+    deployed spec for a run resolved before runs staged theirs."""
+    from dbmigrate import run_files
+
+    uri = (run or {}).get("spec_uri")
+    if not uri:
+        path = paths.spec_dir() / f"{dag_id}.yaml"
+        return path.read_text(encoding="utf-8"), str(path)
+    return run_files.read_text(uri, aws_conn_id), uri
+
+
+def run_spec(run: Mapping[str, Any] | None, dag_id: str, aws_conn_id: str | None = "aws_default") -> Any:
+    """The spec of a run, as its first task staged it (`stage_spec`)."""
+    from urllib.parse import urlparse
+
+    from transforms.spec import parse_spec
+
+    try:
+        text, uri = run_spec_text(run, dag_id, aws_conn_id)
+        return parse_spec(text, Path(urlparse(uri).path))
     except (OSError, SpecError) as err:
         raise RunInputError(f"spec of {dag_id}: {err}") from err
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate import run_files, runtime
+from dbmigrate import run_files
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
 from transforms.checks import Check
@@ -42,7 +42,7 @@ class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
     """Count every source value by path and find it in the target (or the quarantine): value conservation."""
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = runtime.spec_for(self.spec_dag_id)
+        spec = self._spec()
         if self.run["dry_run"]:
             result: dict[str, Any] = {"checks": [], "skipped": "dry run: nothing was written"}
             context["ti"].xcom_push(key=RESULT_KEY, value=result)

@@ -12,7 +12,6 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate import runtime
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
 from transforms.intervals import coverage, covered, gaps
@@ -52,7 +51,7 @@ class ValidateMongoToDsqlReconcileOperator(_MongoToDsqlValidation):
             result: dict[str, Any] = {"checks": [], "reconciliation": {}, "skipped": "dry run: nothing was written"}
             context["ti"].xcom_push(key=RESULT_KEY, value=result)
             return result
-        spec = runtime.spec_for(self.spec_dag_id)
+        spec = self._spec()
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
         with hook.get_conn() as conn:
             # cumulative: the source up to the latest end any load of it reached (this run's end at least)

@@ -65,7 +65,7 @@ class MigrationReportOperator(BaseOperator):
         results = {task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEY) or {} for task_id in validators}
         limits = None
         if results[self.count_task_id]:  # the spec is read once there is something to hold to its limits
-            spec = runtime.spec_for(self.spec_dag_id)
+            spec = runtime.run_spec(run, self.spec_dag_id, self.aws_conn_id)
             limits = {"max_reject_ratio": spec.max_reject_ratio, "min_documents": spec.min_documents}
         return report_of_run(dag_id=self.spec_dag_id, run_id=run_id, run=run, counts=results[self.count_task_id],
                              sample=results[self.sample_task_id],

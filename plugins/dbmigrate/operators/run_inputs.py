@@ -19,16 +19,18 @@ class ResolveRunOperator(BaseOperator):
     cannot be used fails the run at once, without retries.
 
     :param spec_dag_id: the migration spec, by dag_id (templated)
+    :param aws_conn_id: AWS connection (the run's copy of the spec goes to S3 on AWS)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id",)
     ui_color = "#e8f4e8"
 
-    def __init__(self, *, spec_dag_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, spec_dag_id: str, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
         kwargs.setdefault("multiple_outputs", True)
         kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
+        self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         dag_run = context.get("dag_run")
@@ -37,7 +39,8 @@ class ResolveRunOperator(BaseOperator):
             runtime.check_conf_keys(getattr(dag_run, "conf", None) or {}, (context.get("dag") or self.dag).params)
             run = resolve(self.spec_dag_id, context.get("params") or {}, context["run_id"],
                           run_type=getattr(dag_run, "run_type", None),
-                          data_interval=(context.get("data_interval_start"), context.get("data_interval_end")))
+                          data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
+                          aws_conn_id=self.aws_conn_id)
         except runtime.RunInputError as err:
             raise AirflowFailException(str(err)) from err
         for key, value in sorted(run.items()):
@@ -46,13 +49,15 @@ class ResolveRunOperator(BaseOperator):
 
 
 def resolve(dag_id: str, params: dict[str, Any], run_id: str, *, run_type: Any = None,
-            data_interval: tuple[Any, Any] | None = None) -> dict[str, Any]:
+            data_interval: tuple[Any, Any] | None = None, aws_conn_id: str | None = "aws_default") -> dict[str, Any]:
     """The inputs of one run of `dag_id` (reads the spec; for a relational source also its connection's database
     and the catalog's spelling of the schema the run names), with the window of records it loads
-    (`runtime.run_window`: the params', the data interval of a scheduled or backfill run, or everything)."""
+    (`runtime.run_window`: the params', the data interval of a scheduled or backfill run, or everything), and the
+    run's own copy of the spec (`spec_uri`), which every later task reads."""
     spec = runtime.spec_for(dag_id)
     window = runtime.run_window(spec, params, run_type, data_interval)
-    return {**_resolve(spec, params, run_id), "window": window}
+    run = _resolve(spec, params, run_id)
+    return {**run, "window": window, "spec_uri": runtime.stage_spec(spec, run["run_prefix"], aws_conn_id)}
 
 
 def _resolve(spec: Any, params: dict[str, Any], run_id: str) -> dict[str, Any]:

@@ -29,16 +29,19 @@ TARGET_PASSWORD_ARG = "--target-password-file"
 SOURCE_PASSWORD_ARG = "--source-password-file"
 
 
-def stage_job_files(spec: Any, staging_prefix: str, script: str, aws_conn_id: str | None, log: Any
+def stage_job_files(spec: Any, spec_text: str, staging_prefix: str, script: str, aws_conn_id: str | None, log: Any
                     ) -> dict[str, str]:
-    """Build the bundle and upload it, the job script and the spec under `staging_prefix` (S3).
+    """Build the bundle and upload it, the job script and the run's spec (`spec_text`) under `staging_prefix` (S3).
 
     Returns their S3 URIs, keyed `py_files`, `script`, `spec`. The bundle is built in a temporary directory
     removed before returning, success or failure: the S3 copies are what every later task runs.
     """
     local_dir = Path(tempfile.mkdtemp(prefix=STAGE_DIR))
     try:
-        files = {"py_files": build_bundle(local_dir), "script": job_script(script), "spec": spec.path}
+        bundle = build_bundle(local_dir)
+        spec_file = local_dir / f"{spec.dag_id}.yaml"
+        spec_file.write_text(spec_text, encoding="utf-8")
+        files = {"py_files": bundle, "script": job_script(script), "spec": spec_file}
         s3 = S3Hook(aws_conn_id=aws_conn_id)
         staged = {}
         for name, path in files.items():
@@ -84,10 +87,11 @@ class StageMongoToDsqlJobOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = runtime.spec_for(self.spec_dag_id)
         run = self.run
+        spec_text, _ = runtime.run_spec_text(run, self.spec_dag_id, self.aws_conn_id)
+        spec = runtime.run_spec(run, self.spec_dag_id, self.aws_conn_id)
         target = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id).get_target()
-        staged = stage_job_files(spec, run["staging_prefix"], "mongo_to_dsql", self.aws_conn_id, self.log)
+        staged = stage_job_files(spec, spec_text, run["staging_prefix"], "mongo_to_dsql", self.aws_conn_id, self.log)
 
         def job_args(spec_uri: str) -> list[str]:
             args = ["--spec", spec_uri, "--source-uri", run["source_uri"],
@@ -133,10 +137,11 @@ class StageDynamoDbJobsOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = runtime.spec_for(self.spec_dag_id)
         run = self.run
+        spec_text, _ = runtime.run_spec_text(run, self.spec_dag_id, self.aws_conn_id)
+        spec = runtime.run_spec(run, self.spec_dag_id, self.aws_conn_id)
         local = run["profile"] == "local"
-        staged = stage_job_files(spec, run["staging_prefix"], "sqlserver_to_dynamodb", self.aws_conn_id,
+        staged = stage_job_files(spec, spec_text, run["staging_prefix"], "sqlserver_to_dynamodb", self.aws_conn_id,
                                  self.log)
         out: dict[str, Any] = {"staged": staged, "script_uri": staged["script"]}
         source = _local_source(run["source_conn_id"]) if local else None

@@ -77,6 +77,10 @@ class _MongoToDsqlValidation(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.mongo_conn_id = mongo_conn_id
 
+    def _spec(self) -> Any:
+        """The run's own copy of its spec (`runtime.run_spec`), the one the job ran with."""
+        return runtime.run_spec(self.run, self.spec_dag_id, self.aws_conn_id)
+
     def _mapper(self, spec: Any, window: Window) -> DocumentMapper:
         """The job's mapper of `window`, natural keys indexed from the whole source."""
         return DocumentMapper.for_spec(spec, window, lambda: self._lines(spec))
@@ -141,7 +145,7 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
     LOOKUP_BATCH = 500
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = runtime.spec_for(self.spec_dag_id)
+        spec = self._spec()
         run = self.run
         job = json.loads(run_files.read_text(run["job_report_uri"], self.aws_conn_id))
         keys: dict[str, set[tuple[str, ...]]] = {e.name: set() for e in spec.entities}
@@ -334,7 +338,7 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec = runtime.spec_for(self.spec_dag_id)
+        spec = self._spec()
         size = 0 if self.run["dry_run"] else int(self.run["sample_size"])
         window = self._window()
         mapper = self._mapper(spec, window) if size else DocumentMapper.for_spec(spec, window)

@@ -96,20 +96,22 @@ class _DynamoDbValidation(BaseOperator):
     :param dry_run: nothing was written: source only, nothing compared (templated)
     :param aws_conn_id: AWS connection for DynamoDB
     :param table_names: physical table name by spec target (`ticket_sales`, `config`) (templated)
+    :param spec_uri: the run's copy of its spec (`runtime.stage_spec`; None: the deployed spec) (templated)
     :param window: the run's window (`runtime.run_window`); with the load log it says how far the history of
         `ticket_sales` reaches (templated)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names",
-                                      "window")
+                                      "window", "spec_uri")
 
     def __init__(self, *, spec_dag_id: str, source_conn_id: str, source_schema: str, table_names: dict[str, str],
                  dry_run: Any = False, aws_conn_id: str | None = "aws_default", window: Any = None,
-                 **kwargs: Any) -> None:
+                 spec_uri: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("retries", 0)  # a check that fails fails again
         super().__init__(**kwargs)
         self.window = window
         self.spec_dag_id = spec_dag_id
+        self.spec_uri = spec_uri
         self.source_conn_id = source_conn_id
         self.source_schema = source_schema
         self.dry_run = dry_run
@@ -117,7 +119,7 @@ class _DynamoDbValidation(BaseOperator):
         self.table_names = table_names
 
     def _spec(self) -> Any:
-        spec = runtime.spec_for(self.spec_dag_id)
+        spec = runtime.run_spec({"spec_uri": self.spec_uri}, self.spec_dag_id, self.aws_conn_id)
         if getattr(spec, "kind", None) != "sqlserver_to_dynamodb":
             raise AirflowFailException(f"{self.spec_dag_id} is not a sqlserver_to_dynamodb spec")
         return spec

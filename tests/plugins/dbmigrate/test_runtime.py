@@ -151,3 +151,33 @@ def test_the_first_task_refuses_what_must_not_run(monkeypatch: pytest.MonkeyPatc
                "run_id": RUN_ID, "data_interval_start": None, "data_interval_end": None}
     with pytest.raises(AirflowFailException, match=message):
         task.execute(context)
+
+
+def test_a_run_keeps_the_spec_it_started_with(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The first task copies the deployed spec beside the run's report; every later task reads that copy, so a spec
+    deployed while the run runs (another target schema, say) changes nothing of it."""
+    import shutil
+
+    from tests.fixtures import ROOT
+
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include" / "specs", include / "specs")
+    monkeypatch.setenv("DBMIGRATE_INCLUDE_DIR", str(include))
+    monkeypatch.setenv("DBMIGRATE_PROFILE", "local")
+    monkeypatch.setenv("LOCAL_REPORTS_DIR", str(tmp_path / "reports"))
+    run = resolve(MOVIE, {}, RUN_ID)
+    assert run["spec_uri"] == f"{run['run_prefix']}/{MOVIE}.yaml"
+    deployed = include / "specs" / f"{MOVIE}.yaml"
+    deployed.write_text(deployed.read_text().replace("schema: movie_db", "schema: redeployed_db"))
+    assert runtime.spec_for(MOVIE).target_schema == "redeployed_db"  # what a new run would get
+    assert runtime.run_spec(run, MOVIE).target_schema == "movie_db"  # what this run's tasks get
+    assert runtime.run_spec({}, MOVIE).target_schema == "redeployed_db"  # a run resolved before runs staged specs
+
+
+def test_only_the_first_task_reads_the_deployed_spec() -> None:
+    """Every operator after `prepare.resolve_run` reads the run's copy (`runtime.run_spec`)."""
+    from tests.fixtures import ROOT
+
+    readers = sorted(p.name for p in (ROOT / "plugins" / "dbmigrate" / "operators").glob("*.py")
+                     if "runtime.spec_for(" in p.read_text())
+    assert readers == ["run_inputs.py"]

@@ -46,7 +46,7 @@ def execute(conn_id: str, loaded: Loaded, **kwargs: Any) -> tuple[dict[str, Any]
 
 def test_template_fields() -> None:
     assert ValidateDynamoDbReconcileOperator.template_fields == (
-        "spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names", "window")
+        "spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names", "window", "spec_uri")
 
 
 def test_passes_on_a_real_load(conn_id: str, loaded: Loaded) -> None:

@@ -161,7 +161,7 @@ def ticket_key(ticket_id: int, sort: str) -> dict[str, dict]:
 
 class TestTemplateFields:
     def test_template_fields(self) -> None:
-        base = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names", "window")
+        base = ("spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names", "window", "spec_uri")
         assert ValidateDynamoDbCountsOperator.template_fields == (*base, "job_report_uris")
         assert ValidateDynamoDbItemsOperator.template_fields == (*base, "sample_size")
         assert ValidateAccessPatternsOperator.template_fields == (*base, "sample_size")
