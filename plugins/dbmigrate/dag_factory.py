@@ -160,7 +160,8 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
             check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
                                              source_uri=run["source_uri"], spec_uri=run["spec_uri"])
             ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
-                                        sql_dir=run["ddl_dir"], lint_only=run["dry_run"])
+                                        sql_dir=run["ddl_dir"], lint_only=run["dry_run"],
+                                        deferrable=profile != "local")
             lock_args = {"schema": run["target_schema"], "dry_run": run["dry_run"],
                          "dsql_conn_id": spec.target_conn_id}
             lock = AcquireDsqlLockOperator(task_id="acquire_lock", **lock_args)

@@ -30,6 +30,19 @@ class DsqlIndexJobError(RuntimeError):
     """An async index job failed, or did not finish in time."""
 
 
+def index_jobs_state(pending: list[dict[str, Any]]) -> tuple[str, str]:
+    """`done`, `failed` or `running`, and what to say, for the jobs `DsqlHook.pending_index_jobs` returned: the one
+    reading of `sys.jobs` the hook's wait and the trigger share."""
+    failed = [j for j in pending if str(j["status"]).lower() in JOB_FAILED]
+    if failed:
+        return "failed", "async index job(s) failed: " + "; ".join(
+            f"{j['job_id']} {j['status']}: {j['details']}" for j in failed)
+    if not pending:
+        return "done", "no async index job left"
+    return "running", f"{len(pending)} async index job(s): " + ", ".join(
+        f"{j['job_id']} ({j['status']})" for j in pending)
+
+
 class DsqlHook(BaseHook):
     """Connect to Aurora DSQL (or the PostgreSQL stand-in) described by an Airflow connection.
 
@@ -158,20 +171,17 @@ class DsqlHook(BaseHook):
 
     def wait_for_index_jobs(self, timeout_s: float = 1800, poll_s: float = 10,
                             job_ids: Iterable[str] | None = None) -> None:
-        """Poll `pending_index_jobs` until none is left; raise `DsqlIndexJobError` on failure or timeout."""
+        """Poll `pending_index_jobs` until none is left; raise `DsqlIndexJobError` on failure or timeout. (Held in
+        a worker: `DsqlDeployDdlOperator` with `deferrable` waits in the triggerer instead.)"""
         wanted = None if job_ids is None else list(job_ids)
         deadline = time.monotonic() + timeout_s
         while True:
-            pending = self.pending_index_jobs(wanted)
-            failed = [j for j in pending if str(j["status"]).lower() in JOB_FAILED]
-            if failed:
-                raise DsqlIndexJobError("async index job(s) failed: " + "; ".join(
-                    f"{j['job_id']} {j['status']}: {j['details']}" for j in failed))
-            if not pending:
+            state, message = index_jobs_state(self.pending_index_jobs(wanted))
+            if state == "failed":
+                raise DsqlIndexJobError(message)
+            if state == "done":
                 return
             if time.monotonic() >= deadline:
-                raise DsqlIndexJobError(f"{len(pending)} async index job(s) not done after {timeout_s}s: "
-                                        + ", ".join(f"{j['job_id']} ({j['status']})" for j in pending))
-            self.log.info("Waiting for %d async index job(s): %s", len(pending),
-                          ", ".join(f"{j['job_id']} ({j['status']})" for j in pending))
+                raise DsqlIndexJobError(f"{message}, not done after {timeout_s}s")
+            self.log.info("Waiting for %s", message)
             time.sleep(poll_s)

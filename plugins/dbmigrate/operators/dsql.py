@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow.providers.common.compat.sdk import conf
 from airflow.sdk.bases.operator import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from dbmigrate import paths
 from dbmigrate.hooks.dsql import DsqlHook
+from dbmigrate.triggers.dsql import DsqlIndexJobsTrigger
 from transforms.booleans import as_bool
 from transforms.ddl_lint import for_postgres, lint_dsql, split_statements
 
@@ -20,15 +22,18 @@ class DsqlDeployDdlOperator(BaseOperator):
     Every file is linted with `lint_dsql` before anything runs, so a DSQL-incompatible statement fails
     the task (without retries) and leaves the target untouched. Each statement then runs in its own
     autocommit transaction (DSQL allows one DDL per transaction); on the PostgreSQL stand-in
-    `CREATE INDEX ASYNC` loses its `ASYNC`. On DSQL the task waits for the async index builds.
+    `CREATE INDEX ASYNC` loses its `ASYNC`. On DSQL the task waits for the async index builds: deferred to the
+    triggerer (`DsqlIndexJobsTrigger`) with `deferrable`, else polling in the worker.
     The statements should be idempotent (`IF NOT EXISTS`) so that a retry or a re-run is safe.
 
     :param sql_dir: Folder of `*.sql` files; relative ones under the package's `sql/`. (templated)
     :param dsql_conn_id: Airflow connection of the DSQL cluster. Default `dsql_default`.
     :param aws_conn_id: AWS connection that signs IAM tokens. Default `aws_default`.
     :param wait_for_index_jobs: Wait until async index jobs complete. Default True.
-    :param index_timeout_s: How long to wait for index jobs, in seconds. Default 1800.
-    :param index_poll_s: Seconds between polls of `sys.jobs`. Default 15.
+    :param deferrable: Wait in the triggerer, holding no worker slot. Default: the `[operators]
+        default_deferrable` option.
+    :param waiter_delay: Seconds between polls of `sys.jobs`. Default 15.
+    :param waiter_max_attempts: Polls before the wait fails. Default 120 (30 minutes at the default delay).
     :param lint_only: Lint and stop, applying nothing (a dry run). Default False. (templated)
     :return: The number of statements applied.
     """
@@ -38,7 +43,8 @@ class DsqlDeployDdlOperator(BaseOperator):
 
     def __init__(self, *, sql_dir: str, dsql_conn_id: str = "dsql_default",
                  aws_conn_id: str | None = "aws_default", wait_for_index_jobs: bool = True,
-                 index_timeout_s: float = 1800, index_poll_s: float = 15, lint_only: Any = False,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 waiter_delay: int = 15, waiter_max_attempts: int = 120, lint_only: Any = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sql_dir = sql_dir
@@ -46,8 +52,9 @@ class DsqlDeployDdlOperator(BaseOperator):
         self.dsql_conn_id = dsql_conn_id
         self.aws_conn_id = aws_conn_id
         self.wait_for_index_jobs = wait_for_index_jobs
-        self.index_timeout_s = index_timeout_s
-        self.index_poll_s = index_poll_s
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
 
     def _load(self) -> list[tuple[str, int, str]]:
         """(file name, statement no, statement) for every statement; fails on any lint issue."""
@@ -84,6 +91,21 @@ class DsqlDeployDdlOperator(BaseOperator):
             job_id = hook.execute_ddl(sql)
             if job_id:
                 self.log.info("%s #%d started async job %s", file_name, n, job_id)
-        if target.is_dsql and self.wait_for_index_jobs:
-            hook.wait_for_index_jobs(timeout_s=self.index_timeout_s, poll_s=self.index_poll_s)
+        if not (target.is_dsql and self.wait_for_index_jobs):
+            return len(statements)
+        if not self.deferrable:
+            hook.wait_for_index_jobs(timeout_s=self.waiter_delay * self.waiter_max_attempts, poll_s=self.waiter_delay)
+            return len(statements)
+        if hook.pending_index_jobs():
+            self.defer(trigger=DsqlIndexJobsTrigger(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id,
+                                                    waiter_delay=self.waiter_delay,
+                                                    waiter_max_attempts=self.waiter_max_attempts),
+                       method_name="execute_complete", kwargs={"statements": len(statements)})
         return len(statements)
+
+    def execute_complete(self, context: Any, event: dict[str, Any], statements: int = 0) -> int:
+        """The triggerer's answer: every index job done, else the task fails with what `sys.jobs` said."""
+        if event.get("status") != "success":
+            raise AirflowException(f"DSQL async index jobs: {event.get('message')}")
+        self.log.info("Async index jobs done: %s", event.get("message"))
+        return statements

@@ -147,7 +147,7 @@ class TestIndexJobs:
         assert jobs.pending_index_jobs(["done1"]) == []
 
     def test_timeout(self, jobs: DsqlHook) -> None:
-        with pytest.raises(DsqlIndexJobError, match=r"1 async index job\(s\) not done after 0s: run1 \(processing\)"):
+        with pytest.raises(DsqlIndexJobError, match=r"1 async index job\(s\): run1 \(processing\), not done after 0s"):
             jobs.wait_for_index_jobs(timeout_s=0, poll_s=0)
 
     def test_failed_job(self, jobs: DsqlHook) -> None:

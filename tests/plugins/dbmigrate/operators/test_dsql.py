@@ -107,3 +107,35 @@ class TestDsqlDeployDdlOperator:
     def test_empty_dir_fails(self, scratch_db: str, tmp_path: Path) -> None:
         with pytest.raises(AirflowFailException, match="no \\*.sql files"):
             deploy(tmp_path)
+
+
+def test_on_dsql_the_index_wait_is_deferred(scratch_db: str, tmp_path: Path) -> None:
+    """With `deferrable` the task hands the wait for async index jobs to the triggerer; the stand-in is taken for
+    DSQL (the one thing that cannot run here) and holds a `sys.jobs` table with a job still running."""
+    from unittest import mock
+
+    from airflow.sdk.exceptions import AirflowException, TaskDeferred
+
+    from connectors.dsql import DsqlTarget
+    from dbmigrate.hooks.dsql import DsqlHook
+    from dbmigrate.triggers.dsql import DsqlIndexJobsTrigger
+
+    hook = DsqlHook(dsql_conn_id="dsql_scratch")
+    hook.execute_ddl("CREATE SCHEMA sys")
+    hook.execute_ddl("CREATE TABLE sys.jobs (job_id text, status text, details text)")
+    hook.run("INSERT INTO sys.jobs VALUES ('j1', 'processing', NULL)")
+    (tmp_path / "010_t.sql").write_text("CREATE TABLE IF NOT EXISTS public.t (id uuid PRIMARY KEY);\n")
+    op = DsqlDeployDdlOperator(task_id="deploy_ddl", sql_dir=str(tmp_path), dsql_conn_id="dsql_scratch",
+                               deferrable=True, waiter_delay=5, waiter_max_attempts=3)
+    with mock.patch.object(DsqlTarget, "is_dsql", new_callable=mock.PropertyMock, return_value=True), \
+            pytest.raises(TaskDeferred) as deferred:
+        op.execute(context={})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DsqlIndexJobsTrigger) and (trigger.waiter_delay, trigger.waiter_max_attempts) == (5, 3)
+    assert deferred.value.method_name == "execute_complete" and deferred.value.kwargs == {"statements": 1}
+    assert op.execute_complete({}, {"status": "success", "message": "no async index job left"}, statements=1) == 1
+    with pytest.raises(AirflowException, match="j1 failed: duplicate key"):
+        op.execute_complete({}, {"status": "error", "message": "async index job(s) failed: j1 failed: duplicate key"})
+    hook.run("UPDATE sys.jobs SET status = 'completed'")  # nothing left to wait for: no deferral
+    with mock.patch.object(DsqlTarget, "is_dsql", new_callable=mock.PropertyMock, return_value=True):
+        assert op.execute(context={}) == 1
