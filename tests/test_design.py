@@ -85,3 +85,13 @@ def test_no_module_imports_itself_back() -> None:
     modules = project_modules()
     graph = {m: imports(p, modules) - {m} for m, p in modules.items()}
     assert cycles(graph) == []
+
+
+def test_operators_write_no_sql() -> None:
+    """SQL lives in hooks and connectors (batched there); operators, sensors and triggers only wire what they read."""
+    import re
+
+    statement = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b")
+    folders = [ROOT / "plugins" / "dbmigrate" / part for part in ("operators", "sensors", "triggers")]
+    offenders = sorted(p.name for folder in folders for p in folder.glob("*.py") if statement.search(p.read_text()))
+    assert offenders == []

@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from connectors import dsql_reads as reads
 from dbmigrate import run_files
 from dbmigrate.hooks.dsql import DsqlHook
 from dbmigrate.operators.validate_dsql import RESULT_KEY, _MongoToDsqlValidation
@@ -34,7 +35,6 @@ from transforms.conservation import (
     target_sql,
 )
 from transforms.extjson import loads
-from transforms.identifiers import quoted
 from transforms.source_text import collection_of
 
 
@@ -48,8 +48,7 @@ class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
             context["ti"].xcom_push(key=RESULT_KEY, value=result)
             return result
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
-        loaded = {e.name: {str(r[0]) for r in hook.get_records(
-            f"SELECT source_doc_id FROM {quoted(spec.target_schema, e.table)}")} for e in spec.entities}
+        loaded = {e.name: reads.source_doc_ids(hook.get_records, spec.target_schema, e.table) for e in spec.entities}
         quarantined_ids = self._quarantined(spec)
         by_type = {e.doc_type: e for e in spec.entities}
         naturals = {(r.entity, r.by) for e in spec.entities for r in e.references if r.by} | {

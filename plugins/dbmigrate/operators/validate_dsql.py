@@ -11,7 +11,6 @@ the load succeeded: after a failed load they are `upstream_failed` and the repor
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from connectors import dsql_reads as reads
 from connectors.documents import count_by_type, is_mongo, iter_lines
 from dbmigrate import run_files, runtime
 from dbmigrate.hooks.dsql import DsqlHook
@@ -26,7 +26,6 @@ from transforms.adjacency import VERSION_COLUMN, DocumentMapper, Mapped, target_
 from transforms.batching import CHILDREN
 from transforms.checks import Check, compare_row
 from transforms.extjson import loads
-from transforms.identifiers import quoted
 from transforms.intervals import FULL, Window, newer_version, version_text
 from transforms.source_text import content_digest
 from transforms.validation import KeySample, count_checks, target_key
@@ -139,10 +138,8 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
     not from anything stored in the target. With the target lock no other run writes during this run anyway.
 
     The keys are held in memory (a set per entity, ~100 bytes a key) and looked up 500 at a time on the
-    primary key.
+    primary key (`connectors.dsql_reads`).
     """
-
-    LOOKUP_BATCH = 500
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
@@ -165,9 +162,8 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         target_total: dict[str, int] = {}
         if not run["dry_run"]:
             for e in spec.entities:
-                target_keyed[e.name] = self._count_present(hook, spec.target_schema, e, keys[e.name])
-                target_total[e.name] = hook.get_records(
-                    f"SELECT count(*) FROM {quoted(spec.target_schema, e.table)}")[0][0]
+                target_keyed[e.name] = reads.count_present(hook.get_records, spec.target_schema, e, keys[e.name])
+                target_total[e.name] = reads.table_count(hook.get_records, spec.target_schema, e.table)
         quarantined = run_files.count_quarantined(run["quarantine_uri"], self.aws_conn_id)
         checks = count_checks(source, job, target_keyed, total, quarantined)
         if "timeless" in job:
@@ -185,7 +181,7 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
             "rejects": job["rejects"], "documents": total, "checks": [c.as_dict() for c in checks],
             "window": window.as_dict(), "pending": job.get("pending"), "children": children,
             **({"timeless": job["timeless"]} if "timeless" in job else {}),
-            "notes": {} if run["dry_run"] else dangling_references(hook, spec),
+            "notes": {} if run["dry_run"] else reads.dangling_references(hook.get_records, spec),
         }
         context["ti"].xcom_push(key=RESULT_KEY, value=result)
         failed = [c for c in checks if not c.passed]
@@ -224,19 +220,10 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
         parents = sorted(counts)
         expected = sum(counts.values())
         ambiguous = len(elements) - len(parents)
-        parent = spec.entity(child.parent)
-        parent_table, id_column = quoted(spec.target_schema, parent.table), quoted(parent.key_columns[0])
-        child_table, parent_column = quoted(spec.target_schema, child.table), quoted(child.parent_column)
-        superseded: set[str] = set()
-        rows: dict[str, int] = {}
-        for i in range(0, len(parents), self.LOOKUP_BATCH):
-            batch = [uuid.UUID(p) for p in parents[i:i + self.LOOKUP_BATCH]]
-            superseded.update(str(p) for p, stored in hook.get_records(
-                f"SELECT {id_column}, {VERSION_COLUMN} FROM {parent_table} WHERE {id_column} = ANY(%s)", [batch])
-                if newer_version(stored, version_text(elements[str(p)][0])))
-            rows.update((str(p), n) for p, n in hook.get_records(
-                f"SELECT {parent_column}, count(*) FROM {child_table} WHERE {parent_column} = ANY(%s) GROUP BY 1",
-                [batch]))
+        stored = reads.versions(hook.get_records, spec.target_schema, spec.entity(child.parent), VERSION_COLUMN,
+                                parents)
+        superseded = {p for p, v in stored.items() if newer_version(v, version_text(elements[p][0]))}
+        rows = reads.child_counts(hook.get_records, spec.target_schema, child, parents)
         current = [p for p in parents if p not in superseded]
         in_target = sum(counts[p] for p in current)
         found = sum(rows.get(p, 0) for p in current)
@@ -246,48 +233,6 @@ class ValidateMongoToDsqlCountsOperator(_MongoToDsqlValidation):
             checks.append(Check("job rows written = source array elements", expected, written, child.name))
         return {"source": expected, "target": found, "written": written, "ambiguous_parents": ambiguous,
                 "superseded_parents": len(superseded)}, checks
-
-    def _count_present(self, hook: DsqlHook, schema: str, entity: Any, keys: set[tuple[str, ...]]) -> int:
-        """How many of `keys` have a row in the entity's table (primary-key lookups, in batches)."""
-        columns = ", ".join(quoted(c) for c in entity.key_columns)
-        one = "(" + ", ".join(["%s"] * len(entity.key_columns)) + ")"
-        ordered = sorted(keys)
-        present = 0
-        for i in range(0, len(ordered), self.LOOKUP_BATCH):
-            batch = ordered[i:i + self.LOOKUP_BATCH]
-            statement = (f"SELECT count(*) FROM {quoted(schema, entity.table)} "
-                         f"WHERE ({columns}) IN (VALUES {', '.join([one] * len(batch))})")
-            present += hook.get_records(statement, [uuid.UUID(v) for key in batch for v in key])[0][0]
-        return present
-
-
-def dangling_references(hook: DsqlHook, spec: Any, examples: int = 5) -> dict[str, dict[str, Any]]:
-    """References and junction rows of the whole target that name a row which exists nowhere: written as the
-    source names them (DSQL has no foreign keys), reported with the source ids of the rows holding them."""
-    schema = spec.target_schema
-    found: dict[str, dict[str, Any]] = {}
-
-    def note(what: str, rows_from: str, holder: str, column: str, target: Any) -> None:
-        """`rows_from` names the referencing rows `x` and their holder's `source_id` as `{holder}.source_id`."""
-        (key,) = target.key_columns
-        where = (f"FROM {rows_from} WHERE x.{quoted(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-                 f"{quoted(schema, target.table)} t WHERE t.{quoted(key)} = x.{quoted(column)})")
-        count = hook.get_records(f"SELECT count(*) {where}")[0][0]
-        if count:
-            ids = hook.get_records(f"SELECT DISTINCT {holder}.source_id {where} ORDER BY 1 LIMIT {int(examples)}")
-            found[what] = {"count": count, "examples": [r[0] for r in ids]}
-
-    for e in spec.entities:
-        table = quoted(schema, e.table)
-        for r in e.references:
-            note(f"{e.table}.{r.column}: names no {r.entity} (kept: no foreign keys)", f"{table} x", "x",
-                 r.column, spec.entity(r.entity))
-        for c in e.children:
-            if c.element_entity is not None:
-                note(f"{c.table}.{c.element_column}: names no {c.element_entity} (kept: no foreign keys)",
-                     f"{quoted(schema, c.table)} x JOIN {table} h ON h.{quoted(e.id_column)} = "
-                     f"x.{quoted(c.parent_column)}", "h", c.element_column, spec.entity(c.element_entity))
-    return found
 
 
 def _collect_keys(lines: Iterable[str], spec: Any, keys: dict[str, set[tuple[str, ...]]], window: Window = FULL,
@@ -348,12 +293,13 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
             if isinstance(m, Mapped):
                 sample.offer(f"{m.entity}|{m.key}", (m.order, str(line)), m)  # ties: the greater text, as the job
         hook = DsqlHook(dsql_conn_id=self.dsql_conn_id, aws_conn_id=self.aws_conn_id)
+        found = self._read_back(hook, spec, sample.values())
         mismatches, compared, orphans, superseded = [], 0, 0, 0
         for m in sample.values():
             entity = spec.entity(m.entity)
             columns = target_columns(entity)
-            actual = self._fetch(hook, spec.target_schema, entity, columns, m.row)
-            if actual is None and entity.is_relationship and not self._refs_exist(hook, spec, m):
+            actual = found.rows.get((m.entity, _key(entity, m.row)))
+            if actual is None and entity.is_relationship and not all(ref in found.refs for ref in m.refs):
                 orphans += 1  # quarantined as orphan_reference, rightly absent from the target
                 continue
             if actual is not None and newer_version(actual.get(VERSION_COLUMN), m.row[VERSION_COLUMN]):
@@ -364,8 +310,8 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
             if diffs:
                 mismatches.append({"entity": m.entity, "key": m.key, "diffs": diffs})
             for child in entity.children:
-                diffs = self._child_diffs(hook, spec.target_schema, child, m.row[entity.id_column],
-                                          m.row[CHILDREN][child.name])
+                diffs = _child_diffs(child, found.children[child.name].get(str(m.row[entity.id_column]), []),
+                                     m.row[CHILDREN][child.name])
                 if diffs:
                     mismatches.append({"entity": child.name, "key": m.key, "diffs": diffs})
         result = {"requested": size, "compared": compared, "orphans_skipped": orphans, "mismatches": mismatches,
@@ -379,41 +325,54 @@ class ValidateMongoToDsqlRowsOperator(_MongoToDsqlValidation):
         return result
 
     @staticmethod
-    def _fetch(hook: DsqlHook, schema: str, entity: Any, columns: list[str], row: dict[str, Any]
-               ) -> dict[str, Any] | None:
-        keys = list(entity.key_columns)
-        where = " AND ".join(f"{quoted(k)} = %s" for k in keys)
-        # json as the text stored, which is what the mapping holds (the driver would parse it: `26` → 26)
-        as_text = {c.name for c in entity.columns if c.type == "json"}
-        cols = ", ".join(f"{quoted(c)}::text" if c in as_text else quoted(c) for c in columns)
-        records = hook.get_records(f"SELECT {cols} FROM {quoted(schema, entity.table)} WHERE {where}",
-                                   [row[k] for k in keys])
-        return dict(zip(columns, records[0], strict=True)) if records else None
-
-    @staticmethod
-    def _child_diffs(hook: DsqlHook, schema: str, child: Any, parent: str, expected: list[dict[str, Any]]
-                     ) -> list[str]:
-        """A sampled parent's child rows, expected against found: missing, extra and differing rows."""
-        columns = target_columns(child)
-        as_text = {c.name for c in child.columns if c.type == "json"}
-        cols = ", ".join(f"{quoted(c)}::text" if c in as_text else quoted(c) for c in columns)
-        found = {tuple(str(v) for v in r[:2]): dict(zip(columns, r, strict=True)) for r in hook.get_records(
-            f"SELECT {cols} FROM {quoted(schema, child.table)} WHERE {quoted(child.parent_column)} = %s", [parent])}
-        diffs = []
-        for row in expected:
-            key = tuple(str(row[k]) for k in child.key_columns)
-            got = found.pop(key, None)
-            diffs += [f"{child.table} {key[1]}: {d}" for d in compare_row(row, got, columns)]
-        diffs += [f"{child.table} {key[1]}: in the target, not in the source's array" for key in sorted(found)]
-        return diffs
-
-    @staticmethod
-    def _refs_exist(hook: DsqlHook, spec: Any, m: Mapped) -> bool:
-        for ent, key in m.refs:
+    def _read_back(hook: DsqlHook, spec: Any, sample: Iterable[Mapped]) -> _ReadBack:
+        """The target rows of the sampled keys, their child rows and which of the keys their references name exist:
+        a few batched queries per table (`connectors.dsql_reads`), whatever the sample's size."""
+        schema, query = spec.target_schema, hook.get_records
+        wanted: dict[str, set[tuple[str, ...]]] = {}
+        refs: dict[str, set[str]] = {}
+        for m in sample:
+            entity = spec.entity(m.entity)
+            wanted.setdefault(m.entity, set()).add(_key(entity, m.row))
+            for ent, key in m.refs:
+                refs.setdefault(ent, set()).add(key)
+        out = _ReadBack()
+        for name, keys in wanted.items():
+            entity = spec.entity(name)
+            rows = reads.rows_by_key(query, schema, entity, target_columns(entity), keys)
+            out.rows.update(((name, k), row) for k, row in rows.items())
+            for child in entity.children:
+                out.children[child.name] = reads.child_rows(query, schema, child, target_columns(child),
+                                                            [k[0] for k in keys])
+        for ent, keys in refs.items():
             e = spec.entity(ent)
             assert e.pk.prefix is not None
-            found = hook.get_records(f"SELECT 1 FROM {quoted(spec.target_schema, e.table)} WHERE source_id = %s",
-                                     [key[len(e.pk.prefix):]])
-            if not found:
-                return False
-        return True
+            held = reads.existing_source_ids(query, schema, e.table, [k[len(e.pk.prefix):] for k in keys])
+            out.refs.update((ent, e.pk.prefix + i) for i in held)
+        return out
+
+
+class _ReadBack:
+    """What the row validator read back: rows by (entity, key), child rows by child and parent, existing refs."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+        self.children: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self.refs: set[tuple[str, str]] = set()
+
+
+def _key(entity: Any, row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row[k]) for k in entity.key_columns)
+
+
+def _child_diffs(child: Any, rows: list[dict[str, Any]], expected: list[dict[str, Any]]) -> list[str]:
+    """A sampled parent's child rows, expected against found: missing, extra and differing rows."""
+    columns = target_columns(child)
+    found = {tuple(str(r[k]) for k in child.key_columns): r for r in rows}
+    diffs = []
+    for row in expected:
+        key = tuple(str(row[k]) for k in child.key_columns)
+        got = found.pop(key, None)
+        diffs += [f"{child.table} {key[1]}: {d}" for d in compare_row(row, got, columns)]
+    diffs += [f"{child.table} {key[1]}: in the target, not in the source's array" for key in sorted(found)]
+    return diffs
