@@ -17,12 +17,13 @@ import argparse
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse, urlunparse
+from urllib.parse import urlparse
 
 from connectors.documents import plan_splits, read_split
 from connectors.dsql import DsqlTarget, connect, table_exists
 from connectors.dsql_writer import TableWrite, upsert_tables
 from connectors.load_log import last_source, record_load
+from connectors.mongo_source import database_of, with_credentials
 from connectors.pending import has_table, park, read_parked, release
 from connectors.progress import PhaseTimer, Progress
 from connectors.storage import read_secret, read_text, restrict, write_text
@@ -61,31 +62,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def secret_region(secret_arn: str) -> str | None:
-    """The region of a Secrets Manager ARN (`arn:aws:secretsmanager:<region>:…`); None for a plain name."""
-    parts = secret_arn.split(":")
-    if not secret_arn.startswith("arn:") or len(parts) < 7:
-        return None
-    return parts[3] or None
-
-
-def mongo_uri_with_credentials(uri: str, secret_arn: str) -> str:
-    """Put the username/password stored in Secrets Manager into the connection string, in memory only.
-
-    The secret is a JSON object with `username` and `password` (any credentials already in `uri` are
-    replaced). The client is made in the ARN's region; boto3 honours `AWS_ENDPOINT_URL`, so under docker
-    compose the same call reaches moto, which holds the secret at the spec's ARN (account 111122223333).
-    """
-    import boto3
-
-    client = boto3.client("secretsmanager", region_name=secret_region(secret_arn))
-    secret = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
-    parsed = urlparse(uri)
-    host = parsed.netloc.rsplit("@", 1)[-1]
-    auth = f"{quote(secret['username'], safe='')}:{quote(secret['password'], safe='')}@"
-    return urlunparse(parsed._replace(netloc=auth + host))
-
-
 # The live collection through the MongoDB Spark Connector (10.x), each document as one string column: a
 # StringType field holding a BSON document is written by the connector as that document's JSON, canonical
 # Extended JSON with `outputExtendedJson` (ObjectId, dates, Int64, Decimal128 keep their types). The job then
@@ -122,22 +98,25 @@ def read_documents(spark: Any, source_uri: str, spec: MongoToDsqlSpec, secret_ar
     `file://`/`s3://`: the mongoexport file or directory (one document a line, or `--jsonArray`), cut into
     byte-range splits read on the executors by `connectors.documents`, the reader the validators use too:
     invalid UTF-8, a byte order mark, CRLF and array exports are judged the same on both sides. `mongodb://` and
-    `mongodb+srv://`: the spec's database and collection through the MongoDB Spark Connector (the job needs
-    `--packages org.mongodb.spark:mongo-spark-connector_2.12:10.4.1`), with the credentials fetched from
-    Secrets Manager by `secret_arn` (never an argument), each document as its canonical Extended JSON, the
+    `mongodb+srv://`: the URI's database (else the spec's) and each collection through the MongoDB Spark
+    Connector (the job needs `--packages org.mongodb.spark:mongo-spark-connector_2.12:10.4.1`), with the
+    credentials fetched from Secrets Manager by `secret_arn` (`connectors.mongo_source`, as the source check and
+    the validators reach it; never an argument), each document as its canonical Extended JSON, the
     window pushed down (`mongo_pipeline`). A file is read whole; the mapper keeps the window's documents.
     A spec of several collections reads each (`connectors.documents.collection_sources`), every text tagged
     with its collection (`CollectionText`), as one RDD.
     """
     if source_uri.startswith(("mongodb://", "mongodb+srv://")):
-        if not secret_arn:
-            raise SystemExit("a mongodb:// source needs --mongo-secret-arn or source.secret_arn in the spec")
-        uri = mongo_uri_with_credentials(source_uri, secret_arn)
+        try:
+            uri = with_credentials(source_uri, secret_arn)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
+        database = database_of(source_uri, spec.source_database)
         rdds = []
         tagged = bool(spec.source_collections)
         pipeline = mongo_pipeline(window, spec.incremental.field)
         for name in spec.collections:
-            options = mongo_read_options(uri, spec.source_database, name, pipeline)
+            options = mongo_read_options(uri, database, name, pipeline)
             rows = spark.read.format("mongodb").options(**options).schema("document string").load().rdd
             rdds.append(rows.map(lambda row, c=name, t=tagged: (CollectionText(row[0], c) if t else row[0], None)))
         return rdds[0] if len(rdds) == 1 else spark.sparkContext.union(rdds)

@@ -193,11 +193,10 @@ class DocumentMapper:
                    window_field=spec.incremental.field,
                    ignore={e.name: spec.unmapped.ignored(e.name) for e in spec.entities})
 
-    def map_line(self, line: str, *, windowed: bool = True) -> Mapped | Rejected | None:
-        """One document's text (a line or `--jsonArray` element, decoded by `transforms.source_text`);
-        None for a blank line (not a document) or a document outside the mapper's window. A line that cannot
-        be read has no time: every windowed run rejects it. `windowed=False` maps whatever the window (a
-        document parked by an earlier run)."""
+    def read(self, line: str) -> dict[str, Any] | Rejected | None:
+        """A line as its document: the one reading `map_line`, `timeless` and `outside_window` share. None for a
+        blank line (not a document); a `Rejected` for invalid UTF-8, nesting past the limit, invalid JSON or a
+        value that is not an object."""
         if is_blank(line):
             return None
         bad_byte = invalid_utf8_at(line)
@@ -212,6 +211,16 @@ class DocumentMapper:
             return Rejected("malformed_json", None, f"not valid JSON: {printable(str(err))}")
         if not isinstance(doc, dict):
             return Rejected("malformed_json", None, f"a document must be a JSON object, got {type(doc).__name__}")
+        return doc
+
+    def map_line(self, line: str, *, windowed: bool = True) -> Mapped | Rejected | None:
+        """One document's text (a line or `--jsonArray` element, decoded by `transforms.source_text`);
+        None for a blank line (not a document) or a document outside the mapper's window. A line that cannot
+        be read has no time: every windowed run rejects it. `windowed=False` maps whatever the window (a
+        document parked by an earlier run)."""
+        doc = self.read(line)
+        if not isinstance(doc, dict):
+            return doc
         if windowed and not self.window.is_full:
             at = record_time(doc, self.window_field)
             if at is None:
@@ -232,26 +241,17 @@ class DocumentMapper:
     def timeless(self, line: str) -> bool:
         """Whether a run with a window rejects `line` before placing it in any interval (`TIMELESS_REASONS`): it
         cannot be read as a document, or its interval field holds no time. False without a window."""
-        if self.window.is_full or is_blank(line):
+        if self.window.is_full:
             return False
-        if invalid_utf8_at(line) is not None or nesting_exceeds(line, self.max_nesting_depth):
-            return True
-        try:
-            doc = loads(line)
-        except (ValueError, RecursionError):
-            return True
-        return not isinstance(doc, dict) or record_time(doc, self.window_field) is None
+        doc = self.read(line)
+        return isinstance(doc, Rejected) or (doc is not None and record_time(doc, self.window_field) is None)
 
     def outside_window(self, line: str) -> bool:
         """Whether `map_line` leaves `line` out as a document of another interval: a readable document whose
         interval field holds a time outside the window. What the validators count as this run's source."""
-        if self.window.is_full or is_blank(line) or invalid_utf8_at(line) is not None \
-                or nesting_exceeds(line, self.max_nesting_depth):
+        if self.window.is_full:
             return False
-        try:
-            doc = loads(line)
-        except (ValueError, RecursionError):
-            return False
+        doc = self.read(line)
         at = record_time(doc, self.window_field) if isinstance(doc, dict) else None
         return at is not None and not self.window.contains(at)
 

@@ -151,7 +151,7 @@ def test_airflow_env_points_at_the_compose_services(env: dict[str, str], conns: 
     assert conns["dsql_default"]["extra"] == {"auth": "password", "sslmode": "disable", "region_name": "us-east-1"}
     assert (conns["dms_sample_source"]["conn_type"], conns["dms_sample_source"]["host"]) == ("mssql", "sqlserver")
     assert conns["dms_sample_source"]["schema"] == "dms_sample"
-    assert (conns["mongo_default"]["conn_type"], conns["mongo_default"]["host"]) == ("mongo", "mongodb")
+    assert "mongo_default" not in conns  # the live source is reached as the job reaches it: URI and secret
     assert conns["aws_default"]["extra"]["endpoint_url"] == "http://moto:5000"
     assert specs["dms_sample_to_dynamodb"]["source"]["conn_id"] in conns
     assert specs["dms_sample_to_dynamodb"]["source"]["schema"] == "dbo"  # the T-SQL's schema: the default works
@@ -168,7 +168,6 @@ def test_credentials_agree_between_services(services: dict[str, Any], env: dict[
     assert (seed_uri.username, seed_uri.password) == ("sa", sa_password)
     mongo = services["mongodb"]["environment"]
     root = (mongo["MONGO_INITDB_ROOT_USERNAME"], mongo["MONGO_INITDB_ROOT_PASSWORD"])
-    assert (conns["mongo_default"]["login"], conns["mongo_default"]["password"]) == root
     aws_seed = services["aws-seed"]["environment"]
     assert (aws_seed["MONGO_USER"], aws_seed["MONGO_PASSWORD"]) == root  # the secret the job fetches
     assert f"mongodb://{root[0]}:{root[1]}@mongodb:27017/" in (ROOT / "docker" / "seed-mongo.sh").read_text()
@@ -268,7 +267,7 @@ def test_the_aws_seed_serves_the_job_its_mongodb_credentials(compose_moto: str, 
     """docker/seed_aws.py as aws-seed runs it, then the job's lookup of the spec's ARN, both against moto."""
     import boto3
 
-    from jobs.mongo_to_dsql import mongo_uri_with_credentials
+    from connectors.mongo_source import with_credentials
 
     seed_env = {**os.environ, **{k: str(v) for k, v in services["aws-seed"]["environment"].items()
                                  if not k.startswith("AIRFLOW")},
@@ -280,7 +279,7 @@ def test_the_aws_seed_serves_the_job_its_mongodb_credentials(compose_moto: str, 
     monkeypatch.setenv("AWS_ENDPOINT_URL", compose_moto)  # what the job's boto3 gets in the container
     arn = specs["movie_collection_to_dsql"]["source"]["secret_arn"]
     mongo = services["mongodb"]["environment"]
-    uri = mongo_uri_with_credentials("mongodb://mongodb:27017", arn)
+    uri = with_credentials("mongodb://mongodb:27017", arn)
     assert uri == f"mongodb://{mongo['MONGO_INITDB_ROOT_USERNAME']}:{mongo['MONGO_INITDB_ROOT_PASSWORD']}@mongodb:27017"
     buckets = {b["Name"] for b in boto3.client("s3", endpoint_url=compose_moto).list_buckets()["Buckets"]}
     assert buckets == {s["compute"]["staging_uri"].split("/")[2] for s in specs.values()}

@@ -22,21 +22,19 @@ class CheckMongoSourceOperator(BaseOperator):
 
     :param spec_dag_id: the migration spec: database and collection of a live source (templated)
     :param source_uri: the resolved source: file://, s3:// or mongodb:// (templated)
-    :param mongo_conn_id: Airflow connection of the MongoDB cluster (mongodb:// sources)
     :param aws_conn_id: AWS connection (s3:// sources)
     :param spec_uri: the run's copy of its spec (`runtime.stage_spec`; None: the deployed spec) (templated)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id", "source_uri", "spec_uri")
 
-    def __init__(self, *, spec_dag_id: str, source_uri: str, mongo_conn_id: str = "mongo_default",
-                 aws_conn_id: str | None = "aws_default", spec_uri: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, spec_dag_id: str, source_uri: str, aws_conn_id: str | None = "aws_default",
+                 spec_uri: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
         self.spec_uri = spec_uri
         self.source_uri = source_uri
-        self.mongo_conn_id = mongo_conn_id
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> str:
@@ -48,15 +46,19 @@ class CheckMongoSourceOperator(BaseOperator):
         except (source_roots.SourceOutsideRoots, SourceLayoutError) as err:
             raise AirflowFailException(str(err)) from err
         if is_mongo(uri):
-            from airflow.providers.mongo.hooks.mongo import MongoHook
+            from dbmigrate.hooks.mongo_source import MongoSourceHook
 
-            client = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()
-            client.admin.command("ping")
+            try:  # the cluster, database and credentials the job will read
+                database = MongoSourceHook(aws_conn_id=self.aws_conn_id).get_database(
+                    uri, spec.source_database, spec.source_secret_arn)
+            except ValueError as err:
+                raise AirflowFailException(str(err)) from err
+            database.client.admin.command("ping")
             for name in spec.collections:
-                n = client[spec.source_database][name].estimated_document_count()
+                n = database[name].estimated_document_count()
                 if n == 0:
-                    raise AirflowFailException(f"{spec.source_database}.{name} holds no documents")
-                self.log.info("Source collection %s.%s holds ~%d documents", spec.source_database, name, n)
+                    raise AirflowFailException(f"{database.name}.{name} holds no documents")
+                self.log.info("Source collection %s.%s holds ~%d documents", database.name, name, n)
             return uri
         path = local_path(uri)
         if path is not None and not path.exists():

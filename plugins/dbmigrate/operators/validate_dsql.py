@@ -60,21 +60,18 @@ class _MongoToDsqlValidation(BaseOperator):
     :param run: the run's inputs, as the first task resolved them (templated)
     :param dsql_conn_id: Airflow connection of the DSQL cluster
     :param aws_conn_id: AWS connection (S3 sources, job report, quarantine)
-    :param mongo_conn_id: Airflow connection of the MongoDB cluster (live sources)
     """
 
     template_fields: Sequence[str] = ("spec_dag_id", "run")
 
     def __init__(self, *, spec_dag_id: str, run: Any, dsql_conn_id: str = "dsql_default",
-                 aws_conn_id: str | None = "aws_default", mongo_conn_id: str = "mongo_default",
-                 **kwargs: Any) -> None:
+                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
         kwargs.setdefault("retries", 0)  # a check that fails fails again; infrastructure errors say so at once
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
         self.run = run
         self.dsql_conn_id = dsql_conn_id
         self.aws_conn_id = aws_conn_id
-        self.mongo_conn_id = mongo_conn_id
 
     def _spec(self) -> Any:
         """The run's own copy of its spec (`runtime.run_spec`), the one the job ran with."""
@@ -90,16 +87,18 @@ class _MongoToDsqlValidation(BaseOperator):
         return Window.parse(window.get("start"), window.get("end"))
 
     def _lines(self, spec: Any, window: Window = FULL, met_again: Counter | None = None) -> Any:
-        """The source the run migrated: a mongoexport file, or the live collection through MongoHook; of a
+        """The source the run migrated: a mongoexport file, or the live collection as the job reads it (its URI,
+        database and secret: `dbmigrate.hooks.mongo_source`); of a
         `window`, the lines the job's mapper does not leave out as another interval's (`outside_window`), nor as a
         line with no time an earlier run of the source quarantined (`connectors.timeless`; counted in
         `met_again`)."""
         source_uri = self.run["source_uri"]
         collection = database = None
         if is_mongo(source_uri):
-            from airflow.providers.mongo.hooks.mongo import MongoHook
+            from dbmigrate.hooks.mongo_source import MongoSourceHook
 
-            database = MongoHook(mongo_conn_id=self.mongo_conn_id).get_conn()[spec.source_database]
+            database = MongoSourceHook(aws_conn_id=self.aws_conn_id).get_database(
+                source_uri, spec.source_database, spec.source_secret_arn)
             collection = database[spec.source_collection] if not spec.source_collections else None
         lines = iter_lines(source_uri, collection=collection, database=database, collections=spec.source_collections,
                            s3_client=run_files.s3_client(source_uri, self.aws_conn_id))

@@ -69,12 +69,6 @@ def collection_documents(export: Path) -> tuple[list[str], list[str]]:
     return lines, canonical
 
 
-def test_secret_region() -> None:
-    assert job.secret_region("arn:aws:secretsmanager:eu-west-1:111122223333:secret:dbmigrate/movies-mongo") == \
-        "eu-west-1"
-    assert job.secret_region("dbmigrate/movies-mongo") is None
-
-
 def test_the_connector_options() -> None:
     options = job.mongo_read_options("mongodb://u:p@mongodb:27017", "entertainment", "movie_collection")
     assert options == {"connection.uri": "mongodb://u:p@mongodb:27017", "database": "entertainment",
@@ -98,22 +92,6 @@ def test_the_window_is_pushed_down_to_the_server() -> None:
     assert job.mongo_pipeline() == job.MONGO_DOCUMENT_PIPELINE  # a full load: no $match
 
 
-def test_credentials_go_into_the_uri_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Client:
-        def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803
-            assert SecretId == SPEC.source_secret_arn
-            return {"SecretString": json.dumps({"username": "mig user", "password": "p@ss:/word"})}
-
-    made: list[dict[str, Any]] = []
-    import boto3
-
-    monkeypatch.setattr(boto3, "client", lambda service, **kw: made.append({"service": service, **kw}) or Client())
-    uri = job.mongo_uri_with_credentials("mongodb://old:creds@mongodb:27017/?authSource=admin",
-                                         SPEC.source_secret_arn)
-    assert uri == "mongodb://mig%20user:p%40ss%3A%2Fword@mongodb:27017/?authSource=admin"
-    assert made == [{"service": "secretsmanager", "region_name": "us-east-1"}]  # the ARN's region
-
-
 def test_a_live_collection_classifies_like_its_export(spark: Any, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     export = tmp_path / "movie_collection.json"
@@ -123,7 +101,7 @@ def test_a_live_collection_classifies_like_its_export(spark: Any, tmp_path: Path
     df = spark.createDataFrame([(d,) for d in canonical], "document string")
     fake = FakeSpark(spark, df)
     seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(job, "mongo_uri_with_credentials",
+    monkeypatch.setattr(job, "with_credentials",
                         lambda uri, arn: seen.append((uri, arn)) or "mongodb://u:secret@mongodb:27017")
 
     docs = job.read_documents(fake, "mongodb://mongodb:27017", SPEC, SPEC.source_secret_arn)
@@ -143,5 +121,5 @@ def test_a_live_collection_classifies_like_its_export(spark: Any, tmp_path: Path
 
 
 def test_a_live_collection_needs_a_secret(spark: Any) -> None:
-    with pytest.raises(SystemExit, match="needs --mongo-secret-arn"):
+    with pytest.raises(SystemExit, match=r"needs source.secret_arn in the spec \(or --mongo-secret-arn\)"):
         job.read_documents(FakeSpark(spark, None), "mongodb://mongodb:27017", SPEC, None)
