@@ -95,3 +95,11 @@ def test_operators_write_no_sql() -> None:
     folders = [ROOT / "plugins" / "dbmigrate" / part for part in ("operators", "sensors", "triggers")]
     offenders = sorted(p.name for folder in folders for p in folder.glob("*.py") if statement.search(p.read_text()))
     assert offenders == []
+
+
+def test_the_profile_is_decided_once_per_run() -> None:
+    """The first task decides the run's profile (`prepare.resolve_run`) and passes it on; the DAG factory decides
+    the DAG's shape at parse time. No other module asks the environment again during a run."""
+    askers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plugins").rglob("*.py")
+                    if "compute_profile()" in p.read_text() and p.name != "runtime.py")
+    assert askers == ["plugins/dbmigrate/dag_factory.py", "plugins/dbmigrate/operators/run_inputs.py"]

@@ -158,7 +158,8 @@ def mongo_to_dsql_dag(spec: MongoToDsqlSpec, profile: str | None = None) -> DAG:
             resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
             run = resolve.output
             check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=spec.dag_id,
-                                             source_uri=run["source_uri"], spec_uri=run["spec_uri"])
+                                             source_uri=run["source_uri"], spec_uri=run["spec_uri"],
+                                             profile=run["profile"])
             ddl = DsqlDeployDdlOperator(task_id="deploy_ddl", dsql_conn_id=spec.target_conn_id,
                                         sql_dir=run["ddl_dir"], lint_only=run["dry_run"],
                                         deferrable=profile != "local")
@@ -259,7 +260,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
         "source_conn_id": Param(spec.source_conn_id, type="string", title="Source connection",
                                 description=f"Airflow connection of the database holding the dms_sample tables; "
                                             f"its database is what {reads} read."),
-        "source_schema": Param(spec.local_source_schema if local else spec.source_schema, type="string",
+        "source_schema": Param(runtime.default_source_schema(spec, profile), type="string",
                                title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                description="Schema of the source tables" + (
                                    "" if local else "; it also sets the crawler path and catalog table prefix")

@@ -176,25 +176,33 @@ def resolve_mongo_to_dsql(spec: Any, params: Mapping[str, Any], run_id: str, pro
             "quarantine_uri": quarantine_uri(spec, run_id, run["dry_run"])}
 
 
+def default_source_schema(spec: Any, profile: str) -> str:
+    """The spec's source schema for `profile` (the trigger form's default; a run without the param reads it)."""
+    return spec.local_source_schema if profile == "local" else spec.source_schema
+
+
+def source_conn_id(spec: Any, params: Mapping[str, Any]) -> str:
+    """The connection a relational run reads: the `source_conn_id` param, else the spec's."""
+    return _text(params, "source_conn_id") or spec.source_conn_id
+
+
 def requested_schema(spec: Any, params: Mapping[str, Any], profile: str) -> str:
     """The source schema a relational run names: the `source_schema` param, else the profile's spec default."""
     from transforms.identifiers import check_user_schema
 
-    schema = _text(params, "source_schema") or (spec.local_source_schema if profile == "local"
-                                                else spec.source_schema)
+    schema = _text(params, "source_schema") or default_source_schema(spec, profile)
     try:
         return check_user_schema(schema)
     except ValueError as err:
         raise RunInputError(f"source_schema: {err}") from None
 
 
-def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str,
-                                  source_database: str | None) -> dict[str, Any]:
-    """Inputs of a relational → DynamoDB run. `source_conn_id`/`source_schema` drive what the jobs read (the
-    crawler path and catalog table prefix on AWS) and what the validators read; `source_database` is the
-    database of that connection (its `schema` field; the spec's crawler path names it otherwise)."""
-    conn_id = _text(params, "source_conn_id") or spec.source_conn_id
-    schema = requested_schema(spec, params, profile)
+def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str, *,
+                                  conn_id: str, schema: str, source_database: str | None) -> dict[str, Any]:
+    """Inputs of a relational → DynamoDB run. `conn_id`/`schema` (`source_conn_id`, and `requested_schema` as the
+    source's catalog spells it) drive what the jobs read (the crawler path and catalog table prefix on AWS) and
+    what the validators read; `source_database` is the database of that connection (its `schema` field; the
+    spec's crawler path names it otherwise)."""
     run = _common(spec, params, run_id, profile)
     database = source_database or spec.crawler_path.split("/")[0]
     return {**run, "source_conn_id": conn_id, "source_schema": schema, "source_database": database,

@@ -64,7 +64,7 @@ def _resolve(spec: Any, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     profile = runtime.compute_profile()
     if spec.kind == "mongo_to_dsql":
         return runtime.resolve_mongo_to_dsql(spec, params, run_id, profile)
-    conn_id = str(params.get("source_conn_id") or spec.source_conn_id)
+    conn_id = runtime.source_conn_id(spec, params)
     try:
         from airflow.sdk import BaseHook
 
@@ -73,8 +73,8 @@ def _resolve(spec: Any, params: dict[str, Any], run_id: str) -> dict[str, Any]:
         raise runtime.RunInputError(f"source connection {conn_id!r}: {err}") from err
     requested = runtime.requested_schema(spec, params, profile)
     schema = source_schema(conn, conn_id, requested)
-    return runtime.resolve_sqlserver_to_dynamodb(spec, {**params, "source_schema": schema}, run_id, profile,
-                                                 conn.schema)
+    return runtime.resolve_sqlserver_to_dynamodb(spec, params, run_id, profile, conn_id=conn_id, schema=schema,
+                                                 source_database=conn.schema)
 
 
 def source_schema(conn: Any, conn_id: str, requested: str) -> str:

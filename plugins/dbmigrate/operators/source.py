@@ -24,23 +24,25 @@ class CheckMongoSourceOperator(BaseOperator):
     :param source_uri: the resolved source: file://, s3:// or mongodb:// (templated)
     :param aws_conn_id: AWS connection (s3:// sources)
     :param spec_uri: the run's copy of its spec (`runtime.stage_spec`; None: the deployed spec) (templated)
+    :param profile: the run's profile, as `prepare.resolve_run` decided it (templated)
     """
 
-    template_fields: Sequence[str] = ("spec_dag_id", "source_uri", "spec_uri")
+    template_fields: Sequence[str] = ("spec_dag_id", "source_uri", "spec_uri", "profile")
 
     def __init__(self, *, spec_dag_id: str, source_uri: str, aws_conn_id: str | None = "aws_default",
-                 spec_uri: str | None = None, **kwargs: Any) -> None:
+                 profile: str, spec_uri: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
         self.spec_dag_id = spec_dag_id
         self.spec_uri = spec_uri
+        self.profile = profile
         self.source_uri = source_uri
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> str:
         uri = self.source_uri
         spec = runtime.run_spec({"spec_uri": self.spec_uri}, self.spec_dag_id, self.aws_conn_id)
-        roots = source_roots.configured_roots(spec, runtime.compute_profile())
+        roots = source_roots.configured_roots(spec, self.profile)
         try:
             source_roots.check_files_confined(uri, roots, spec.source_collections)
         except (source_roots.SourceOutsideRoots, SourceLayoutError) as err:

@@ -82,7 +82,8 @@ def test_env_over_variable_over_spec_defaults(monkeypatch: pytest.MonkeyPatch) -
 
 
 def _check(uri: str) -> str:
-    op = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, source_uri=uri, aws_conn_id=None)
+    op = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, source_uri=uri, aws_conn_id=None,
+                                  profile="local")
     return op.execute({})
 
 
@@ -132,7 +133,8 @@ def test_a_jobs_own_files_are_never_a_source(monkeypatch: pytest.MonkeyPatch) ->
         assert any(Path(tempfile.gettempdir()).resolve() == Path(r).resolve() for r in roots if r.startswith("/"))
         with pytest.raises(SourceOutsideRoots, match="a folder a migration job keeps its own files in"):
             check_confined(secret.as_uri(), roots)
-        op = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, source_uri=str(secret))
+        op = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, source_uri=str(secret),
+                                      profile="local")
         with pytest.raises(AirflowFailException, match="never a source"):
             op.execute({})
     finally:

@@ -62,7 +62,7 @@ def test_the_source_check_reads_what_the_job_reads(secret: str, server: dict[str
     spec = tmp_path / f"{MOVIE}.yaml"
     spec.write_text(text.replace("arn:aws:secretsmanager:us-east-1:111122223333:secret:dbmigrate/movies-mongo", secret))
     monkeypatch.setenv("DBMIGRATE_SOURCE_ROOTS", "mongodb://movies-prod.example.net")
-    check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, spec_uri=str(spec),
+    check = CheckMongoSourceOperator(task_id="check_source", spec_dag_id=MOVIE, spec_uri=str(spec), profile="aws",
                                      source_uri="mongodb://movies-prod.example.net/entertainment")
     with pytest.raises(AirflowFailException, match="entertainment.movie_collection holds no documents"):
         check.execute({})
