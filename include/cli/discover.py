@@ -32,7 +32,8 @@ import yaml
 from connectors.documents import SourceLayoutError, collection_sources, is_mongo, iter_lines
 from transforms.discovery import discover
 from transforms.discovery_collections import discover_collections, singular
-from transforms.discovery_render import ddl_files, plan_tables, report_markdown, spec_entities, spec_gap
+from transforms.discovery_render import report_markdown, spec_entities, spec_gap
+from transforms.discovery_tables import ddl_files, plan_tables
 from transforms.extjson import loads
 from transforms.spec import SpecError, load_spec
 

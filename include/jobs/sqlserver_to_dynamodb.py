@@ -40,7 +40,8 @@ from transforms.booleans import as_bool
 from transforms.dms_sample_schema import BAD_TYPE_COLUMN, ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
 from transforms.dynamodb_tables import TableSpec
 from transforms.intervals import Window, WindowError, sql_timestamp
-from transforms.spec import ITEM_SETS, SqlServerToDynamoDbSpec, parse_spec
+from transforms.spec import parse_spec
+from transforms.spec_dynamodb import ITEM_SETS, SqlServerToDynamoDbSpec
 from transforms.ticketing import (
     ANOMALIES,
     PURCHASED,

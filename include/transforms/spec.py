@@ -7,10 +7,8 @@ so the module ships to EMR and Glue inside the job bundle.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,9 @@ from transforms.entity_spec import (  # noqa: F401 - the spec's entity types, im
     parse_entities,
     parse_shape,
 )
-from transforms.spec_checks import SpecError, ident, need, number, section, text, texts, whole
+from transforms.spec_checks import SpecError, ident, need, section, texts, whole
+from transforms.spec_common import VALIDATION_KEYS, Incremental, common_fields, thresholds
+from transforms.spec_dynamodb import parse_sqlserver_to_dynamodb
 
 # DSQL: at most 3,000 modified rows and 10 MiB per transaction; a row of at most 2 MiB, a column (not in an
 # index) of at most 1 MiB (the DSQL user guide, "Cluster quotas and database limits").
@@ -40,21 +40,6 @@ DSQL_MAX_ROW_BYTES = 2 * 1024 * 1024
 DSQL_MAX_COLUMN_BYTES = 1024 * 1024
 # MongoDB nests BSON documents at most 100 levels deep: anything deeper did not come from a collection.
 MAX_NESTING_DEPTH = 100
-
-
-SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
-_CRON = re.compile(r"^\S+( \S+){4}$")
-
-
-@dataclass(frozen=True)
-class Incremental:
-    """How runs cut the source into intervals: the DAG's `schedule` from `start_date`, each scheduled or
-    backfill run loading the records whose `field` falls in its data interval. No schedule: manual runs only."""
-
-    schedule: str | None = None
-    start_date: datetime | None = None
-    field: str = "_id"  # MongoDB: a (dotted) document field, `_id` meaning the ObjectId's creation time
-    table: str | None = None  # relational sources: the table whose `field` cuts the intervals
 
 
 @dataclass(frozen=True)
@@ -139,114 +124,15 @@ class MongoToDsqlSpec:
         return tuple(c for e in self.entities for c in e.children)
 
 
-@dataclass(frozen=True)
-class GlueCompute:
-    crawler_name: str
-    catalog_database: str
-    catalog_table_prefix: str
-    role: str
-    glue_version: str
-    worker_type: str
-    number_of_workers: int
-
-
-@dataclass(frozen=True)
-class SqlServerToDynamoDbSpec:
-    """A relational (SQL Server) database → DynamoDB single-table designs migration, run as Glue jobs."""
-
-    dag_id: str
-    description: str
-    owner: str
-    tags: tuple[str, ...]
-    retries: int
-    source_conn_id: str
-    source_schema: str
-    local_source_schema: str
-    glue_connection: str
-    crawler_path: str
-    glue: GlueCompute
-    staging_uri: str
-    quarantine_uri: str  # rejected source rows (bad_type), under <dag_id>/<run>/<item set>/
-    write_units_per_s: float
-    capacity_share: float
-    partitions: int
-    sample_size: int
-    jobs: tuple[str, ...]
-    targets: dict[str, dict[str, Any]] = field(compare=False, default_factory=dict)  # TableSpec dicts by job
-    max_reject_ratio: float = 0.05
-    min_documents: int = 1
-    incremental: Incremental = Incremental(field="transaction_date_time", table="ticket_purchase_hist")
-    path: Path = field(compare=False, default=Path())
-
-    kind = "sqlserver_to_dynamodb"
-
-
-def expand_env(value: str) -> str:
-    """Expand `${VAR}` and `${VAR:-default}`; unset variables without a default are left as written."""
-
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(3)
-        return os.environ.get(name, default if default is not None else m.group(0))
-
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}", sub, value)
-
-_VALIDATION_KEYS = {"sample_size", "max_reject_ratio", "min_documents"}
-
-
-def _thresholds(validation: dict[str, Any], w: str) -> dict[str, Any]:
-    """When a run fails however well the rest reconciles: too many rejects, too few source records."""
-    ratio = number(validation.get("max_reject_ratio", 0.05), f"{w}: validation.max_reject_ratio")
-    need(0 <= ratio <= 1, f"{w}: validation.max_reject_ratio", f"must be in [0, 1], got {ratio}")
-    return {"max_reject_ratio": ratio,
-            "min_documents": whole(validation.get("min_documents", 1), f"{w}: validation.min_documents", minimum=0)}
-
-
-_COMMON_KEYS = {"dag_id", "kind", "owner", "tags", "retries", "description", "schedule", "start_date", "incremental"}
-
-
-def _incremental(raw: dict[str, Any], w: str, default: Incremental) -> Incremental:
-    """`schedule` (a preset or a five-field cron), `start_date` (optional: the DAG's, where it has one) and
-    `incremental`."""
-    inc = section(raw, "incremental", f"{w}:", {"field", "table"})
-    schedule = raw.get("schedule")
-    if schedule is not None:
-        need(isinstance(schedule, str) and (schedule in SCHEDULE_PRESETS or bool(_CRON.match(schedule))),
-              f"{w}: schedule", f"must be one of {SCHEDULE_PRESETS} or a five-field cron, got {schedule!r}")
-    start = raw.get("start_date")
-    if start is not None:
-        from transforms.intervals import WindowError, parse_instant
-
-        try:
-            start = parse_instant(start, "start_date")
-        except WindowError as err:
-            raise SpecError(f"{w}: start_date: {err}") from None
-    return Incremental(schedule=schedule, start_date=start,
-                       field=text(inc.get("field", default.field), f"{w}: incremental.field"),
-                       table=inc.get("table", default.table))
-
-
-def _common(raw: dict[str, Any], w: str, sections: set[str], incremental: Incremental = Incremental()
-            ) -> dict[str, Any]:
-    """dag_id, owner, tags, retries, description, schedule and interval field, checked; unknown top-level keys
-    refused."""
-    unknown = set(raw) - _COMMON_KEYS - sections
-    need(not unknown, w, f"unknown top-level keys {sorted(unknown)}; known: {sorted(_COMMON_KEYS | sections)}")
-    return {"dag_id": raw["dag_id"], "owner": raw["owner"],
-            "description": str(raw.get("description") or "").strip(),
-            "tags": texts(raw.get("tags", []), f"{w}: tags"),
-            "retries": whole(raw.get("retries", 2), f"{w}: retries", minimum=0),
-            "incremental": _incremental(raw, w, incremental)}
-
-
 def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
     w = path.name
-    common = _common(raw, w, {"source", "target", "compute", "write", "validation", "entities", "unmapped"})
+    common = common_fields(raw, w, {"source", "target", "compute", "write", "validation", "entities", "unmapped"})
     source = section(raw, "source", f"{w}:", {"uri", "database", "collection", "collections", "secret_arn",
                                               "local_uri", "max_nesting_depth", "discriminator", "key_fields"})
     target = section(raw, "target", f"{w}:", {"conn_id", "schema", "ddl_dir"})
     compute = section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri", "emr"})
     write = section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes", "max_row_bytes", "max_column_bytes"})
-    validation = section(raw, "validation", f"{w}:", _VALIDATION_KEYS)
+    validation = section(raw, "validation", f"{w}:", VALIDATION_KEYS)
     emr = section(compute, "emr", f"{w}: compute", {"cluster_id", "release_label", "instance_type",
                                                       "core_instance_count", "log_uri", "job_flow_role",
                                                       "service_role", "packages"})
@@ -300,7 +186,7 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
         entities=entities, shape=shape,
         max_nesting_depth=whole(source.get("max_nesting_depth", MAX_NESTING_DEPTH), f"{w}: source.max_nesting_depth",
                                minimum=1),
-        max_row_bytes=max_row, max_column_bytes=max_column, **_thresholds(validation, w), path=path,
+        max_row_bytes=max_row, max_column_bytes=max_column, **thresholds(validation, w), path=path,
     )
 
 
@@ -335,65 +221,7 @@ def _unmapped(raw: Any, w: str, entities: tuple[EntitySpec, ...]) -> Unmapped:
     return Unmapped(contract, ignore)
 
 
-ITEM_SETS = ("ticket_sales", "config")
-
-
-def _sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamoDbSpec:
-    from transforms.dynamodb_tables import TableSpec
-
-    w = path.name
-    common = _common(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets"},
-                     SqlServerToDynamoDbSpec.incremental)
-    # intervals cut the purchase history by transaction time; the items of tickets and config are state
-    inc, default = common["incremental"], SqlServerToDynamoDbSpec.incremental
-    need((inc.field, inc.table) == (default.field, default.table), f"{w}: incremental",
-          f"a sqlserver_to_dynamodb migration cuts intervals on {default.table}.{default.field} only, "
-          f"got {inc.table}.{inc.field}")
-    source = section(raw, "source", f"{w}:", {"conn_id", "schema", "local_schema", "glue_connection",
-                                               "crawler_path"})
-    glue = section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",
-                                           "glue_version", "worker_type", "number_of_workers"})
-    compute = section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri"})
-    write = section(raw, "write", f"{w}:", {"write_units_per_s", "capacity_share", "partitions"})
-    validation = section(raw, "validation", f"{w}:", _VALIDATION_KEYS)
-    for key in ("conn_id", "schema", "local_schema", "glue_connection", "crawler_path"):
-        need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
-    for key in ("crawler_name", "catalog_database", "role"):
-        need(isinstance(glue.get(key), str) and glue[key], f"{w}: glue.{key}", "is required")
-    need(isinstance(compute.get("staging_uri"), str), f"{w}: compute.staging_uri", "is required")
-    jobs = texts(raw.get("jobs", []), f"{w}: jobs")
-    need(bool(jobs) and set(jobs) <= set(ITEM_SETS), f"{w}: jobs", f"must list item sets of {ITEM_SETS}")
-    targets = raw.get("targets") or {}
-    need(isinstance(targets, dict), f"{w}: targets", "must map each job to its table")
-    need(set(targets) == set(jobs), f"{w}: targets", "must define one table per job")
-    for name, table in targets.items():
-        try:
-            TableSpec.from_dict(table)
-        except ValueError as err:
-            raise SpecError(f"{w}: targets.{name}: {err}") from err
-    share = number(write.get("capacity_share", 0.5), f"{w}: write.capacity_share")
-    need(0 < share <= 1, f"{w}: write.capacity_share", "must be in (0, 1]")
-    return SqlServerToDynamoDbSpec(
-        **common, source_conn_id=source["conn_id"], source_schema=ident(source["schema"], f"{w}: source.schema"),
-        local_source_schema=ident(source["local_schema"], f"{w}: source.local_schema"),
-        glue_connection=source["glue_connection"], crawler_path=source["crawler_path"],
-        glue=GlueCompute(
-            crawler_name=glue["crawler_name"], catalog_database=glue["catalog_database"],
-            catalog_table_prefix=str(glue.get("catalog_table_prefix", "")), role=glue["role"],
-            glue_version=str(glue.get("glue_version", "5.0")), worker_type=str(glue.get("worker_type", "G.1X")),
-            number_of_workers=whole(glue.get("number_of_workers", 10), f"{w}: glue.number_of_workers", minimum=1),
-        ),
-        staging_uri=compute["staging_uri"].rstrip("/"),
-        quarantine_uri=str(compute.get("quarantine_uri") or f"{compute['staging_uri'].rstrip('/')}/quarantine"
-                           ).rstrip("/"),
-        write_units_per_s=number(write.get("write_units_per_s", 4000), f"{w}: write.write_units_per_s"),
-        capacity_share=share, partitions=whole(write.get("partitions", 8), f"{w}: write.partitions", minimum=1),
-        sample_size=whole(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
-        jobs=jobs, targets=dict(targets), **_thresholds(validation, w), path=path,
-    )
-
-
-_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sqlserver_to_dynamodb": _sqlserver_to_dynamodb}
+_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sqlserver_to_dynamodb": parse_sqlserver_to_dynamodb}
 # libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU (every DAG parse and
 # every task process reads the specs)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -43,7 +43,8 @@ from dateutil.relativedelta import relativedelta
 from dbmigrate import runtime
 from dbmigrate.dag_docs import dag_doc_md
 from dbmigrate.failures import record_failure
-from transforms.spec import MongoToDsqlSpec, SpecError, SqlServerToDynamoDbSpec, load_spec
+from transforms.spec import MongoToDsqlSpec, SpecError, load_spec
+from transforms.spec_dynamodb import SqlServerToDynamoDbSpec
 
 log = logging.getLogger(__name__)
 

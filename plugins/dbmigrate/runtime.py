@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from dbmigrate import paths
-from transforms.spec import SpecError, expand_env, load_spec
+from transforms.spec import SpecError, load_spec
+from transforms.spec_common import expand_env
 
 PROFILES = ("aws", "local")
 

@@ -117,7 +117,7 @@ def check_files_confined(uri: str, roots: list[str], collections: tuple[str, ...
 
 def default_roots(spec: Any, profile: str) -> list[str]:
     """The spec's own source locations, and on the embedded stack its data and temp directories."""
-    from transforms.spec import expand_env
+    from transforms.spec_common import expand_env
 
     local = expand_env(spec.local_source_uri)
     roots = [spec.source_uri, posixpath.dirname(urlparse(local).path) if local.startswith("file:") else local]

@@ -12,7 +12,8 @@ import pytest
 from generators.movie_collection import write
 from transforms.ddl_lint import lint_dsql
 from transforms.discovery import discover
-from transforms.discovery_render import ddl_files, plan_tables, spec_entities, spec_gap
+from transforms.discovery_render import spec_entities, spec_gap
+from transforms.discovery_tables import ddl_files, plan_tables
 from transforms.extjson import loads
 
 
