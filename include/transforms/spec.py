@@ -29,7 +29,7 @@ from transforms.entity_spec import (  # noqa: F401 - the spec's entity types, im
     parse_shape,
 )
 from transforms.spec_checks import SpecError, ident, need, section, texts, whole
-from transforms.spec_common import VALIDATION_KEYS, Incremental, common_fields, thresholds
+from transforms.spec_common import VALIDATION_KEYS, Incremental, SpecHead, common_fields, thresholds
 from transforms.spec_dynamodb import parse_sqlserver_to_dynamodb
 
 # DSQL: at most 3,000 modified rows and 10 MiB per transaction; a row of at most 2 MiB, a column (not in an
@@ -71,14 +71,9 @@ class Unmapped:
 
 
 @dataclass(frozen=True)
-class MongoToDsqlSpec:
+class MongoToDsqlSpec(SpecHead):
     """Everything a MongoDB adjacency-list collection → Aurora DSQL migration needs."""
 
-    dag_id: str
-    description: str
-    owner: str
-    tags: tuple[str, ...]
-    retries: int
     source_uri: str
     source_database: str
     source_collection: str

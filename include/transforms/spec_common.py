@@ -26,6 +26,17 @@ class Incremental:
     table: str | None = None  # relational sources: the table whose `field` cuts the intervals
 
 
+@dataclass(frozen=True)
+class SpecHead:
+    """The fields every spec opens with (`common_fields` reads them; each kind adds its own `incremental`)."""
+
+    dag_id: str
+    description: str
+    owner: str
+    tags: tuple[str, ...]
+    retries: int
+
+
 def expand_env(value: str) -> str:
     """Expand `${VAR}` and `${VAR:-default}`; unset variables without a default are left as written."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from transforms.spec_checks import SpecError, ident, need, number, section, texts, whole
-from transforms.spec_common import VALIDATION_KEYS, Incremental, common_fields, thresholds
+from transforms.spec_common import VALIDATION_KEYS, Incremental, SpecHead, common_fields, thresholds
 
 
 @dataclass(frozen=True)
@@ -23,14 +23,9 @@ class GlueCompute:
 
 
 @dataclass(frozen=True)
-class SqlServerToDynamoDbSpec:
+class SqlServerToDynamoDbSpec(SpecHead):
     """A relational (SQL Server) database → DynamoDB single-table designs migration, run as Glue jobs."""
 
-    dag_id: str
-    description: str
-    owner: str
-    tags: tuple[str, ...]
-    retries: int
     source_conn_id: str
     source_schema: str
     local_source_schema: str

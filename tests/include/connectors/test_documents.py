@@ -13,7 +13,7 @@ import pytest
 from bson import Decimal128, ObjectId
 
 from connectors.documents import SourceLayoutError, collection_sources, count_by_type, iter_lines, list_files
-from jobs.mongo_to_dsql import mongo_uri_with_credentials
+from connectors.mongo_source import with_credentials
 from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper, Mapped
 from transforms.source_text import collection_of
@@ -53,7 +53,7 @@ def test_export_files_lines_and_json_array(tmp_path: Path) -> None:
 def test_mongo_credentials_come_from_secrets_manager() -> None:
     secret = json.dumps({"username": "migr@tor", "password": "p:w/d"})
     arn = boto3.client("secretsmanager").create_secret(Name=f"dbmigrate/test-{ObjectId()}", SecretString=secret)["ARN"]
-    uri = mongo_uri_with_credentials("mongodb+srv://old:creds@movies.example.net/?retryWrites=false", arn)
+    uri = with_credentials("mongodb+srv://old:creds@movies.example.net/?retryWrites=false", arn)
     assert uri == "mongodb+srv://migr%40tor:p%3Aw%2Fd@movies.example.net/?retryWrites=false"
 
 
