@@ -18,9 +18,9 @@ Query = Callable[..., list[tuple[Any, ...]]]
 BATCH = 500  # keys per query
 
 
-def _batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), BATCH):  # read at each call: a test sets it small
+        yield items[i:i + BATCH]
 
 
 def _columns(table: Any, columns: Sequence[str]) -> str:
@@ -101,6 +101,12 @@ def child_counts(query: Query, schema: str, child: Any, parents: Iterable[str]) 
             f"SELECT {column}, count(*) FROM {quoted(schema, child.table)} WHERE {column} = ANY(%s) GROUP BY 1",
             [[uuid.UUID(p) for p in batch]]))
     return found
+
+
+def by_batches(query: Query, statement: str, ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The rows of `statement` (its one parameter an array, as in `… = ANY(%s)`) for `ids`, `BATCH` at a time."""
+    for batch in _batches(list(ids)):
+        yield from query(statement, [list(batch)])
 
 
 def source_doc_ids(query: Query, schema: str, table: str) -> set[str]:

@@ -13,13 +13,13 @@ from typing import Any
 from transforms.discovery import (
     MIN_COVERAGE,
     Findings,
-    Group,
     Reference,
     entity_group,
     entity_name,
     explain_references,
     find_references,
 )
+from transforms.discovery_fields import Group
 from transforms.extjson import ObjectId
 
 

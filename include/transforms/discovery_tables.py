@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from transforms.discovery import FieldStats, Findings, Group
+from transforms.discovery import Findings
+from transforms.discovery_fields import FieldStats, Group
 
 LINEAGE = (("source_doc_id", "text"), ("source_version", "text"), ("migration_run_id", "text"),
            ("migrated_at", "timestamptz"))

@@ -89,8 +89,10 @@ class ValidateMongoToDsqlValuesOperator(_MongoToDsqlValidation):
             ids = sorted(counted[h.entity])
             if not ids:
                 continue
-            rows = hook.get_records(target_sql(spec.target_schema, h, "source_doc_id = ANY(%s)"), [ids])
-            found = (target_count_from_number(h, int(rows[0][0])) if h.kind in ("rows", "value", "distinct")
+            statement = target_sql(spec.target_schema, h, "source_doc_id = ANY(%s)")
+            rows = reads.by_batches(hook.get_records, statement, ids)  # counts add up: a row is one document's
+            number = h.kind in ("rows", "value", "distinct")
+            found = (target_count_from_number(h, sum(int(r[0]) for r in rows)) if number
                      else target_counts(h, (r[0] for r in rows)))
             target.setdefault(h.entity, Counter()).update(found)
             if h.kind == "extra":

@@ -42,3 +42,6 @@ def test_every_lookup_answers_for_every_key_across_batches(query: reads.Query, p
     assert reads.existing_source_ids(query, pg_schema, "parent", ["s0", "s3", "s9"]) == {"s0", "s3"}
     assert reads.versions(query, pg_schema, PARENT, "v", IDS) == {i: f"v{n}" for n, i in enumerate(IDS[:4])}
     assert reads.table_count(query, pg_schema, "parent") == 4
+    counts = list(reads.by_batches(query, f"SELECT count(*) FROM {pg_schema}.parent WHERE source_id = ANY(%s)",
+                                   ["s0", "s1", "s2", "s3", "s9"]))
+    assert counts == [(2,), (2,), (0,)]  # one row per batch of two: the counts add up to every id's

@@ -329,7 +329,7 @@ def test_several_collections_refer_by_id_and_by_natural_key(tmp_path: Path) -> N
 
 
 def test_maps_keyed_by_data_are_found_by_their_keys() -> None:
-    from transforms.discovery import find_maps
+    from transforms.discovery_fields import find_maps
 
     ids = [{"_id": i, "tiers": {f"{i:032x}": {"tier": "gold"}}, "meta": {"a": {"x": 1}}} for i in range(30)]
     emails = [{"_id": i, "by_email": {f"user{i}@example.com": {"n": i}}} for i in range(30)]
