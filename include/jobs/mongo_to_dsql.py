@@ -167,8 +167,8 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     target = DsqlTarget.from_dict(target_dict)
     window = Window.parse(args.window_start, args.window_end)
     known = None
-    with connect(target, autocommit=True) as conn:
-        if not window.is_full:
+    if not window.is_full:  # an interval of the target's source; the lines with no time it quarantined already
+        with connect(target, autocommit=True) as conn:
             refuse_another_source(conn, spec, args.source_uri)
             known = known_timeless(conn, spec.target_schema, args.source_uri, args.run_id)
     mapper = DocumentMapper.for_spec(spec, window)

@@ -88,10 +88,9 @@ class _MongoToDsqlValidation(BaseOperator):
 
     def _lines(self, spec: Any, window: Window = FULL, met_again: Counter | None = None) -> Any:
         """The source the run migrated: a mongoexport file, or the live collection as the job reads it (its URI,
-        database and secret: `dbmigrate.hooks.mongo_source`); of a
-        `window`, the lines the job's mapper does not leave out as another interval's (`outside_window`), nor as a
-        line with no time an earlier run of the source quarantined (`connectors.timeless`; counted in
-        `met_again`)."""
+        database and secret: `dbmigrate.hooks.mongo_source`). Of a `window`, the lines the job's mapper does not
+        leave out as another interval's (`outside_window`), nor as a line with no time an earlier run of the source
+        quarantined (`connectors.timeless`; counted in `met_again`)."""
         source_uri = self.run["source_uri"]
         collection = database = None
         if is_mongo(source_uri):
