@@ -120,6 +120,7 @@ def env_vars(state: dict) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_DSQL_DEFAULT": json.dumps(dsql_conn),
         "AIRFLOW_CONN_DMS_SAMPLE_SOURCE": json.dumps(source_conn),
+        "AIRFLOW_CONN_RETAIL_SOURCE": json.dumps(source_conn),  # the same stand-in database, schema retail
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
         "AWS_ENDPOINT_URL": moto,
         "AWS_ACCESS_KEY_ID": "testing",

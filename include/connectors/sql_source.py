@@ -10,6 +10,7 @@ tables instead. psycopg only (imported on the executors), no Airflow.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -54,10 +55,12 @@ def _row_converter(struct: StructType) -> Callable[[tuple], tuple]:
     Integer columns (`_is_integral`) take whatever the source declared (`DOUBLE PRECISION`, `NUMERIC`) as the
     exact integer it holds (`coerce_integral`); a non-integral value, or one beyond the column's range, is set to
     None and named in the last column, so the job rejects the row (`bad_type`) instead of failing or rounding.
+    Text columns take any other value as its text (a uuid, a json document as JSON).
     Naive timestamps are wall-clock values of a zone-less source column: marked UTC so that Spark (whose session
     time zone is UTC in these jobs) keeps the wall clock whatever the machine's zone is.
     """
     ts = [i for i, f in enumerate(struct.fields) if type(f.dataType).__name__ == "TimestampType"]
+    texts = [i for i, f in enumerate(struct.fields) if type(f.dataType).__name__ == "StringType"]
     integers = [(i, f.name, type(f.dataType).__name__ == "DecimalType", integer_bound(f.dataType))
                 for i, f in enumerate(struct.fields) if _is_integral(f.dataType)]
 
@@ -67,6 +70,10 @@ def _row_converter(struct: StructType) -> Callable[[tuple], tuple]:
             v = out[i]
             if isinstance(v, datetime) and v.tzinfo is None:
                 out[i] = v.replace(tzinfo=UTC)
+        for i in texts:  # a type read as text (uuid, json, xml): its text, never a Python repr of a structure
+            v = out[i]
+            if v is not None and not isinstance(v, str):
+                out[i] = json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else str(v)
         bad = []
         for i, name, as_decimal, bound in integers:
             v = out[i]

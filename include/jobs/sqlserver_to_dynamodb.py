@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import add
@@ -33,10 +32,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from connectors.dynamodb_load_log import LOG_TABLE, Loads, read_loads, record_load
+from connectors.dynamodb_job import (
+    add_common_args,
+    check_source_args,
+    finish,
+    item_writer,
+    source_identity,
+    split_rejects,
+)
+from connectors.dynamodb_job import main as job_main
+from connectors.dynamodb_load_log import LOG_TABLE, Loads, read_loads
 from connectors.progress import Progress
 from connectors.storage import read_text, write_text
-from transforms.booleans import as_bool
 from transforms.dms_sample_schema import BAD_TYPE_COLUMN, ITEM_SET_TABLES, SPLIT_COLUMNS, conform, struct_of
 from transforms.dynamodb_tables import TableSpec
 from transforms.intervals import Window, WindowError, sql_timestamp
@@ -60,47 +67,14 @@ TYPE_ATTRIBUTE = {"ticket_sales": "item_type", "config": "data_type"}  # what th
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    p.add_argument("--spec", required=True, help="spec YAML (file path, file:// or s3://)")
+    add_common_args(p)
     p.add_argument("--item-set", required=True, choices=ITEM_SETS)
-    p.add_argument("--run-id", required=True)
-    p.add_argument("--report-uri", required=True, help="where the job report JSON goes (file or s3://)")
-    p.add_argument("--table", default=None, help="DynamoDB table name; default: the spec's targets[item_set].name")
-    p.add_argument("--source-json", default=None,
-                   help='local: {"host", "port", "user", "dbname"} of the PostgreSQL copy, or {"jdbc_url", "driver", '
-                        '"user"} of a real SQL Server; never a password')
-    p.add_argument("--source-schema", default=None, help="local: schema of the source tables (dbo on SQL Server)")
-    p.add_argument("--source-password-file", default=None, help="local: file holding the source password")
-    p.add_argument("--catalog-database", default=None, help="Glue: Data Catalog database of the crawled source")
-    p.add_argument("--catalog-table-prefix", default="", help="Glue: catalog table name = prefix + source table")
-    p.add_argument("--quarantine-uri", default=None,
-                   help="where rejected source rows go (file or s3:// prefix); default: counted and reported only")
-    p.add_argument("--write-units-per-s", type=float, default=None, help="default: the spec's write_units_per_s")
-    p.add_argument("--capacity-share", type=float, default=None, help="default: the spec's capacity_share")
-    p.add_argument("--partitions", type=int, default=None, help="parallel readers/writers; default: the spec's")
-    p.add_argument("--region", default=None, help="AWS region of the table; default: boto3's")
     p.add_argument("--window-start", default=None,
                    help="an interval load: history rows whose transaction_date_time is at or after this (ISO 8601)")
     p.add_argument("--window-end", default=None, help="... and before this one")
     p.add_argument("--log-table", default=LOG_TABLE, help="the DynamoDB table holding each table's load log")
-    # `--dry-run` alone (spark-submit) or `--dry-run true|false` (Glue passes every argument with a value)
-    p.add_argument("--dry-run", nargs="?", const=True, default=False, type=as_bool,
-                   help="read, build and count the items; write nothing")
     args, _unknown = p.parse_known_args(argv)
-    if (args.source_json is None) == (args.catalog_database is None):
-        p.error("give either --source-json (with --source-schema) or --catalog-database")
-    if args.source_json is not None:
-        if not args.source_schema:
-            p.error("--source-json needs --source-schema")
-        try:
-            source = json.loads(args.source_json)
-        except ValueError as err:
-            p.error(f"--source-json is not JSON: {err}")
-        if not isinstance(source, dict):
-            p.error("--source-json must be a JSON object")
-        if "password" in source:
-            p.error("--source-json must not carry a password: give the file holding it with --source-password-file")
-        if "jdbc_url" in source and not source.get("driver"):
-            p.error('--source-json with "jdbc_url" needs "driver" (e.g. com.microsoft.sqlserver.jdbc.SQLServerDriver)')
+    check_source_args(p, args)
     try:
         args.window = Window.parse(args.window_start, args.window_end)
     except WindowError as err:
@@ -152,23 +126,6 @@ def read_source(spark: Any, args: argparse.Namespace, tables: Iterable[str], par
 
 
 EXAMPLES = 5  # example keys per anomaly in the report
-MAX_QUARANTINED = 100_000  # rejected rows per table brought to the driver for the quarantine file; all are counted
-
-
-def split_rejects(source: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
-    """The source tables without their `bad_type` rows, how many each table had, and those rows (JSON-ready:
-    every value as text, the bad column(s) in `detail`; at most `MAX_QUARANTINED` per table). A row whose
-    integer column holds a non-integral value is rejected whole: it is never rounded, no item is built from it."""
-    good, counts, rows = {}, {}, []
-    for table, df in source.items():
-        good[table] = df.where(df[BAD_TYPE_COLUMN].isNull()).drop(BAD_TYPE_COLUMN)
-        bad = df.where(df[BAD_TYPE_COLUMN].isNotNull())
-        counts[table] = bad.count()
-        if counts[table]:
-            rows += [{"table": table, "reason": "bad_type", "detail": r[BAD_TYPE_COLUMN],
-                      "row": {k: None if v is None else str(v) for k, v in r.asDict().items()
-                              if k != BAD_TYPE_COLUMN}} for r in bad.limit(MAX_QUARANTINED).collect()]
-    return good, counts, rows
 
 
 def anomaly_notes(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -240,7 +197,7 @@ def partition_writer(*, table: str, key_names: tuple[str, ...], type_attribute: 
                      write_units_per_s: float, share: float, region: str | None,
                      window: tuple[str, str] | None = None, delete: bool = False
                      ) -> Callable[[Iterator[dict]], Iterator[tuple[str, int]]]:
-    """The mapPartitions function: write one partition's items (unless `dry_run`) and yield (type, count).
+    """The mapPartitions function (`connectors.dynamodb_job.item_writer`), items counted by `type_attribute`.
 
     `window`: (start, end) as `transaction_date` text; history items outside it count as `REWRITTEN`.
     `delete`: the partition holds keys to delete, counted by their sort key (`Available`, `Held`)."""
@@ -252,39 +209,8 @@ def partition_writer(*, table: str, key_names: tuple[str, ...], type_attribute: 
             return REWRITTEN
         return name
 
-    def write(items: Iterator[dict]) -> Iterator[tuple[str, int]]:
-        counts: Counter[str] = Counter()
-
-        def counted(it: Iterator[dict]) -> Iterator[dict]:
-            for item in it:
-                counts[kind(item)] += 1
-                yield item
-
-        if dry_run:
-            for _ in counted(items):
-                pass
-        else:
-            import boto3
-
-            from connectors.dynamodb_writer import CapacityShareLimiter, write_items
-
-            client = boto3.client("dynamodb", region_name=region)
-            written = write_items(counted(items), table=table, key_names=key_names, client=client,
-                                  rate_limiter=CapacityShareLimiter(write_units_per_s, share), delete=delete)
-            if written != sum(counts.values()):
-                raise RuntimeError(f"wrote {written} items to {table} but built {sum(counts.values())}")
-        return iter(counts.items())
-
-    return write
-
-
-def source_identity(args: argparse.Namespace) -> str:
-    """What the job reads, as the load log keeps it: the database and schema (local) or the crawled catalog tables
-    (Glue); never a credential."""
-    if args.source_json is not None:
-        src = json.loads(args.source_json)
-        return f"{src.get('host')}:{src.get('port')}/{src.get('dbname')} schema {args.source_schema}"
-    return f"glue catalog {args.catalog_database} tables {args.catalog_table_prefix}*"
+    return item_writer(table=table, key_names=key_names, kind=kind, dry_run=dry_run,
+                       write_units_per_s=write_units_per_s, share=share, region=region, delete=delete)
 
 
 def refuse_another_source(loads: Loads, source: str, table: str) -> None:
@@ -325,7 +251,7 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
         progress.set_phase("read source, build and write items")
         source = {t: df.persist() for t, df in read_source(spark, args, tables, partitions).items()}
-        source, rejected, rejects = split_rejects(source)
+        source, rejected, rejects = split_rejects(source, BAD_TYPE_COLUMN)
         rejected = {t: n for t, n in rejected.items() if t in ITEM_SET_TABLES[args.item_set]}
         rejects = [r for r in rejects if r["table"] in ITEM_SET_TABLES[args.item_set]]
         notes = anomaly_notes(source) if args.item_set == "ticket_sales" else {}
@@ -363,27 +289,11 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     if interval is not None:
         report["interval"] = {**interval.as_dict(), "rewritten_previous_latest": rewritten,
                               "delete_requests": deleted}
-    if not args.dry_run:
-        import boto3
-
-        record_load(boto3.client("dynamodb", region_name=args.region), table, args.window, args.run_id,
-                    args.log_table, source=source_identity(args))
-    write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
-    print(json.dumps({**report, "seconds": round(time.monotonic() - started, 1)}, sort_keys=True))
-    return report
+    return finish(args, report, table=table, window=args.window, log_table=args.log_table, started=started)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pyspark.sql import SparkSession
-
-    args = parse_args(argv)
-    spark = (SparkSession.builder.appName(f"dbmigrate:{args.item_set}:{args.run_id}")
-             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
-    try:
-        run(args, spark)
-    finally:
-        if args.catalog_database is None:  # Glue owns its context's lifecycle
-            spark.stop()
+    job_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

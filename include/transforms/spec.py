@@ -30,7 +30,7 @@ from transforms.entity_spec import (  # noqa: F401 - the spec's entity types, im
 )
 from transforms.spec_checks import SpecError, ident, need, section, texts, whole
 from transforms.spec_common import VALIDATION_KEYS, Incremental, SpecHead, common_fields, thresholds
-from transforms.spec_dynamodb import parse_sqlserver_to_dynamodb
+from transforms.spec_dynamodb import parse_sql_to_dynamodb, parse_sqlserver_to_dynamodb
 
 # DSQL: at most 3,000 modified rows and 10 MiB per transaction; a row of at most 2 MiB, a column (not in an
 # index) of at most 1 MiB (the DSQL user guide, "Cluster quotas and database limits").
@@ -216,7 +216,8 @@ def _unmapped(raw: Any, w: str, entities: tuple[EntitySpec, ...]) -> Unmapped:
     return Unmapped(contract, ignore)
 
 
-_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sqlserver_to_dynamodb": parse_sqlserver_to_dynamodb}
+_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sqlserver_to_dynamodb": parse_sqlserver_to_dynamodb,
+          "sql_to_dynamodb": parse_sql_to_dynamodb}
 # libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU (every DAG parse and
 # every task process reads the specs)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

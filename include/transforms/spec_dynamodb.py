@@ -1,5 +1,5 @@
-"""The `sqlserver_to_dynamodb` spec: a relational database → DynamoDB single-table designs, run as Glue jobs.
-Pure Python: ships to EMR and Glue in the job bundle."""
+"""The relational → DynamoDB specs, run as Glue jobs: `sql_to_dynamodb` (the design declared: any database) and
+`sqlserver_to_dynamodb` (dms_sample's ticketing design, built in code). Pure Python: ships in the job bundle."""
 
 from __future__ import annotations
 
@@ -51,17 +51,61 @@ class SqlServerToDynamoDbSpec(SpecHead):
 ITEM_SETS = ("ticket_sales", "config")
 
 
-def parse_sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamoDbSpec:
-    from transforms.dynamodb_tables import TableSpec
+@dataclass(frozen=True)
+class SqlToDynamoDbSpec(SqlServerToDynamoDbSpec):
+    """Any relational database → DynamoDB single-table designs, by the items and access patterns it declares."""
 
+    items: tuple[Any, ...] = ()  # transforms.design_spec.ItemType
+    access_patterns: tuple[Any, ...] = ()  # transforms.design_spec.AccessPattern
+    type_attribute: str = "item_type"  # the attribute every item names its type in
+    incremental: Incremental = Incremental(field="none", table=None)  # no intervals (yet): full loads
+
+    kind = "sql_to_dynamodb"
+
+    def items_of(self, target: str) -> tuple[Any, ...]:
+        return tuple(i for i in self.items if i.target == target)
+
+
+def parse_sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamoDbSpec:
     w = path.name
-    common = common_fields(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets"},
-                     SqlServerToDynamoDbSpec.incremental)
+    fields = _relational_fields(raw, path, set(), SqlServerToDynamoDbSpec.incremental)
     # intervals cut the purchase history by transaction time; the items of tickets and config are state
-    inc, default = common["incremental"], SqlServerToDynamoDbSpec.incremental
+    inc, default = fields["incremental"], SqlServerToDynamoDbSpec.incremental
     need((inc.field, inc.table) == (default.field, default.table), f"{w}: incremental",
           f"a sqlserver_to_dynamodb migration cuts intervals on {default.table}.{default.field} only, "
           f"got {inc.table}.{inc.field}")
+    need(bool(fields["jobs"]) and set(fields["jobs"]) <= set(ITEM_SETS), f"{w}: jobs",
+         f"must list item sets of {ITEM_SETS}")
+    return SqlServerToDynamoDbSpec(**fields)
+
+
+def parse_sql_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlToDynamoDbSpec:
+    """A relational database → DynamoDB by its declared design (`transforms.design_spec`): no code of its own."""
+    from transforms.design_spec import parse_access_patterns, parse_items
+
+    w = path.name
+    fields = _relational_fields(raw, path, {"items", "access_patterns", "type_attribute"},
+                                SqlToDynamoDbSpec.incremental)
+    for key in ("schedule", "incremental"):
+        need(key not in raw, f"{w}: {key}",
+             "a sql_to_dynamodb migration loads everything on each run (no intervals yet): leave it out")
+    targets = fields["targets"]
+    items = parse_items(raw.get("items"), w, targets)
+    idle = sorted(set(targets) - {i.target for i in items})
+    need(not idle, f"{w}: targets", f"{idle} have no item type")
+    type_attribute = ident(raw.get("type_attribute", "item_type"), f"{w}: type_attribute")
+    return SqlToDynamoDbSpec(**fields, items=items, type_attribute=type_attribute,
+                             access_patterns=parse_access_patterns(raw.get("access_patterns"), w, targets))
+
+
+def _relational_fields(raw: dict[str, Any], path: Path, sections: set[str], incremental: Incremental
+                       ) -> dict[str, Any]:
+    """What both relational kinds read: source, Glue, staging, write capacity, validation, jobs and targets."""
+    from transforms.dynamodb_tables import TableSpec
+
+    w = path.name
+    common = common_fields(raw, w, {"source", "glue", "compute", "write", "validation", "jobs", "targets",
+                                    *sections}, incremental)
     source = section(raw, "source", f"{w}:", {"conn_id", "schema", "local_schema", "glue_connection",
                                                "crawler_path"})
     glue = section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",
@@ -74,10 +118,9 @@ def parse_sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToD
     for key in ("crawler_name", "catalog_database", "role"):
         need(isinstance(glue.get(key), str) and glue[key], f"{w}: glue.{key}", "is required")
     need(isinstance(compute.get("staging_uri"), str), f"{w}: compute.staging_uri", "is required")
-    jobs = texts(raw.get("jobs", []), f"{w}: jobs")
-    need(bool(jobs) and set(jobs) <= set(ITEM_SETS), f"{w}: jobs", f"must list item sets of {ITEM_SETS}")
     targets = raw.get("targets") or {}
-    need(isinstance(targets, dict), f"{w}: targets", "must map each job to its table")
+    need(isinstance(targets, dict) and bool(targets), f"{w}: targets", "must map each job to its table")
+    jobs = texts(raw["jobs"], f"{w}: jobs") if "jobs" in raw else tuple(targets)
     need(set(targets) == set(jobs), f"{w}: targets", "must define one table per job")
     for name, table in targets.items():
         try:
@@ -86,7 +129,7 @@ def parse_sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToD
             raise SpecError(f"{w}: targets.{name}: {err}") from err
     share = number(write.get("capacity_share", 0.5), f"{w}: write.capacity_share")
     need(0 < share <= 1, f"{w}: write.capacity_share", "must be in (0, 1]")
-    return SqlServerToDynamoDbSpec(
+    return dict(
         **common, source_conn_id=source["conn_id"], source_schema=ident(source["schema"], f"{w}: source.schema"),
         local_source_schema=ident(source["local_schema"], f"{w}: source.local_schema"),
         glue_connection=source["glue_connection"], crawler_path=source["crawler_path"],

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from transforms.checks import compare_row
+from transforms.design_checks import compare_keys, item_diffs
 from transforms.dms_sample_schema import COLUMN_TYPES, TABLES, coerce_integral, integer_columns
 from transforms.dynamo_items import from_item
 from transforms.identifiers import check_identifier, quoted
@@ -374,29 +374,6 @@ def expected_items(s: SourceSample) -> list[ExpectedItem]:
     return out
 
 
-def item_diffs(expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]] | None
-               ) -> list[str]:
-    """Attribute-by-attribute differences over the union of attribute names.
-
-    Values are compared with `compare_row` after `from_item`, so numbers compare by value: DynamoDB trims
-    leading and trailing zeros of every number it stores ("45.50" is read back as "45.5"), whatever the
-    writer sent. Attributes whose values compare equal under different type tags (BOOL true and N 1) are
-    reported too.
-    """
-    if actual is None:
-        return compare_row({}, None, [])
-    e, a = from_item(expected), from_item(actual)
-    columns = sorted(set(e) | set(a))
-    diffs = compare_row(e, a, columns)
-    differing = {d.split(":", 1)[0] for d in diffs}
-    for name in columns:
-        if name in differing or name not in expected or name not in actual:
-            continue
-        if set(expected[name]) != set(actual[name]):
-            diffs.append(f"{name}: expected {dict(expected[name])!r}, found {dict(actual[name])!r}")
-    return diffs
-
-
 # --- access patterns -------------------------------------------------------------------------------------
 
 OWNER_INDEX, AVAILABLE_INDEX = "owner_index", "available_index"
@@ -570,22 +547,6 @@ def config_by_name(schema: str, name: str) -> AccessPattern:
     return AccessPattern("config by name", f"{name!r}", CONFIG,
                          _index_query(DESCRIPTIVE_NAME_INDEX, "descriptive_name", {"S": name}, CONFIG),
                          _config_key, source)
-
-
-def compare_keys(expected: Iterable[Any], actual: Iterable[Any], *, show: int = 10) -> tuple[Any, Any]:
-    """(expected, actual) for a `Check`: equal key counts when the multisets agree, else the differences.
-
-    Duplicates count (two items of one ticket both carrying `current_owner_id` is an error). Keys are
-    turned into lists so the result is JSON-serialisable.
-    """
-    e, a = Counter(expected), Counter(actual)
-    n = sum(e.values())
-    if e == a:
-        return n, n
-    def listed(c: Counter) -> list[Any]:
-        return [list(k) if isinstance(k, tuple) else k for k in sorted(c.elements(), key=repr)[:show]]
-
-    return n, {"found": sum(a.values()), "missing": listed(e - a), "unexpected": listed(a - e)}
 
 
 # --- subjects --------------------------------------------------------------------------------------------

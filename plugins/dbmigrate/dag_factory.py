@@ -247,11 +247,19 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
     from dbmigrate.operators.reconcile_dynamodb import ValidateDynamoDbReconcileOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageDynamoDbJobsOperator
-    from dbmigrate.operators.validate_dynamodb import (
-        ValidateAccessPatternsOperator,
-        ValidateDynamoDbCountsOperator,
-        ValidateDynamoDbItemsOperator,
-    )
+    designed = spec.kind == "sql_to_dynamodb"
+    if designed:  # the design the spec declares, proved by the source's own SQL
+        from dbmigrate.operators.validate_design import (
+            ValidateDesignAccessPatternsOperator as ValidateAccessPatternsOperator,
+        )
+        from dbmigrate.operators.validate_design import ValidateDesignCountsOperator as ValidateDynamoDbCountsOperator
+        from dbmigrate.operators.validate_design import ValidateDesignItemsOperator as ValidateDynamoDbItemsOperator
+    else:
+        from dbmigrate.operators.validate_dynamodb import (
+            ValidateAccessPatternsOperator,
+            ValidateDynamoDbCountsOperator,
+            ValidateDynamoDbItemsOperator,
+        )
 
     profile = profile or runtime.compute_profile()
     local = profile == "local"
@@ -259,8 +267,8 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
         "the local Spark jobs and the validators"
     with _dag(spec, profile, {
         "source_conn_id": Param(spec.source_conn_id, type="string", title="Source connection",
-                                description=f"Airflow connection of the database holding the dms_sample tables; "
-                                            f"its database is what {reads} read."),
+                                description=f"Airflow connection of the source database; its database is what "
+                                            f"{reads} read."),
         "source_schema": Param(runtime.default_source_schema(spec, profile), type="string",
                                title="Source schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                description="Schema of the source tables" + (
@@ -308,22 +316,25 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
             items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
             patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns",
                                                       sample_size=run["sample_size"], **common)
-            full = ValidateDynamoDbReconcileOperator(task_id="validate_reconcile", **common)
+            # every item against the source: the ticketing design's reconciliation (a declared design has none yet)
+            checks = [patterns] if designed else [
+                patterns, ValidateDynamoDbReconcileOperator(task_id="validate_reconcile", **common)]
             jobs >> counts
             jobs >> items
-            jobs >> patterns
-            jobs >> full
+            for check in checks:
+                jobs >> check
             assets = {f"dynamodb.{t['name']}": (
                 Asset(name=f"dynamodb.{t['name']}", group="dynamodb", uri=f"dynamodb://aws_default/{t['name']}"),
                 [job]) for job, t in spec.targets.items()}
-            report, _ = _report_and_publish(spec, resolve, counts, items, [patterns, full], assets)
+            report, _ = _report_and_publish(spec, resolve, counts, items, checks, assets)
             # after every job too: the report runs as soon as one job failed, while the others may still write
             [report, *jobs] >> ReleaseDynamoDbLockOperator(task_id="release_lock", **lock_args)
     report.watched_task_ids = [t.task_id for t in dag.tasks]
     return dag
 
 
-BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag, "sqlserver_to_dynamodb": sqlserver_to_dynamodb_dag}
+BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag, "sqlserver_to_dynamodb": sqlserver_to_dynamodb_dag,
+            "sql_to_dynamodb": sqlserver_to_dynamodb_dag}
 
 
 def build_dag(spec: Any, profile: str | None = None) -> DAG:

@@ -108,7 +108,7 @@ def test_no_deletes_on_the_targets(policy: dict) -> None:
 def test_pass_role_only_to_the_roles_of_the_specs(policy: dict, specs: dict[str, dict]) -> None:
     emr = specs["movie_collection_to_dsql"]["compute"]["emr"]
     roles = {emr.get("job_flow_role", "EMR_EC2_DefaultRole"), emr.get("service_role", "EMR_DefaultRole"),
-             specs["dms_sample_to_dynamodb"]["glue"]["role"].rsplit("/", 1)[1]}
+             *(s["glue"]["role"].rsplit("/", 1)[1] for s in specs.values() if "glue" in s)}
     (pass_role,) = _granting(policy, "iam:PassRole")
     assert _list(pass_role["Action"]) == ["iam:PassRole"]
     assert set(_list(pass_role["Resource"])) == {f"arn:aws:iam::{ACCOUNT}:role/{r}" for r in roles}
@@ -117,9 +117,10 @@ def test_pass_role_only_to_the_roles_of_the_specs(policy: dict, specs: dict[str,
 
 
 def test_data_access_is_scoped_to_the_specs(policy: dict, specs: dict[str, dict]) -> None:
-    movie, dms = specs["movie_collection_to_dsql"], specs["dms_sample_to_dynamodb"]
+    movie = specs["movie_collection_to_dsql"]
+    relational = [s for s in specs.values() if s["kind"] in ("sqlserver_to_dynamodb", "sql_to_dynamodb")]
     assert _resources(policy, "secretsmanager:GetSecretValue") == {movie["source"]["secret_arn"] + "-??????"}
-    tables = [t["name"] for t in dms["targets"].values()]
+    tables = [t["name"] for s in relational for t in s["targets"].values()]
     table_arns = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}"
                   for t in tables for suffix in ("", "/index/*")}
     lock_table = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/dbmigrate_locks"}  # migration_lock.DYNAMODB_LOCK_TABLE
@@ -132,8 +133,9 @@ def test_data_access_is_scoped_to_the_specs(policy: dict, specs: dict[str, dict]
     assert _resources(policy, "s3:GetObject") - env_bucket == prefixes | {
         f"arn:aws:s3:::{movie['compute']['emr']['log_uri'][len('s3://'):]}*"}
     assert _resources(policy, "glue:StartCrawler") == {
-        f"arn:aws:glue:{REGION}:{ACCOUNT}:crawler/{dms['glue']['crawler_name']}"}
-    assert _resources(policy, "glue:StartJobRun") == {f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{dms['dag_id']}-*"}
+        f"arn:aws:glue:{REGION}:{ACCOUNT}:crawler/{s['glue']['crawler_name']}" for s in relational}
+    assert _resources(policy, "glue:StartJobRun") == {f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{s['dag_id']}-*"
+                                                      for s in relational}
     assert all(r.startswith(f"arn:aws:dsql:{REGION}:{ACCOUNT}:cluster/") for r in _resources(policy, "dsql:DbConnect"))
 
 

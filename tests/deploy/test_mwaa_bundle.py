@@ -17,7 +17,7 @@ from tests.fixtures.mwaa import build_home, mwaa_env
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "movie_collection_to_dsql"
-DAG_IDS = ["dms_sample_to_dynamodb", DAG_ID]
+DAG_IDS = ["dms_sample_to_dynamodb", DAG_ID, "retail_to_dynamodb"]
 CONSTRAINT = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"'
 # Loads the plugins as Airflow's plugins manager does (every .py file under the plugins folder), then the DAGs.
 PARSE = '''

@@ -141,8 +141,7 @@ class StageDynamoDbJobsOperator(BaseOperator):
         spec_text, _ = runtime.run_spec_text(run, self.spec_dag_id, self.aws_conn_id)
         spec = runtime.run_spec(run, self.spec_dag_id, self.aws_conn_id)
         local = run["profile"] == "local"
-        staged = stage_job_files(spec, spec_text, run["staging_prefix"], "sqlserver_to_dynamodb", self.aws_conn_id,
-                                 self.log)
+        staged = stage_job_files(spec, spec_text, run["staging_prefix"], spec.kind, self.aws_conn_id, self.log)
         out: dict[str, Any] = {"staged": staged, "script_uri": staged["script"]}
         source = _local_source(run["source_conn_id"]) if local else None
         for item_set in spec.jobs:

@@ -118,10 +118,12 @@ class _DynamoDbValidation(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.table_names = table_names
 
+    spec_kind = "sqlserver_to_dynamodb"  # the kind of spec this validator proves
+
     def _spec(self) -> Any:
         spec = runtime.run_spec({"spec_uri": self.spec_uri}, self.spec_dag_id, self.aws_conn_id)
-        if getattr(spec, "kind", None) != "sqlserver_to_dynamodb":
-            raise AirflowFailException(f"{self.spec_dag_id} is not a sqlserver_to_dynamodb spec")
+        if getattr(spec, "kind", None) != self.spec_kind:
+            raise AirflowFailException(f"{self.spec_dag_id} is not a {self.spec_kind} spec")
         return spec
 
     def _reader(self) -> _SourceReader:

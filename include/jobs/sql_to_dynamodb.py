@@ -1,0 +1,175 @@
+"""Glue job (and local spark-submit): a relational database → one DynamoDB table, by the design its spec declares.
+
+    # Glue (the job's default arguments carry --extra-py-files dbmigrate_jobs.zip)
+    sql_to_dynamodb.py --spec s3://.../retail_to_dynamodb.yaml --item-set retail --run-id ID \
+        --report-uri s3://.../job_report_retail.json --catalog-database retail --catalog-table-prefix retail_dbo_
+    # embedded stack: the PostgreSQL copy of the source, read with psycopg on the executors
+    spark-submit --py-files dbmigrate_jobs.zip sql_to_dynamodb.py --spec FILE --item-set retail --run-id ID \
+        --report-uri FILE --source-json '{"host": ..., "port": ..., "user": ..., "dbname": ...}' \
+        --source-schema retail --source-password-file FILE [--dry-run]
+
+`--item-set` names one of the spec's targets (one job per DynamoDB table). The job reads the source tables the
+target's item types name, with the types the source declares (`connectors.sql_catalog`), builds every item type
+(`transforms.design_plan`), writes the items on the executors with their share of the write capacity, and
+reports items by type and rejects by item type and reason (`missing_key`, `bad_number`, `duplicate_key`; source
+rows whose integer column holds a non-integral value are `bad_type`), the rejected rows written to
+`--quarantine-uri`. No table or column of any database is named here: the spec says them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from operator import add
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from connectors.dynamodb_job import (
+    MAX_QUARANTINED,
+    add_common_args,
+    check_source_args,
+    finish,
+    item_writer,
+    source_identity,
+    split_rejects,
+)
+from connectors.dynamodb_job import main as job_main
+from connectors.dynamodb_load_log import LOG_TABLE
+from connectors.progress import Progress
+from connectors.storage import read_text, write_text
+from transforms.design_plan import REJECT, TYPE_ORDER, register_sources, row_to_item, target_frame
+from transforms.dynamodb_tables import TableSpec
+from transforms.intervals import Window
+from transforms.spec import parse_spec
+
+BAD_TYPE_COLUMN = "_bad_type"  # what `connectors.sql_source.read_table` marks a row with a non-integral integer in
+EXAMPLES = 5
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    add_common_args(p)
+    p.add_argument("--item-set", required=True, help="the spec's target (DynamoDB table) this job writes")
+    p.add_argument("--window-start", default=None, help="refused: a sql_to_dynamodb run loads everything")
+    p.add_argument("--window-end", default=None, help="refused, as --window-start")
+    args, _unknown = p.parse_known_args(argv)
+    check_source_args(p, args)
+    if args.window_start or args.window_end:
+        p.error("a sql_to_dynamodb migration has no intervals yet: run it without a window")
+    return args
+
+
+def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partitions: int) -> dict[str, Any]:
+    """The source tables as DataFrames with the source's own column types, plus `BAD_TYPE_COLUMN`."""
+    from pyspark.sql import functions as F
+
+    out: dict[str, Any] = {}
+    if args.catalog_database is not None:
+        from awsglue.context import GlueContext
+
+        glue = GlueContext(spark.sparkContext)
+        for table in tables:
+            frame = glue.create_dynamic_frame.from_catalog(
+                database=args.catalog_database, table_name=f"{args.catalog_table_prefix}{table}",
+                transformation_ctx=f"read_{table}")
+            out[table] = frame.toDF().withColumn(BAD_TYPE_COLUMN, F.lit(None).cast("string"))
+        return out
+    from connectors.sql_catalog import table_shapes
+    from connectors.sql_source import read_table, read_table_jdbc, source_conninfo
+
+    conninfo = json.loads(args.source_json)
+    if "jdbc_url" in conninfo:  # a real SQL Server (docker compose): Spark's JDBC source types the columns
+        for table in tables:
+            out[table] = read_table_jdbc(spark, source=conninfo, password_file=args.source_password_file,
+                                         schema=args.source_schema, table=table, partitions=1, split_column=None
+                                         ).withColumn(BAD_TYPE_COLUMN, F.lit(None).cast("string"))
+        return out
+    shapes = table_shapes(source_conninfo(conninfo, args.source_password_file), args.source_schema, tables)
+    for table, shape in shapes.items():
+        out[table] = read_table(spark, conninfo=conninfo, password_file=args.source_password_file,
+                                schema=args.source_schema, table=table, struct=shape.struct(),
+                                partitions=partitions, split_column=shape.split_column)
+    return out
+
+
+def _rejected(df: Any, type_attribute: str, key_names: tuple[str, ...]) -> tuple[dict[str, dict[str, int]],
+                                                                                  list[dict[str, Any]]]:
+    """Rejected items by type and reason (`missing_key: PK` counted as `missing_key`), and the first of them as
+    quarantine lines."""
+    from pyspark.sql import functions as F
+
+    rejected = df.where(F.col(REJECT).isNotNull())
+    reason = F.split(F.col(REJECT), ":").getItem(0)
+    counts: dict[str, dict[str, int]] = {}
+    for r in rejected.groupBy(type_attribute, reason.alias("reason")).count().collect():
+        counts.setdefault(r[type_attribute], {})[r["reason"]] = int(r["count"])
+    lines = [{"item_type": r[type_attribute], "reason": r[REJECT].split(":")[0], "detail": r[REJECT],
+              "key": {k: None if r[k] is None else str(r[k]) for k in key_names},
+              "item": {k: None if v is None else str(v) for k, v in r.asDict().items()
+                       if k not in (REJECT, TYPE_ORDER)}}
+             for r in rejected.limit(MAX_QUARANTINED).collect()] if counts else []
+    return counts, lines
+
+
+def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spec = parse_spec(read_text(args.spec), Path(urlparse(args.spec).path))
+    if spec.kind != "sql_to_dynamodb":
+        raise SystemExit(f"{spec.dag_id} is a {spec.kind} spec, not sql_to_dynamodb")
+    if args.item_set not in spec.jobs:
+        raise SystemExit(f"{args.item_set!r} is not a target of {spec.dag_id} ({list(spec.jobs)})")
+    target = TableSpec.from_dict(spec.targets[args.item_set])
+    table = args.table or target.name
+    items = spec.items_of(args.item_set)
+    partitions = args.partitions or spec.partitions
+    share = (args.capacity_share or spec.capacity_share) / partitions / len(spec.jobs)
+    key_names = tuple(a.name for a in target.key_attrs)
+    type_attribute = spec.type_attribute
+    numbers = frozenset(a.name for i in items for a in i.outputs if a.type == "N")
+    tables = list(dict.fromkeys(t for i in items for t in i.tables))
+
+    with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
+        progress.set_phase("read source, build and write items")
+        source = {t: df.persist() for t, df in read_source(spark, args, tables, partitions).items()}
+        source, rejected_rows, bad_rows = split_rejects(source, BAD_TYPE_COLUMN)
+        register_sources(source)
+        columns = {t: list(df.columns) for t, df in source.items()}
+        built = target_frame(spark, items, columns, type_attribute, key_names).persist()
+        rejected, lines = _rejected(built, type_attribute, key_names)
+        good = built.where(built[REJECT].isNull()).drop(REJECT, TYPE_ORDER)
+        rdd = good.rdd.map(lambda r: row_to_item(r.asDict(), numbers)).repartition(partitions)
+        writer = item_writer(table=table, key_names=key_names, kind=lambda item: item[type_attribute]["S"],
+                             dry_run=args.dry_run, write_units_per_s=args.write_units_per_s or spec.write_units_per_s,
+                             share=share, region=args.region)
+        rdd = rdd.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
+        by_type = {k: int(v) for k, v in sorted(rdd.mapPartitions(writer).reduceByKey(add).collect())}
+    if args.quarantine_uri and (lines or bad_rows):
+        base = f"{args.quarantine_uri.rstrip('/')}/{args.item_set}"
+        if lines:
+            write_text(f"{base}/rejected_items.jsonl", "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines))
+        if bad_rows:
+            write_text(f"{base}/bad_type.jsonl", "".join(json.dumps(x, sort_keys=True) + "\n" for x in bad_rows))
+    reasons: dict[str, int] = {}
+    for per_reason in rejected.values():
+        for reason, n in per_reason.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    if any(rejected_rows.values()):
+        reasons["bad_type"] = sum(rejected_rows.values())
+    report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
+              "items": sum(by_type.values()), "by_type": by_type, "rejects": reasons,
+              "rejected_items": rejected, "rejected_rows": {t: n for t, n in rejected_rows.items() if n},
+              "rejected_examples": [f"{x['item_type']} {x['key']}: {x['detail']}" for x in lines[:EXAMPLES]]
+              + [f"{x['table']}: {x['detail']}" for x in bad_rows[:EXAMPLES]],
+              "source": source_identity(args), "anomalies": {}}
+    return finish(args, report, table=table, window=Window(None, None), log_table=LOG_TABLE, started=started)
+
+
+def main(argv: list[str] | None = None) -> None:
+    job_main(parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    main()

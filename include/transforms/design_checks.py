@@ -1,0 +1,265 @@
+"""Validation of a `sql_to_dynamodb` design against its source: the SQL the validators send the source database,
+the items sampled source rows must have become, and the comparison of each access pattern with its SQL.
+
+The source answers for itself: counts are SQL COUNTs over the item types' tables and conditions, sampled rows
+are read by SQL and rendered into expected items here in Python (`item_templates.render`, not the job's Spark
+columns), and each access pattern's expected rows are the spec's own SQL. The SQL is plain: `"schema"."table"`
+quoted, aliases as the spec's conditions name them, `%(name)s` parameters. Pure Python.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from transforms.checks import compare_row, normalize
+from transforms.design_spec import AccessPattern, Attribute, Derived, ItemType, OrderTerm
+from transforms.dynamo_items import from_item, to_item
+from transforms.identifiers import quoted
+from transforms.item_templates import format_instant, render_text
+
+__all__ = ["columns_sql", "compare_keys", "compare_ordered", "comparable", "count_sql", "derive", "expected_item",
+           "item_diffs",
+           "pattern_query", "pick", "rows_sql", "schema_sql", "subject_params"]
+
+
+def schema_sql(sql: str, schema: str) -> str:
+    """A spec's SQL with `{schema}` as the run's quoted source schema."""
+    return sql.replace("{schema}", quoted(schema))
+
+
+def _from(item: ItemType, schema: str) -> str:
+    out = f"{quoted(schema, item.table)} AS {item.table}"
+    for j in item.joins:
+        if j.how != "anti":
+            out += f" {'LEFT JOIN' if j.how == 'left' else 'JOIN'} {quoted(schema, j.table)} AS {j.alias} ON ({j.on})"
+    return out
+
+
+def _where(item: ItemType, schema: str) -> str:
+    parts = [f"({item.where})"] if item.where else []
+    parts += [f"NOT EXISTS (SELECT 1 FROM {quoted(schema, j.table)} AS {j.alias} WHERE {j.on})"
+              for j in item.joins if j.how == "anti"]
+    return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+
+def _column(item: ItemType, name: str) -> str:
+    """A row name (`column`, `alias.column`) as SQL."""
+    return name if "." in name else f"{item.table}.{name}"
+
+
+def _keep(item: ItemType) -> Derived | None:
+    return next((d for d in item.derived if d.name == item.keep), None)
+
+
+def count_sql(item: ItemType, schema: str) -> str:
+    """The source rows that become items of this type (one per group when it keeps each group's latest)."""
+    keep = _keep(item)
+    if keep is None:
+        return f"SELECT COUNT(*) FROM {_from(item, schema)}{_where(item, schema)}"
+    groups = ", ".join(_column(item, n) for n in keep.per)
+    return f"SELECT COUNT(*) FROM (SELECT DISTINCT {groups} FROM {_from(item, schema)}{_where(item, schema)}) AS g"
+
+
+def columns_sql(schema: str, table: str) -> str:
+    """No rows, every column: the cursor's description names them."""
+    return f"SELECT * FROM {quoted(schema, table)} WHERE 1 = 0"
+
+
+def sample_order(item: ItemType) -> tuple[str, ...]:
+    """What the sampled rows are read in order of: each derivation's groups first (a group is read whole), then
+    the key's columns."""
+    names = [n for d in item.derived for n in d.per]
+    names += [r.name for a in item.keys for r in a.template.refs if r.name not in {d.name for d in item.derived}]
+    return tuple(dict.fromkeys(names)) or ("1",)
+
+
+def rows_sql(item: ItemType, schema: str, columns: Mapping[str, Sequence[str]]) -> str:
+    """The item type's rows, columns named as the spec's templates name them, in `sample_order`."""
+    select = [f'{item.table}.{c} AS "{c}"' for c in columns[item.table]]
+    select += [f'{j.alias}.{c} AS "{j.alias}.{c}"' for j in item.joins if j.how != "anti" for c in columns[j.table]]
+    order = ", ".join(_column(item, n) if n != "1" else n for n in sample_order(item))
+    return f"SELECT {', '.join(select)} FROM {_from(item, schema)}{_where(item, schema)} ORDER BY {order}"
+
+
+def _compare(a: Any, b: Any, term: OrderTerm) -> int:
+    if a is None or b is None:
+        if a is None and b is None:
+            return 0
+        first = -1 if term.nulls_first_effective else 1
+        return first if a is None else -first
+    out = (a > b) - (a < b)
+    return -out if term.descending else out
+
+
+def derive(item: ItemType, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the item type's derived columns, and only those it keeps (`transforms.design_plan` does this in
+    Spark); rows must hold whole groups."""
+    out = [dict(r) for r in rows]
+    for d in item.derived:
+        groups: dict[tuple, list[dict[str, Any]]] = {}
+        for r in out:
+            groups.setdefault(tuple(r[n] for n in d.per), []).append(r)
+
+        def cmp(x: dict[str, Any], y: dict[str, Any], d: Derived = d) -> int:
+            for t in d.order_by:
+                c = _compare(x[t.name], y[t.name], t)
+                if c:
+                    return c
+            return 0
+
+        for members in groups.values():
+            ordered = sorted(members, key=functools.cmp_to_key(cmp))
+            for n, r in enumerate(ordered, 1):
+                r[d.name] = (n == len(ordered)) if d.kind == "latest" else n
+    return [r for r in out if r[item.keep]] if item.keep else out
+
+
+def _instant(value: Any) -> Any:
+    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
+
+
+def _value(a: Attribute, row: Mapping[str, Any]) -> Any:
+    row = {k: _instant(v) for k, v in row.items()}
+    formats = {r.name: a.fmt for r in a.template.refs} if a.fmt else {}
+    if a.type is not None:
+        single = a.template.single
+        text = a.template.render(row, formats) if single is None else (
+            None if row[single.name] is None else render_text(row[single.name], a.fmt))
+        if a.type == "N" and text is not None:
+            try:
+                return Decimal(text)
+            except InvalidOperation:
+                raise ValueError(f"{a.name}: {text!r} is no number") from None
+        return text
+    return a.template.render(row, formats)
+
+
+def expected_item(item: ItemType, row: Mapping[str, Any], type_attribute: str, key_names: Sequence[str]
+                  ) -> dict[str, dict] | None:
+    """The item `row` must have become; None when the job rejects the row (a key of the table has no value, or text
+    forced to N is no number)."""
+    values: dict[str, Any] = {}
+    for a in item.outputs:
+        if a.when is not None and not row[a.when]:
+            continue
+        try:
+            values[a.name] = _value(a, row)
+        except ValueError:
+            return None
+    if any(values.get(k) is None for k in key_names):
+        return None
+    return to_item({**values, type_attribute: item.type_value})
+
+
+def item_diffs(expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]] | None
+               ) -> list[str]:
+    """Attribute-by-attribute differences over the union of attribute names.
+
+    Values are compared with `compare_row` after `from_item`, so numbers compare by value: DynamoDB trims
+    leading and trailing zeros of every number it stores ("45.50" is read back as "45.5"), whatever the
+    writer sent. Attributes whose values compare equal under different type tags (BOOL true and N 1) are
+    reported too.
+    """
+    if actual is None:
+        return compare_row({}, None, [])
+    e, a = from_item(expected), from_item(actual)
+    columns = sorted(set(e) | set(a))
+    diffs = compare_row(e, a, columns)
+    differing = {d.split(":", 1)[0] for d in diffs}
+    for name in columns:
+        if name in differing or name not in expected or name not in actual:
+            continue
+        if set(expected[name]) != set(actual[name]):
+            diffs.append(f"{name}: expected {dict(expected[name])!r}, found {dict(actual[name])!r}")
+    return diffs
+
+
+def compare_keys(expected: Iterable[Any], actual: Iterable[Any], *, show: int = 10) -> tuple[Any, Any]:
+    """(expected, actual) for a `Check`: equal counts when the multisets agree, else the differences.
+
+    Duplicates count (two items where the source has one is an error). Keys are turned into lists so the result
+    is JSON-serialisable.
+    """
+    e, a = Counter(expected), Counter(actual)
+    n = sum(e.values())
+    if e == a:
+        return n, n
+
+    def listed(c: Counter) -> list[Any]:
+        return [list(k) if isinstance(k, tuple) else k for k in sorted(c.elements(), key=repr)[:show]]
+
+    return n, {"found": sum(a.values()), "missing": listed(e - a), "unexpected": listed(a - e)}
+
+
+def compare_ordered(expected: Sequence[Any], actual: Sequence[Any]) -> tuple[Any, Any]:
+    """(expected, actual) for a `Check` of two sequences that must be equal in order: their length when they are,
+    else where they first differ."""
+    if list(expected) == list(actual):
+        return len(expected), len(actual)
+    pairs = enumerate(zip(expected, actual, strict=False))
+    i = next((n for n, (e, a) in pairs if e != a), min(len(expected), len(actual)))
+
+    def at(rows: Sequence[Any]) -> Any:
+        return list(rows[i]) if i < len(rows) else None
+
+    return len(expected), {"found": len(actual), "first_difference_at": i, "expected": at(expected),
+                           "found_row": at(actual)}
+
+
+# --- access patterns ---------------------------------------------------------------------------------------
+
+
+def pick(rows: Sequence[Any], n: int) -> list[Any]:
+    """`n` of `rows` spread evenly from first to last (all of them when there are no more)."""
+    if len(rows) <= n:
+        return list(rows)
+    if n <= 1:
+        return list(rows[:n])
+    return [rows[round(i * (len(rows) - 1) / (n - 1))] for i in range(n)]
+
+
+def subject_params(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    return {c: _instant(v) for c, v in zip(columns, row, strict=True)}
+
+
+def pattern_query(p: AccessPattern, subject: Mapping[str, Any], sort_key: str | None) -> dict[str, Any] | None:
+    """The Query of `p` for one subject (index, key condition; `sort_key`: the sort key attribute of the table or
+    index it queries); None when a key part is missing."""
+    names: dict[str, str] = {}
+    values: dict[str, dict] = {}
+    conditions = []
+    for n, a in enumerate(p.key):
+        value = _value(a, subject)
+        if value is None:
+            return None
+        names[f"#k{n}"] = a.name
+        values[f":k{n}"] = to_item({"v": value})["v"]
+        conditions.append(f"#k{n} = :k{n}")
+    if p.sort_key_begins_with is not None:
+        prefix = p.sort_key_begins_with.render(dict(subject))
+        if prefix is None:
+            return None
+        names["#s"] = str(sort_key)
+        values[":s"] = {"S": prefix}
+        conditions.append("begins_with(#s, :s)")
+    query: dict[str, Any] = {"KeyConditionExpression": " AND ".join(conditions),
+                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+    if p.index:
+        query["IndexName"] = p.index
+    return query
+
+
+def comparable(value: Any) -> Any:
+    """One form for a value from the source driver and from an item: timestamps and dates as the items write
+    them by default, numbers by value."""
+    value = _instant(value)
+    if isinstance(value, date):
+        return format_instant(value)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    return normalize(value)
