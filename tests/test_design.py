@@ -103,3 +103,17 @@ def test_the_profile_is_decided_once_per_run() -> None:
     askers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plugins").rglob("*.py")
                     if "compute_profile()" in p.read_text() and p.name != "runtime.py")
     assert askers == ["plugins/dbmigrate/dag_factory.py", "plugins/dbmigrate/operators/run_inputs.py"]
+
+
+MAX_MODULE_LINES = 400
+# over the limit until issue 25's step 2 puts dms_sample on the declared-design engine, which replaces them
+OVER_THE_LIMIT = {"include/transforms/ticketing.py", "include/transforms/ticketing_checks.py"}
+
+
+def test_no_module_is_over_400_lines_but_the_generators_and_those_named() -> None:
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines())
+             for folder in ("include", "plugins", "dags", "devstack") for p in (ROOT / folder).rglob("*.py")
+             if "generators" not in p.parts and "__pycache__" not in p.parts}
+    over = {m for m, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert over <= OVER_THE_LIMIT, {m: sizes[m] for m in over - OVER_THE_LIMIT}
+    assert OVER_THE_LIMIT <= set(sizes)  # a module named here that is gone: take it off the list

@@ -1,5 +1,6 @@
 """`bin/dbmigrate discover SOURCE [SOURCE ...] --name DAG_ID [--sample N] --out DIR`: sample MongoDB collections,
 find their entities and relationships, and write the DDL, the migration spec and a report in the project's layout.
+(A `postgresql://` SOURCE is a relational schema: `cli.discover_relational` writes a `sql_to_dynamodb` spec.)
 
 One SOURCE is one collection (an export file, a directory of its parts, s3://…, mongodb://host/db.collection);
 `mongodb://host/db` is every collection of the database. Several collections make one migration: one spec, one
@@ -156,6 +157,11 @@ def common_location(uris: list[str]) -> str:
 
 
 def run(argv: list[str] | None = None, *, project_root: Path | None = None) -> int:
+    from cli.discover_relational import is_relational, run_relational
+
+    argv = sys.argv[1:] if argv is None else argv
+    if any(is_relational(a) for a in argv if not a.startswith("-")):
+        return run_relational(argv)  # a relational schema → a first sql_to_dynamodb spec
     p = argparse.ArgumentParser(prog="bin/dbmigrate discover", description=__doc__.splitlines()[0])
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="a collection: a mongoexport file (path or file://), a directory of its parts, an s3:// "

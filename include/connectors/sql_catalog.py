@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TableShape", "spark_type", "table_shapes"]
+__all__ = ["TableShape", "all_tables", "foreign_keys", "spark_type", "table_shapes"]
 
 _INTEGERS = {"smallint": "smallint", "integer": "int", "int": "int", "bigint": "bigint", "tinyint": "smallint"}
 _TEXT = ("character varying", "varchar", "character", "char", "text", "nvarchar", "nchar", "ntext", "uuid",
@@ -89,14 +89,48 @@ def shapes_from_rows(columns: Iterable[tuple[Any, ...]], keys: Iterable[tuple[An
 def table_shapes(conninfo: Mapping[str, Any], schema: str, tables: Iterable[str]) -> dict[str, TableShape]:
     """The shapes of `tables` in `schema` (psycopg `conninfo`, password included); ValueError naming any table
     the schema does not hold."""
-    import psycopg
-
-    with psycopg.connect(**conninfo, application_name="dbmigrate-catalog") as conn:
-        conn.read_only = True
-        shapes = shapes_from_rows(conn.execute(_COLUMNS_SQL, (schema,)).fetchall(),
-                                  conn.execute(_KEYS_SQL, (schema,)).fetchall())
+    shapes = all_tables(conninfo, schema)
     wanted = list(dict.fromkeys(tables))
     missing = [t for t in wanted if t not in shapes]
     if missing:
         raise ValueError(f"source schema {schema} has no table(s) {missing}; it has {sorted(shapes)}")
     return {t: shapes[t] for t in wanted}
+
+
+# foreign keys column by column, paired with the referenced key's columns (information_schema: PostgreSQL and SQL
+# Server alike)
+_FOREIGN_KEYS_SQL = (
+    "SELECT kcu.constraint_name, kcu.table_name, kcu.column_name, pk.table_name, pk.column_name "
+    "FROM information_schema.referential_constraints rc "
+    "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = rc.constraint_name "
+    "AND kcu.constraint_schema = rc.constraint_schema "
+    "JOIN information_schema.key_column_usage pk ON pk.constraint_name = rc.unique_constraint_name "
+    "AND pk.constraint_schema = rc.unique_constraint_schema "
+    "AND pk.ordinal_position = kcu.position_in_unique_constraint "
+    "WHERE kcu.table_schema = %s ORDER BY kcu.table_name, kcu.constraint_name, kcu.ordinal_position")
+
+
+def foreign_keys(conninfo: Mapping[str, Any], schema: str) -> list[Any]:
+    """The foreign keys of `schema` as `transforms.design_discovery.ForeignKey`s, in table and constraint order."""
+    import psycopg
+
+    from transforms.design_discovery import ForeignKey
+
+    with psycopg.connect(**conninfo, application_name="dbmigrate-catalog") as conn:
+        conn.read_only = True
+        rows = conn.execute(_FOREIGN_KEYS_SQL, (schema,)).fetchall()
+    grouped: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for name, table, column, parent, parent_column in rows:
+        grouped.setdefault((table, name), []).append((column, parent, parent_column))
+    return [ForeignKey(name, table, tuple(c for c, _, _ in cols), cols[0][1], tuple(p for _, _, p in cols))
+            for (table, name), cols in grouped.items()]
+
+
+def all_tables(conninfo: Mapping[str, Any], schema: str) -> dict[str, TableShape]:
+    """Every table of `schema` (base tables and views alike), by name."""
+    import psycopg
+
+    with psycopg.connect(**conninfo, application_name="dbmigrate-catalog") as conn:
+        conn.read_only = True
+        return shapes_from_rows(conn.execute(_COLUMNS_SQL, (schema,)).fetchall(),
+                                conn.execute(_KEYS_SQL, (schema,)).fetchall())
