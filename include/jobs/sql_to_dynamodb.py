@@ -11,7 +11,8 @@
 `--item-set` names one of the spec's targets (one job per DynamoDB table). The job reads the source tables the
 target's item types name, with the types the source declares (`connectors.sql_catalog`), builds every item type
 (`transforms.design_plan`), writes the items on the executors with their share of the write capacity, and
-reports items by type and rejects by item type and reason (`missing_key`, `bad_number`, `duplicate_key`; source
+reports items by type and rejects by item type and reason (`missing_key`, `bad_number`, `duplicate_key`,
+`item_too_large`; source
 rows whose integer column holds a non-integral value are `bad_type`), the rejected rows written to
 `--quarantine-uri`. No table or column of any database is named here: the spec says them all.
 """
@@ -40,6 +41,7 @@ from connectors.dynamodb_load_log import LOG_TABLE
 from connectors.progress import Progress
 from connectors.storage import read_text, write_text
 from transforms.design_plan import REJECT, TYPE_ORDER, register_sources, row_to_item, target_frame
+from transforms.dynamo_items import MAX_ITEM_BYTES, item_size_bytes
 from transforms.dynamodb_tables import TableSpec
 from transforms.intervals import Window
 from transforms.spec import parse_spec
@@ -113,6 +115,18 @@ def _rejected(df: Any, type_attribute: str, key_names: tuple[str, ...]) -> tuple
     return counts, lines
 
 
+def _too_large(items: Any, type_attribute: str, key_names: tuple[str, ...]) -> dict[str, Any]:
+    """Items over DynamoDB's 400 KB, by type, and the first of them as quarantine lines (key, type, size): rejected
+    (`item_too_large`), never sent to fail the write."""
+    large = items.filter(lambda i: item_size_bytes(i) > MAX_ITEM_BYTES)
+    counts = {k: int(v) for k, v in large.map(lambda i: (i[type_attribute]["S"], 1)).reduceByKey(add).collect()}
+    lines = [{"item_type": i[type_attribute]["S"], "reason": "item_too_large",
+              "detail": f"item_too_large: {item_size_bytes(i)} bytes (at most {MAX_ITEM_BYTES})",
+              "key": {k: str(next(iter(i[k].values()))) for k in key_names}, "item": {}}
+             for i in large.take(MAX_QUARANTINED)] if counts else []
+    return {"counts": counts, "lines": lines}
+
+
 def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     started = time.monotonic()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -127,7 +141,7 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     partitions = args.partitions or spec.partitions
     share = (args.capacity_share or spec.capacity_share) / partitions / len(spec.jobs)
     key_names = tuple(a.name for a in target.key_attrs)
-    type_attribute = spec.type_attribute
+    type_attribute = spec.type_attribute[args.item_set]
     numbers = frozenset(a.name for i in items for a in i.outputs if a.type == "N")
     tables = list(dict.fromkeys(t for i in items for t in i.tables))
 
@@ -140,7 +154,12 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         built = target_frame(spark, items, columns, type_attribute, key_names).persist()
         rejected, lines = _rejected(built, type_attribute, key_names)
         good = built.where(built[REJECT].isNull()).drop(REJECT, TYPE_ORDER)
-        rdd = good.rdd.map(lambda r: row_to_item(r.asDict(), numbers)).repartition(partitions)
+        built_items = good.rdd.map(lambda r: row_to_item(r.asDict(), numbers)).persist()
+        large = _too_large(built_items, type_attribute, key_names)
+        for kind, n in large["counts"].items():
+            rejected.setdefault(kind, {})["item_too_large"] = n
+        lines += large["lines"]
+        rdd = built_items.filter(lambda i: item_size_bytes(i) <= MAX_ITEM_BYTES).repartition(partitions)
         writer = item_writer(table=table, key_names=key_names, kind=lambda item: item[type_attribute]["S"],
                              dry_run=args.dry_run, write_units_per_s=args.write_units_per_s or spec.write_units_per_s,
                              share=share, region=args.region)

@@ -17,14 +17,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from transforms.checks import compare_row, normalize
-from transforms.design_spec import AccessPattern, Attribute, Derived, ItemType, OrderTerm
-from transforms.dynamo_items import from_item, to_item
+from transforms.design_spec import PICKED, AccessPattern, Attribute, Derived, ItemType, OrderTerm
+from transforms.dynamo_items import MAX_ITEM_BYTES, from_item, item_size_bytes, to_item
 from transforms.identifiers import quoted
 from transforms.item_templates import format_instant, render_text
 
 __all__ = ["columns_sql", "compare_keys", "compare_ordered", "comparable", "count_sql", "derive", "expected_item",
            "item_diffs",
-           "pattern_query", "pick", "rows_sql", "schema_sql", "subject_params"]
+           "pattern_query", "pick", "rows_sql", "sample_groups", "schema_sql", "subject_params", "unique_name"]
 
 
 def schema_sql(sql: str, schema: str) -> str:
@@ -40,8 +40,10 @@ def _from(item: ItemType, schema: str) -> str:
     return out
 
 
-def _where(item: ItemType, schema: str) -> str:
-    parts = [f"({item.where})"] if item.where else []
+def _where(item: ItemType, schema: str, *, picked: bool = True) -> str:
+    """The WHERE of the item type's rows: its anti joins, and its `where` unless `picked` is False (then the rows
+    carry `PICKED` instead, for derivations that see every row)."""
+    parts = [f"({item.where})"] if item.where and picked else []
     parts += [f"NOT EXISTS (SELECT 1 FROM {quoted(schema, j.table)} AS {j.alias} WHERE {j.on})"
               for j in item.joins if j.how == "anti"]
     return f" WHERE {' AND '.join(parts)}" if parts else ""
@@ -70,10 +72,16 @@ def columns_sql(schema: str, table: str) -> str:
     return f"SELECT * FROM {quoted(schema, table)} WHERE 1 = 0"
 
 
+def sample_groups(item: ItemType) -> tuple[str, ...]:
+    """The columns whose groups a sample reads whole: those of the derivations and of keys made unique."""
+    return tuple(dict.fromkeys([*(n for d in item.derived for n in d.per),
+                                *(n for a in item.keys if a.unique for n in a.unique.per)]))
+
+
 def sample_order(item: ItemType) -> tuple[str, ...]:
-    """What the sampled rows are read in order of: each derivation's groups first (a group is read whole), then
+    """What the sampled rows are read in order of: the groups first (`sample_groups`: each read whole), then
     the key's columns."""
-    names = [n for d in item.derived for n in d.per]
+    names = list(sample_groups(item))
     names += [r.name for a in item.keys for r in a.template.refs if r.name not in {d.name for d in item.derived}]
     return tuple(dict.fromkeys(names)) or ("1",)
 
@@ -82,8 +90,12 @@ def rows_sql(item: ItemType, schema: str, columns: Mapping[str, Sequence[str]]) 
     """The item type's rows, columns named as the spec's templates name them, in `sample_order`."""
     select = [f'{item.table}.{c} AS "{c}"' for c in columns[item.table]]
     select += [f'{j.alias}.{c} AS "{j.alias}.{c}"' for j in item.joins if j.how != "anti" for c in columns[j.table]]
+    picked = not (item.where and item.derived)
+    if not picked:
+        select.append(f'CASE WHEN ({item.where}) THEN 1 ELSE 0 END AS "{PICKED}"')
     order = ", ".join(_column(item, n) if n != "1" else n for n in sample_order(item))
-    return f"SELECT {', '.join(select)} FROM {_from(item, schema)}{_where(item, schema)} ORDER BY {order}"
+    where = _where(item, schema, picked=picked)
+    return f"SELECT {', '.join(select)} FROM {_from(item, schema)}{where} ORDER BY {order}"
 
 
 def _compare(a: Any, b: Any, term: OrderTerm) -> int:
@@ -96,6 +108,22 @@ def _compare(a: Any, b: Any, term: OrderTerm) -> int:
     return -out if term.descending else out
 
 
+def _ordered(rows: Sequence[dict[str, Any]], order_by: Sequence[OrderTerm]) -> list[dict[str, Any]]:
+    def cmp(x: dict[str, Any], y: dict[str, Any]) -> int:
+        for t in order_by:
+            c = _compare(x[t.name], y[t.name], t)
+            if c:
+                return c
+        return 0
+
+    return sorted(rows, key=functools.cmp_to_key(cmp))
+
+
+def unique_name(a: Attribute) -> str:
+    """Where `derive` leaves a key made unique (`design_spec.Unique`)."""
+    return f"__unique_{a.name}"
+
+
 def derive(item: ItemType, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows with the item type's derived columns, and only those it keeps (`transforms.design_plan` does this in
     Spark); rows must hold whole groups."""
@@ -105,18 +133,42 @@ def derive(item: ItemType, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any
         for r in out:
             groups.setdefault(tuple(r[n] for n in d.per), []).append(r)
 
-        def cmp(x: dict[str, Any], y: dict[str, Any], d: Derived = d) -> int:
-            for t in d.order_by:
-                c = _compare(x[t.name], y[t.name], t)
-                if c:
-                    return c
-            return 0
-
         for members in groups.values():
-            ordered = sorted(members, key=functools.cmp_to_key(cmp))
+            ordered = _ordered(members, d.order_by)
             for n, r in enumerate(ordered, 1):
                 r[d.name] = (n == len(ordered)) if d.kind == "latest" else n
-    return [r for r in out if r[item.keep]] if item.keep else out
+    out = [r for r in out if r.pop(PICKED, 1)]
+    out = [r for r in out if r[item.keep]] if item.keep else out
+    for a in item.keys:
+        if a.unique is not None:
+            _make_unique(out, a)
+    return out
+
+
+def _make_unique(rows: list[dict[str, Any]], a: Attribute) -> None:
+    """`a`'s value in each row (under `unique_name(a)`), made unique within its group as the job does."""
+    assert a.unique is not None
+    u, name = a.unique, unique_name(a)
+    for r in rows:
+        r[name] = _value(Attribute(a.name, a.template, a.fmt, a.type), r)
+
+    def shared() -> Counter:
+        return Counter((tuple(r[g] for g in u.per), r[name]) for r in rows)
+
+    for suffix in u.suffixes:
+        counts = shared()
+        for r in [r for r in rows if counts[(tuple(r[g] for g in u.per), r[name])] > 1]:
+            tail = _value(Attribute(a.name, suffix, a.fmt, "S"), r)
+            r[name] = None if r[name] is None or tail is None else f"{r[name]}{tail}"
+    if u.number_by:
+        counts = shared()
+        groups: dict[tuple, list[dict[str, Any]]] = {}
+        for r in rows:
+            if counts[(tuple(r[g] for g in u.per), r[name])] > 1:
+                groups.setdefault((tuple(r[g] for g in u.per), r[name]), []).append(r)
+        for members in groups.values():
+            for n, r in enumerate(_ordered(members, u.number_by), 1):
+                r[name] = None if r[name] is None else f"{r[name]}{u.number_prefix}{n}"
 
 
 def _instant(value: Any) -> Any:
@@ -141,11 +193,14 @@ def _value(a: Attribute, row: Mapping[str, Any]) -> Any:
 
 def expected_item(item: ItemType, row: Mapping[str, Any], type_attribute: str, key_names: Sequence[str]
                   ) -> dict[str, dict] | None:
-    """The item `row` must have become; None when the job rejects the row (a key of the table has no value, or text
-    forced to N is no number)."""
+    """The item `row` must have become; None when the job rejects the row (a key of the table has no value, text
+    forced to N is no number, or the item is over DynamoDB's 400 KB)."""
     values: dict[str, Any] = {}
     for a in item.outputs:
         if a.when is not None and not row[a.when]:
+            continue
+        if a.unique is not None:
+            values[a.name] = row[unique_name(a)]
             continue
         try:
             values[a.name] = _value(a, row)
@@ -153,7 +208,8 @@ def expected_item(item: ItemType, row: Mapping[str, Any], type_attribute: str, k
             return None
     if any(values.get(k) is None for k in key_names):
         return None
-    return to_item({**values, type_attribute: item.type_value})
+    out = to_item({**values, type_attribute: item.type_value})
+    return None if item_size_bytes(out) > MAX_ITEM_BYTES else out
 
 
 def item_diffs(expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]] | None

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from transforms.design_spec import Attribute, ItemType, OrderTerm
+from transforms.design_spec import PICKED, Attribute, ItemType, OrderTerm
 from transforms.dynamo_items import to_item
 from transforms.item_templates import DATE_FORMAT, TIMESTAMP_FORMAT, Template
 
@@ -50,8 +50,10 @@ def rows_sql(item: ItemType, columns: Mapping[str, Sequence[str]]) -> str:
         joins.append(f"{kind} {view_name(j.table)} AS {_q(j.alias)} ON ({j.on})")
         if j.how != "anti":
             select += [f"{_q(j.alias)}.{_q(c)} AS {_q(f'{j.alias}.{c}')}" for c in columns[j.table]]
+    if item.where and item.derived:  # derivations see every row: `where` marks this item type's (`PICKED`)
+        select.append(f"(CASE WHEN ({item.where}) THEN TRUE ELSE FALSE END) AS {PICKED}")
     sql = f"SELECT {', '.join(select)} FROM {view_name(item.table)} AS {_q(item.table)} {' '.join(joins)}"
-    return f"{sql} WHERE ({item.where})" if item.where else sql
+    return f"{sql} WHERE ({item.where})" if item.where and not item.derived else sql
 
 
 def _col(name: str) -> Column:
@@ -120,6 +122,31 @@ def _output(df: DataFrame, a: Attribute) -> Column:
     return (F.when(_col(a.when), value) if a.when else value).alias(a.name)
 
 
+def _unique_name(a: Attribute) -> str:
+    return f"__unique_{a.name}"
+
+
+def _unique(df: DataFrame, a: Attribute) -> DataFrame:
+    """The key `a` as a column of its own, made unique within its group (`design_spec.Unique`)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    assert a.unique is not None
+    u, name = a.unique, _unique_name(a)
+    df = df.withColumn(name, _value(df, a.template, a.fmt, a.type is not None))
+    group = [_col(n) for n in u.per]
+    for suffix in u.suffixes:
+        shared = F.count(F.lit(1)).over(Window.partitionBy(*group, F.col(name))) > 1
+        df = df.withColumn(name, F.when(shared, F.concat(F.col(name), _value(df, suffix, a.fmt, True)))
+                           .otherwise(F.col(name)))
+    if u.number_by:
+        same = Window.partitionBy(*group, F.col(name))
+        number = F.row_number().over(same.orderBy(*[_sort(t) for t in u.number_by])).cast("string")
+        df = df.withColumn(name, F.when(F.count(F.lit(1)).over(same) > 1, F.concat(
+            F.col(name), F.lit(u.number_prefix), number)).otherwise(F.col(name)))
+    return df
+
+
 def item_frame(spark: SparkSession, item: ItemType, columns: Mapping[str, Sequence[str]], type_attribute: str,
                key_names: Sequence[str], order: int) -> DataFrame:
     """The item type's items as columns named like their attributes, plus `type_attribute`, `REJECT`
@@ -133,10 +160,16 @@ def item_frame(spark: SparkSession, item: ItemType, columns: Mapping[str, Sequen
     if missing:
         raise ValueError(f"item type {item.name}: {missing} are no columns of its rows ({df.columns}) nor derived")
     df = _derive(df, item)
-    outputs = [_output(df, a) for a in item.outputs]
+    if PICKED in df.columns:
+        df = df.where(F.col(PICKED)).drop(PICKED)
+    for a in item.keys:
+        if a.unique is not None:
+            df = _unique(df, a)
+    outputs = [_col(_unique_name(a)).alias(a.name) if a.unique else _output(df, a) for a in item.outputs]
     base = [a.name for a in item.keys if a.name in key_names]
     numbers = [a.name for a in item.outputs if a.type == "N"]
-    out = df.select(*outputs, F.lit(item.type_value).alias(type_attribute))
+    named = type_attribute in {a.name for a in item.outputs}  # a key may be the type (checked to be its value)
+    out = df.select(*outputs, *([] if named else [F.lit(item.type_value).alias(type_attribute)]))
     missing = F.concat_ws(", ", *[F.when(_col(k).isNull(), F.lit(k)) for k in base])
     bad = F.concat_ws(", ", *[F.when(_col(n).isNotNull() & _col(n).cast("decimal(38,10)").isNull(), F.lit(n))
                               for n in numbers]) if numbers else F.lit("")

@@ -20,6 +20,11 @@ derivations) and access patterns (an index, a key condition, and the SQL over th
           current: {from: "${status}", when: is_latest}   # only on rows where the flag is true
           label: {from: "${id}", type: S}      # a number written as text
 
+Derivations see every row of `from` and its joins; `where` then picks the item type's rows (so the latest row of a
+group is the latest of all of them, whichever item type it becomes). A key may be made unique within a group:
+`{from: "A|${x}", unique_within: [g], suffixes: ["|${y}"], number_by: [z]}` appends `|${y}` to the keys its group
+shares, then `|1`, `|2`, ... in `number_by` order to those still shared.
+
 `on` and `where` are SQL conditions over the aliases (the `from` table's alias is its name): the job runs them in
 Spark SQL, the validators in the source's own SQL, so they stay to what both share (comparisons, AND/OR, IS NULL,
 IN, LIKE). Pure Python.
@@ -35,13 +40,14 @@ from typing import Any
 from transforms.item_templates import Template, check_format, parse_template
 from transforms.spec_checks import SpecError, need, text, texts
 
-__all__ = ["AccessPattern", "Attribute", "Derived", "ItemType", "Join", "OrderTerm", "parse_access_patterns",
-           "parse_items"]
+__all__ = ["PICKED", "AccessPattern", "Attribute", "Derived", "ItemType", "Join", "OrderTerm", "Unique",
+           "parse_access_patterns", "parse_items"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ORDER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(\s+(ASC|DESC))?"
                     r"(\s+NULLS\s+(FIRST|LAST))?$", re.IGNORECASE)
 JOIN_KINDS = ("left", "inner", "anti")
+PICKED = "_picked"  # the rows' column saying `where` picks a row, when derivations had to see every row
 _ITEM_KEYS = {"target", "type", "from", "join", "where", "derive", "keep", "keys", "attributes"}
 _PATTERN_KEYS = {"description", "target", "index", "key", "sort_key_begins_with", "subjects", "sql", "compare",
                  "ordered"}
@@ -79,14 +85,28 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class Unique:
+    """How a key is made unique among the rows of its group (`per`) that would share it: each suffix template is
+    appended while the value is still shared, then `|<n>` (`number_prefix` and the row's number in `number_by`
+    order) if it still is."""
+
+    per: tuple[str, ...]
+    suffixes: tuple[Template, ...] = ()
+    number_by: tuple[OrderTerm, ...] = ()
+    number_prefix: str = "|"
+
+
+@dataclass(frozen=True)
 class Attribute:
-    """A key or attribute: its template, a timestamp `fmt`, a forced `type` (S or N), a `when` flag."""
+    """A key or attribute: its template, a timestamp `fmt`, a forced `type` (S or N), a `when` flag, and for a key
+    how it is made `unique`."""
 
     name: str
     template: Template
     fmt: str | None = None
     type: str | None = None
     when: str | None = None
+    unique: Unique | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,8 @@ class ItemType:
     def references(self) -> set[str]:
         """Every name the templates, derivations and `when` flags read (columns and derived names)."""
         names = {r.name for a in self.outputs for r in a.template.refs}
+        for u in (a.unique for a in self.keys if a.unique):
+            names |= {*u.per, *(r.name for t in u.suffixes for r in t.refs), *(t.name for t in u.number_by)}
         names |= {n for d in self.derived for n in (*d.per, *(t.name for t in d.order_by))}
         return names
 
@@ -164,7 +186,8 @@ def _template(value: Any, where: str) -> Template:
 def _attribute(name: str, value: Any, where: str, *, key: bool = False) -> Attribute:
     if not isinstance(value, Mapping):
         return Attribute(name, _template(value, where))
-    _known(value, {"from", "format", "type"} | (set() if key else {"when"}), where)
+    _known(value, {"from", "format", "type"} | ({"unique_within", "suffixes", "number_by", "number_prefix"} if key
+                                                 else {"when"}), where)
     fmt = None
     if value.get("format") is not None:
         try:
@@ -174,8 +197,18 @@ def _attribute(name: str, value: Any, where: str, *, key: bool = False) -> Attri
     kind = value.get("type")
     need(kind in (None, "S", "N"), f"{where}.type", f"must be S or N, got {kind!r}")
     when = value.get("when")
+    unique = None
+    if "unique_within" in value:
+        unique = Unique(texts(value["unique_within"], f"{where}.unique_within"),
+                        tuple(_template(t, f"{where}.suffixes") for t in texts(value.get("suffixes", []),
+                                                                              f"{where}.suffixes")),
+                        _order(value["number_by"], f"{where}.number_by") if value.get("number_by") else (),
+                        str(value.get("number_prefix", "|")))
+    else:
+        need(not {"suffixes", "number_by", "number_prefix"} & set(value), where,
+             "suffixes, number_by and number_prefix need unique_within")
     return Attribute(name, _template(value.get("from"), f"{where}.from"), fmt, kind,
-                     None if when is None else _name(when, f"{where}.when"))
+                     None if when is None else _name(when, f"{where}.when"), unique)
 
 
 def _order(value: Any, where: str) -> tuple[OrderTerm, ...]:
@@ -225,6 +258,8 @@ def _item(name: str, value: Any, where: str, targets: Mapping[str, Any]) -> Item
     keep = d.get("keep")
     if keep is not None:
         need(keep in flags, f"{where}.keep", f"must name a latest_of flag of derive, got {keep!r}")
+        need(d.get("where") is None, f"{where}.keep", "cannot go with where yet (derivations see every row, where "
+                                                      "then picks; a kept group's count would need both)")
     keys = tuple(_attribute(n, v, f"{where}.keys.{n}", key=True)
                  for n, v in _mapping(d.get("keys"), f"{where}.keys").items())
     attributes = tuple(_attribute(_name(n, f"{where}.attributes"), v, f"{where}.attributes.{n}")

@@ -28,7 +28,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["from_item", "item_size_bytes", "to_attribute", "to_item"]
+__all__ = ["MAX_ITEM_BYTES", "from_item", "item_size_bytes", "to_attribute", "to_item"]
+
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, names and values together
 
 AttributeValue = dict[str, Any]
 

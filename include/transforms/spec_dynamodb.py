@@ -57,7 +57,7 @@ class SqlToDynamoDbSpec(SqlServerToDynamoDbSpec):
 
     items: tuple[Any, ...] = ()  # transforms.design_spec.ItemType
     access_patterns: tuple[Any, ...] = ()  # transforms.design_spec.AccessPattern
-    type_attribute: str = "item_type"  # the attribute every item names its type in
+    type_attribute: dict[str, str] = field(default_factory=dict)  # by target: the attribute an item's type is in
     incremental: Incremental = Incremental(field="none", table=None)  # no intervals (yet): full loads
 
     kind = "sql_to_dynamodb"
@@ -93,7 +93,17 @@ def parse_sql_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlToDynamoDbSpec:
     items = parse_items(raw.get("items"), w, targets)
     idle = sorted(set(targets) - {i.target for i in items})
     need(not idle, f"{w}: targets", f"{idle} have no item type")
-    type_attribute = ident(raw.get("type_attribute", "item_type"), f"{w}: type_attribute")
+    named = raw.get("type_attribute", "item_type")  # one name, or one per target
+    if isinstance(named, dict):
+        need(set(named) == set(targets), f"{w}: type_attribute",
+             f"must name one attribute per target {sorted(targets)}")
+    type_attribute = {t: ident(named[t] if isinstance(named, dict) else named, f"{w}: type_attribute")
+                      for t in targets}
+    for item in items:  # a key or attribute named like the type attribute must say the item's type
+        for a in item.outputs:
+            need(a.name != type_attribute[item.target] or a.template.source == item.type_value,
+                 f"{w}: items.{item.name}", f"{a.name} is the type attribute: it must be {item.type_value!r}, got "
+                                            f"{a.template.source!r}")
     return SqlToDynamoDbSpec(**fields, items=items, type_attribute=type_attribute,
                              access_patterns=parse_access_patterns(raw.get("access_patterns"), w, targets))
 

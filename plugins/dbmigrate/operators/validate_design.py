@@ -62,7 +62,8 @@ class ValidateDesignCountsOperator(_DesignValidation, ValidateDynamoDbCountsOper
             report = jobs.get(target, {})
             for reason, n in report.get("rejects", {}).items():
                 rejects[reason] = rejects.get(reason, 0) + int(n)
-            found = {} if hook is None else hook.count_items_by(self.table_names[target], spec.type_attribute,
+            found = {} if hook is None else hook.count_items_by(self.table_names[target],
+                                                                 spec.type_attribute[target],
                                                                  segments=self.segments)
             for item in spec.items_of(target):
                 name = f"{target}.{item.type_value}"
@@ -99,7 +100,7 @@ class ValidateDesignItemsOperator(_DesignValidation):
     def _sample(self, item: Any, size: int) -> list[dict[str, Any]]:
         columns = {t: self._cursor_rows(dc.columns_sql(self.source_schema, t))[0] for t in item.tables}
         names, rows = self._cursor_rows(dc.rows_sql(item, self.source_schema, columns), limit=size * 50)
-        groups = [n for d in item.derived for n in d.per]
+        groups = dc.sample_groups(item)
         out: list[dict[str, Any]] = []
         seen: list[tuple] = []
         for r in rows:
@@ -125,7 +126,7 @@ class ValidateDesignItemsOperator(_DesignValidation):
                     name = f"{target}.{item.type_value}"
                     wanted = {}
                     for row in self._sample(item, size):
-                        expected = dc.expected_item(item, row, spec.type_attribute, key_names)
+                        expected = dc.expected_item(item, row, spec.type_attribute[target], key_names)
                         if expected is not None:
                             wanted[json.dumps({k: expected[k] for k in key_names}, sort_keys=True)] = expected
                     got = {json.dumps({k: i[k] for k in key_names}, sort_keys=True): i for i in hook.batch_get_items(

@@ -1,7 +1,8 @@
 """jobs.sql_to_dynamodb on the session's Spark, against the embedded PostgreSQL and moto: every item it writes is
 the item the validators' SQL and Python rendering expect (`transforms.design_checks`), for the retail spec and for
-a spec of edge cases (keys with a missing part, text that is no number, two rows with one key, a conditional
-attribute, a padded sequence, a forced text type); what it rejects is counted, reasoned and quarantined."""
+a spec of edge cases (keys with a missing part, text that is no number, two rows with one key, an item over 400 KB,
+a conditional attribute, a padded sequence, a forced text type); what it rejects is counted, reasoned and
+quarantined."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import boto3
 import psycopg
 import pytest
 
+from connectors.dynamodb_scan import scan_items
 from generators.retail_database import load
 from jobs.sql_to_dynamodb import parse_args, run
 from transforms import design_checks as dc
@@ -53,6 +55,23 @@ items:
     attributes:
       first_total: {from: "${total}", when: is_first}
       day: {from: "${placed_at}", format: "yyyyMMdd"}
+  order_year:                     # keys made unique in their group; a flag derived over rows `where` then drops
+    target: edge
+    from: orders
+    where: "orders.status <> 'CANCELLED'"
+    derive:
+      is_last: {latest_of: [customer_id], order_by: [placed_at, id]}
+    keys:
+      PK: "YEAR#${customer_id}"
+      SK: {from: "Y#${placed_at}", format: "yyyy", unique_within: [customer_id], suffixes: ["#${status}"],
+           number_by: [total DESC, id]}
+    attributes:
+      last_of_all: {from: "${id}", when: is_last}
+  note:                           # one note's item is over DynamoDB's 400 KB
+    target: edge
+    from: notes
+    keys: {PK: "NOTE#${id}", SK: NOTE}
+    attributes: {body: "${body}"}
   clash:
     target: edge
     from: orders
@@ -65,6 +84,9 @@ items:
 def source() -> dict[str, Any]:
     uri = os.environ["LOCAL_SOURCE_SQL_URI"]
     load(uri, SCHEMA, seed=3, customers=60)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {SCHEMA}.notes (id integer PRIMARY KEY, body text)")
+        conn.execute(f"INSERT INTO {SCHEMA}.notes VALUES (1, 'short'), (2, repeat('x', 410 * 1024))")
     u = urlparse(uri)
     return {"uri": uri, "password": u.password or "",
             "json": {"host": u.hostname, "port": u.port, "user": u.username, "dbname": u.path.lstrip("/")}}
@@ -83,13 +105,7 @@ def migrate(spark: Any, spec_path: Path, target: str, source: dict[str, Any], tm
         "--report-uri", str(tmp / "report.json"), "--quarantine-uri", str(tmp / "q"),
         "--source-json", json.dumps(source["json"]), "--source-schema", SCHEMA,
         "--source-password-file", str(password), "--partitions", "2"]), spark)
-    items, start = [], None
-    while True:
-        page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return report, items
+    return report, list(scan_items(table, client=client))
 
 
 def expected(spec_path: Path, target: str, uri: str) -> tuple[list[dict], int]:
@@ -103,7 +119,7 @@ def expected(spec_path: Path, target: str, uri: str) -> tuple[list[dict], int]:
             cur = conn.execute(dc.rows_sql(item, SCHEMA, columns))
             names = [d.name for d in cur.description]
             for row in dc.derive(item, [dict(zip(names, r, strict=True)) for r in cur.fetchall()]):
-                e = dc.expected_item(item, row, spec.type_attribute, keys)
+                e = dc.expected_item(item, row, spec.type_attribute[target], keys)
                 if e is None:
                     missing += 1
                 else:
@@ -136,20 +152,34 @@ def test_edge_cases_are_written_as_expected_and_every_reject_is_counted_and_quar
         customers = conn.execute(f"SELECT count(*), count(city) FROM {SCHEMA}.customers").fetchone()
         paid = conn.execute(f"SELECT count(*) FROM {SCHEMA}.orders WHERE status = 'PAID'").fetchone()[0]
         orders = conn.execute(f"SELECT count(*) FROM {SCHEMA}.orders").fetchone()[0]
+        kept = conn.execute(f"SELECT count(*) FROM {SCHEMA}.orders WHERE status <> 'CANCELLED'").fetchone()[0]
+        last_kept = conn.execute(  # customers whose latest order of all is one the item type keeps
+            f"SELECT count(*) FROM {SCHEMA}.orders o WHERE status <> 'CANCELLED' AND NOT EXISTS (SELECT 1 FROM "
+            f"{SCHEMA}.orders later WHERE later.customer_id = o.customer_id AND (later.placed_at, later.id) > "
+            "(o.placed_at, o.id))").fetchone()[0]
     no_city = customers[0] - customers[1]
     assert no_city > 0 and paid > 0
     # every customer is a reject: no key for those with no city, no number in a name for the others
     assert report["rejected_items"]["by_city"] == {"missing_key": no_city, "bad_number": customers[1]}
     assert report["rejected_items"]["clash"] == {"duplicate_key": paid}  # the first item type keeps the key
-    assert report["by_type"] == {"first_order": orders}
+    assert report["rejected_items"]["note"] == {"item_too_large": 1}
+    assert report["by_type"] == {"first_order": orders, "note": 1, "order_year": kept}
     lines = (tmp_path / "q" / "edge" / "rejected_items.jsonl").read_text().splitlines()
-    assert len(lines) == customers[0] + paid
-    assert {json.loads(x)["reason"] for x in lines} == {"missing_key", "bad_number", "duplicate_key"}
+    assert len(lines) == customers[0] + paid + 1
+    assert {json.loads(x)["reason"] for x in lines} == {"missing_key", "bad_number", "duplicate_key", "item_too_large"}
+    assert any(json.loads(x)["key"] == {"PK": "NOTE#2", "SK": "NOTE"} for x in lines)
     want, missing = expected(spec_path, "edge", source["uri"])
-    assert missing == customers[0]
+    assert missing == customers[0] + 1
     got = by_key(items)
-    kept = [e for e in want if e["item_type"]["S"] == "first_order"]
-    assert {k: d for k, e in by_key(kept).items() if (d := dc.item_diffs(e, got.get(k)))} == {}
-    firsts = [i for i in items if "first_total" in i]
-    assert len(firsts) == len({i["PK"]["S"] for i in items}) and all(i["SK"]["S"] == "N#001" for i in firsts)
-    assert all(len(i["day"]["S"]) == 8 and i["day"]["S"].isdigit() for i in items)
+    written = [e for e in want if e["item_type"]["S"] in ("first_order", "note", "order_year")]
+    assert {k: d for k, e in by_key(written).items() if (d := dc.item_diffs(e, got.get(k)))} == {}
+    years = [i for i in items if i["item_type"]["S"] == "order_year"]
+    assert any(i["SK"]["S"].count("#") == 2 and "|" not in i["SK"]["S"] for i in years)  # the suffix made it unique
+    assert any(i["SK"]["S"].endswith("|2") for i in years)  # still shared: numbered
+    # the flag is the latest of all a customer's orders, cancelled ones too: customers whose latest is cancelled have
+    # items but no flag
+    assert sum("last_of_all" in i for i in years) == last_kept < len({i["PK"]["S"] for i in years})
+    orders_items = [i for i in items if i["item_type"]["S"] == "first_order"]
+    firsts = [i for i in orders_items if "first_total" in i]
+    assert len(firsts) == len({i["PK"]["S"] for i in orders_items}) and all(i["SK"]["S"] == "N#001" for i in firsts)
+    assert all(len(i["day"]["S"]) == 8 and i["day"]["S"].isdigit() for i in orders_items)

@@ -82,6 +82,11 @@ def _set(path: str, value: Any) -> Any:
     ("items.order.attributes.customer_name", "${client.full_name}", r"`client.full_name` names no joined alias"),
     ("items.never_ordered.attributes.line_qty", "${line.quantity}", r"an anti join's columns are not in the row"),
     ("items.shipment.keep", "seq", r"items.shipment.keep: must name a latest_of flag"),
+    ("items.shipment.where", "shipments.carrier = 'UPS'", r"items.shipment.keep: cannot go with where yet"),
+    ("items.order.keys.SK", {"from": "X", "suffixes": ["|${id}"]}, r"suffixes, number_by and number_prefix need "
+                                                                   "unique_within"),
+    ("type_attribute", {"nowhere": "x"}, r"type_attribute: must name one attribute per target"),
+    ("items.order.attributes.entity", "OTHER", r"entity is the type attribute: it must be 'ORDER'"),
     ("items.shipment.derive.is_latest", {"latest_of": ["id"]}, r"needs order_by"),
     ("items.tracking_event.derive.seq.order_by", ["event_time sideways"], r"is not `column \[ASC\|DESC\]"),
     ("items.product.type", "CUSTOMER", r"'CUSTOMER' is the type of customer too"),
@@ -113,5 +118,5 @@ def test_the_readme_example_is_a_spec_the_loader_takes() -> None:
     raw.update({k: v for k, v in example.items() if k != "kind"})
     spec = parse_spec(yaml.safe_dump(raw, sort_keys=False), SPEC)
     (order,) = spec.items
-    assert order.keep == "is_last" and [d.kind for d in order.derived] == ["latest", "number"]
+    assert order.where and [d.kind for d in order.derived] == ["latest", "number"]
     assert spec.access_patterns[0].sort_key_begins_with is not None
