@@ -60,6 +60,14 @@ class TableShape:
         first = self.primary_key[0] if self.primary_key else None
         return first if first and types.get(first) in ("smallint", "int", "bigint") else None
 
+    def declared(self, types: Mapping[str, str]) -> TableShape:
+        """This shape with the types a spec declares for some columns (ValueError for a column it lacks)."""
+        names = {n for n, _ in self.columns}
+        missing = sorted(set(types) - names)
+        if missing:
+            raise ValueError(f"column_types names {missing}, which table {self.name} does not have ({sorted(names)})")
+        return TableShape(self.name, tuple((n, types.get(n, t)) for n, t in self.columns), self.primary_key)
+
     def struct(self) -> Any:
         from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 

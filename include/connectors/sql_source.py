@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.storage import read_secret
-from transforms.dms_sample_schema import BAD_TYPE_COLUMN, coerce_integral, integer_bound
 from transforms.identifiers import quoted
+from transforms.source_types import BAD_TYPE_COLUMN, coerce_integral, integer_bound
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -44,9 +44,9 @@ from transforms.design_plan import REJECT, TYPE_ORDER, register_sources, row_to_
 from transforms.dynamo_items import MAX_ITEM_BYTES, item_size_bytes
 from transforms.dynamodb_tables import TableSpec
 from transforms.intervals import Window
+from transforms.source_types import BAD_TYPE_COLUMN, INTEGER_TYPES, conform_struct
 from transforms.spec import parse_spec
 
-BAD_TYPE_COLUMN = "_bad_type"  # what `connectors.sql_source.read_table` marks a row with a non-integral integer in
 EXAMPLES = 5
 
 
@@ -63,10 +63,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partitions: int) -> dict[str, Any]:
-    """The source tables as DataFrames with the source's own column types, plus `BAD_TYPE_COLUMN`."""
-    from pyspark.sql import functions as F
+def _declared(df: Any, types: dict[str, str]) -> Any:
+    """A table read with the types its reader gave, with the spec's `column_types` (integers kept exact, the
+    non-integral marked `bad_type`) and `BAD_TYPE_COLUMN`."""
+    from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
+    by_lower = {c.lower(): c for c in df.columns}
+    missing = sorted(c for c in types if c.lower() not in by_lower)
+    if missing:
+        raise ValueError(f"column_types names {missing}, which the table does not have ({df.columns})")
+    fields = [StructField(c, _parse_datatype_string(types[c]) if c in types else df.schema[c].dataType, True)
+              for c in df.columns]
+    integers = [c for c, t in types.items() if t in INTEGER_TYPES or (t.startswith("decimal(") and t.endswith(",0)"))]
+    return conform_struct(df, StructType(fields), integers)
+
+
+def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partitions: int,
+                column_types: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The source tables as DataFrames with the source's own column types but those the spec declares
+    (`column_types`), plus `BAD_TYPE_COLUMN`."""
     out: dict[str, Any] = {}
     if args.catalog_database is not None:
         from awsglue.context import GlueContext
@@ -76,7 +91,7 @@ def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partiti
             frame = glue.create_dynamic_frame.from_catalog(
                 database=args.catalog_database, table_name=f"{args.catalog_table_prefix}{table}",
                 transformation_ctx=f"read_{table}")
-            out[table] = frame.toDF().withColumn(BAD_TYPE_COLUMN, F.lit(None).cast("string"))
+            out[table] = _declared(frame.toDF(), column_types.get(table, {}))
         return out
     from connectors.sql_catalog import table_shapes
     from connectors.sql_source import read_table, read_table_jdbc, source_conninfo
@@ -84,12 +99,13 @@ def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partiti
     conninfo = json.loads(args.source_json)
     if "jdbc_url" in conninfo:  # a real SQL Server (docker compose): Spark's JDBC source types the columns
         for table in tables:
-            out[table] = read_table_jdbc(spark, source=conninfo, password_file=args.source_password_file,
-                                         schema=args.source_schema, table=table, partitions=1, split_column=None
-                                         ).withColumn(BAD_TYPE_COLUMN, F.lit(None).cast("string"))
+            out[table] = _declared(read_table_jdbc(
+                spark, source=conninfo, password_file=args.source_password_file, schema=args.source_schema,
+                table=table, partitions=1, split_column=None), column_types.get(table, {}))
         return out
     shapes = table_shapes(source_conninfo(conninfo, args.source_password_file), args.source_schema, tables)
     for table, shape in shapes.items():
+        shape = shape.declared(column_types.get(table, {}))
         out[table] = read_table(spark, conninfo=conninfo, password_file=args.source_password_file,
                                 schema=args.source_schema, table=table, struct=shape.struct(),
                                 partitions=partitions, split_column=shape.split_column)
@@ -147,7 +163,8 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
 
     with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
         progress.set_phase("read source, build and write items")
-        source = {t: df.persist() for t, df in read_source(spark, args, tables, partitions).items()}
+        source = {t: df.persist() for t, df in read_source(spark, args, tables, partitions,
+                                                               spec.column_types).items()}
         source, rejected_rows, bad_rows = split_rejects(source, BAD_TYPE_COLUMN)
         register_sources(source)
         columns = {t: list(df.columns) for t, df in source.items()}

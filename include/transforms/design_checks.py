@@ -21,10 +21,11 @@ from transforms.design_spec import PICKED, AccessPattern, Attribute, Derived, It
 from transforms.dynamo_items import MAX_ITEM_BYTES, from_item, item_size_bytes, to_item
 from transforms.identifiers import quoted
 from transforms.item_templates import format_instant, render_text
+from transforms.source_types import INTEGER_TYPES, coerce_integral
 
-__all__ = ["columns_sql", "compare_keys", "compare_ordered", "comparable", "count_sql", "derive", "expected_item",
-           "item_diffs",
-           "pattern_query", "pick", "rows_sql", "sample_groups", "schema_sql", "subject_params", "unique_name"]
+__all__ = ["columns_sql", "compare_keys", "compare_ordered", "comparable", "count_sql", "declared", "derive",
+           "expected_item", "item_diffs", "pattern_query", "pick", "rows_sql", "sample_groups", "schema_sql",
+           "subject_params", "unique_name"]
 
 
 def schema_sql(sql: str, schema: str) -> str:
@@ -40,11 +41,28 @@ def _from(item: ItemType, schema: str) -> str:
     return out
 
 
-def _where(item: ItemType, schema: str, *, picked: bool = True) -> str:
+def _integers(types: Mapping[str, Mapping[str, str]], table: str) -> list[str]:
+    """The columns of `table` the spec declares to hold integers (`column_types`)."""
+    return [c for c, t in types.get(table, {}).items()
+            if t in INTEGER_TYPES or (t.startswith("decimal(") and t.endswith(",0)"))]
+
+
+def _integral(types: Mapping[str, Mapping[str, str]], table: str, alias: str) -> list[str]:
+    """SQL: the row of `alias` holds an integral value in each column declared to hold integers (or NULL), as the
+    job reads it (any other row is a `bad_type` reject: `transforms.source_types`), judged by the source itself."""
+    return [f"({alias}.{c} IS NULL OR {alias}.{c} = FLOOR({alias}.{c}))" for c in _integers(types, table)]
+
+
+def _where(item: ItemType, schema: str, *, picked: bool = True,
+           types: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """The WHERE of the item type's rows: its anti joins, and its `where` unless `picked` is False (then the rows
-    carry `PICKED` instead, for derivations that see every row)."""
+    carry `PICKED` instead, for derivations that see every row); with `types`, only rows the job can read."""
+    types = types or {}
     parts = [f"({item.where})"] if item.where and picked else []
-    parts += [f"NOT EXISTS (SELECT 1 FROM {quoted(schema, j.table)} AS {j.alias} WHERE {j.on})"
+    parts += _integral(types, item.table, item.table)
+    parts += [p for j in item.joins if j.how == "inner" for p in _integral(types, j.table, j.alias)]
+    parts += [f"NOT EXISTS (SELECT 1 FROM {quoted(schema, j.table)} AS {j.alias} WHERE "
+              f"{' AND '.join([f'({j.on})', *_integral(types, j.table, j.alias)])})"
               for j in item.joins if j.how == "anti"]
     return f" WHERE {' AND '.join(parts)}" if parts else ""
 
@@ -58,13 +76,40 @@ def _keep(item: ItemType) -> Derived | None:
     return next((d for d in item.derived if d.name == item.keep), None)
 
 
-def count_sql(item: ItemType, schema: str) -> str:
-    """The source rows that become items of this type (one per group when it keeps each group's latest)."""
-    keep = _keep(item)
+def count_sql(item: ItemType, schema: str, types: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """The source rows that become items of this type (one per group when it keeps each group's latest); rows the
+    job rejects for a non-integral value in a column `types` declares an integer left out."""
+    keep, where = _keep(item), _where(item, schema, types=types)
     if keep is None:
-        return f"SELECT COUNT(*) FROM {_from(item, schema)}{_where(item, schema)}"
+        return f"SELECT COUNT(*) FROM {_from(item, schema)}{where}"
     groups = ", ".join(_column(item, n) for n in keep.per)
-    return f"SELECT COUNT(*) FROM (SELECT DISTINCT {groups} FROM {_from(item, schema)}{_where(item, schema)}) AS g"
+    return f"SELECT COUNT(*) FROM (SELECT DISTINCT {groups} FROM {_from(item, schema)}{where}) AS g"
+
+
+def declared(item: ItemType, rows: Iterable[dict[str, Any]], types: Mapping[str, Mapping[str, str]]
+             ) -> list[dict[str, Any]]:
+    """Rows as the job reads them: columns declared integers (`column_types`) as exact ints; a row of the `from`
+    table (or an inner-joined one) holding a non-integral value left out, a left-joined one's columns None."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        keep = True
+        for alias, table, how in [(None, item.table, "inner"), *((j.alias, j.table, j.how) for j in item.joins
+                                                                 if j.how != "anti")]:
+            names = {c: c if alias is None else f"{alias}.{c}" for c in _integers(types, table)}
+            try:
+                for name in names.values():
+                    if row.get(name) is not None:
+                        row[name] = coerce_integral(row[name])
+            except ValueError:
+                if how == "inner":
+                    keep = False
+                    break
+                prefix = f"{alias}."
+                row.update({k: None for k in row if k.startswith(prefix)})
+        if keep:
+            out.append(row)
+    return out
 
 
 def columns_sql(schema: str, table: str) -> str:

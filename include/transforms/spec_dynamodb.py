@@ -58,6 +58,7 @@ class SqlToDynamoDbSpec(SqlServerToDynamoDbSpec):
     items: tuple[Any, ...] = ()  # transforms.design_spec.ItemType
     access_patterns: tuple[Any, ...] = ()  # transforms.design_spec.AccessPattern
     type_attribute: dict[str, str] = field(default_factory=dict)  # by target: the attribute an item's type is in
+    column_types: dict[str, dict[str, str]] = field(default_factory=dict)  # declared over the source's: table → types
     incremental: Incremental = Incremental(field="none", table=None)  # no intervals (yet): full loads
 
     kind = "sql_to_dynamodb"
@@ -84,7 +85,7 @@ def parse_sql_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlToDynamoDbSpec:
     from transforms.design_spec import parse_access_patterns, parse_items
 
     w = path.name
-    fields = _relational_fields(raw, path, {"items", "access_patterns", "type_attribute"},
+    fields = _relational_fields(raw, path, {"items", "access_patterns", "type_attribute", "column_types"},
                                 SqlToDynamoDbSpec.incremental)
     for key in ("schedule", "incremental"):
         need(key not in raw, f"{w}: {key}",
@@ -104,8 +105,26 @@ def parse_sql_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlToDynamoDbSpec:
             need(a.name != type_attribute[item.target] or a.template.source == item.type_value,
                  f"{w}: items.{item.name}", f"{a.name} is the type attribute: it must be {item.type_value!r}, got "
                                             f"{a.template.source!r}")
-    return SqlToDynamoDbSpec(**fields, items=items, type_attribute=type_attribute,
+    column_types = _column_types(raw.get("column_types") or {}, w)
+    return SqlToDynamoDbSpec(**fields, items=items, type_attribute=type_attribute, column_types=column_types,
                              access_patterns=parse_access_patterns(raw.get("access_patterns"), w, targets))
+
+
+def _column_types(raw: Any, w: str) -> dict[str, dict[str, str]]:
+    """`column_types: {table: {column: type}}`: what some source columns hold, whatever the source declares (an id
+    kept as DOUBLE PRECISION read as bigint: integral values exact, others `bad_type` rejects)."""
+    import re
+
+    from transforms.source_types import SPARK_TYPE
+
+    need(isinstance(raw, dict) and all(isinstance(v, dict) for v in raw.values()), f"{w}: column_types",
+         "must map tables to {column: type}")
+    for table, columns in raw.items():
+        for column, kind in columns.items():
+            need(isinstance(kind, str) and bool(re.match(SPARK_TYPE, kind)), f"{w}: column_types.{table}.{column}",
+                 f"must be smallint, int, bigint, double, boolean, date, timestamp, string or decimal(p,s), "
+                 f"got {kind!r}")
+    return {t: dict(c) for t, c in raw.items()}
 
 
 def _relational_fields(raw: dict[str, Any], path: Path, sections: set[str], incremental: Incremental

@@ -67,7 +67,7 @@ class ValidateDesignCountsOperator(_DesignValidation, ValidateDynamoDbCountsOper
                                                                  segments=self.segments)
             for item in spec.items_of(target):
                 name = f"{target}.{item.type_value}"
-                source = self._scalar(dc.count_sql(item, self.source_schema))
+                source = self._scalar(dc.count_sql(item, self.source_schema, spec.column_types))
                 rejected = sum(int(n) for n in report.get("rejected_items", {}).get(item.type_value, {}).values())
                 entities[name] = {"source": source, "target": None if hook is None else found.get(item.type_value, 0),
                                   "rejected": rejected, "duplicates": 0}
@@ -97,7 +97,7 @@ class ValidateDesignItemsOperator(_DesignValidation):
         super().__init__(**kwargs)
         self.sample_size = sample_size
 
-    def _sample(self, item: Any, size: int) -> list[dict[str, Any]]:
+    def _sample(self, item: Any, size: int, types: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
         columns = {t: self._cursor_rows(dc.columns_sql(self.source_schema, t))[0] for t in item.tables}
         names, rows = self._cursor_rows(dc.rows_sql(item, self.source_schema, columns), limit=size * 50)
         groups = dc.sample_groups(item)
@@ -111,7 +111,7 @@ class ValidateDesignItemsOperator(_DesignValidation):
                     break
                 seen.append(group)
             out.append(row)
-        return dc.derive(item, out)
+        return dc.derive(item, dc.declared(item, out, types))
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
@@ -125,7 +125,7 @@ class ValidateDesignItemsOperator(_DesignValidation):
                 for item in spec.items_of(target):
                     name = f"{target}.{item.type_value}"
                     wanted = {}
-                    for row in self._sample(item, size):
+                    for row in self._sample(item, size, spec.column_types):
                         expected = dc.expected_item(item, row, spec.type_attribute[target], key_names)
                         if expected is not None:
                             wanted[json.dumps({k: expected[k] for k in key_names}, sort_keys=True)] = expected

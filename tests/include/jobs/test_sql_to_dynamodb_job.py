@@ -118,7 +118,8 @@ def expected(spec_path: Path, target: str, uri: str) -> tuple[list[dict], int]:
             columns = {t: [d.name for d in conn.execute(dc.columns_sql(SCHEMA, t)).description] for t in item.tables}
             cur = conn.execute(dc.rows_sql(item, SCHEMA, columns))
             names = [d.name for d in cur.description]
-            for row in dc.derive(item, [dict(zip(names, r, strict=True)) for r in cur.fetchall()]):
+            rows = dc.declared(item, [dict(zip(names, r, strict=True)) for r in cur.fetchall()], spec.column_types)
+            for row in dc.derive(item, rows):
                 e = dc.expected_item(item, row, spec.type_attribute[target], keys)
                 if e is None:
                     missing += 1
