@@ -91,3 +91,20 @@ def test_on_the_real_type_fixture_too_every_item_is_the_ticketing_jobs(spark: An
         same(declared, built_in_code[target])
     # the one history row whose buyer is 4.5 is a bad_type reject, as the ticketing job's
     assert report["rejected_rows"] == {"ticket_purchase_hist": real_types_data.BAD_TYPE_REJECTS}
+
+
+def test_the_generic_validators_prove_the_ticketing_jobs_tables_by_the_declared_design(dms_loaded: Loaded) -> None:
+    """Counts per item type, sampled items and the five access patterns, all from the declared design, pass on what
+    the ticketing job wrote: the generic validators can take over dms_sample's."""
+    from dbmigrate.operators.run_inputs import resolve
+    from tests.fixtures.in_process import validate_design
+
+    run = resolve("dms_sample_to_dynamodb", {"source_schema": dms_loaded.schema}, "manual__declared_validators")
+    run.update(spec_uri=str(SPEC), tables=dms_loaded.tables, job_report_uris={
+        t: str(dms_loaded.workdir / f"{t}.json") for t in dms_loaded.tables})
+    report = validate_design("dms_sample_to_dynamodb", run)
+    assert report["status"] == "passed", [c for c in report["checks"] if not c["passed"]][:5]
+    patterns = {c["name"].split(" {")[0] for c in report["checks"] if c["name"].startswith("access pattern ")}
+    assert {f"access pattern {p}" for p in ("tickets_owned", "tickets_available", "tickets_transferred_from",
+                                             "tickets_transferred_to", "config_by_name")} <= patterns
+    assert report["sample"]["compared"] > 0 and report["sample"]["mismatched"] == 0
