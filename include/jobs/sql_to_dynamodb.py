@@ -44,7 +44,7 @@ from transforms.design_plan import REJECT, TYPE_ORDER, register_sources, row_to_
 from transforms.dynamo_items import MAX_ITEM_BYTES, item_size_bytes
 from transforms.dynamodb_tables import TableSpec
 from transforms.intervals import Window
-from transforms.source_types import BAD_TYPE_COLUMN, INTEGER_TYPES, conform_struct
+from transforms.source_types import BAD_TYPE_COLUMN, conform_struct, declared_integers
 from transforms.spec import parse_spec
 
 EXAMPLES = 5
@@ -74,8 +74,7 @@ def _declared(df: Any, types: dict[str, str]) -> Any:
         raise ValueError(f"column_types names {missing}, which the table does not have ({df.columns})")
     fields = [StructField(c, _parse_datatype_string(types[c]) if c in types else df.schema[c].dataType, True)
               for c in df.columns]
-    integers = [c for c, t in types.items() if t in INTEGER_TYPES or (t.startswith("decimal(") and t.endswith(",0)"))]
-    return conform_struct(df, StructType(fields), integers)
+    return conform_struct(df, StructType(fields), declared_integers(types))
 
 
 def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partitions: int,
@@ -131,15 +130,15 @@ def _rejected(df: Any, type_attribute: str, key_names: tuple[str, ...]) -> tuple
     return counts, lines
 
 
-def _too_large(items: Any, type_attribute: str, key_names: tuple[str, ...]) -> dict[str, Any]:
-    """Items over DynamoDB's 400 KB, by type, and the first of them as quarantine lines (key, type, size): rejected
-    (`item_too_large`), never sent to fail the write."""
-    large = items.filter(lambda i: item_size_bytes(i) > MAX_ITEM_BYTES)
-    counts = {k: int(v) for k, v in large.map(lambda i: (i[type_attribute]["S"], 1)).reduceByKey(add).collect()}
+def _too_large(sized: Any, type_attribute: str, key_names: tuple[str, ...]) -> dict[str, Any]:
+    """Of (item, size) pairs, the items over DynamoDB's 400 KB by type, and the first of them as quarantine lines
+    (key, type, size): rejected (`item_too_large`), never sent to fail the write."""
+    large = sized.filter(lambda p: p[1] > MAX_ITEM_BYTES)
+    counts = {k: int(v) for k, v in large.map(lambda p: (p[0][type_attribute]["S"], 1)).reduceByKey(add).collect()}
     lines = [{"item_type": i[type_attribute]["S"], "reason": "item_too_large",
-              "detail": f"item_too_large: {item_size_bytes(i)} bytes (at most {MAX_ITEM_BYTES})",
+              "detail": f"item_too_large: {size} bytes (at most {MAX_ITEM_BYTES})",
               "key": {k: str(next(iter(i[k].values()))) for k in key_names}, "item": {}}
-             for i in large.take(MAX_QUARANTINED)] if counts else []
+             for i, size in large.take(MAX_QUARANTINED)] if counts else []
     return {"counts": counts, "lines": lines}
 
 
@@ -171,12 +170,13 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         built = target_frame(spark, items, columns, type_attribute, key_names).persist()
         rejected, lines = _rejected(built, type_attribute, key_names)
         good = built.where(built[REJECT].isNull()).drop(REJECT, TYPE_ORDER)
-        built_items = good.rdd.map(lambda r: row_to_item(r.asDict(), numbers)).persist()
-        large = _too_large(built_items, type_attribute, key_names)
+        sized = good.rdd.map(lambda r: row_to_item(r.asDict(), numbers)).map(
+            lambda i: (i, item_size_bytes(i))).persist()
+        large = _too_large(sized, type_attribute, key_names)
         for kind, n in large["counts"].items():
             rejected.setdefault(kind, {})["item_too_large"] = n
         lines += large["lines"]
-        rdd = built_items.filter(lambda i: item_size_bytes(i) <= MAX_ITEM_BYTES).repartition(partitions)
+        rdd = sized.filter(lambda p: p[1] <= MAX_ITEM_BYTES).keys().repartition(partitions)
         writer = item_writer(table=table, key_names=key_names, kind=lambda item: item[type_attribute]["S"],
                              dry_run=args.dry_run, write_units_per_s=args.write_units_per_s or spec.write_units_per_s,
                              share=share, region=args.region)

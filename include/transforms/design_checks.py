@@ -21,7 +21,7 @@ from transforms.design_spec import PICKED, AccessPattern, Attribute, Derived, It
 from transforms.dynamo_items import MAX_ITEM_BYTES, from_item, item_size_bytes, to_item
 from transforms.identifiers import quoted
 from transforms.item_templates import format_instant, render_text
-from transforms.source_types import INTEGER_TYPES, coerce_integral
+from transforms.source_types import coerce_integral, declared_integers
 
 __all__ = ["columns_sql", "compare_keys", "compare_ordered", "comparable", "count_sql", "declared", "derive",
            "expected_item", "item_diffs", "pattern_query", "pick", "rows_sql", "sample_groups", "schema_sql",
@@ -43,8 +43,7 @@ def _from(item: ItemType, schema: str) -> str:
 
 def _integers(types: Mapping[str, Mapping[str, str]], table: str) -> list[str]:
     """The columns of `table` the spec declares to hold integers (`column_types`)."""
-    return [c for c, t in types.get(table, {}).items()
-            if t in INTEGER_TYPES or (t.startswith("decimal(") and t.endswith(",0)"))]
+    return declared_integers(types.get(table, {}))
 
 
 def _integral(types: Mapping[str, Mapping[str, str]], table: str, alias: str) -> list[str]:
@@ -171,8 +170,8 @@ def unique_name(a: Attribute) -> str:
 
 def derive(item: ItemType, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows with the item type's derived columns, and only those it keeps (`transforms.design_plan` does this in
-    Spark); rows must hold whole groups."""
-    out = [dict(r) for r in rows]
+    Spark); rows must hold whole groups. What `expected_item` renders."""
+    out = [{k: _instant(v) for k, v in r.items()} for r in rows]  # instants as UTC wall clock, as Spark renders them
     for d in item.derived:
         groups: dict[tuple, list[dict[str, Any]]] = {}
         for r in out:
@@ -221,7 +220,7 @@ def _instant(value: Any) -> Any:
 
 
 def _value(a: Attribute, row: Mapping[str, Any]) -> Any:
-    row = {k: _instant(v) for k, v in row.items()}
+    """`a`'s value for `row` (its instants in UTC already: `derive`, `subject_params`)."""
     formats = {r.name: a.fmt for r in a.template.refs} if a.fmt else {}
     if a.type is not None:
         single = a.template.single

@@ -5,7 +5,7 @@ pyspark, imported lazily."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
-__all__ = ["BAD_TYPE_COLUMN", "INTEGER_TYPES", "SPARK_TYPE", "coerce_integral", "conform_struct", "integer_bound",
-           "integral_source_type"]
+__all__ = ["BAD_TYPE_COLUMN", "INTEGER_TYPES", "SPARK_TYPE", "coerce_integral", "conform_struct", "declared_integers",
+           "integer_bound", "integral_source_type"]
 
 # The column both readers add: None for a good row, else which integer column(s) held a non-integral value.
 BAD_TYPE_COLUMN = "_bad_type"
@@ -28,6 +28,11 @@ _INTEGRAL_SOURCE_TYPES = frozenset({
     "numeric", "decimal", "double precision", "float8", "float4", "real", "float", "double", "number", "long",
     "short", "byte",
 })
+
+
+def declared_integers(types: Mapping[str, str]) -> list[str]:
+    """The columns of `types` (column → Spark type name, as a spec's `column_types` gives them) that hold integers."""
+    return [c for c, t in types.items() if t in INTEGER_TYPES or (t.startswith("decimal(") and t.endswith(",0)"))]
 
 
 def integral_source_type(type_name: str) -> bool:

@@ -250,16 +250,22 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
     designed = spec.kind == "sql_to_dynamodb"
     if designed:  # the design the spec declares, proved by the source's own SQL
         from dbmigrate.operators.validate_design import (
-            ValidateDesignAccessPatternsOperator as ValidateAccessPatternsOperator,
+            ValidateDesignAccessPatternsOperator,
+            ValidateDesignCountsOperator,
+            ValidateDesignItemsOperator,
         )
-        from dbmigrate.operators.validate_design import ValidateDesignCountsOperator as ValidateDynamoDbCountsOperator
-        from dbmigrate.operators.validate_design import ValidateDesignItemsOperator as ValidateDynamoDbItemsOperator
+
+        counts_op, items_op, patterns_op = (ValidateDesignCountsOperator, ValidateDesignItemsOperator,
+                                            ValidateDesignAccessPatternsOperator)
     else:
         from dbmigrate.operators.validate_dynamodb import (
             ValidateAccessPatternsOperator,
             ValidateDynamoDbCountsOperator,
             ValidateDynamoDbItemsOperator,
         )
+
+        counts_op, items_op, patterns_op = (ValidateDynamoDbCountsOperator, ValidateDynamoDbItemsOperator,
+                                            ValidateAccessPatternsOperator)
 
     profile = profile or runtime.compute_profile()
     local = profile == "local"
@@ -311,11 +317,9 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
                       "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"],
                       "window": run["window"], "spec_uri": run["spec_uri"]}
-            counts = ValidateDynamoDbCountsOperator(task_id="validate_counts",
-                                                    job_report_uris=run["job_report_uris"], **common)
-            items = ValidateDynamoDbItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
-            patterns = ValidateAccessPatternsOperator(task_id="validate_access_patterns",
-                                                      sample_size=run["sample_size"], **common)
+            counts = counts_op(task_id="validate_counts", job_report_uris=run["job_report_uris"], **common)
+            items = items_op(task_id="validate_items", sample_size=run["sample_size"], **common)
+            patterns = patterns_op(task_id="validate_access_patterns", sample_size=run["sample_size"], **common)
             # every item against the source: the ticketing design's reconciliation (a declared design has none yet)
             checks = [patterns] if designed else [
                 patterns, ValidateDynamoDbReconcileOperator(task_id="validate_reconcile", **common)]

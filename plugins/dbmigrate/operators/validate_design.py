@@ -27,13 +27,26 @@ SUBJECT_ROWS = 10_000  # subject rows read per access pattern, the subjects pick
 
 
 class _DesignValidation(_DynamoDbValidation):
+    """What the three share: one source connection for the whole check (`check`), and its queries."""
+
     spec_kind = "sql_to_dynamodb"
+    _conn: Any = None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        with closing(self._reader().hook.get_conn()) as conn:
+            self._conn = conn
+            try:
+                return self.check(context)
+            finally:
+                self._conn = None
+
+    def check(self, context: Any) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _cursor_rows(self, sql: str, params: dict[str, Any] | None = None, limit: int | None = None
                      ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """(column names, rows) of one source query; at most `limit` rows are fetched."""
-        hook = self._reader().hook
-        with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cur:
+        """(column names, rows) of one source query on the check's connection; at most `limit` rows fetched."""
+        with closing(self._conn.cursor()) as cur:
             cur.execute(dc.schema_sql(sql, self.source_schema), params) if params else cur.execute(
                 dc.schema_sql(sql, self.source_schema))
             names = [d[0] for d in cur.description or []]
@@ -50,7 +63,7 @@ class ValidateDesignCountsOperator(_DesignValidation, ValidateDynamoDbCountsOper
     be of a declared type. Arguments as `ValidateDynamoDbCountsOperator`'s.
     """
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def check(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
         dry_run = as_bool(self.dry_run)
         jobs = self._job_reports()
@@ -113,7 +126,7 @@ class ValidateDesignItemsOperator(_DesignValidation):
             out.append(row)
         return dc.derive(item, dc.declared(item, out, types))
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def check(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
         size = 0 if as_bool(self.dry_run) else int(self.sample_size)
         mismatches: list[dict[str, Any]] = []
@@ -157,7 +170,7 @@ class ValidateDesignAccessPatternsOperator(_DesignValidation):
         del sample_size  # the subjects are the pattern's own
         self.subjects_per_pattern = subjects_per_pattern
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def check(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
         checks: list[Check] = []
         subjects: dict[str, int] = {}
