@@ -15,29 +15,38 @@ DMS_SPEC = ROOT / "include" / "specs" / "dms_sample_to_dynamodb.yaml"
 
 
 def history_items(n: int, seed: int = 42) -> list[dict[str, dict]]:
-    """`n` ticket_sales items as the job writes them: `transforms.ticketing.expected_ticket_sales_item` (the
-    item rules the Glue job is validated against) over synthetic history rows with events, teams and people."""
-    from transforms.ticketing import expected_ticket_sales_item
+    """`n` ticket_sales items as the job writes them: the declared design's `purchased` and `transferred` item types
+    rendered by `transforms.design_checks` (what the validators check the job's items against) over synthetic
+    history rows with events, teams and people."""
+    from transforms.design_checks import derive, expected_item
+    from transforms.spec import load_spec
 
+    kinds = {i.name: i for i in load_spec(DMS_SPEC).items}
     rng = random.Random(seed)
     start = datetime(2024, 1, 1)
     items = []
     for i in range(n):
         ticket_id, transfer = i // 2, i % 2 == 1
         buyer, seller = rng.randrange(1, 10**6), rng.randrange(1, 10**6)
-        hist = {"sporting_event_ticket_id": ticket_id, "purchased_by_id": buyer,
-                "transferred_from_id": seller if transfer else None,
-                "transaction_date_time": start + timedelta(minutes=i), "purchase_price": Decimal("45.50")}
-        ticket = {"id": ticket_id, "sporting_event_id": ticket_id // 500, "seat_level": 2, "seat_section": "112",
-                  "seat_row": "K", "seat": str(ticket_id % 30), "ticketholder_id": buyer}
+        ticket = {"sporting_event_id": ticket_id // 500, "seat_level": 2, "seat_section": "112", "seat_row": "K",
+                  "seat": str(ticket_id % 30), "ticketholder_id": buyer}
         event = {"start_date_time": start + timedelta(days=ticket_id // 500), "sport_type_name": "baseball",
                  "home_team_id": 11, "away_team_id": 12, "location_id": 7}
         team = {"name": "Boston Red Sox", "abbreviated_name": "BOS", "sport_league_short_name": "MLB",
                 "sport_division_short_name": "AL East"}
         person = {"first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace"}
         location = {"name": "Fenway Park", "city": "Boston", "seating_capacity": 37755}
-        items.append(expected_ticket_sales_item(hist, ticket, event, team, team, location, person,
-                                                person if transfer else None, is_latest=transfer))
+        row: dict[str, Any] = {"sporting_event_ticket_id": ticket_id, "purchased_by_id": buyer,
+                               "transferred_from_id": seller if transfer else None,
+                               "transaction_date_time": start + timedelta(minutes=i),
+                               "purchase_price": Decimal("45.50")}
+        for alias, values in (("ticket", ticket), ("event", event), ("home", team), ("away", team),
+                              ("location", location), ("owner", person),
+                              ("transferor", person if transfer else dict.fromkeys(person))):
+            row.update({f"{alias}.{k}": v for k, v in values.items()})
+        kind = kinds["transferred" if transfer else "purchased"]
+        items += [item for r in derive(kind, [row]) if (item := expected_item(
+            kind, r, "item_type", ["sporting_event_ticket_id", "ticket_status_owner"])) is not None]
     return items
 
 

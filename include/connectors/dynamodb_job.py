@@ -12,12 +12,15 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from connectors.dynamodb_load_log import Loads
 from transforms.booleans import as_bool
+from transforms.intervals import Window, sql_timestamp
 
-__all__ = ["MAX_QUARANTINED", "add_common_args", "check_source_args", "finish", "item_writer", "main",
-           "source_identity", "split_rejects"]
+__all__ = ["MAX_QUARANTINED", "Interval", "add_common_args", "check_source_args", "finish", "item_writer", "main",
+           "refuse_another_source", "source_identity", "split_rejects"]
 
 MAX_QUARANTINED = 100_000  # rejected rows per table brought to the driver for the quarantine file; all are counted
 
@@ -75,18 +78,20 @@ def source_identity(args: argparse.Namespace) -> str:
     return f"glue catalog {args.catalog_database} tables {args.catalog_table_prefix}*"
 
 
-def item_writer(*, table: str, key_names: tuple[str, ...], kind: Callable[[dict], str], dry_run: bool,
+def item_writer(*, table: str, key_names: tuple[str, ...], kind: Callable[[dict], str] | None, dry_run: bool,
                 write_units_per_s: float, share: float, region: str | None, delete: bool = False
-                ) -> Callable[[Iterator[dict]], Iterator[tuple[str, int]]]:
+                ) -> Callable[[Iterator[Any]], Iterator[tuple[str, int]]]:
     """The mapPartitions function: write one partition's items (unless `dry_run`; `delete`: delete those keys)
-    and yield (kind of item, count)."""
+    and yield (kind of item, count); the kind is `kind(item)`, or, with `kind` None, the partition holds
+    (item, kind) pairs."""
 
-    def write(items: Iterator[dict]) -> Iterator[tuple[str, int]]:
+    def write(items: Iterator[Any]) -> Iterator[tuple[str, int]]:
         counts: Counter[str] = Counter()
 
-        def counted(it: Iterator[dict]) -> Iterator[dict]:
-            for item in it:
-                counts[kind(item)] += 1
+        def counted(it: Iterator[Any]) -> Iterator[dict]:
+            for entry in it:
+                item, label = (entry, kind(entry)) if kind is not None else entry
+                counts[label] += 1
                 yield item
 
         if dry_run:
@@ -159,3 +164,34 @@ def finish(args: argparse.Namespace, report: dict[str, Any], *, table: str, wind
     write_text(args.report_uri, json.dumps(report, indent=2, sort_keys=True))
     print(json.dumps({**report, "seconds": round(time.monotonic() - started, 1)}, sort_keys=True))
     return report
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What an interval load writes: the incremental table's rows of `window`, built as the table will reflect the
+    source up to `holds` (the latest end loaded, this run's included); `snapshot` when the table had no load yet
+    (then the items of state are all written, later only what the interval touches)."""
+
+    window: Window
+    holds: Window
+    snapshot: bool
+
+    @classmethod
+    def of(cls, window: Window, loads: Loads) -> Interval | None:
+        return None if window.is_full else cls(window, loads.holds(window), loads.loads == 0)
+
+    def bounds(self) -> tuple[str | None, str | None]:
+        w = self.window
+        return (sql_timestamp(w.start) if w.start else None, sql_timestamp(w.end) if w.end else None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"window": self.window.as_dict(), "holds": self.holds.as_dict(), "snapshot": self.snapshot}
+
+
+def refuse_another_source(loads: Loads, source: str, table: str) -> None:
+    """An interval load adds its window to what the loads before it wrote: refuse it (before anything is written)
+    when the table's latest load read another source."""
+    if loads.loads and loads.source not in (None, source):
+        raise SystemExit(f"refused (nothing was written): this interval run reads {source}, but the latest load of "
+                         f"{table} read {loads.source}; the intervals of one table must come from one source. Run it "
+                         "on that source, or switch sources with a load of the new one without a window")

@@ -1,11 +1,12 @@
 """Which intervals of the source a DynamoDB target table holds: one item per table in the lock table.
 
 The DSQL target keeps its load log as a table of its schema (`connectors.load_log`); a DynamoDB target cannot,
-since every item of `ticket_sales` and `config` is counted and reconciled. So the log is an item of the lock
+since every item of a target table is counted and reconciled. So the log is an item of the lock
 table (`dbmigrate_locks`, partition key `lock_key`), `loads#<table>`: whether a full load ran, the latest
 window end an interval load reached, how many loads there were and the last one. Interval loads only ever add
-history up to their end, so the table reflects the source up to that end (`transforms.intervals.covered`):
-the jobs build the derived attributes for that point and the validators compare against it.
+rows of the incremental table up to their end, so the table reflects the source up to that end
+(`transforms.intervals.covered`): the jobs build the derived attributes for that point and the validators compare
+against it.
 
 Plain boto3 (no Airflow): the Glue jobs record their load, the validators and `DynamoDbLockHook` read it.
 """

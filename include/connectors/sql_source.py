@@ -189,8 +189,8 @@ def read_table_jdbc(spark: SparkSession, *, source: Mapping[str, Any], password_
     With an integer `split_column` and `partitions` > 1, Spark runs `partitions` queries, each reading one
     stride of the column between its min and max (rows outside the bounds and NULLs go to the first and last
     partition, so none is lost); otherwise one query reads the table. Lazy like `read_table`.
-    The columns come with the driver's types: `transforms.dms_sample_schema.conform` makes them
-    `struct_of(table)`. The driver's jar must be on Spark's classpath (`--packages` or `--jars`).
+    The columns come with the driver's types: the job makes them the spec's (`transforms.source_types.
+    conform_struct`). The driver's jar must be on Spark's classpath (`--packages` or `--jars`).
     """
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")

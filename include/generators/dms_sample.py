@@ -57,13 +57,39 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from transforms.dms_sample_schema import TABLES as SCHEMA_TABLES
-
 DDL_DIR = Path(__file__).resolve().parents[1] / "sql" / "dms_sample" / "postgres"
 DDL_SCHEMA = "dms_sample"  # the schema name written literally in the DDL files
 
-# Column names in DDL order: the one list (transforms.dms_sample_schema) the job and the validators read too.
-TABLES = SCHEMA_TABLES
+# table → ((column, type), ...) in DDL order; types as Spark names them (the PostgreSQL and T-SQL DDL below map them)
+COLUMN_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "sport_type": (("name", "string"), ("description", "string")),
+    "sport_league": (("sport_type_name", "string"), ("short_name", "string"), ("long_name", "string"),
+                     ("description", "string")),
+    "sport_division": (("sport_type_name", "string"), ("sport_league_short_name", "string"),
+                       ("short_name", "string"), ("long_name", "string"), ("description", "string")),
+    "seat_type": (("name", "string"), ("description", "string"), ("relative_quality", "int")),
+    "sport_location": (("id", "int"), ("name", "string"), ("city", "string"), ("seating_capacity", "int"),
+                       ("levels", "int"), ("sections", "int")),
+    "seat": (("sport_location_id", "int"), ("seat_level", "decimal(1,0)"), ("seat_section", "string"),
+             ("seat_row", "string"), ("seat", "string"), ("seat_type", "string")),
+    "sport_team": (("id", "int"), ("name", "string"), ("abbreviated_name", "string"), ("home_field_id", "int"),
+                   ("sport_type_name", "string"), ("sport_league_short_name", "string"),
+                   ("sport_division_short_name", "string")),
+    "player": (("id", "int"), ("sport_team_id", "int"), ("last_name", "string"), ("first_name", "string"),
+               ("full_name", "string")),
+    "person": (("id", "int"), ("full_name", "string"), ("last_name", "string"), ("first_name", "string")),
+    "sporting_event": (("id", "bigint"), ("sport_type_name", "string"), ("home_team_id", "int"),
+                       ("away_team_id", "int"), ("location_id", "int"), ("start_date_time", "timestamp"),
+                       ("start_date", "date"), ("sold_out", "smallint")),
+    "sporting_event_ticket": (("id", "bigint"), ("sporting_event_id", "bigint"), ("sport_location_id", "int"),
+                              ("seat_level", "decimal(1,0)"), ("seat_section", "string"), ("seat_row", "string"),
+                              ("seat", "string"), ("ticketholder_id", "int"), ("ticket_price", "decimal(8,2)")),
+    "ticket_purchase_hist": (("sporting_event_ticket_id", "bigint"), ("purchased_by_id", "int"),
+                             ("transaction_date_time", "timestamp"), ("transferred_from_id", "int"),
+                             ("purchase_price", "decimal(8,2)")),
+}
+
+TABLES: dict[str, tuple[str, ...]] = {t: tuple(c for c, _ in cols) for t, cols in COLUMN_TYPES.items()}
 
 EDGE_CASES: dict[str, str] = {
     "chain_ticket_id": "ticket sold to A, then transferred A→B, B→A, A→C (A transfers it twice)",

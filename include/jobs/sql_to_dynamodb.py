@@ -29,21 +29,34 @@ from urllib.parse import urlparse
 
 from connectors.dynamodb_job import (
     MAX_QUARANTINED,
+    Interval,
     add_common_args,
     check_source_args,
     finish,
     item_writer,
+    refuse_another_source,
     source_identity,
     split_rejects,
 )
 from connectors.dynamodb_job import main as job_main
-from connectors.dynamodb_load_log import LOG_TABLE
+from connectors.dynamodb_load_log import LOG_TABLE, Loads, read_loads
 from connectors.progress import Progress
 from connectors.storage import read_text, write_text
-from transforms.design_plan import REJECT, TYPE_ORDER, register_sources, row_to_item, target_frame
+from transforms.design_intervals import (
+    WINDOW_VIEW,
+    TouchedScope,
+    WindowScope,
+    anomaly_counts,
+    before,
+    in_window,
+    tables_named,
+    touched_rows,
+)
+from transforms.design_plan import REJECT, REWRITTEN, TYPE_ORDER, key_frame, register_sources, row_to_item, target_frame
+from transforms.design_spec import ALL_TOUCHED
 from transforms.dynamo_items import MAX_ITEM_BYTES, item_size_bytes
 from transforms.dynamodb_tables import TableSpec
-from transforms.intervals import Window
+from transforms.intervals import Window, WindowError, sql_timestamp
 from transforms.source_types import BAD_TYPE_COLUMN, conform_struct, declared_integers
 from transforms.spec import parse_spec
 
@@ -54,12 +67,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     add_common_args(p)
     p.add_argument("--item-set", required=True, help="the spec's target (DynamoDB table) this job writes")
-    p.add_argument("--window-start", default=None, help="refused: a sql_to_dynamodb run loads everything")
-    p.add_argument("--window-end", default=None, help="refused, as --window-start")
+    p.add_argument("--window-start", default=None,
+                   help="an interval load: rows of the spec's incremental table whose field is at or after this")
+    p.add_argument("--window-end", default=None, help="... and before this one (ISO 8601)")
+    p.add_argument("--log-table", default=LOG_TABLE, help="the DynamoDB table holding each table's load log")
     args, _unknown = p.parse_known_args(argv)
     check_source_args(p, args)
-    if args.window_start or args.window_end:
-        p.error("a sql_to_dynamodb migration has no intervals yet: run it without a window")
+    try:
+        args.window = Window.parse(args.window_start, args.window_end)
+    except WindowError as err:
+        p.error(str(err))
     return args
 
 
@@ -87,9 +104,13 @@ def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partiti
 
         glue = GlueContext(spark.sparkContext)
         for table in tables:
+            # Glue splits a JDBC read into `hashpartitions` queries on `hashfield`: the first column the spec
+            # declares an integer (an id, as a primary key usually leads)
+            split = next(iter(declared_integers(column_types.get(table, {}))), None)
+            options = {"hashfield": split, "hashpartitions": str(partitions)} if split and partitions > 1 else {}
             frame = glue.create_dynamic_frame.from_catalog(
                 database=args.catalog_database, table_name=f"{args.catalog_table_prefix}{table}",
-                transformation_ctx=f"read_{table}")
+                additional_options=options, transformation_ctx=f"read_{table}")
             out[table] = _declared(frame.toDF(), column_types.get(table, {}))
         return out
     from connectors.sql_catalog import table_shapes
@@ -98,9 +119,10 @@ def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partiti
     conninfo = json.loads(args.source_json)
     if "jdbc_url" in conninfo:  # a real SQL Server (docker compose): Spark's JDBC source types the columns
         for table in tables:
+            split = next(iter(declared_integers(column_types.get(table, {}))), None)  # as Glue's `hashfield`
             out[table] = _declared(read_table_jdbc(
                 spark, source=conninfo, password_file=args.source_password_file, schema=args.source_schema,
-                table=table, partitions=1, split_column=None), column_types.get(table, {}))
+                table=table, partitions=partitions if split else 1, split_column=split), column_types.get(table, {}))
         return out
     shapes = table_shapes(source_conninfo(conninfo, args.source_password_file), args.source_schema, tables)
     for table, shape in shapes.items():
@@ -142,6 +164,40 @@ def _too_large(sized: Any, type_attribute: str, key_names: tuple[str, ...]) -> d
     return {"counts": counts, "lines": lines}
 
 
+def _scopes(spark: Any, spec: Any, items: tuple[Any, ...], interval: Interval | None,
+            columns: dict[str, list[str]]) -> dict[str, Any]:
+    """What each item type writes in this load (`transforms.design_intervals`): everything in a full load; in an
+    interval, the window's rows of the incremental table's item types (and the rows it changes), and of the others
+    everything on the table's first load or with `touched_by: all`, else the rows their `touched_by` names."""
+    if interval is None:
+        return {}
+    inc = spec.incremental
+    scopes: dict[str, Any] = {}
+    for item in items:
+        if item.table == inc.table:
+            scopes[item.name] = WindowScope(inc.field, *interval.bounds())
+        elif not interval.snapshot and item.touched_by != ALL_TOUCHED:
+            scopes[item.name] = TouchedScope(touched_rows(spark, item, columns[item.table]).persist())
+    return scopes
+
+
+def _deletes(spark: Any, items: tuple[Any, ...], columns: dict[str, list[str]], key_names: tuple[str, ...],
+             scopes: dict[str, Any], written: Any) -> Any:
+    """The keys of touched rows that no longer make an item (of any type of the target), with the item type they
+    were (`_type`): deleted. None when no item type is scoped by `touched_by`."""
+    from pyspark.sql import functions as F
+
+    keys = written.select(*key_names).distinct()
+    frames = [key_frame(spark, i, columns, key_names, scopes[i.name]).withColumn("_type", F.lit(i.type_value))
+              for i in items if isinstance(scopes.get(i.name), TouchedScope)]
+    if not frames:
+        return None
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    return out.join(keys, list(key_names), "left_anti")
+
+
 def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     started = time.monotonic()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -150,6 +206,9 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         raise SystemExit(f"{spec.dag_id} is a {spec.kind} spec, not sql_to_dynamodb")
     if args.item_set not in spec.jobs:
         raise SystemExit(f"{args.item_set!r} is not a target of {spec.dag_id} ({list(spec.jobs)})")
+    inc = spec.incremental
+    if not args.window.is_full and inc.table is None:
+        raise SystemExit(f"{spec.dag_id} declares no incremental table: run it without a window")
     target = TableSpec.from_dict(spec.targets[args.item_set])
     table = args.table or target.name
     items = spec.items_of(args.item_set)
@@ -158,30 +217,65 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     key_names = tuple(a.name for a in target.key_attrs)
     type_attribute = spec.type_attribute[args.item_set]
     numbers = frozenset(a.name for i in items for a in i.outputs if a.type == "N")
-    tables = list(dict.fromkeys(t for i in items for t in i.tables))
+    own = list(dict.fromkeys(t for i in items for t in i.tables))
+    known = list(dict.fromkeys(t for i in spec.items for t in i.tables))
+    loads = Loads()
+    if not args.window.is_full:
+        import boto3
 
+        loads = read_loads(boto3.client("dynamodb", region_name=args.region), table, args.log_table)
+        refuse_another_source(loads, source_identity(args), table)
+    interval = Interval.of(args.window, loads)
+    anomalies = [a for a in spec.anomalies if a.target == args.item_set]
+    queries = [a.sql for a in anomalies] + ([i.touched_by or "" for i in items] if interval else [])
+    tables = list(dict.fromkeys([*own, *(t for q in queries for t in tables_named(q, known)),
+                                 *([inc.table] if interval else [])]))
+
+    deleted: dict[str, int] = {}
     with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
         progress.set_phase("read source, build and write items")
         source = {t: df.persist() for t, df in read_source(spark, args, tables, partitions,
                                                                spec.column_types).items()}
         source, rejected_rows, bad_rows = split_rejects(source, BAD_TYPE_COLUMN)
+        rejected_rows = {t: n for t, n in rejected_rows.items() if t in own}
+        bad_rows = [r for r in bad_rows if r["table"] in own]
+        if interval is not None:  # what the table will hold: the incremental table up to the latest end loaded
+            from pyspark.sql import functions as F
+
+            rows = source[inc.table]
+            source[inc.table] = before(rows, inc.field, sql_timestamp(interval.holds.end) if interval.holds.end
+                                       else None)
+            rows.where(in_window(F.col(f"`{inc.field}`"), *interval.bounds())).createOrReplaceTempView(WINDOW_VIEW)
         register_sources(source)
+        notes = anomaly_counts(spark, anomalies, EXAMPLES)
         columns = {t: list(df.columns) for t, df in source.items()}
-        built = target_frame(spark, items, columns, type_attribute, key_names).persist()
+        scopes = _scopes(spark, spec, items, interval, columns)
+        built = target_frame(spark, items, columns, type_attribute, key_names, scopes).persist()
         rejected, lines = _rejected(built, type_attribute, key_names)
         good = built.where(built[REJECT].isNull()).drop(REJECT, TYPE_ORDER)
-        sized = good.rdd.map(lambda r: row_to_item(r.asDict(), numbers)).map(
-            lambda i: (i, item_size_bytes(i))).persist()
-        large = _too_large(sized, type_attribute, key_names)
+        writer_args = {"table": table, "key_names": key_names, "dry_run": args.dry_run, "region": args.region,
+                       "write_units_per_s": args.write_units_per_s or spec.write_units_per_s, "share": share}
+        gone = _deletes(spark, items, columns, key_names, scopes, good)
+        if gone is not None:  # first: an item a touched row no longer makes goes before anything is written
+            progress.set_phase("delete the items the interval ends")
+            pairs = gone.rdd.map(lambda r: (row_to_item({k: v for k, v in r.asDict().items() if k != "_type"},
+                                                        numbers), r["_type"])).repartition(partitions)
+            writer = item_writer(kind=None, delete=True, **writer_args)
+            deleted = {k: int(v) for k, v in sorted(pairs.mapPartitions(writer).reduceByKey(add).collect())}
+            progress.set_phase("read source, build and write items")
+        flagged = REWRITTEN in good.columns
+        sized = good.rdd.map(lambda r: (row_to_item(r.asDict(), numbers), bool(flagged and r[REWRITTEN]))).map(
+            lambda p: (p[0], item_size_bytes(p[0]), p[1])).persist()
+        large = _too_large(sized.map(lambda p: (p[0], p[1])), type_attribute, key_names)
         for kind, n in large["counts"].items():
             rejected.setdefault(kind, {})["item_too_large"] = n
         lines += large["lines"]
-        rdd = sized.filter(lambda p: p[1] <= MAX_ITEM_BYTES).keys().repartition(partitions)
-        writer = item_writer(table=table, key_names=key_names, kind=lambda item: item[type_attribute]["S"],
-                             dry_run=args.dry_run, write_units_per_s=args.write_units_per_s or spec.write_units_per_s,
-                             share=share, region=args.region)
-        rdd = rdd.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
-        by_type = {k: int(v) for k, v in sorted(rdd.mapPartitions(writer).reduceByKey(add).collect())}
+        # (item, what it counts as): its type, or REWRITTEN for the items of rows outside an interval's window
+        fits = sized.filter(lambda p: p[1] <= MAX_ITEM_BYTES).map(
+            lambda p: (p[0], REWRITTEN if p[2] else p[0][type_attribute]["S"])).repartition(partitions)
+        fits = fits.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
+        writer = item_writer(kind=None, **writer_args)
+        by_type = {k: int(v) for k, v in sorted(fits.mapPartitions(writer).reduceByKey(add).collect())}
     if args.quarantine_uri and (lines or bad_rows):
         base = f"{args.quarantine_uri.rstrip('/')}/{args.item_set}"
         if lines:
@@ -194,13 +288,16 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
             reasons[reason] = reasons.get(reason, 0) + n
     if any(rejected_rows.values()):
         reasons["bad_type"] = sum(rejected_rows.values())
+    rewritten = by_type.pop(REWRITTEN, 0)  # items of rows outside the window: written, not of this interval
     report = {"item_set": args.item_set, "table": table, "run_id": args.run_id, "dry_run": args.dry_run,
-              "items": sum(by_type.values()), "by_type": by_type, "rejects": reasons,
+              "items": sum(by_type.values()) + rewritten, "by_type": by_type, "rejects": reasons,
               "rejected_items": rejected, "rejected_rows": {t: n for t, n in rejected_rows.items() if n},
               "rejected_examples": [f"{x['item_type']} {x['key']}: {x['detail']}" for x in lines[:EXAMPLES]]
               + [f"{x['table']}: {x['detail']}" for x in bad_rows[:EXAMPLES]],
-              "source": source_identity(args), "anomalies": {}}
-    return finish(args, report, table=table, window=Window(None, None), log_table=LOG_TABLE, started=started)
+              "source": source_identity(args), "anomalies": notes}
+    if interval is not None:
+        report["interval"] = {**interval.as_dict(), "rewritten": rewritten, "delete_requests": deleted}
+    return finish(args, report, table=table, window=args.window, log_table=args.log_table, started=started)
 
 
 def main(argv: list[str] | None = None) -> None:

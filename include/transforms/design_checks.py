@@ -34,6 +34,8 @@ def schema_sql(sql: str, schema: str) -> str:
 
 
 def _from(item: ItemType, schema: str) -> str:
+    if item.query is not None:
+        return f"({schema_sql(item.query, schema)}) AS {item.table}"
     out = f"{quoted(schema, item.table)} AS {item.table}"
     for j in item.joins:
         if j.how != "anti":
@@ -132,7 +134,8 @@ def sample_order(item: ItemType) -> tuple[str, ...]:
 
 def rows_sql(item: ItemType, schema: str, columns: Mapping[str, Sequence[str]]) -> str:
     """The item type's rows, columns named as the spec's templates name them, in `sample_order`."""
-    select = [f'{item.table}.{c} AS "{c}"' for c in columns[item.table]]
+    select = [f"{item.table}.*"] if item.query is not None else [
+        f'{item.table}.{c} AS "{c}"' for c in columns[item.table]]
     select += [f'{j.alias}.{c} AS "{j.alias}.{c}"' for j in item.joins if j.how != "anti" for c in columns[j.table]]
     picked = not (item.where and item.derived)
     if not picked:
@@ -279,6 +282,16 @@ def item_diffs(expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, M
     return diffs
 
 
+def _json(value: Any) -> Any:
+    """A compared key or row as JSON data (results are XComs and report files): tuples as lists, numbers as int or
+    text."""
+    if isinstance(value, tuple | list):
+        return [_json(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return value
+
+
 def compare_keys(expected: Iterable[Any], actual: Iterable[Any], *, show: int = 10) -> tuple[Any, Any]:
     """(expected, actual) for a `Check`: equal counts when the multisets agree, else the differences.
 
@@ -291,7 +304,7 @@ def compare_keys(expected: Iterable[Any], actual: Iterable[Any], *, show: int = 
         return n, n
 
     def listed(c: Counter) -> list[Any]:
-        return [list(k) if isinstance(k, tuple) else k for k in sorted(c.elements(), key=repr)[:show]]
+        return [_json(k) for k in sorted(c.elements(), key=repr)[:show]]
 
     return n, {"found": sum(a.values()), "missing": listed(e - a), "unexpected": listed(a - e)}
 
@@ -305,7 +318,7 @@ def compare_ordered(expected: Sequence[Any], actual: Sequence[Any]) -> tuple[Any
     i = next((n for n, (e, a) in pairs if e != a), min(len(expected), len(actual)))
 
     def at(rows: Sequence[Any]) -> Any:
-        return list(rows[i]) if i < len(rows) else None
+        return _json(rows[i]) if i < len(rows) else None
 
     return len(expected), {"found": len(actual), "first_difference_at": i, "expected": at(expected),
                            "found_row": at(actual)}
@@ -324,7 +337,17 @@ def pick(rows: Sequence[Any], n: int) -> list[Any]:
 
 
 def subject_params(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
-    return {c: _instant(v) for c, v in zip(columns, row, strict=True)}
+    """A `subjects` row as the parameters of a pattern's key templates and SQL: instants in UTC, and a number the
+    source keeps as a float or an unscaled decimal that is integral (an id in a DOUBLE PRECISION or NUMERIC column,
+    as AWS's own ports keep them) as the int the items hold."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent == 0:
+            return int(v)
+        return _instant(v)
+
+    return {c: plain(v) for c, v in zip(columns, row, strict=True)}
 
 
 def pattern_query(p: AccessPattern, subject: Mapping[str, Any], sort_key: str | None) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from transforms.design_spec import PICKED, Attribute, ItemType, OrderTerm
 from transforms.dynamo_items import to_item
@@ -21,7 +21,8 @@ from transforms.item_templates import DATE_FORMAT, TIMESTAMP_FORMAT, Template
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["REJECT", "TYPE_ORDER", "item_frame", "register_sources", "row_to_item", "target_frame", "view_name"]
+__all__ = ["REJECT", "REWRITTEN", "SCOPE_KEEP", "TYPE_ORDER", "Scope", "derive", "item_frame", "key_frame",
+           "register_sources", "row_to_item", "target_frame", "view_name"]
 
 REJECT = "_reject"  # the reject reason column: null for an item to write
 TYPE_ORDER = "_type_order"
@@ -32,8 +33,11 @@ def view_name(table: str) -> str:
 
 
 def register_sources(frames: Mapping[str, DataFrame]) -> None:
+    """Each source table as the view the item types' SQL reads (`view_name`), and under its own name for the SQL a
+    spec writes (`touched_by`, anomalies)."""
     for table, df in frames.items():
         df.createOrReplaceTempView(view_name(table))
+        df.createOrReplaceTempView(table)
 
 
 def _q(name: str) -> str:
@@ -42,7 +46,9 @@ def _q(name: str) -> str:
 
 def rows_sql(item: ItemType, columns: Mapping[str, Sequence[str]]) -> str:
     """The Spark SQL of an item type's rows: the `from` table's columns by name, a joined table's as
-    `alias.column` (an anti join's not at all)."""
+    `alias.column` (an anti join's not at all); or its query's rows, the tables read through their views."""
+    if item.query is not None:
+        return f"SELECT * FROM ({item.query.replace('{schema}.', '')}) AS {item.table}"
     select = [f"{_q(item.table)}.{_q(c)} AS {_q(c)}" for c in columns[item.table]]
     joins = []
     for j in item.joins:
@@ -71,19 +77,20 @@ def _sort(term: OrderTerm, reverse: bool = False) -> Column:
     return c.asc_nulls_first() if nulls_first else c.asc_nulls_last()
 
 
-def _derive(df: DataFrame, item: ItemType) -> DataFrame:
+def derive(df: DataFrame, item: ItemType, *, within: Sequence[Column] = (), prefix: str = "") -> DataFrame:
+    """The item type's derived columns (named `prefix` + their name), each group further split by `within`."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     for d in item.derived:
-        by = [_col(n) for n in d.per]
+        by = [*(_col(n) for n in d.per), *within]
         if d.kind == "number":
-            df = df.withColumn(d.name, F.row_number().over(Window.partitionBy(*by).orderBy(
+            df = df.withColumn(prefix + d.name, F.row_number().over(Window.partitionBy(*by).orderBy(
                 *[_sort(t) for t in d.order_by])))
         else:  # the greatest row in the order: the first when every term is reversed
-            df = df.withColumn(d.name, F.row_number().over(Window.partitionBy(*by).orderBy(
+            df = df.withColumn(prefix + d.name, F.row_number().over(Window.partitionBy(*by).orderBy(
                 *[_sort(t, reverse=True) for t in d.order_by])) == 1)
-    return df.where(_col(item.keep)) if item.keep else df
+    return df
 
 
 def _text(df: DataFrame, name: str, fmt: str | None) -> Column:
@@ -147,11 +154,24 @@ def _unique(df: DataFrame, a: Attribute) -> DataFrame:
     return df
 
 
+class Scope(Protocol):
+    """What part of an item type's rows a load writes (`transforms.design_intervals`): `mark` sees the rows with
+    their derived columns, before `where` picks and keys are made unique; it may filter them, or add
+    `SCOPE_KEEP` (the rows to write, applied after keys are made unique) and `REWRITTEN`."""
+
+    def mark(self, df: DataFrame, item: ItemType) -> DataFrame: ...
+
+
+SCOPE_KEEP = "_scope_keep"
+REWRITTEN = "_rewritten"  # an item of rows outside the window, rewritten because the window changed it
+
+
 def item_frame(spark: SparkSession, item: ItemType, columns: Mapping[str, Sequence[str]], type_attribute: str,
-               key_names: Sequence[str], order: int) -> DataFrame:
+               key_names: Sequence[str], order: int, scope: Scope | None = None) -> DataFrame:
     """The item type's items as columns named like their attributes, plus `type_attribute`, `REJECT`
     (`missing_key: <attributes>`, `bad_number: <attributes>`: text forced to N that is no number) and
-    `TYPE_ORDER`. ValueError naming what a template reads that the rows lack."""
+    `TYPE_ORDER` (and `REWRITTEN` when the `scope` says). ValueError naming what a template reads that the rows
+    lack."""
     from pyspark.sql import functions as F
 
     df = spark.sql(rows_sql(item, columns))
@@ -159,17 +179,24 @@ def item_frame(spark: SparkSession, item: ItemType, columns: Mapping[str, Sequen
                      if r not in df.columns and r not in {d.name for d in item.derived})
     if missing:
         raise ValueError(f"item type {item.name}: {missing} are no columns of its rows ({df.columns}) nor derived")
-    df = _derive(df, item)
+    df = derive(df, item)
+    if scope is not None:
+        df = scope.mark(df, item)
+    if item.keep:
+        df = df.where(_col(item.keep))
     if PICKED in df.columns:
         df = df.where(F.col(PICKED)).drop(PICKED)
     for a in item.keys:
         if a.unique is not None:
             df = _unique(df, a)
+    if SCOPE_KEEP in df.columns:
+        df = df.where(F.col(SCOPE_KEEP)).drop(SCOPE_KEEP)
     outputs = [_col(_unique_name(a)).alias(a.name) if a.unique else _output(df, a) for a in item.outputs]
     base = [a.name for a in item.keys if a.name in key_names]
     numbers = [a.name for a in item.outputs if a.type == "N"]
     named = type_attribute in {a.name for a in item.outputs}  # a key may be the type (checked to be its value)
-    out = df.select(*outputs, *([] if named else [F.lit(item.type_value).alias(type_attribute)]))
+    out = df.select(*outputs, *([] if named else [F.lit(item.type_value).alias(type_attribute)]),
+                    *([F.col(REWRITTEN)] if REWRITTEN in df.columns else []))
     missing = F.concat_ws(", ", *[F.when(_col(k).isNull(), F.lit(k)) for k in base])
     bad = F.concat_ws(", ", *[F.when(_col(n).isNotNull() & _col(n).cast("decimal(38,10)").isNull(), F.lit(n))
                               for n in numbers]) if numbers else F.lit("")
@@ -178,18 +205,35 @@ def item_frame(spark: SparkSession, item: ItemType, columns: Mapping[str, Sequen
             .withColumn(TYPE_ORDER, F.lit(order)))
 
 
+def key_frame(spark: SparkSession, item: ItemType, columns: Mapping[str, Sequence[str]], key_names: Sequence[str],
+              rows: Scope) -> DataFrame:
+    """The table keys the item type's templates render from its `from` rows the `rows` scope keeps, whether or
+    not `where` and anti joins would make them items: what a load deletes where no item is written."""
+    from dataclasses import replace
+
+    bare = replace(item, where=None, joins=tuple(j for j in item.joins if j.how != "anti"), derived=(), keep=None,
+                   attributes=())
+    df = rows.mark(spark.sql(rows_sql(bare, columns)), bare)
+    keys = [a for a in bare.keys if a.name in key_names]
+    return df.select(*[_output(df, a) for a in keys]).dropna(how="any").distinct()
+
+
 def target_frame(spark: SparkSession, items: Iterable[ItemType], columns: Mapping[str, Sequence[str]],
-                 type_attribute: str, key_names: Sequence[str]) -> DataFrame:
-    """Every item of one target, with `REJECT` set on the duplicates of a key (all but the first)."""
+                 type_attribute: str, key_names: Sequence[str],
+                 scopes: Mapping[str, Scope | None] | None = None) -> DataFrame:
+    """Every item of one target (of each item type what its scope, by name, says a load writes), with `REJECT` set
+    on the duplicates of a key (all but the first)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    frames = [item_frame(spark, item, columns, type_attribute, key_names, n) for n, item in enumerate(items)]
+    scopes = scopes or {}
+    frames = [item_frame(spark, item, columns, type_attribute, key_names, n, scopes.get(item.name))
+              for n, item in enumerate(items)]
     df = frames[0]
     for f in frames[1:]:
         df = df.unionByName(f, allowMissingColumns=True)
     keys = [_col(k) for k in key_names]
-    attrs = [c for c in df.columns if c not in (REJECT, TYPE_ORDER)]
+    attrs = [c for c in df.columns if c not in (REJECT, TYPE_ORDER, REWRITTEN)]
     first = Window.partitionBy(*keys).orderBy(TYPE_ORDER, F.to_json(F.struct(*[_col(c) for c in attrs])))
     dup = F.row_number().over(first) > 1
     return df.withColumn(REJECT, F.when(_col(REJECT).isNotNull(), _col(REJECT)).when(dup, F.lit("duplicate_key")))
@@ -199,7 +243,7 @@ def row_to_item(row: Mapping[str, Any], numbers: frozenset[str]) -> dict[str, di
     """A target row as a DynamoDB item: `numbers` (attributes forced to N) from their text; None left out."""
     out = {}
     for name, value in row.items():
-        if name in (REJECT, TYPE_ORDER):
+        if name in (REJECT, TYPE_ORDER, REWRITTEN):
             continue
         out[name] = Decimal(value) if name in numbers and isinstance(value, str) else value
     return to_item(out)

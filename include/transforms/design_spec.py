@@ -20,6 +20,10 @@ derivations) and access patterns (an index, a key condition, and the SQL over th
           current: {from: "${status}", when: is_latest}   # only on rows where the flag is true
           label: {from: "${id}", type: S}      # a number written as text
 
+With interval loads (`incremental`), an item type not made from the incremental table says which of its rows a
+window touches: `touched_by: "SELECT customer_id AS id FROM {window}"` (Spark SQL over the window's rows and the
+source tables, returning columns of its `from` table), or `touched_by: all` (`transforms.design_intervals`).
+
 Derivations see every row of `from` and its joins; `where` then picks the item type's rows (so the latest row of a
 group is the latest of all of them, whichever item type it becomes). A key may be made unique within a group:
 `{from: "A|${x}", unique_within: [g], suffixes: ["|${y}"], number_by: [z]}` appends `|${y}` to the keys its group
@@ -48,7 +52,10 @@ _ORDER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(\s+
                     r"(\s+NULLS\s+(FIRST|LAST))?$", re.IGNORECASE)
 JOIN_KINDS = ("left", "inner", "anti")
 PICKED = "_picked"  # the rows' column saying `where` picks a row, when derivations had to see every row
-_ITEM_KEYS = {"target", "type", "from", "join", "where", "derive", "keep", "keys", "attributes"}
+_ITEM_KEYS = {"target", "type", "from", "join", "where", "derive", "keep", "keys", "attributes", "touched_by", "sql"}
+QUERY_ALIAS = "q"  # an item type made from `sql`: its rows are the query's, `q` in the SQL around it
+_QUERY_TABLE = re.compile(r"\{schema\}\.([A-Za-z_][A-Za-z0-9_]*)")
+ALL_TOUCHED = "all"  # `touched_by: all`: an interval load rewrites every item of the type
 _PATTERN_KEYS = {"description", "target", "index", "key", "sort_key_begins_with", "subjects", "sql", "compare",
                  "ordered"}
 
@@ -121,10 +128,14 @@ class ItemType:
     keep: str | None
     keys: tuple[Attribute, ...]
     attributes: tuple[Attribute, ...]
+    touched_by: str | None = None  # interval loads: Spark SQL naming the `from` rows a window touches, or `all`
+    query: str | None = None  # `sql`: the rows come from this query (`{schema}.table`), not from/join/where
 
     @property
     def tables(self) -> tuple[str, ...]:
-        """The source tables this item type reads, `from` first."""
+        """The source tables this item type reads, `from` first (or those its query names)."""
+        if self.query is not None:
+            return tuple(dict.fromkeys(_QUERY_TABLE.findall(self.query)))
         return tuple(dict.fromkeys((self.table, *(j.table for j in self.joins))))
 
     @property
@@ -239,7 +250,12 @@ def _item(name: str, value: Any, where: str, targets: Mapping[str, Any]) -> Item
     _known(d, _ITEM_KEYS, where)
     target = text(d.get("target"), f"{where}.target")
     need(target in targets, f"{where}.target", f"must be one of the targets {sorted(targets)}")
-    table = _name(d.get("from"), f"{where}.from")
+    query = None if d.get("sql") is None else text(d["sql"], f"{where}.sql")
+    if query is not None:  # what declarations cannot say: the rows of a query
+        need(not {"from", "join", "where"} & set(d), f"{where}.sql", "takes the place of from, join and where")
+        need(bool(_QUERY_TABLE.search(query)) and '{schema}."' not in query, f"{where}.sql",
+             "must name the source's tables as {schema}.<table> (unquoted: the job runs it in Spark SQL)")
+    table = QUERY_ALIAS if query is not None else _name(d.get("from"), f"{where}.from")
     joins = []
     for i, j in enumerate(d.get("join") or []):
         jw = f"{where}.join[{i}]"
@@ -271,7 +287,8 @@ def _item(name: str, value: Any, where: str, targets: Mapping[str, Any]) -> Item
     need(not clash, f"{where}.attributes", f"{sorted(clash)} are keys already")
     item = ItemType(name, target, str(d.get("type", name)), table, tuple(joins),
                     None if d.get("where") is None else text(d["where"], f"{where}.where"), derived, keep, keys,
-                    attributes)
+                    attributes, None if d.get("touched_by") is None else text(d["touched_by"], f"{where}.touched_by"),
+                    query)
     joined = {j.alias for j in joins if j.how != "anti"}
     for ref in sorted(item.references()):
         if "." in ref:

@@ -30,7 +30,7 @@ from transforms.entity_spec import (  # noqa: F401 - the spec's entity types, im
 )
 from transforms.spec_checks import SpecError, ident, need, section, texts, whole
 from transforms.spec_common import VALIDATION_KEYS, Incremental, SpecHead, common_fields, thresholds
-from transforms.spec_dynamodb import parse_sql_to_dynamodb, parse_sqlserver_to_dynamodb
+from transforms.spec_dynamodb import parse_sql_to_dynamodb
 
 # DSQL: at most 3,000 modified rows and 10 MiB per transaction; a row of at most 2 MiB, a column (not in an
 # index) of at most 1 MiB (the DSQL user guide, "Cluster quotas and database limits").
@@ -216,8 +216,7 @@ def _unmapped(raw: Any, w: str, entities: tuple[EntitySpec, ...]) -> Unmapped:
     return Unmapped(contract, ignore)
 
 
-_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sqlserver_to_dynamodb": parse_sqlserver_to_dynamodb,
-          "sql_to_dynamodb": parse_sql_to_dynamodb}
+_KINDS = {"mongo_to_dsql": _mongo_to_dsql, "sql_to_dynamodb": parse_sql_to_dynamodb}
 # libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU (every DAG parse and
 # every task process reads the specs)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -241,6 +240,9 @@ def parse_spec(text: str, path: Path) -> Any:
     ident(raw["dag_id"], f"{path.name}: dag_id")
     if path.suffix == ".yaml":
         need(raw["dag_id"] == path.stem, f"{path.name}: dag_id", f"must be the file's name, {path.stem!r}")
+    need(raw["kind"] != "sqlserver_to_dynamodb", f"{path.name}: kind", "sqlserver_to_dynamodb was dms_sample's "
+         "design written in code; declare the design as kind sql_to_dynamodb (include/specs/"
+         "dms_sample_to_dynamodb.yaml is that design, declared)")
     need(raw["kind"] in _KINDS, f"{path.name}: kind", f"must be one of {sorted(_KINDS)}")
     return _KINDS[raw["kind"]](raw, path)
 

@@ -1,5 +1,5 @@
-"""The relational → DynamoDB specs, run as Glue jobs: `sql_to_dynamodb` (the design declared: any database) and
-`sqlserver_to_dynamodb` (dms_sample's ticketing design, built in code). Pure Python: ships in the job bundle."""
+"""The relational → DynamoDB spec, `sql_to_dynamodb`: any database, its single-table design declared
+(`transforms.design_spec`), run as Glue jobs. Pure Python: ships in the job bundle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transforms.spec_checks import SpecError, ident, need, number, section, texts, whole
+from transforms.spec_checks import SpecError, ident, need, number, section, text, texts, whole
 from transforms.spec_common import VALIDATION_KEYS, Incremental, SpecHead, common_fields, thresholds
 
 
@@ -23,8 +23,20 @@ class GlueCompute:
 
 
 @dataclass(frozen=True)
-class SqlServerToDynamoDbSpec(SpecHead):
-    """A relational (SQL Server) database → DynamoDB single-table designs migration, run as Glue jobs."""
+class Anomaly:
+    """Something of the source worth knowing but failing nothing (a log whose rows share a time): a Spark SQL query
+    over the source tables (by name) returning one `key` column per row showing it; the job reports how many and
+    the first few."""
+
+    name: str
+    target: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class SqlToDynamoDbSpec(SpecHead):
+    """Any relational database → DynamoDB single-table designs, by the items and access patterns it declares, run
+    as Glue jobs (one per target table)."""
 
     source_conn_id: str
     source_schema: str
@@ -33,7 +45,7 @@ class SqlServerToDynamoDbSpec(SpecHead):
     crawler_path: str
     glue: GlueCompute
     staging_uri: str
-    quarantine_uri: str  # rejected source rows (bad_type), under <dag_id>/<run>/<item set>/
+    quarantine_uri: str  # rejected source rows and items, under <dag_id>/<run>/<target>/
     write_units_per_s: float
     capacity_share: float
     partitions: int
@@ -42,24 +54,13 @@ class SqlServerToDynamoDbSpec(SpecHead):
     targets: dict[str, dict[str, Any]] = field(compare=False, default_factory=dict)  # TableSpec dicts by job
     max_reject_ratio: float = 0.05
     min_documents: int = 1
-    incremental: Incremental = Incremental(field="transaction_date_time", table="ticket_purchase_hist")
-    path: Path = field(compare=False, default=Path())
-
-    kind = "sqlserver_to_dynamodb"
-
-
-ITEM_SETS = ("ticket_sales", "config")
-
-
-@dataclass(frozen=True)
-class SqlToDynamoDbSpec(SqlServerToDynamoDbSpec):
-    """Any relational database → DynamoDB single-table designs, by the items and access patterns it declares."""
-
     items: tuple[Any, ...] = ()  # transforms.design_spec.ItemType
     access_patterns: tuple[Any, ...] = ()  # transforms.design_spec.AccessPattern
     type_attribute: dict[str, str] = field(default_factory=dict)  # by target: the attribute an item's type is in
     column_types: dict[str, dict[str, str]] = field(default_factory=dict)  # declared over the source's: table → types
-    incremental: Incremental = Incremental(field="none", table=None)  # no intervals (yet): full loads
+    anomalies: tuple[Anomaly, ...] = ()  # what the job reports about the source, failing nothing
+    incremental: Incremental = Incremental(field="none", table=None)  # none: every run loads everything
+    path: Path = field(compare=False, default=Path())
 
     kind = "sql_to_dynamodb"
 
@@ -67,31 +68,16 @@ class SqlToDynamoDbSpec(SqlServerToDynamoDbSpec):
         return tuple(i for i in self.items if i.target == target)
 
 
-def parse_sqlserver_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlServerToDynamoDbSpec:
-    w = path.name
-    fields = _relational_fields(raw, path, set(), SqlServerToDynamoDbSpec.incremental)
-    # intervals cut the purchase history by transaction time; the items of tickets and config are state
-    inc, default = fields["incremental"], SqlServerToDynamoDbSpec.incremental
-    need((inc.field, inc.table) == (default.field, default.table), f"{w}: incremental",
-          f"a sqlserver_to_dynamodb migration cuts intervals on {default.table}.{default.field} only, "
-          f"got {inc.table}.{inc.field}")
-    need(bool(fields["jobs"]) and set(fields["jobs"]) <= set(ITEM_SETS), f"{w}: jobs",
-         f"must list item sets of {ITEM_SETS}")
-    return SqlServerToDynamoDbSpec(**fields)
-
-
 def parse_sql_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlToDynamoDbSpec:
     """A relational database → DynamoDB by its declared design (`transforms.design_spec`): no code of its own."""
     from transforms.design_spec import parse_access_patterns, parse_items
 
     w = path.name
-    fields = _relational_fields(raw, path, {"items", "access_patterns", "type_attribute", "column_types"},
-                                SqlToDynamoDbSpec.incremental)
-    for key in ("schedule", "incremental"):
-        need(key not in raw, f"{w}: {key}",
-             "a sql_to_dynamodb migration loads everything on each run (no intervals yet): leave it out")
+    fields = _relational_fields(raw, path, {"items", "access_patterns", "type_attribute", "column_types",
+                                            "anomalies"}, SqlToDynamoDbSpec.incremental)
     targets = fields["targets"]
     items = parse_items(raw.get("items"), w, targets)
+    _check_intervals(fields["incremental"], items, w)
     idle = sorted(set(targets) - {i.target for i in items})
     need(not idle, f"{w}: targets", f"{idle} have no item type")
     named = raw.get("type_attribute", "item_type")  # one name, or one per target
@@ -106,8 +92,49 @@ def parse_sql_to_dynamodb(raw: dict[str, Any], path: Path) -> SqlToDynamoDbSpec:
                  f"{w}: items.{item.name}", f"{a.name} is the type attribute: it must be {item.type_value!r}, got "
                                             f"{a.template.source!r}")
     column_types = _column_types(raw.get("column_types") or {}, w)
+    anomalies = []
+    for name, value in (raw.get("anomalies") or {}).items():
+        where = f"{w}: anomalies.{ident(name, f'{w}: anomalies')}"
+        need(isinstance(value, dict) and set(value) <= {"target", "sql"}, where, "must be {target, sql}")
+        need(value.get("target") in targets, f"{where}.target", f"must be one of the targets {sorted(targets)}")
+        anomalies.append(Anomaly(name, value["target"], text(value.get("sql"), f"{where}.sql")))
     return SqlToDynamoDbSpec(**fields, items=items, type_attribute=type_attribute, column_types=column_types,
-                             access_patterns=parse_access_patterns(raw.get("access_patterns"), w, targets))
+                             access_patterns=parse_access_patterns(raw.get("access_patterns"), w, targets),
+                             anomalies=tuple(anomalies))
+
+
+def _check_intervals(inc: Incremental, items: tuple[Any, ...], w: str) -> None:
+    """Interval loads cut `incremental.table` by `incremental.field`: the item types made from it write the window's
+    rows (and rewrite earlier rows whose derived values the window changes); every other item type must say which
+    of its rows a window touches (`touched_by`), from whose keys alone it is rewritten or deleted."""
+    if inc.table is None:
+        need(inc.schedule is None, f"{w}: schedule", "needs incremental: {table, field} (what cuts the intervals)")
+        for item in items:
+            need(item.touched_by is None, f"{w}: items.{item.name}.touched_by", "needs incremental")
+        return
+    import re
+
+    for key, value in (("table", inc.table), ("field", inc.field)):
+        need(value != "none" and bool(re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(value))), f"{w}: incremental.{key}",
+             f"must name the table and its column that cut the intervals, got {value!r}")
+    need(any(i.table == inc.table for i in items), f"{w}: incremental.table",
+         f"must be the `from` of an item type, got {inc.table!r}")
+    for item in items:
+        where = f"{w}: items.{item.name}"
+        if item.table == inc.table:
+            need(item.touched_by is None, f"{where}.touched_by", f"{inc.table} is cut by the window itself")
+            need(item.keep is None, f"{where}.keep", "cannot go with interval loads yet (a kept row that stops "
+                                                     "being its group's latest would have to be deleted)")
+            continue
+        need(item.query is None or item.touched_by == "all", f"{where}.touched_by",
+             "an item type made from sql is rewritten whole by each interval: touched_by: all")
+        need(item.touched_by is not None, f"{where}.touched_by",
+             f"is required with incremental: a Spark SQL query over {{window}} (the window's {inc.table} rows) and "
+             f"the source tables returning columns of {item.table} (its rows a window touches), or `all`")
+        derived = {d.name for d in item.derived}
+        unsafe = [a.name for a in item.keys if a.unique or {r.name for r in a.template.refs} & derived]
+        need(not unsafe, f"{where}.keys", f"{unsafe}: a touched item's key must come from its row alone (no "
+                                          "derived column, no unique_within) so a load can delete it")
 
 
 def _column_types(raw: Any, w: str) -> dict[str, dict[str, str]]:
@@ -129,7 +156,7 @@ def _column_types(raw: Any, w: str) -> dict[str, dict[str, str]]:
 
 def _relational_fields(raw: dict[str, Any], path: Path, sections: set[str], incremental: Incremental
                        ) -> dict[str, Any]:
-    """What both relational kinds read: source, Glue, staging, write capacity, validation, jobs and targets."""
+    """Source, Glue, staging, write capacity, validation, jobs and targets."""
     from transforms.dynamodb_tables import TableSpec
 
     w = path.name

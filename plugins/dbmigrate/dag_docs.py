@@ -9,26 +9,21 @@ from dbmigrate.hooks.migration_lock import DEFAULT_LEASE_S
 _LOAD = {
     ("mongo_to_dsql", "aws"): "submits the Spark job as an EMR step ({cluster}) and waits for it deferred",
     ("mongo_to_dsql", "local"): "runs the Spark job with the local spark-submit (the embedded stack)",
-    ("sqlserver_to_dynamodb", "aws"): "crawls the source with the Glue crawler, then runs one Glue job per "
-                                      "table in parallel and waits for them deferred",
-    ("sqlserver_to_dynamodb", "local"): "runs one local Spark job per table against the source connection",
+    ("sql_to_dynamodb", "aws"): "crawls the source with the Glue crawler, then runs one Glue job per "
+                                "table in parallel and waits for them deferred",
+    ("sql_to_dynamodb", "local"): "runs one local Spark job per table against the source connection",
 }
-_LOAD.update({("sql_to_dynamodb", p): _LOAD[("sqlserver_to_dynamodb", p)] for p in ("aws", "local")})
 _LOCK = {
     "mongo_to_dsql": "a row of `<schema>.dbmigrate_lock`",
-    "sqlserver_to_dynamodb": "an item per target table in the DynamoDB table `dbmigrate_locks`",
     "sql_to_dynamodb": "an item per target table in the DynamoDB table `dbmigrate_locks`",
 }
 _INTERVAL_FIELD = {
     "mongo_to_dsql": "the documents (by the spec's `incremental.field`, default the ObjectId time)",
-    "sqlserver_to_dynamodb": "the purchase history (by `transaction_date_time`)",
-    "sql_to_dynamodb": "nothing yet (refused: these migrations load everything)",
+    "sql_to_dynamodb": "the spec's `incremental.table` (by its `incremental.field`; none declared: refused)",
 }
 _PARAMS = {
     "mongo_to_dsql": "- `source_uri`: empty for the spec's source; or a mongoexport file (`file://`, `s3://`) or a "
                      "`mongodb://` collection.",
-    "sqlserver_to_dynamodb": "- `source_conn_id`, `source_schema`: any database holding the dms_sample tables "
-                             "(on AWS they also set the crawler path and the catalog table prefix).",
     "sql_to_dynamodb": "- `source_conn_id`, `source_schema`: any database holding the tables the spec's items name "
                        "(on AWS they also set the crawler path and the catalog table prefix).",
 }

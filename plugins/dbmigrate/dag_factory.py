@@ -44,7 +44,7 @@ from dbmigrate import runtime
 from dbmigrate.dag_docs import dag_doc_md
 from dbmigrate.failures import record_failure
 from transforms.spec import MongoToDsqlSpec, SpecError, load_spec
-from transforms.spec_dynamodb import SqlServerToDynamoDbSpec
+from transforms.spec_dynamodb import SqlToDynamoDbSpec
 
 log = logging.getLogger(__name__)
 
@@ -237,35 +237,21 @@ def _cluster(spec: MongoToDsqlSpec) -> dict[str, Any]:
     return overrides
 
 
-def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None = None) -> DAG:
+def sql_to_dynamodb_dag(spec: SqlToDynamoDbSpec, profile: str | None = None) -> DAG:
     """The DAG for one relational database → DynamoDB single-table designs migration (Glue on AWS)."""
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
     from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 
     from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
     from dbmigrate.operators.lock import AcquireDynamoDbLockOperator, ReleaseDynamoDbLockOperator
-    from dbmigrate.operators.reconcile_dynamodb import ValidateDynamoDbReconcileOperator
+    from dbmigrate.operators.reconcile_dynamodb import ValidateDesignReconcileOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
     from dbmigrate.operators.spark_job import LocalSparkSubmitOperator, StageDynamoDbJobsOperator
-    designed = spec.kind == "sql_to_dynamodb"
-    if designed:  # the design the spec declares, proved by the source's own SQL
-        from dbmigrate.operators.validate_design import (
-            ValidateDesignAccessPatternsOperator,
-            ValidateDesignCountsOperator,
-            ValidateDesignItemsOperator,
-        )
-
-        counts_op, items_op, patterns_op = (ValidateDesignCountsOperator, ValidateDesignItemsOperator,
-                                            ValidateDesignAccessPatternsOperator)
-    else:
-        from dbmigrate.operators.validate_dynamodb import (
-            ValidateAccessPatternsOperator,
-            ValidateDynamoDbCountsOperator,
-            ValidateDynamoDbItemsOperator,
-        )
-
-        counts_op, items_op, patterns_op = (ValidateDynamoDbCountsOperator, ValidateDynamoDbItemsOperator,
-                                            ValidateAccessPatternsOperator)
+    from dbmigrate.operators.validate_design import (
+        ValidateDesignAccessPatternsOperator,
+        ValidateDesignCountsOperator,
+        ValidateDesignItemsOperator,
+    )
 
     profile = profile or runtime.compute_profile()
     local = profile == "local"
@@ -317,12 +303,11 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
                       "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"],
                       "window": run["window"], "spec_uri": run["spec_uri"]}
-            counts = counts_op(task_id="validate_counts", job_report_uris=run["job_report_uris"], **common)
-            items = items_op(task_id="validate_items", sample_size=run["sample_size"], **common)
-            patterns = patterns_op(task_id="validate_access_patterns", sample_size=run["sample_size"], **common)
-            # every item against the source: the ticketing design's reconciliation (a declared design has none yet)
-            checks = [patterns] if designed else [
-                patterns, ValidateDynamoDbReconcileOperator(task_id="validate_reconcile", **common)]
+            counts = ValidateDesignCountsOperator(task_id="validate_counts", job_report_uris=run["job_report_uris"],
+                                                  **common)
+            items = ValidateDesignItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
+            checks = [ValidateDesignAccessPatternsOperator(task_id="validate_access_patterns", **common),
+                      ValidateDesignReconcileOperator(task_id="validate_reconcile", **common)]
             jobs >> counts
             jobs >> items
             for check in checks:
@@ -337,8 +322,7 @@ def sqlserver_to_dynamodb_dag(spec: SqlServerToDynamoDbSpec, profile: str | None
     return dag
 
 
-BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag, "sqlserver_to_dynamodb": sqlserver_to_dynamodb_dag,
-            "sql_to_dynamodb": sqlserver_to_dynamodb_dag}
+BUILDERS = {"mongo_to_dsql": mongo_to_dsql_dag, "sql_to_dynamodb": sql_to_dynamodb_dag}
 
 
 def build_dag(spec: Any, profile: str | None = None) -> DAG:

@@ -32,7 +32,7 @@ def mongo_packages(source_uri: str) -> list[str]:
 
 
 def sqlserver_source_args(conn: Any) -> tuple[dict[str, Any], list[str]]:
-    """(`--source-json` of `jobs/sqlserver_to_dynamodb.py`, Spark packages) for an Airflow connection.
+    """(`--source-json` of `jobs/sql_to_dynamodb.py`, Spark packages) for an Airflow connection.
 
     - `mssql` (a real SQL Server, docker compose): `{"jdbc_url": "jdbc:sqlserver://<host>:<port or 1433>;
       databaseName=<schema>;encrypt=false;trustServerCertificate=true", "driver": MSSQL_DRIVER,

@@ -1,7 +1,7 @@
 """A run's inputs, resolved once: from the spec, the compute profile and the trigger params.
 
 The compute profile (`DBMIGRATE_PROFILE`: `aws` by default, `local` after `bin/local-stack env`) picks
-EMR/Glue or local Spark. `resolve_mongo_to_dsql` and `resolve_sqlserver_to_dynamodb` turn spec + params
+EMR/Glue or local Spark. `resolve_mongo_to_dsql` and `resolve_sql_to_dynamodb` turn spec + params
 into the plain dict the first task of a run returns (`ResolveRunOperator`); every later task takes what
 it needs from that task's output (XComArgs) and never derives it again, so all tasks of a run agree.
 """
@@ -198,7 +198,7 @@ def requested_schema(spec: Any, params: Mapping[str, Any], profile: str) -> str:
         raise RunInputError(f"source_schema: {err}") from None
 
 
-def resolve_sqlserver_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str, *,
+def resolve_sql_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, profile: str, *,
                                   conn_id: str, schema: str, source_database: str | None) -> dict[str, Any]:
     """Inputs of a relational → DynamoDB run. `conn_id`/`schema` (`source_conn_id`, and `requested_schema` as the
     source's catalog spells it) drive what the jobs read (the crawler path and catalog table prefix on AWS) and

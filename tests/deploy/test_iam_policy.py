@@ -118,7 +118,7 @@ def test_pass_role_only_to_the_roles_of_the_specs(policy: dict, specs: dict[str,
 
 def test_data_access_is_scoped_to_the_specs(policy: dict, specs: dict[str, dict]) -> None:
     movie = specs["movie_collection_to_dsql"]
-    relational = [s for s in specs.values() if s["kind"] in ("sqlserver_to_dynamodb", "sql_to_dynamodb")]
+    relational = [s for s in specs.values() if s["kind"] == "sql_to_dynamodb"]
     assert _resources(policy, "secretsmanager:GetSecretValue") == {movie["source"]["secret_arn"] + "-??????"}
     tables = [t["name"] for s in relational for t in s["targets"].values()]
     table_arns = {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}"

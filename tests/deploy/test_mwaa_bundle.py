@@ -78,7 +78,7 @@ class TestBundleContents:
         inc = dags / "dbmigrate_include"
         assert {p.name for p in (inc / "specs").glob("*.yaml")} == {p.name for p in (REPO / "include" / "specs")
                                                                     .glob("*.yaml")}
-        assert (inc / "jobs" / "mongo_to_dsql.py").is_file() and (inc / "jobs" / "sqlserver_to_dynamodb.py").is_file()
+        assert (inc / "jobs" / "mongo_to_dsql.py").is_file() and (inc / "jobs" / "sql_to_dynamodb.py").is_file()
         assert sorted(p.relative_to(inc).as_posix() for p in (inc / "sql").rglob("*.sql")) == sorted(
             p.relative_to(REPO / "include").as_posix() for p in (REPO / "include" / "sql").rglob("*.sql"))
         assert not (inc / "generators").exists() and not (inc / "transforms").exists()

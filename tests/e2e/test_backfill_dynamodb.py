@@ -69,7 +69,7 @@ def test_each_run_loaded_its_day_and_passed_every_check(dms: Scenario) -> None:
         assert report["status"] == "passed" and report["window"]["source"] == "data_interval"
         assert report["window"]["start"][:10] == r["data_interval_start"][:10]
         names = {c["name"] for c in report["checks"] if c["passed"]}
-        assert "source history rows of the interval = history items written for it" in names
+        assert "source rows of the interval - rejected = items written for it" in names
         assert any(n.startswith("access pattern") for n in names)
         assert {t: r["passed"] for t, r in report["reconciliation"].items()} == {"ticket_sales": True, "config": True}
 

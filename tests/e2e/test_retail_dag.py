@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -26,7 +27,8 @@ def expected_counts(t: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
     return {"retail.CUSTOMER": len(t["customers"]), "retail.ORDER": len(t["orders"]),
             "retail.ORDER_LINE": len(t["order_lines"]), "retail.PRODUCT": len(t["products"]),
             "retail.NEVER_ORDERED": sum(1 for p in t["products"] if p[0] not in ordered),
-            "retail.SHIPMENT": len(t["shipments"]), "retail.TRACKING_EVENT": len(t["shipment_events"])}
+            "retail.SHIPMENT": len(t["shipments"]), "retail.TRACKING_EVENT": len(t["shipment_events"]),
+            "retail.CUSTOMER_TOTALS": len({customer for _id, customer, *_ in t["orders"]})}
 
 
 def items_of(pk: str) -> list[dict[str, Any]]:
@@ -124,3 +126,17 @@ def test_the_validators_find_a_changed_a_missing_and_a_stray_item(retail_run: Da
     assert any(d.startswith("total: expected") for d in diffs["retail.ORDER"]), json.dumps(diffs)[:2000]
     assert "row is missing from the target" in diffs["retail.CUSTOMER"]
     assert {("retail", "access pattern customer_by_email"), ("retail", "access pattern orders_of_customer")} & failed
+
+
+def test_an_item_type_from_sql_holds_the_sources_aggregate(retail_run: DagRun, retail_source: RetailSource) -> None:
+    """CUSTOMER_TOTALS is made from a SQL query (a GROUP BY no declaration says): a customer's item holds what the
+    generator's own rows add up to."""
+    passed(retail_run)
+    t = retail_source.tables
+    customer = t["orders"][0][1]
+    orders = {o[0] for o in t["orders"] if o[1] == customer}
+    spent = sum(qty * price for order, _sku, qty, price in t["order_lines"] if order in orders)
+    (item,) = [i for i in items_of(f"CUSTOMER#{customer}") if i["SK"]["S"] == "TOTALS"]
+    assert item["orders"] == {"N": str(len(orders))} and item["entity"] == {"S": "CUSTOMER_TOTALS"}
+    assert Decimal(item["spent"]["N"]) == spent > 0
+

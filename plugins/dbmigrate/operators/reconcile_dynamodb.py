@@ -1,5 +1,5 @@
-"""Prove a SQL Server → DynamoDB run item by item: every item of `ticket_sales` and `config` reconciles with the
-source, not just a sample.
+"""Prove a relational → DynamoDB run item by item: every item of each target table reconciles with the source, not
+just a sample.
 
 A thin operator over `connectors.dynamodb_reconcile.reconcile_dynamodb`: the source is read through the
 connection's DbApiHook (its DB-API connection: psycopg locally, pymssql on SQL Server) as the other validators
@@ -14,9 +14,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from dbmigrate.operators.validate_design import _DesignValidation
 from dbmigrate.operators.validate_dsql import RESULT_KEY
-from dbmigrate.operators.validate_dynamodb import _DynamoDbValidation
-from transforms import ticketing_checks as tc
 from transforms.booleans import as_bool
 from transforms.intervals import coverage
 from transforms.reconcile import DEFAULT_BUCKETS, render_diffs
@@ -24,8 +23,9 @@ from transforms.reconcile import DEFAULT_BUCKETS, render_diffs
 SEGMENTS = 4  # parallel Scan segments per table (connectors.dynamodb_scan.DEFAULT_SEGMENTS)
 
 
-class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
-    """Reconcile every item of both tables with every source row, re-mapped by the job's own `expected_*`.
+class ValidateDesignReconcileOperator(_DesignValidation):
+    """Reconcile every item of each target table with every source row, rendered by the declared design in Python
+    (`transforms.design_reconcile`, not the job's Spark columns).
 
     Per table, an order-independent hash of each item's attributes (typed, numbers canonical) summed per
     bucket of keys, on both sides: the source streamed once, the table read by a parallel Scan at the same
@@ -38,7 +38,7 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
     :param max_diffs: differing keys kept per table for the report
     """
 
-    template_fields: Sequence[str] = _DynamoDbValidation.template_fields
+    template_fields: Sequence[str] = _DesignValidation.template_fields
 
     def __init__(self, *, segments: int = SEGMENTS, buckets: int = DEFAULT_BUCKETS, max_diffs: int = 20,
                  **kwargs: Any) -> None:
@@ -47,10 +47,10 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
         self.buckets = buckets
         self.max_diffs = max_diffs
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def check(self, context: Any) -> dict[str, Any]:
         from connectors.dynamodb_reconcile import Timings, reconcile_dynamodb  # not at DAG parse
 
-        self._spec()
+        spec = self._spec()
         if as_bool(self.dry_run):
             result: dict[str, Any] = {"checks": [], "reconciliation": {}, "dry_run": True,
                                       "skipped": "dry run: nothing was written"}
@@ -58,18 +58,18 @@ class ValidateDynamoDbReconcileOperator(_DynamoDbValidation):
             return result
         from connectors.dynamodb_load_log import read_loads
 
-        reader = self._reader()
         timings = Timings()
         hook = self._hook()
-        loads = read_loads(hook.conn, self.table_names[tc.TICKET_SALES])
+        # how far each table reaches in the incremental table; the report speaks of the one the spec cuts first
+        logs = {t: read_loads(hook.conn, self.table_names[t]) for t in spec.jobs}
+        cuts = [t for t in spec.jobs if any(i.table == spec.incremental.table for i in spec.items_of(t))]
+        loads = logs[(cuts or list(spec.jobs))[0]]
         holds = loads.holds(self._window())
-        conn = reader.hook.get_conn()
-        try:
-            recs = reconcile_dynamodb(conn, reader.schema, hook.conn, self.table_names,
-                                      segments=self.segments, buckets=self.buckets, max_diffs=self.max_diffs,
-                                      timings=timings, as_of=holds.end)
-        finally:
-            conn.close()
+        recs = reconcile_dynamodb(self._conn, self.source_schema, hook.conn, spec, self.table_names,
+                                  segments=self.segments, buckets=self.buckets, max_diffs=self.max_diffs,
+                                  timings=timings, as_of={t: (log.holds(self._window()).end
+                                                              if spec.incremental.table else None)
+                                                          for t, log in logs.items()})
         result = {"checks": [c.as_dict() for rec in recs.values() for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in recs.items()},
                   "seconds": timings.as_dict(), "dry_run": False, "covers": holds.as_dict(),

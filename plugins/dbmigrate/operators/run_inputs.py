@@ -73,7 +73,7 @@ def _resolve(spec: Any, params: dict[str, Any], run_id: str) -> dict[str, Any]:
         raise runtime.RunInputError(f"source connection {conn_id!r}: {err}") from err
     requested = runtime.requested_schema(spec, params, profile)
     schema = source_schema(conn, conn_id, requested)
-    return runtime.resolve_sqlserver_to_dynamodb(spec, params, run_id, profile, conn_id=conn_id, schema=schema,
+    return runtime.resolve_sql_to_dynamodb(spec, params, run_id, profile, conn_id=conn_id, schema=schema,
                                                  source_database=conn.schema)
 
 

@@ -1,7 +1,7 @@
 """connectors.dynamodb_reconcile on the embedded stack: the session's generated dms_sample (PostgreSQL) loaded into
-moto by the real job (`dms_loaded`), then every item reconciled; after tampering with the tables (UpdateItem,
-DeleteItem, PutItem) the one changed attribute, the missing item and the extra item are named by key, and the
-tables are put back as the load left them.
+moto by the real job (`dms_loaded`), then every item reconciled by the declared design; after tampering with the
+tables (UpdateItem, DeleteItem, PutItem) the one changed attribute, the missing item and the extra item are named by
+key, and the tables are put back as the load left them.
 
 The load is small (a few thousand items); the Scans read pages of `PAGE` items, so every segment crosses page
 boundaries as a large table's 1 MB pages would. The 100k-item reconciliation is measured by `make bench`.
@@ -18,12 +18,14 @@ import psycopg
 import pytest
 
 from connectors.dynamodb_reconcile import Timings, reconcile_dynamodb, stream_rows
-from tests.fixtures.dms_sample_load import Loaded
+from tests.fixtures.dms_sample_load import SPEC_PATH, Loaded
+from transforms.design_reconcile import OTHER_ATTRIBUTES
 from transforms.reconcile import render_diffs
-from transforms.ticketing_reconcile import OTHER_ATTRIBUTES
+from transforms.spec import load_spec
 
 pytestmark = pytest.mark.spark
 PAGE = 100  # items per Scan request: ticket_sales is read in dozens of pages over its 4 segments
+SPEC = load_spec(SPEC_PATH)
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +75,15 @@ def items_of_type(client: Any, table: str, item_type: str, n: int) -> list[dict[
 def test_a_clean_load_reconciles(loaded: Loaded, client: Any) -> None:
     timings = Timings()
     with psycopg.connect(loaded.uri, autocommit=True) as conn:  # named cursors WITH HOLD
-        recs = reconcile_dynamodb(conn, loaded.schema, client, loaded.tables, timings=timings, page_size=PAGE)
+        recs = reconcile_dynamodb(conn, loaded.schema, client, SPEC, loaded.tables, timings=timings,
+                                  page_size=PAGE)
     assert set(recs) == {"ticket_sales", "config"}
     for name, rec in recs.items():
         assert rec.passed, "\n".join(render_diffs(rec))
         assert rec.rows_expected == rec.rows_actual == loaded.reports[name]["items"]
         assert [c.passed for c in rec.checks()] == [True, True]
     assert recs["ticket_sales"].rows_expected > 20 * PAGE  # many pages, several per segment
-    assert set(timings.seconds) == {"dimensions", "ticket_sales", "config"}
+    assert set(timings.seconds) == {"ticket_sales", "config"}
     assert timings.seconds["ticket_sales"]["drill_down"] < timings.seconds["ticket_sales"]["pass_1"]
 
 
@@ -105,7 +108,7 @@ def test_tampered_items_are_named(loaded: Loaded, client: Any, tamper: Any) -> N
                        ExpressionAttributeValues={":f": {"BOOL": True}})
 
     with psycopg.connect(loaded.uri) as conn:
-        recs = reconcile_dynamodb(conn, loaded.schema, client, loaded.tables, page_size=PAGE)
+        recs = reconcile_dynamodb(conn, loaded.schema, client, SPEC, loaded.tables, page_size=PAGE)
     rec = recs["ticket_sales"]
     assert not rec.passed
     assert rec.rows_expected == rec.rows_actual == loaded.reports["ticket_sales"]["items"]  # one gone, one more
@@ -139,4 +142,4 @@ def test_stream_rows_reads_in_batches(loaded: Loaded) -> None:
 
 def test_unknown_table(loaded: Loaded, client: Any) -> None:
     with psycopg.connect(loaded.uri) as conn, pytest.raises(ValueError, match="no reconciliation for"):
-        reconcile_dynamodb(conn, loaded.schema, client, {"tickets": "x"})
+        reconcile_dynamodb(conn, loaded.schema, client, SPEC, {"tickets": "x"})

@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 
 from connectors.sql_source import _partition_reader, _row_converter, read_table, source_conninfo
 from generators import dms_sample
-from transforms.dms_sample_schema import BAD_TYPE_COLUMN, SPLIT_COLUMNS, conform, read_schema, struct_of
+from tests.fixtures.dms_sample_types import BAD_TYPE_COLUMN, SPLIT_COLUMNS, conform, read_schema, struct_of
 
 pytestmark = pytest.mark.spark
 

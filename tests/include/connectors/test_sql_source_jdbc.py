@@ -31,9 +31,11 @@ needs_jar = pytest.mark.skipif(
 
 COMPARE = r'''
 import json, sys
+sys.path[:0] = [sys.argv[7], sys.argv[7] + "/include"]  # the repository: the tests' dms_sample schemas
 from pyspark.sql import SparkSession
 from connectors.sql_source import read_table, read_table_jdbc
-from transforms.dms_sample_schema import SPLIT_COLUMNS, TABLES, conform, read_schema, struct_of
+from generators.dms_sample import TABLES
+from tests.fixtures.dms_sample_types import SPLIT_COLUMNS, conform, read_schema, struct_of
 
 conninfo, jdbc, schema, password_file, out, spec = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:7]
 spark = (SparkSession.builder.appName("jdbc-compare").config("spark.sql.session.timeZone", "UTC")
@@ -52,7 +54,7 @@ for table in TABLES:
                          ([x, y] for x, y in zip(a, b) if x != y), None),
                      "partitions": raw.rdd.getNumPartitions()}
 # the job itself, given the JDBC source: each item set as a dry run (what it would write, counted by type)
-from jobs.sqlserver_to_dynamodb import parse_args, run
+from jobs.sql_to_dynamodb import parse_args, run
 jobs = {}
 for item_set in ("ticket_sales", "config"):
     report = run(parse_args(["--spec", spec, "--item-set", item_set, "--run-id", "jdbc", "--report-uri",
@@ -83,9 +85,10 @@ def through_jdbc(source: dict, tmp_path_factory: pytest.TempPathFactory) -> dict
     script, out = tmp / "compare.py", tmp / "result.json"
     script.write_text(COMPARE)
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", "--jars", str(JDBC_JAR),
+           "--conf", "spark.sql.shuffle.partitions=8",  # as the local operator runs the job
            "--conf", "spark.ui.enabled=false", "--py-files", str(build_bundle(tmp)), str(script),
            json.dumps(source["conninfo"]), json.dumps(source["jdbc"]), source["schema"], source["password_file"],
-           str(out), str(SPEC_PATH)]
+           str(out), str(SPEC_PATH), str(Path(__file__).resolve().parents[3])]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "TZ": "America/Sao_Paulo"}  # a JVM zone that is not UTC
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -121,5 +124,5 @@ def test_every_table_reads_the_same_through_jdbc(source: dict, through_jdbc: dic
 @pytest.mark.parametrize("item_set", ["ticket_sales", "config"])
 def test_a_jdbc_source_builds_the_same_items(through_jdbc: dict, dms_loaded: Loaded, item_set: str) -> None:
     """The job's items by type from the JDBC source equal those the session's load wrote from the psycopg one,
-    which tests/include/jobs/test_sqlserver_to_dynamodb_job.py checks against SQL counts of the source."""
+    which tests/include/jobs/test_dms_sample_reference.py checks item for item."""
     assert through_jdbc["jobs"][item_set] == dms_loaded.reports[item_set]["by_type"]

@@ -20,7 +20,7 @@ import pytest
 from botocore.config import Config
 
 from connectors.dynamodb_writer import WriteStats, count_items, write_items
-from jobs.sqlserver_to_dynamodb import parse_args, run
+from jobs.sql_to_dynamodb import parse_args, run
 from tests.fixtures import SPEC_DIR
 from tests.fixtures.dms_sample_load import Loaded, Source
 from tests.fixtures.throttling_proxy import throttling_proxy

@@ -1,5 +1,5 @@
-"""jobs.sqlserver_to_dynamodb.partition_writer called in the test process (it runs per partition in Spark's Python
-workers, which coverage does not measure): what it counts, and what it writes to and deletes from moto DynamoDB."""
+"""connectors.dynamodb_job.item_writer called in the test process (it runs per partition in Spark's Python workers,
+which coverage does not measure): what it counts, and what it writes to and deletes from moto DynamoDB."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from jobs.sqlserver_to_dynamodb import REWRITTEN, TYPE_ATTRIBUTE, partition_writer
+from connectors.dynamodb_job import item_writer
 from tests.fixtures import SPEC_DIR
 from transforms.spec import load_spec
-from transforms.ticketing import AVAILABLE, HELD, PURCHASED, TRANSFERRED
 
 SPEC = load_spec(SPEC_DIR / "dms_sample_to_dynamodb.yaml")
 KEYS = ("sporting_event_ticket_id", "ticket_status_owner")  # the ticket_sales table's key, as run() passes it
-WINDOW = ("2021-01-01T00:00:00.000", "2021-02-01T00:00:00.000")  # transaction_date text, as run() builds it
+PURCHASED, TRANSFERRED, AVAILABLE, HELD = "PURCHASED", "TRANSFERRED", "AVAILABLE", "HELD"
 
 
 def sale(ticket: int, sort_key: str, item_type: str, transaction_date: str | None = None) -> dict[str, Any]:
@@ -32,9 +31,10 @@ def history(ticket: int, item_type: str, transaction_date: str) -> dict[str, Any
 
 
 def writer(**kwargs: Any) -> Callable[[Iterator[dict]], Iterator[tuple[str, int]]]:
-    options = {"table": "no_such_table", "key_names": KEYS, "type_attribute": TYPE_ATTRIBUTE["ticket_sales"],
+    """As the job makes it: items counted by their type attribute (`kind`)."""
+    options = {"table": "no_such_table", "key_names": KEYS, "kind": lambda item: item["item_type"]["S"],
                "dry_run": True, "write_units_per_s": 1_000_000.0, "share": 1.0, "region": None}
-    return partition_writer(**{**options, **kwargs})
+    return item_writer(**{**options, **kwargs})
 
 
 def scan(ddb: Any, table: str) -> list[dict[str, Any]]:
@@ -53,37 +53,20 @@ def test_dry_run_counts_items_by_type_and_writes_nothing(ddb: Any, make_table: A
     assert scan(ddb, table) == []
 
 
-def test_dry_run_counts_history_outside_the_window_as_rewritten() -> None:
-    """With a window, history items dated outside [start, end) are the previous latest rewritten, not this
-    interval's; Available/Held items (no `transaction_date`) are counted by type whatever the window."""
-    items = [
-        history(1, PURCHASED, "2021-01-15T12:00:00.000"),  # inside
-        history(2, TRANSFERRED, WINDOW[0]),  # the start is inside
-        history(3, TRANSFERRED, "2020-12-31T23:59:59.999"),  # before
-        history(4, PURCHASED, WINDOW[1]),  # the end is not
-        history(5, PURCHASED, "2021-03-01T00:00:00.000"),  # after
-        sale(6, "Available", AVAILABLE),
-        sale(7, "Held", HELD),
-    ]
-    counts = dict(writer(window=WINDOW)(iter(items)))
-    assert counts == {PURCHASED: 1, TRANSFERRED: 1, REWRITTEN: 3, AVAILABLE: 1, HELD: 1}
-    # open-ended as run() makes it: "" before every date, "~" after
-    assert dict(writer(window=("", WINDOW[1]))(iter(items))) == {
-        PURCHASED: 1, TRANSFERRED: 2, REWRITTEN: 2, AVAILABLE: 1, HELD: 1}
-    assert dict(writer(window=(WINDOW[0], "~"))(iter(items))) == {
-        PURCHASED: 3, TRANSFERRED: 1, REWRITTEN: 1, AVAILABLE: 1, HELD: 1}
-
-
-def test_items_without_the_type_attribute_count_by_their_sort_key() -> None:
-    """Delete keys carry no `item_type`: they count by the last key attribute (`Available`, `Held`)."""
+def test_a_kind_of_its_own_counts_what_the_caller_says() -> None:
+    """The job counts the items of rows outside an interval's window as rewritten, and deleted keys by the item type
+    they belonged to: whatever `kind` says."""
     keys = [{"sporting_event_ticket_id": {"N": "1"}, "ticket_status_owner": {"S": "Held"}},
-            {"sporting_event_ticket_id": {"N": "2"}, "ticket_status_owner": {"S": "Available"}},
             {"sporting_event_ticket_id": {"N": "3"}, "ticket_status_owner": {"S": "Held"}}]
-    assert dict(writer(delete=True)(iter(keys))) == {"Held": 2, "Available": 1}
-    config = [{"data_type": {"S": "person"}, "data_id": {"S": "1"}},
-              {"data_type": {"S": "sport_team"}, "data_id": {"S": "2"}}]
-    counted = writer(key_names=("data_type", "data_id"), type_attribute=TYPE_ATTRIBUTE["config"])(iter(config))
-    assert dict(counted) == {"person": 1, "sport_team": 1}
+    assert dict(writer(kind=lambda _: HELD, delete=True)(iter(keys))) == {HELD: 2}
+    config = [{"data_type": {"S": "PERSON"}, "data_id": {"S": "1"}},
+              {"data_type": {"S": "TEAM"}, "data_id": {"S": "2"}}]
+    counted = writer(key_names=("data_type", "data_id"), kind=lambda i: i["data_type"]["S"])(iter(config))
+    assert dict(counted) == {"PERSON": 1, "TEAM": 1}
+    assert dict(writer(kind=lambda _: "_rewritten")(iter(config))) == {"_rewritten": 2}
+    # without `kind`, the partition holds (item, kind) pairs: what the job sends
+    pairs = [(config[0], "_rewritten"), (config[1], "TEAM")]
+    assert dict(writer(key_names=("data_type", "data_id"), kind=None)(iter(pairs))) == {"_rewritten": 1, "TEAM": 1}
 
 
 def test_writes_the_items_then_deletes_keys(ddb: Any, make_table: Any) -> None:
@@ -98,7 +81,8 @@ def test_writes_the_items_then_deletes_keys(ddb: Any, make_table: Any) -> None:
 
     keys = [{k: item[k] for k in KEYS} for item in items[2:]]
     keys.append({"sporting_event_ticket_id": {"N": "999"}, "ticket_status_owner": {"S": "Held"}})  # never written
-    deleted = dict(writer(table=table, dry_run=False, delete=True)(iter(keys)))
+    deleted = dict(writer(table=table, dry_run=False, delete=True,
+                          kind=lambda key: key["ticket_status_owner"]["S"])(iter(keys)))
     assert deleted == {"Held": 2, "Available": 31}
     assert scan(ddb, table) == scan_order(items[:2])
 

@@ -57,7 +57,7 @@ def test_the_retail_spec_loads_every_item_type_and_pattern() -> None:
     spec = _spec(lambda raw: None)
     assert spec.kind == "sql_to_dynamodb" and spec.jobs == ("retail",)
     assert [i.type_value for i in spec.items] == ["CUSTOMER", "ORDER", "ORDER_LINE", "PRODUCT", "NEVER_ORDERED",
-                                                  "SHIPMENT", "TRACKING_EVENT"]
+                                                  "SHIPMENT", "CUSTOMER_TOTALS", "TRACKING_EVENT"]
     shipment = next(i for i in spec.items if i.name == "shipment")
     assert shipment.keep == "is_latest" and shipment.joins[0].on == "event.shipment_id = shipments.id"
     assert len(spec.access_patterns) == 9
@@ -96,7 +96,14 @@ def _set(path: str, value: Any) -> Any:
     ("access_patterns.order_by_id.key", {"PK": "ORDER#${id}"}, r"must give GSI1PK"),
     ("access_patterns.orders_of_customer.key", {"PK": "CUSTOMER#${id}", "SK": "X"},
      r"needs a sort key that the key condition does not fix"),
-    ("schedule", "@daily", r"schedule: a sql_to_dynamodb migration loads everything"),
+    ("schedule", "@daily", r"schedule: needs incremental: \{table, field\}"),
+    ("incremental", {"table": "orders", "field": "placed_at"}, r"items.customer.touched_by: is required with "
+                                                                 "incremental"),
+    ("incremental", {"table": "returns", "field": "at"}, r"incremental.table: must be the `from` of an item type"),
+    ("items.customer.touched_by", "SELECT 1 AS id", r"items.customer.touched_by: needs incremental"),
+    ("items.customer_totals.from", "orders", r"items.customer_totals.sql: takes the place of from, join and where"),
+    ("items.customer_totals.sql", "SELECT 1 AS customer_id", r"must name the source's tables as \{schema\}.<table>"),
+    ("items.customer_totals.sql", 'SELECT * FROM {schema}."orders"', r"unquoted: the job runs it in Spark SQL"),
 ])
 def test_a_design_mistake_is_refused_naming_the_field(path: str, value: Any, error: str) -> None:
     with pytest.raises(SpecError, match=error):

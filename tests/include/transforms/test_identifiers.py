@@ -11,8 +11,10 @@ import pytest
 from psycopg import sql
 
 from generators import dms_sample
-from transforms import ticketing_checks as tc
+from tests.fixtures import SPEC_DIR
+from transforms import design_checks as dc
 from transforms.identifiers import SCHEMA_LOOKUP_SQL, check_identifier, pick_schema, quoted
+from transforms.spec import load_spec
 
 
 @pytest.mark.parametrize("name", ["dms_sample", "DMS_SAMPLE", "_x1", "a" * 63])
@@ -58,11 +60,12 @@ def test_a_mixed_case_schema_reads_the_same_in_validators_and_job(mixed_case_sou
         found = [r[0] for r in conn.execute(SCHEMA_LOOKUP_SQL, ["IDS_MIXED_CASE"]).fetchall()]
         assert pick_schema("ids_mixed_case", found) == schema
         # the validators' dialect-neutral SQL, quoted: the schema's own tables, not a folded name
-        counts = {key: conn.execute(query).fetchone()[0] for key, query in tc.source_count_queries(schema).items()}
-        assert counts[(tc.CONFIG, "PERSON")] == loaded.counts["person"]
-        assert counts[(tc.TICKET_SALES, "PURCHASED")] + counts[(tc.TICKET_SALES, "TRANSFERRED")] == \
-            loaded.counts["ticket_purchase_hist"]
+        spec = load_spec(SPEC_DIR / "dms_sample_to_dynamodb.yaml")
+        counts = {i.type_value: conn.execute(dc.count_sql(i, schema, spec.column_types)).fetchone()[0]
+                  for i in spec.items}
+        assert counts["PERSON"] == loaded.counts["person"]
+        assert counts["PURCHASED"] + counts["TRANSFERRED"] == loaded.counts["ticket_purchase_hist"]
         # the job's reader (psycopg sql.Identifier) names the same table
         job_count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
             sql.Identifier(schema, "person"))).fetchone()[0]
-        assert job_count == counts[(tc.CONFIG, "PERSON")]
+        assert job_count == counts["PERSON"]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from transforms.dms_sample_schema import coerce_integral, integral_source_type
+from transforms.source_types import coerce_integral, integral_source_type
 
 POSTGRES_INTEGRAL = ["smallint", "integer", "bigint", "int2", "int4", "int8", "numeric", "numeric(3,0)",
                      "numeric(10,0)", "decimal", "double precision", "float8", "real", "float"]

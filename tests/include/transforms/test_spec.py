@@ -17,7 +17,7 @@ def variant(tmp_path: Path, dag_id: str, change, name: str | None = None) -> Pat
     raw = yaml.safe_load((SPEC_DIR / f"{dag_id}.yaml").read_text())
     change(raw)
     path = tmp_path / f"{name or dag_id}.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
@@ -38,8 +38,10 @@ def test_the_shipped_specs_load() -> None:
     (DMS, lambda r: r["write"].update(capacity_share="half"), r"write.capacity_share: must be a number"),
     (DMS, lambda r: r["glue"].update(workers=3), r"glue: unknown keys \['workers'\]"),
     (DMS, lambda r: r.update(jobs="ticket_sales"), r"jobs: must be a list of strings"),
-    (DMS, lambda r: r["incremental"].update(field="updated_at"), r"incremental: a sqlserver_to_dynamodb migration "
-                                                                 r"cuts intervals on ticket_purchase_hist"),
+    (DMS, lambda r: r["incremental"].update(table="seat"), r"incremental.table: must be the `from` of an "
+                                                           r"item type, got 'seat'"),
+    (DMS, lambda r: r["items"]["held"].pop("touched_by"), r"items.held.touched_by: is required with incremental"),
+    (DMS, lambda r: r.update(kind="sqlserver_to_dynamodb"), r"kind: sqlserver_to_dynamodb was dms_sample's design"),
     (DMS, lambda r: r.update(schedule="daily"), r"schedule: must be one of"),
     (MOVIE, lambda r: r["write"].update(max_row_bytes=9_000_000), r"write.max_row_bytes: must be at most"),
     (MOVIE, lambda r: r["write"].update(max_column_bytes=3_000_000), r"write.max_column_bytes: must be at most"),

@@ -1,4 +1,4 @@
-"""ValidateDynamoDbReconcileOperator on the embedded stack: the session's generated dms_sample loaded into moto by
+"""ValidateDesignReconcileOperator on the embedded stack: the session's generated dms_sample loaded into moto by
 the real job (`dms_loaded`), read through an Airflow connection (PostgresHook) and `DynamoDBTablesHook`; it passes
 on the load, fails naming the key once an item is gone (put back afterwards), and compares nothing on a dry run."""
 
@@ -12,7 +12,7 @@ import boto3
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from dbmigrate.operators.reconcile_dynamodb import ValidateDynamoDbReconcileOperator
+from dbmigrate.operators.reconcile_dynamodb import ValidateDesignReconcileOperator
 from dbmigrate.operators.validate_dsql import RESULT_KEY
 from tests.fixtures.dms_sample_load import Loaded
 
@@ -33,7 +33,7 @@ def loaded(dms_loaded: Loaded) -> Loaded:
 def execute(conn_id: str, loaded: Loaded, **kwargs: Any) -> tuple[dict[str, Any] | None, Any]:
     """Run the operator; (what it pushed under `result`, what execute returned or the exception it raised)."""
     ti = MagicMock()
-    op = ValidateDynamoDbReconcileOperator(
+    op = ValidateDesignReconcileOperator(
         task_id="validate_reconcile", spec_dag_id=DAG_ID, source_conn_id=conn_id, source_schema=loaded.schema,
         table_names=loaded.tables, aws_conn_id="aws_default", **kwargs)
     try:
@@ -45,7 +45,7 @@ def execute(conn_id: str, loaded: Loaded, **kwargs: Any) -> tuple[dict[str, Any]
 
 
 def test_template_fields() -> None:
-    assert ValidateDynamoDbReconcileOperator.template_fields == (
+    assert ValidateDesignReconcileOperator.template_fields == (
         "spec_dag_id", "source_conn_id", "source_schema", "dry_run", "table_names", "window", "spec_uri")
 
 
@@ -57,7 +57,7 @@ def test_passes_on_a_real_load(conn_id: str, loaded: Loaded) -> None:
         assert rec["passed"] and rec["rows_expected"] == rec["rows_actual"] == loaded.reports[name]["items"]
     assert {(c["entity"], c["passed"]) for c in result["checks"]} == {("ticket_sales", True), ("config", True)}
     assert len(result["checks"]) == 4
-    assert set(result["seconds"]) == {"dimensions", "ticket_sales", "config"}
+    assert set(result["seconds"]) == {"ticket_sales", "config"}
     json.dumps(result)  # an XCom
 
 
@@ -69,7 +69,7 @@ def test_dry_run_compares_nothing(conn_id: str, loaded: Loaded) -> None:
 
 def test_bad_schema_fails_before_any_sql(conn_id: str, loaded: Loaded) -> None:
     with pytest.raises(AirflowFailException, match="not a plain SQL identifier"):
-        ValidateDynamoDbReconcileOperator(
+        ValidateDesignReconcileOperator(
             task_id="t", spec_dag_id=DAG_ID, source_conn_id=conn_id, source_schema="x; DROP TABLE person",
             table_names=loaded.tables).execute(context={"ti": MagicMock()})
 

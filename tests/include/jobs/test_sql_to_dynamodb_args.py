@@ -1,4 +1,4 @@
-"""jobs.sqlserver_to_dynamodb: the source arguments of the local profile (psycopg or JDBC, never a password)."""
+"""jobs.sql_to_dynamodb: the source arguments of the local profile (psycopg or JDBC, never a password)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobs.sqlserver_to_dynamodb import parse_args
+from jobs.sql_to_dynamodb import parse_args
 
 BASE = ["--spec", "s.yaml", "--item-set", "config", "--run-id", "r", "--report-uri", "/tmp/r.json",
         "--source-schema", "dbo", "--source-password-file", "/run/pw"]
