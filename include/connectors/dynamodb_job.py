@@ -117,16 +117,25 @@ def split_rejects(source: dict[str, Any], bad_column: str) -> tuple[dict[str, An
     """The source tables without their `bad_type` rows (`bad_column` set by the readers), how many each table had,
     and those rows (JSON-ready: every value as text, the bad column(s) in `detail`; at most `MAX_QUARANTINED` per
     table). A row whose integer column holds a non-integral value is rejected whole: it is never rounded, no item
-    is built from it."""
-    good, counts, rows = {}, {}, []
-    for table, df in source.items():
-        good[table] = df.where(df[bad_column].isNull()).drop(bad_column)
-        bad = df.where(df[bad_column].isNotNull())
-        counts[table] = bad.count()
-        if counts[table]:
+    is built from it. One Spark job counts every table's (reading each once, into its cache when persisted); only
+    a table that has some is read again for them."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    good = {t: df.where(df[bad_column].isNull()).drop(bad_column) for t, df in source.items()}
+    counted = reduce(lambda a, b: a.unionByName(b), [
+        df.select(F.lit(t).alias("table"), F.col(bad_column).isNotNull().cast("long").alias("bad"))
+        for t, df in source.items()])
+    counts = dict.fromkeys(source, 0)
+    counts.update({r["table"]: int(r["n"]) for r in counted.groupBy("table").agg(F.sum("bad").alias("n")).collect()})
+    rows = []
+    for table, n in counts.items():
+        if n:
+            df = source[table]
             rows += [{"table": table, "reason": "bad_type", "detail": r[bad_column],
-                      "row": {k: None if v is None else str(v) for k, v in r.asDict().items()
-                              if k != bad_column}} for r in bad.limit(MAX_QUARANTINED).collect()]
+                      "row": {k: None if v is None else str(v) for k, v in r.asDict().items() if k != bad_column}}
+                     for r in df.where(df[bad_column].isNotNull()).limit(MAX_QUARANTINED).collect()]
     return good, counts, rows
 
 
