@@ -56,20 +56,14 @@ class ValidateDesignReconcileOperator(_DesignValidation):
                                       "skipped": "dry run: nothing was written"}
             context["ti"].xcom_push(key=RESULT_KEY, value=result)
             return result
-        from connectors.dynamodb_load_log import read_loads
-
         timings = Timings()
-        hook = self._hook()
-        # how far each table reaches in the incremental table; the report speaks of the one the spec cuts first
-        logs = {t: read_loads(hook.conn, self.table_names[t]) for t in spec.jobs}
+        # the report speaks of the loads of the first table the incremental table's item types write
         cuts = [t for t in spec.jobs if any(i.table == spec.incremental.table for i in spec.items_of(t))]
-        loads = logs[(cuts or list(spec.jobs))[0]]
+        loads = self._loads((cuts or list(spec.jobs))[0])
         holds = loads.holds(self._window())
-        recs = reconcile_dynamodb(self._conn, self.source_schema, hook.conn, spec, self.table_names,
+        recs = reconcile_dynamodb(self._conn, self.source_schema, self._hook().conn, spec, self.table_names,
                                   segments=self.segments, buckets=self.buckets, max_diffs=self.max_diffs,
-                                  timings=timings, as_of={t: (log.holds(self._window()).end
-                                                              if spec.incremental.table else None)
-                                                          for t, log in logs.items()})
+                                  timings=timings, as_of={t: self._cut(spec, t).end for t in spec.jobs})
         result = {"checks": [c.as_dict() for rec in recs.values() for c in rec.checks()],
                   "reconciliation": {name: rec.as_dict() for name, rec in recs.items()},
                   "seconds": timings.as_dict(), "dry_run": False, "covers": holds.as_dict(),

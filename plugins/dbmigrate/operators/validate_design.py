@@ -102,6 +102,7 @@ class _DesignValidation(BaseOperator):
         return result
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self._logs: dict[str, Any] = {}
         with closing(self._source_hook().get_conn()) as conn:
             self._conn = conn
             try:
@@ -112,14 +113,20 @@ class _DesignValidation(BaseOperator):
     def check(self, context: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _loads(self, target: str) -> Any:
+        """`target`'s load log (`connectors.dynamodb_load_log.Loads`), read once per check."""
+        if target not in self._logs:
+            from connectors.dynamodb_load_log import read_loads
+
+            self._logs[target] = read_loads(self._hook().conn, self.table_names[target])
+        return self._logs[target]
+
     def _cut(self, spec: Any, target: str) -> Window:
         """What `target`'s table holds of the incremental table (everything, unless the spec has one and only
         intervals were loaded: then up to the latest end loaded, this run's window included)."""
         if spec.incremental.table is None or as_bool(self.dry_run):
             return Window()
-        from connectors.dynamodb_load_log import read_loads
-
-        return Window(None, read_loads(self._hook().conn, self.table_names[target]).holds(self._window()).end)
+        return Window(None, self._loads(target).holds(self._window()).end)
 
     def _cursor_rows(self, sql: str, params: dict[str, Any] | None = None, limit: int | None = None,
                      cut: tuple[Any, Window] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
