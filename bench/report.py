@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-TARGETS = {"load": 3.0, "write": 0.5, "dynamodb": 0.8, "validation": 1.5, "parse": 1.1}
+TARGETS = {"load": 1.0, "write": 1.0, "dynamodb": 0.8, "validation": 1.5, "parse": 1.1}
 
 
 def _rate(n: float, s: float | None) -> str:
@@ -26,11 +26,17 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str, bool | N
                     (ratio >= TARGETS["load"]) if (large and ratio) else None))
     m = r["movie"][-1]
     write = m["phases"].get("write")
-    if write:
+    loader = m.get("loader")
+    if write and loader:  # against AWS's DSQL loader's method (bench/dsql_loader.py), COPY as the limit
+        ratio = loader["best_s"] / write
+        out.append((f"movie write phase, {m['rows']:,} rows: rows/s", _rate(m["rows"], write),
+                    _rate(loader["rows"], loader["best_s"]) + f" (DSQL loader's method, {loader['best_connections']} "
+                    "connections)", _rate(m["rows"], m["copy_s"]) + " (COPY)", f"{ratio:.2f}× the DSQL loader's method",
+                    f"≥ {TARGETS['write']:g}×", ratio >= TARGETS["write"]))
+    elif write:
         ratio = m["copy_s"] / write
         out.append((f"movie write phase, {m['rows']:,} rows: rows/s", _rate(m["rows"], write), "–",
-                    _rate(m["rows"], m["copy_s"]) + " (COPY)", f"{ratio:.2f}× COPY", f"≥ {TARGETS['write']:g}×",
-                    ratio >= TARGETS["write"]))
+                    _rate(m["rows"], m["copy_s"]) + " (COPY)", f"{ratio:.2f}× COPY", "–", None))
     for d in r["dynamodb"]:
         ratio = d["bare_s"] / d["project_s"]
         large = d is r["dynamodb"][-1]
@@ -92,6 +98,12 @@ def markdown(r: dict[str, Any]) -> str:
             "| step | µs per document |", "|---|---|"]
     for step, us in r["profile"].items():
         out.append(f"| {step} | {us:,.1f} |" if "bytes" not in step else f"| {step} | {us:,.0f} bytes |")
+    if m.get("loader"):
+        lo = m["loader"]
+        out += ["", f"The DSQL loader's method over the job's {lo['rows']:,} rows ({lo['statement_rows']:,} rows a "
+                "statement, one commit each), median seconds by concurrent connections: "
+                + ", ".join(f"{n}: {s:.1f} s" for n, s in lo["medians"].items())
+                + f"; the best ({lo['best_connections']}) is the baseline."]
     if r.get("validation"):
         v = r["validation"]
         out += ["", "Full reconciliation, seconds per part: " +
@@ -120,10 +132,10 @@ WHY = {
             "and keeping the greatest `_id` per key needs a shuffle of every mapped document (pickled out of and "
             "into Python workers); with 2 cores those two dominate the phase table. On EMR both scale with "
             "executors (docs/scaling.md); the ratio here is what the rules cost.",
-    "write": "COPY appends into empty tables; the job upserts (`INSERT … ON CONFLICT DO UPDATE`, so re-runs and "
-             "replays never duplicate) in transactions of at most `batch_rows` rows as DSQL requires, and its write "
-             "phase also reads the persisted rows back into Python. On this machine the server and the writers share "
-             "2 cores.",
+    "write": "Both upsert with multi-row `INSERT … ON CONFLICT DO UPDATE`; the loader sends rows already in "
+             "memory as text, while the job's write phase also reads its persisted rows back into Python, guards each "
+             "update by `source_version`, writes lineage columns and child rows' stale-row deletes. On this machine "
+             "the server and the writers share 2 cores.",
     "dynamodb": "Both send BatchWriteItem requests of 25 items one after the other; the difference is noise or "
                 "the project's per-batch key check.",
     "validation": "The bare scans only read rows; the reconciliation re-maps every document by the job's rules "
@@ -146,6 +158,9 @@ def plot(r: dict[str, Any], path: Path) -> None:
         left.plot(docs, [m["naive_s"] for m in movie], "s--", label="naive method (Spark JSON + JDBC)")
     left.plot(docs, [m["copy_s"] for m in movie], "^:", label="COPY of the transformed rows")
     left.plot(docs, [m["phases"].get("write", 0) for m in movie], "x-", label="project job: write phase")
+    loaded = [(m["documents"], m["loader"]["best_s"]) for m in movie if m.get("loader")]
+    if loaded:
+        left.plot(*zip(*loaded, strict=True), "D", label="DSQL loader's method (best connections)")
     left.set(xscale="log", yscale="log", xlabel="documents", ylabel="seconds", title="movie_collection → DSQL stand-in")
     left.legend(fontsize=8)
     ddb = r["dynamodb"]

@@ -13,7 +13,10 @@ executor's log on EMR).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -100,8 +103,10 @@ def _last_per_key(values: list[tuple[Any, ...]], key_at: tuple[int, ...]) -> lis
 def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping[str, TableWrite],
                   target: DsqlTarget, schema: str, run_id: str, batch_rows: int, batch_bytes: int,
                   attempts: int = 6, base_delay_s: float = 0.05,
-                  on_commit: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Upsert `(name, row)` pairs, each into `tables[name]`, on one connection; return rows written per name.
+                  on_commit: Callable[[str, int], None] | None = None, connections: int = 1) -> dict[str, int]:
+    """Upsert `(name, row)` pairs, each into `tables[name]`, from `connections` concurrent connections (threads,
+    each batch committed on whichever is free, at most two batches a connection in flight: how AWS's DSQL loader
+    keeps the server busy while a task builds its next batches); return rows written per name.
 
     Every row gets `migration_run_id = run_id` and one `migrated_at` for the whole call. Each table's rows are
     batched on their own; each batch is one transaction, tried at most `attempts` times (backoff from
@@ -114,7 +119,12 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
     written = dict.fromkeys([*tables, *(c for t in tables.values() for c, _ in t.children)], 0)
     batchers = {name: Batcher[dict[str, Any]](batch_rows, batch_bytes, rows_of=rows_in if t.children else None)
                 for name, t in tables.items()}
-    with RecyclingConnection(target) as pool:
+    lock = threading.Lock()
+    idle: queue.SimpleQueue[RecyclingConnection] = queue.SimpleQueue()
+    opened = [RecyclingConnection(target) for _ in range(max(connections, 1))]
+    for c in opened:
+        idle.put(c)
+    try:
 
         def statements(t: TableWrite, rows: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
             """The INSERT … ON CONFLICT statements (with their parameters) of `rows` of one table."""
@@ -139,10 +149,14 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
                     todo.append((stale_children_statement(schema, child, t), [parents, migrated_at, run_id]))
 
             def commit_batch() -> None:
-                conn = pool.get()
-                with conn.transaction(), RawCursor(conn) as cur:
-                    for stmt, params in todo:
-                        cur.execute(stmt, params)
+                pool = idle.get()
+                try:
+                    conn = pool.get()
+                    with conn.transaction(), RawCursor(conn) as cur:
+                        for stmt, params in todo:
+                            cur.execute(stmt, params)
+                finally:
+                    idle.put(pool)
 
             def log_retry(attempt: int, exc: BaseException, delay: float) -> None:
                 log.warning("upsert into %s.%s: batch of %d rows failed on attempt %d/%d (%s: %s); "
@@ -150,17 +164,37 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
                             type(exc).__name__, str(exc).strip(), delay)
 
             run_with_retry(commit_batch, attempts=attempts, base_delay_s=base_delay_s, on_retry=log_retry)
-            for n, k in [(name, len(batch)), *child_rows.items()]:
-                written[n] += k
-                if on_commit is not None:
-                    on_commit(n, k)
+            with lock:
+                for n, k in [(name, len(batch)), *child_rows.items()]:
+                    written[n] += k
+                    if on_commit is not None:
+                        on_commit(n, k)
 
-        for name, row in rows:
-            if (full := batchers[name].add(row)) is not None:
-                commit(name, full)
-        for name, batcher in batchers.items():
-            if (rest := batcher.flush()) is not None:
-                commit(name, rest)
+        def batches() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+            for name, row in rows:
+                if (full := batchers[name].add(row)) is not None:
+                    yield name, full
+            for name, batcher in batchers.items():
+                if (rest := batcher.flush()) is not None:
+                    yield name, rest
+
+        if connections <= 1:
+            for name, batch in batches():
+                commit(name, batch)
+        else:
+            in_flight: set[Future[None]] = set()
+            with ThreadPoolExecutor(max_workers=connections) as workers:
+                for name, batch in batches():
+                    if len(in_flight) >= 2 * connections:
+                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            f.result()  # a batch that failed every attempt raises here
+                    in_flight.add(workers.submit(commit, name, batch))
+                for f in in_flight:
+                    f.result()
+    finally:
+        for c in opened:
+            c.close()
     return written
 
 

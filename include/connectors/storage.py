@@ -63,6 +63,28 @@ def restrict(uri: str) -> None:
         p.chmod(0o700 if p.is_dir() else 0o600)
 
 
+def clear_prefix(uri: str, *, client: Any = None) -> int:
+    """Remove what an earlier attempt left under the folder or prefix `uri` (a retried run's quarantine, when this
+    attempt has nothing to write there): how many files or objects went."""
+    path = local_path(uri)
+    if path is not None:
+        if not path.exists():
+            return 0
+        import shutil
+
+        n = sum(1 for p in path.rglob("*") if p.is_file())
+        shutil.rmtree(path)
+        return n
+    client, bucket, key = _s3(uri.rstrip("/") + "/", client)
+    n = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if objects:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            n += len(objects)
+    return n
+
+
 def read_secret(path: str) -> str:
     """A password from the file a local job was given (`--*-password-file`): never an argument, never an
     environment variable, so it shows in no process listing and no child's environment. One trailing

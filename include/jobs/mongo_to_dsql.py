@@ -26,7 +26,7 @@ from connectors.load_log import last_source, record_load
 from connectors.mongo_source import database_of, with_credentials
 from connectors.pending import has_table, park, read_parked, release
 from connectors.progress import PhaseTimer, Progress
-from connectors.storage import read_secret, read_text, restrict, write_text
+from connectors.storage import clear_prefix, read_secret, read_text, restrict, write_text
 from connectors.timeless import known_timeless, record_timeless
 from transforms.adjacency import (
     REJECT_REASONS,
@@ -55,7 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mongo-secret-arn", default=None, help="overrides the spec's source.secret_arn")
     p.add_argument("--dry-run", action="store_true", help="classify, quarantine and report; write nothing")
     p.add_argument("--partitions", type=int, default=0,
-                   help="dedup and write parallelism: DSQL connections (0: 4 × Spark's default parallelism)")
+                   help="dedup and write parallelism (0: 4 × Spark's default parallelism, at most the source's "
+                        "splits); each write task holds the spec's write.connections")
     p.add_argument("--window-start", default=None,
                    help="load only documents whose incremental field (spec) is at or after this ISO 8601 time")
     p.add_argument("--window-end", default=None, help="... and before this one")
@@ -174,6 +175,9 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     mapper = DocumentMapper.for_spec(spec, window)
     phases = PhaseTimer()
     docs = read_documents(spark, args.source_uri, spec, args.mongo_secret_arn or spec.source_secret_arn, window)
+    # dedup and write parallelism: 4 × Spark's default parallelism, but no more than the source has splits (each
+    # at least 1 MiB): a small source is a task or two per stage instead of a Python worker per empty partition
+    partitions = args.partitions or min(spark.sparkContext.defaultParallelism * 4, max(docs.getNumPartitions(), 1))
     duplicated_keys: dict[tuple[str, str, str], int] = {}
     if mapper.natural_targets:  # references by natural key: which row holds each key, from the whole source
         progress.set_phase("index natural keys")
@@ -190,7 +194,6 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
                                          max(1, min(len(parked) // 10_000, sc.defaultParallelism))))
     progress.set_phase("read, map, dedup, check references")
     docs = docs.mapPartitions(progress.counted("documents read"))
-    partitions = args.partitions or spark.sparkContext.defaultParallelism * 4
     result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
                       partitions=partitions, timer=phases.end,
                       known_timeless=None if known is None else spark.sparkContext.broadcast(known))
@@ -204,11 +207,11 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     progress.set_phase("write quarantine")
     quarantine = f"{args.quarantine_uri.rstrip('/')}"
     schema = "reason string, entity string, detail string, document string, source string"
-    # No rejects (the counts know): skip a pass over every winner that would find none.
-    rejects_df = (result.rejects.toDF(schema) if sum(result.reasons.values())
-                  else spark.createDataFrame([], schema))
-    rejects_df.coalesce(1).write.mode("overwrite").json(quarantine)
-    restrict(quarantine)  # rejected documents as they were: owner-only
+    if sum(result.reasons.values()):
+        result.rejects.toDF(schema).coalesce(1).write.mode("overwrite").json(quarantine)
+        restrict(quarantine)  # rejected documents as they were: owner-only
+    else:  # no rejects (the counts know): no pass over the winners, no Spark write of nothing (seconds on a small
+        clear_prefix(quarantine)  # run); what an earlier attempt of the run left there goes
     phases.end("write quarantine")
 
     written: dict[str, int] = {}
@@ -222,7 +225,7 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         def write(rows: Any) -> list[tuple[str, int]]:
             n = upsert_tables(rows, tables=tables, target=target, schema=spec.target_schema, run_id=args.run_id,
                               batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes,
-                              on_commit=lambda name, k: accs[name].add(k))
+                              on_commit=lambda name, k: accs[name].add(k), connections=spec.write_connections)
             return list(n.items())
 
         # One pass over the persisted winners, every table at once, one connection per partition.

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from operator import add
 from pathlib import Path
 from typing import Any
@@ -133,35 +135,56 @@ def read_source(spark: Any, args: argparse.Namespace, tables: list[str], partiti
     return out
 
 
-def _rejected(df: Any, type_attribute: str, key_names: tuple[str, ...]) -> tuple[dict[str, dict[str, int]],
-                                                                                  list[dict[str, Any]]]:
-    """Rejected items by type and reason (`missing_key: PK` counted as `missing_key`), and the first of them as
-    quarantine lines."""
-    from pyspark.sql import functions as F
-
-    rejected = df.where(F.col(REJECT).isNotNull())
-    reason = F.split(F.col(REJECT), ":").getItem(0)
-    counts: dict[str, dict[str, int]] = {}
-    for r in rejected.groupBy(type_attribute, reason.alias("reason")).count().collect():
-        counts.setdefault(r[type_attribute], {})[r["reason"]] = int(r["count"])
-    lines = [{"item_type": r[type_attribute], "reason": r[REJECT].split(":")[0], "detail": r[REJECT],
-              "key": {k: None if r[k] is None else str(r[k]) for k in key_names},
-              "item": {k: None if v is None else str(v) for k, v in r.asDict().items()
-                       if k not in (REJECT, TYPE_ORDER)}}
-             for r in rejected.limit(MAX_QUARANTINED).collect()] if counts else []
-    return counts, lines
+def _line(item_type: str, detail: str, key: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    return {"item_type": item_type, "reason": detail.split(":")[0], "detail": detail, "key": key, "item": item}
 
 
-def _too_large(sized: Any, type_attribute: str, key_names: tuple[str, ...]) -> dict[str, Any]:
-    """Of (item, size) pairs, the items over DynamoDB's 400 KB by type, and the first of them as quarantine lines
-    (key, type, size): rejected (`item_too_large`), never sent to fail the write."""
-    large = sized.filter(lambda p: p[1] > MAX_ITEM_BYTES)
-    counts = {k: int(v) for k, v in large.map(lambda p: (p[0][type_attribute]["S"], 1)).reduceByKey(add).collect()}
-    lines = [{"item_type": i[type_attribute]["S"], "reason": "item_too_large",
-              "detail": f"item_too_large: {size} bytes (at most {MAX_ITEM_BYTES})",
-              "key": {k: str(next(iter(i[k].values()))) for k in key_names}, "item": {}}
-             for i, size in large.take(MAX_QUARANTINED)] if counts else []
-    return {"counts": counts, "lines": lines}
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def sort_and_write(writer: Callable[[Iterator[Any]], Iterator[tuple[str, int]]], *, numbers: frozenset[str],
+                   type_attribute: str, key_names: tuple[str, ...]) -> Callable[[Iterator[Any]], Iterator[tuple]]:
+    """The mapPartitions function of the one pass over a load's built rows: a row with a reject reason is counted
+    (by item type and reason, `missing_key: PK` as `missing_key`), an item over DynamoDB's 400 KB likewise
+    (`item_too_large`: quarantined, never sent to fail the write), the first `MAX_QUARANTINED` of either kept as
+    quarantine lines; every other item goes to `writer` as (item, its type, or REWRITTEN for the items of rows
+    outside an interval's window). Yields ("written", kind, n), ("rejected", item type, reason, n) and
+    ("line", quarantine line): counting, sizing and writing in one Spark job instead of one each."""
+
+    def run(rows: Iterator[Any]) -> Iterator[tuple]:
+        rejected: Counter[tuple[str, str]] = Counter()
+        lines: list[dict[str, Any]] = []
+
+        def fitting() -> Iterator[tuple[dict, str]]:
+            for r in rows:
+                row = r.asDict()
+                reason = row[REJECT]
+                if reason is not None:
+                    rejected[row[type_attribute], reason.split(":")[0]] += 1
+                    if len(lines) < MAX_QUARANTINED:
+                        lines.append(_line(row[type_attribute], reason, {k: _text(row[k]) for k in key_names},
+                                           {k: _text(v) for k, v in row.items() if k not in (REJECT, TYPE_ORDER)}))
+                    continue
+                item = row_to_item(row, numbers)
+                size = item_size_bytes(item)
+                kind = item[type_attribute]["S"]
+                if size > MAX_ITEM_BYTES:
+                    rejected[kind, "item_too_large"] += 1
+                    if len(lines) < MAX_QUARANTINED:
+                        lines.append(_line(kind, f"item_too_large: {size} bytes (at most {MAX_ITEM_BYTES})",
+                                           {k: str(next(iter(item[k].values()))) for k in key_names}, {}))
+                    continue
+                yield item, REWRITTEN if row.get(REWRITTEN) else kind
+
+        for kind, n in writer(fitting()):
+            yield "written", kind, n
+        for (kind, reason), n in rejected.items():
+            yield "rejected", kind, reason, n
+        for line in lines:
+            yield "line", line
+
+    return run
 
 
 def _scopes(spark: Any, spec: Any, items: tuple[Any, ...], interval: Interval | None,
@@ -250,9 +273,10 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         notes = anomaly_counts(spark, anomalies, EXAMPLES)
         columns = {t: list(df.columns) for t, df in source.items()}
         scopes = _scopes(spark, spec, items, interval, columns)
-        built = target_frame(spark, items, columns, type_attribute, key_names, scopes).persist()
-        rejected, lines = _rejected(built, type_attribute, key_names)
-        good = built.where(built[REJECT].isNull()).drop(REJECT, TYPE_ORDER)
+        built = target_frame(spark, items, columns, type_attribute, key_names, scopes)
+        if any(isinstance(s, TouchedScope) for s in scopes.values()):  # read twice: deletes, then writes
+            built = built.persist()
+        good = built.where(built[REJECT].isNull())
         writer_args = {"table": table, "key_names": key_names, "dry_run": args.dry_run, "region": args.region,
                        "write_units_per_s": args.write_units_per_s or spec.write_units_per_s, "share": share}
         gone = _deletes(spark, items, columns, key_names, scopes, good)
@@ -263,19 +287,26 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
             writer = item_writer(kind=None, delete=True, **writer_args)
             deleted = {k: int(v) for k, v in sorted(pairs.mapPartitions(writer).reduceByKey(add).collect())}
             progress.set_phase("read source, build and write items")
-        flagged = REWRITTEN in good.columns
-        sized = good.rdd.map(lambda r: (row_to_item(r.asDict(), numbers), bool(flagged and r[REWRITTEN]))).map(
-            lambda p: (p[0], item_size_bytes(p[0]), p[1])).persist()
-        large = _too_large(sized.map(lambda p: (p[0], p[1])), type_attribute, key_names)
-        for kind, n in large["counts"].items():
-            rejected.setdefault(kind, {})["item_too_large"] = n
-        lines += large["lines"]
-        # (item, what it counts as): its type, or REWRITTEN for the items of rows outside an interval's window
-        fits = sized.filter(lambda p: p[1] <= MAX_ITEM_BYTES).map(
-            lambda p: (p[0], REWRITTEN if p[2] else p[0][type_attribute]["S"])).repartition(partitions)
-        fits = fits.mapPartitions(progress.counted("items written" if not args.dry_run else "items built"))
+        count = progress.counted("items written" if not args.dry_run else "items built")
         writer = item_writer(kind=None, **writer_args)
-        by_type = {k: int(v) for k, v in sorted(fits.mapPartitions(writer).reduceByKey(add).collect())}
+        one_pass = sort_and_write(lambda pairs: writer(count(pairs)), numbers=numbers, type_attribute=type_attribute,
+                                  key_names=key_names)
+        out = built.repartition(partitions).rdd.mapPartitions(one_pass).collect()
+        built.unpersist()
+    by_type: dict[str, int] = {}
+    rejected: dict[str, dict[str, int]] = {}
+    lines = []
+    for entry in out:
+        if entry[0] == "written":
+            by_type[entry[1]] = by_type.get(entry[1], 0) + entry[2]
+        elif entry[0] == "rejected":
+            per = rejected.setdefault(entry[1], {})
+            per[entry[2]] = per.get(entry[2], 0) + entry[3]
+        else:
+            lines.append(entry[1])
+    by_type = dict(sorted(by_type.items()))
+    lines = sorted(lines, key=lambda x: (x["item_type"], x["reason"], json.dumps(x["key"], sort_keys=True)))
+    lines = lines[:MAX_QUARANTINED]
     if args.quarantine_uri and (lines or bad_rows):
         base = f"{args.quarantine_uri.rstrip('/')}/{args.item_set}"
         if lines:

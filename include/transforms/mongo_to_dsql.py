@@ -137,7 +137,11 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     # Which referenced keys no entity row of the load has: a join of keys, never of rows. Like Spark SQL, a
     # broadcast hash join while the entity keys are few enough to hold everywhere, else a shuffle of keys only.
     entity_rows = sum(n for (kind, name), n in tally.items() if kind == "winners" and name in entity_names)
-    if entity_rows <= broadcast_keys:
+    referring = sum(n for (kind, name), n in tally.items()
+                    if kind in ("winners", "parked_winners") and name not in entity_names)
+    if not referring:  # no relationship row in this load: nothing to check (no pass over the winners)
+        missing = sc.parallelize([], 1)
+    elif entity_rows <= broadcast_keys:
         keys = sc.broadcast(set(mapped.filter(lambda kv: kv[0][0] in entity_names).map(
             lambda kv: (kv[0][0], kv[1][PK])).collect()))
         missing = mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
@@ -152,7 +156,8 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
         wanted.setdefault(ent, []).append(key)
     found = {(ent, k) for ent, keys in wanted.items() for k in existing(mapper.entities[ent], keys)}
     orphan_of = dict(missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
-        min).collect())  # relationship key → the first of its references that exists nowhere
+        min).collect()) if len(found) < sum(map(len, wanted.values())) else {}
+    # (relationship key → the first of its references that exists nowhere; none when every missing key was found)
     missing.unpersist()
     orphans = sc.broadcast(orphan_of)
     # orphans of this source (rejected now, parked) and orphans only parked documents had (still parked)

@@ -40,6 +40,7 @@ DSQL_MAX_ROW_BYTES = 2 * 1024 * 1024
 DSQL_MAX_COLUMN_BYTES = 1024 * 1024
 # MongoDB nests BSON documents at most 100 levels deep: anything deeper did not come from a collection.
 MAX_NESTING_DEPTH = 100
+WRITE_CONNECTIONS = 4  # concurrent connections of each write task (`write.connections`)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class MongoToDsqlSpec(SpecHead):
     shape: DocumentShape = DEFAULT_SHAPE
     source_collections: tuple[str, ...] = ()  # several collections, one migration (`source.collections`)
     unmapped: Unmapped = Unmapped()
+    write_connections: int = WRITE_CONNECTIONS  # concurrent DSQL connections of each write task
     path: Path = field(compare=False, default=Path())
 
     kind = "mongo_to_dsql"
@@ -126,7 +128,8 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
                                               "local_uri", "max_nesting_depth", "discriminator", "key_fields"})
     target = section(raw, "target", f"{w}:", {"conn_id", "schema", "ddl_dir"})
     compute = section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri", "emr"})
-    write = section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes", "max_row_bytes", "max_column_bytes"})
+    write = section(raw, "write", f"{w}:", {"batch_rows", "batch_bytes", "max_row_bytes", "max_column_bytes",
+                                                 "connections"})
     validation = section(raw, "validation", f"{w}:", VALIDATION_KEYS)
     emr = section(compute, "emr", f"{w}: compute", {"cluster_id", "release_label", "instance_type",
                                                       "core_instance_count", "log_uri", "job_flow_role",
@@ -177,6 +180,7 @@ def _mongo_to_dsql(raw: dict[str, Any], path: Path) -> MongoToDsqlSpec:
             packages=texts(emr.get("packages", []), f"{w}: compute.emr.packages"),
         ),
         batch_rows=batch_rows, batch_bytes=batch_bytes,
+        write_connections=whole(write.get("connections", WRITE_CONNECTIONS), f"{w}: write.connections", minimum=1),
         sample_size=whole(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
         entities=entities, shape=shape,
         max_nesting_depth=whole(source.get("max_nesting_depth", MAX_NESTING_DEPTH), f"{w}: source.max_nesting_depth",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
+import pytest
 
 from connectors.dsql import DsqlTarget
 from connectors.dsql_writer import MAX_STATEMENT_ROWS, TableWrite, upsert_statement, upsert_tables
@@ -16,10 +17,15 @@ ITEMS = TableWrite("items", ("id", "name", "price"), ("id",))
 TAGS = TableWrite("tags", ("item_id", "tag"), ("item_id", "tag"))
 
 
-def _tags_table(dsql_uri: str, in_schema: str) -> None:
+def _table(dsql_uri: str, in_schema: str, name: str, columns: str) -> None:
+    """A table of `columns` plus the writer's lineage columns."""
     with psycopg.connect(dsql_uri, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {in_schema}.tags (item_id int, tag text, migration_run_id text NOT NULL, "
-                     "migrated_at timestamptz NOT NULL, PRIMARY KEY (item_id, tag))")
+        conn.execute(f"CREATE TABLE {in_schema}.{name} ({columns}, migration_run_id text NOT NULL, "
+                     "migrated_at timestamptz NOT NULL)")
+
+
+def _tags_table(dsql_uri: str, in_schema: str) -> None:
+    _table(dsql_uri, in_schema, "tags", "item_id int, tag text, PRIMARY KEY (item_id, tag)")
 
 
 def test_rows_of_several_tables_are_routed_and_batched_per_table(target: DsqlTarget, schema: str,  # noqa: F811
@@ -122,3 +128,37 @@ def test_child_rows_are_written_with_their_parent_and_replaced_by_its_next_versi
         xmins = conn.execute(f"SELECT o.xmin::text, array_agg(i.xmin::text) FROM {schema}.orders o "
                              f"JOIN {schema}.order_items i USING (order_id) GROUP BY 1").fetchall()
     assert len(xmins) == 2 and all(set(items) == {parent} for parent, items in xmins)
+
+
+def _pids_table(dsql_uri: str, in_schema: str) -> None:
+    """A table whose rows record which server backend (connection) inserted them."""
+    _table(dsql_uri, in_schema, "pids", "id int PRIMARY KEY, who int NOT NULL DEFAULT pg_backend_pid()")
+
+
+def test_batches_go_out_over_several_connections_at_once(target: DsqlTarget, schema: str,  # noqa: F811
+                                                         dsql_uri: str) -> None:
+    """`connections`: each batch committed on whichever connection is free, as AWS's DSQL loader sends its
+    statements; every row lands once, every batch its own transaction, and more than one connection wrote."""
+    _pids_table(dsql_uri, schema)
+    pids = TableWrite("pids", ("id",), ("id",))
+    commits: list[int] = []
+    rows = (("p", {"id": i}) for i in range(4000))
+    assert upsert_tables(rows, tables={"p": pids}, target=target, schema=schema, run_id="r1", batch_rows=50,
+                         batch_bytes=1 << 20, on_commit=lambda _, n: commits.append(n), connections=4) == {"p": 4000}
+    assert commits == [50] * 80
+    with psycopg.connect(dsql_uri) as conn:
+        count, ids, who, txns = conn.execute(
+            f"SELECT count(*), count(DISTINCT id), count(DISTINCT who), count(DISTINCT xmin::text) "
+            f"FROM {schema}.pids").fetchone()
+    assert (count, ids, txns) == (4000, 4000, 80)
+    assert 1 < who <= 4
+
+
+def test_a_failing_batch_on_one_of_several_connections_raises(target: DsqlTarget, schema: str,  # noqa: F811
+                                                              dsql_uri: str) -> None:
+    _pids_table(dsql_uri, schema)
+    pids = TableWrite("pids", ("id",), ("id",))
+    rows = [("p", {"id": i}) for i in range(500)] + [("p", {"id": "not a number"})]
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        upsert_tables(iter(rows), tables={"p": pids}, target=target, schema=schema, run_id="r1", batch_rows=50,
+                      batch_bytes=1 << 20, connections=4)

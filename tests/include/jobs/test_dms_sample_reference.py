@@ -12,7 +12,6 @@ The generated sets hold as long as `generators.dms_sample` makes the same rows f
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import uuid
@@ -26,19 +25,22 @@ import pytest
 
 from connectors.dynamodb_scan import scan_items
 from tests.fixtures import dms_sample_real_types as real_types
-from tests.fixtures.dms_sample_load import Loaded, Source, drop_tables, make_tables, run_jobs, three_day_source
+from tests.fixtures.dms_sample_load import (
+    REFERENCE,
+    Loaded,
+    Source,
+    drop_tables,
+    make_tables,
+    reference,
+    run_jobs,
+    three_day_source,
+)
 from tests.fixtures.session_runs import database_with
 from tests.include.jobs.test_dynamodb_intervals import START
 
 pytestmark = pytest.mark.spark
-REFERENCE = Path(__file__).resolve().parents[2] / "fixtures" / "ticketing_reference"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 REPORTED = ("anomalies", "by_type", "rejects", "rejected_rows")
-
-
-def reference(name: str, target: str) -> list[str]:
-    with gzip.open(REFERENCE / f"{name}.{target}.jsonl.gz", "rt") as f:
-        return f.read().splitlines()
 
 
 def table_items(table: str) -> list[str]:

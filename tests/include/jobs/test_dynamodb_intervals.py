@@ -1,20 +1,20 @@
 """Interval loads of dms_sample → DynamoDB by the Glue job itself (local Spark, moto server, embedded PostgreSQL).
 
-A generated source whose purchase history falls in three days is loaded day by day into one pair of tables and
-in one full load into another pair. After each day the tables reconcile, item for item, with the source up to
-that day's end (the reconciliation's own SQL re-mapping, not the job's Spark code); after the third they equal
-the full load's exactly, whichever order the days came in. Rerunning the middle day changes nothing. Then the
-source moves on as a live one does (two new customers: one buys an unsold ticket, the other is handed the ticket
-that changed hands last) and the fourth day's load deletes the sold ticket's Available item, moves
-`current_owner_id` to the new latest item and upserts the touched config items: the tables again reconcile, item
-for item, with the changed source.
+A generated source whose purchase history falls in three days is loaded day by day into one pair of tables. After
+each day the tables reconcile, item for item, with the source up to that day's end (the reconciliation's own SQL
+re-mapping, not the job's Spark code); after the third they equal what a full load of the source writes (the
+frozen reference `test_dms_sample_reference.py` holds the full load to), whichever order the days came in.
+Rerunning the middle day changes nothing. Then the source moves on as a live one does (two new customers: one buys
+an unsold ticket, the other is handed the ticket that changed hands last) and the fourth day's load deletes the sold
+ticket's Available item, moves `current_owner_id` to the new latest item and upserts the touched config items: the
+tables again reconcile, item for item, with the changed source.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from psycopg import sql
 from connectors.dynamodb_load_log import read_loads
 from connectors.dynamodb_reconcile import reconcile_dynamodb
 from connectors.dynamodb_scan import scan_items
-from tests.fixtures.dms_sample_load import SPEC_PATH, Source, drop_tables, make_tables, three_day_source
+from tests.fixtures.dms_sample_load import SPEC_PATH, Source, reference, three_day_source
 from transforms.intervals import Window, coverage
 from transforms.spec import load_spec
 
@@ -43,15 +43,10 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
         yield src
 
 
-@pytest.fixture(scope="module")
-def full(spark: Any, source: Source, ddb: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The source of the first three days in one full load, into tables of its own."""
-    tables = make_tables(ddb, f"full_{uuid.uuid4().hex[:6]}")
-    try:
-        load(spark, source, tables, tmp_path_factory.mktemp("full"))
-        yield tables
-    finally:
-        drop_tables(ddb, tables)
+def full(targets: Iterable[str]) -> dict[str, list[str]]:
+    """A full load of the first three days, as sorted canonical JSON: what the ticketing job wrote from this source,
+    which the engine's full load writes item for item (`test_dms_sample_reference.py` loads it and says so)."""
+    return {t: reference("three_days_seed4", t) for t in targets}
 
 
 def load(spark: Any, src: dict[str, Any], tables: dict[str, str], workdir: Path, window: tuple[Any, Any] | None = None
@@ -85,18 +80,19 @@ def reconciles(src: dict[str, Any], ddb: Any, tables: dict[str, str], as_of: dat
 
 
 def test_intervals_loaded_newest_first_equal_a_full_load(spark: Any, ddb: Any, make_table: Any,
-                                                         source: dict[str, Any], full: dict[str, str],
-                                                         tmp_path: Path) -> None:
+                                                         source: dict[str, Any], tmp_path: Path) -> None:
     """`airflow backfill create --run-backwards`, or runs of one backfill taking the lock in any order: the
     third day first (the table's first load), then the second, then the first. Each later run builds its
-    items as of the latest end loaded, so the tables end as a full load leaves them."""
+    items as of the latest end loaded, so the table ends as a full load leaves it. (The history's table: the
+    config items are state, written from the source as it is whichever day a load covers; the next test loads
+    them day by day.)"""
     spec = load_spec(SPEC_PATH)
-    days = {t: make_table(d) for t, d in spec.targets.items()}
+    days = {"ticket_sales": make_table(spec.targets["ticket_sales"])}
     for day in (2, 1, 0):
         load(spark, source, days, tmp_path, (START + day * DAY, START + (day + 1) * DAY))
         assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
     assert reconciles(source, ddb, days, START + 3 * DAY) == {}
-    assert items(ddb, days) == items(ddb, full)
+    assert items(ddb, days) == full(days)
     log = read_loads(ddb, days["ticket_sales"])  # what each run's reconciliation reports around its window
     assert log.windows == tuple(Window(START + d * DAY, START + (d + 1) * DAY) for d in range(3))
     assert coverage(list(log.windows), log.windows[0])["after"] == [Window(START + DAY, START + 3 * DAY).as_dict()]
@@ -105,7 +101,7 @@ def test_intervals_loaded_newest_first_equal_a_full_load(spark: Any, ddb: Any, m
     with pytest.raises(SystemExit, match=r"refused \(nothing was written\).*schema elsewhere"):
         other = {"info": source["info"], "schema": "elsewhere", "password_file": source["password_file"]}
         load(spark, other, days, tmp_path, (START + 3 * DAY, START + 4 * DAY))
-    assert items(ddb, days) == items(ddb, full)
+    assert items(ddb, days) == full(days)
 
 
 def validated(source: dict[str, Any], tables: dict[str, str], workdir: Path, window: tuple[datetime, datetime]
@@ -126,7 +122,7 @@ def validated(source: dict[str, Any], tables: dict[str, str], workdir: Path, win
 
 
 def test_interval_loads_add_up_to_a_full_load(spark: Any, ddb: Any, make_table: Any, source: dict[str, Any],
-                                              full: dict[str, str], tmp_path: Path) -> None:
+                                              tmp_path: Path) -> None:
     spec = load_spec(SPEC_PATH)
     days = {t: make_table(d) for t, d in spec.targets.items()}
 
@@ -151,12 +147,12 @@ def test_interval_loads_add_up_to_a_full_load(spark: Any, ddb: Any, make_table: 
             sql.Identifier(source["schema"]))).fetchone()[0]
     assert sum(r["ticket_sales"]["by_type"].get(t, 0) for r in reports for t in ("PURCHASED", "TRANSFERRED")) == hist
 
-    assert items(ddb, days) == items(ddb, full)
+    assert items(ddb, days) == full(days)
 
     # the middle day again, after the last: no change (a day loaded after a later one is the newest-first test's)
     before = items(ddb, days)
-    load(spark, source, days, tmp_path, (START + DAY, START + 2 * DAY))
-    assert items(ddb, days) == before, "rerunning day 2 changed the tables"
+    load(spark, source, {"ticket_sales": days["ticket_sales"]}, tmp_path, (START + DAY, START + 2 * DAY))
+    assert items(ddb, days) == before, "rerunning day 2 changed the table"
     assert read_loads(ddb, days["ticket_sales"]).holds().end == START + 3 * DAY
 
     a_live_source_moves_on(spark, ddb, source, days, tmp_path)

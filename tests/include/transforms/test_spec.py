@@ -32,6 +32,7 @@ def test_the_shipped_specs_load() -> None:
     (MOVIE, lambda r: r["write"].update(batch_row=5), r"write: unknown keys \['batch_row'\]"),
     (MOVIE, lambda r: r["compute"]["emr"].update(instance=1), r"compute.emr: unknown keys \['instance'\]"),
     (MOVIE, lambda r: r["write"].update(batch_rows="lots"), r"write.batch_rows: must be a whole number, got 'lots'"),
+    (MOVIE, lambda r: r["write"].update(connections=0), r"write.connections: must be a whole number >= 1, got 0"),
     (MOVIE, lambda r: r.update(retries="two"), r"retries: must be a whole number >= 0, got 'two'"),
     (MOVIE, lambda r: r.update(tags="migration"), r"tags: must be a list of strings, got 'migration'"),
     (MOVIE, lambda r: r.update(source=["x"]), r"source: must be a mapping"),
