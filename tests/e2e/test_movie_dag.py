@@ -13,6 +13,7 @@ A run whose source does not exist is the UI's (tests/e2e/test_missing_source.py)
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -96,6 +97,17 @@ def test_every_kind_of_bad_document_is_quarantined_and_the_run_passes(movie_run:
     expected = Counter(movie_export.expected["rejects"]) + movie_export.corpus.reasons
     assert {r: n for r, n in movie_run.run.report["rejects"].items() if n} == dict(expected)
     assert all(c["passed"] for c in movie_run.run.report["checks"])
+
+
+def test_the_quarantine_holds_every_rejected_document_owner_only(movie_run: MovieRun) -> None:
+    """Rejected documents as they were, one JSON line each, readable by the owner alone."""
+    run = movie_run.run
+    quarantine = Path(urlparse(os.environ["DBMIGRATE_QUARANTINE_URI"]).path) / MOVIE_DAG / safe_segment(run.run_id)
+    parts = sorted(quarantine.glob("part-*"))
+    lines = [json.loads(x) for f in parts for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert Counter(x["reason"] for x in lines) == Counter({r: n for r, n in run.report["rejects"].items() if n})
+    assert {oct(p.stat().st_mode & 0o777) for p in [quarantine, *quarantine.rglob("*")]} <= {"0o600", "0o700"}
+    assert oct(quarantine.stat().st_mode & 0o777) == "0o700"
 
 
 def test_sampled_rows_match_and_every_row_reconciles(movie_run: MovieRun, movie_export: MovieExport) -> None:

@@ -24,7 +24,8 @@ from transforms.reconcile import render_diffs
 from transforms.spec import load_spec
 
 pytestmark = pytest.mark.spark
-PAGE = 100  # items per Scan request: ticket_sales is read in dozens of pages over its 4 segments
+PAGE = 200  # items per Scan request: ticket_sales is read in many pages over its 4 segments (moto reads the
+# whole table for each page: a smaller page costs the test time, not coverage)
 SPEC = load_spec(SPEC_PATH)
 
 
@@ -82,7 +83,7 @@ def test_a_clean_load_reconciles(loaded: Loaded, client: Any) -> None:
         assert rec.passed, "\n".join(render_diffs(rec))
         assert rec.rows_expected == rec.rows_actual == loaded.reports[name]["items"]
         assert [c.passed for c in rec.checks()] == [True, True]
-    assert recs["ticket_sales"].rows_expected > 20 * PAGE  # many pages, several per segment
+    assert recs["ticket_sales"].rows_expected > 12 * PAGE  # many pages, several per segment
     assert set(timings.seconds) == {"ticket_sales", "config"}
     assert timings.seconds["ticket_sales"]["drill_down"] < timings.seconds["ticket_sales"]["pass_1"]
 
