@@ -30,19 +30,22 @@ CONNECTIONS = (2, 4, 8)
 @dataclass(frozen=True)
 class TableRows:
     table: str
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # the columns a row's values fill, in order: the lineage columns last
     key: tuple[str, ...]
     rows: list[tuple[str | None, ...]]
 
 
 def read_rows(uri: str, schema: str, tables: Sequence[str]) -> list[TableRows]:
     """Every row of `tables` in `schema`, each value as its text (NULL as None), with the table's primary key."""
+    from connectors.dsql_writer import LINEAGE_COLUMNS
+
     out = []
     with psycopg.connect(uri) as conn:
         for table in tables:
-            columns = tuple(r[0] for r in conn.execute(
+            names = [r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-                "ORDER BY ordinal_position", [schema, table]))
+                "ORDER BY ordinal_position", [schema, table])]
+            columns = (*(c for c in names if c not in LINEAGE_COLUMNS), *LINEAGE_COLUMNS)
             key = tuple(r[0] for r in conn.execute(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                 "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY a.attnum",
@@ -54,15 +57,11 @@ def read_rows(uri: str, schema: str, tables: Sequence[str]) -> list[TableRows]:
 
 
 def statement(schema: str, t: TableRows, rows: int) -> str:
-    """INSERT … VALUES ($1, …), … × rows ON CONFLICT (key) DO UPDATE SET every other column = EXCLUDED."""
-    width = len(t.columns)
-    values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
-    updates = [c for c in t.columns if c not in t.key]
-    return sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}").format(
-        sql.Identifier(schema, t.table), sql.SQL(", ").join(map(sql.Identifier, t.columns)), sql.SQL(values),
-        sql.SQL(", ").join(map(sql.Identifier, t.key)),
-        sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
-    ).as_string(None)
+    """INSERT … VALUES ($1, …), … × rows ON CONFLICT (key) DO UPDATE SET every other column = EXCLUDED: the shape
+    the job's writer sends too (`upsert_statement`, no version guard), lineage columns included."""
+    from connectors.dsql_writer import LINEAGE_COLUMNS, upsert_statement
+
+    return upsert_statement(schema, t.table, t.columns[:-len(LINEAGE_COLUMNS)], t.key, rows)
 
 
 def load(uri: str, schema: str, tables: Sequence[TableRows], connections: int) -> float:

@@ -144,13 +144,15 @@ def _text(value: Any) -> str | None:
 
 
 def sort_and_write(writer: Callable[[Iterator[Any]], Iterator[tuple[str, int]]], *, numbers: frozenset[str],
-                   type_attribute: str, key_names: tuple[str, ...]) -> Callable[[Iterator[Any]], Iterator[tuple]]:
+                   type_attribute: str, key_names: tuple[str, ...], keep_lines: int = MAX_QUARANTINED
+                   ) -> Callable[[Iterator[Any]], Iterator[tuple]]:
     """The mapPartitions function of the one pass over a load's built rows: a row with a reject reason is counted
     (by item type and reason, `missing_key: PK` as `missing_key`), an item over DynamoDB's 400 KB likewise
-    (`item_too_large`: quarantined, never sent to fail the write), the first `MAX_QUARANTINED` of either kept as
-    quarantine lines; every other item goes to `writer` as (item, its type, or REWRITTEN for the items of rows
-    outside an interval's window). Yields ("written", kind, n), ("rejected", item type, reason, n) and
-    ("line", quarantine line): counting, sizing and writing in one Spark job instead of one each."""
+    (`item_too_large`: quarantined, never sent to fail the write), the first `keep_lines` of either kept as
+    quarantine lines (a partition's share of `MAX_QUARANTINED`, what the driver collects); every other item goes
+    to `writer` as (item, its type, or REWRITTEN for the items of rows outside an interval's window). Yields
+    ("written", kind, n), ("rejected", item type, reason, n) and ("line", quarantine line): counting, sizing and
+    writing in one Spark job instead of one each."""
 
     def run(rows: Iterator[Any]) -> Iterator[tuple]:
         rejected: Counter[tuple[str, str]] = Counter()
@@ -162,7 +164,7 @@ def sort_and_write(writer: Callable[[Iterator[Any]], Iterator[tuple[str, int]]],
                 reason = row[REJECT]
                 if reason is not None:
                     rejected[row[type_attribute], reason.split(":")[0]] += 1
-                    if len(lines) < MAX_QUARANTINED:
+                    if len(lines) < keep_lines:
                         lines.append(_line(row[type_attribute], reason, {k: _text(row[k]) for k in key_names},
                                            {k: _text(v) for k, v in row.items() if k not in (REJECT, TYPE_ORDER)}))
                     continue
@@ -171,7 +173,7 @@ def sort_and_write(writer: Callable[[Iterator[Any]], Iterator[tuple[str, int]]],
                 kind = item[type_attribute]["S"]
                 if size > MAX_ITEM_BYTES:
                     rejected[kind, "item_too_large"] += 1
-                    if len(lines) < MAX_QUARANTINED:
+                    if len(lines) < keep_lines:
                         lines.append(_line(kind, f"item_too_large: {size} bytes (at most {MAX_ITEM_BYTES})",
                                            {k: str(next(iter(item[k].values()))) for k in key_names}, {}))
                     continue
@@ -185,6 +187,23 @@ def sort_and_write(writer: Callable[[Iterator[Any]], Iterator[tuple[str, int]]],
             yield "line", line
 
     return run
+
+
+def _passed(out: list[tuple]) -> tuple[dict[str, int], dict[str, dict[str, int]], list[dict[str, Any]]]:
+    """What the partitions of `sort_and_write` yielded, summed: items written by kind, rejects by item type and
+    reason, and the quarantine lines in a stable order."""
+    by_type: Counter[str] = Counter()
+    rejected: dict[str, Counter[str]] = {}
+    lines = []
+    for entry in out:
+        if entry[0] == "written":
+            by_type[entry[1]] += entry[2]
+        elif entry[0] == "rejected":
+            rejected.setdefault(entry[1], Counter())[entry[2]] += entry[3]
+        else:
+            lines.append(entry[1])
+    lines.sort(key=lambda x: (x["item_type"], x["reason"], json.dumps(x["key"], sort_keys=True)))
+    return dict(sorted(by_type.items())), {t: dict(r) for t, r in rejected.items()}, lines
 
 
 def _scopes(spark: Any, spec: Any, items: tuple[Any, ...], interval: Interval | None,
@@ -290,23 +309,9 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         count = progress.counted("items written" if not args.dry_run else "items built")
         writer = item_writer(kind=None, **writer_args)
         one_pass = sort_and_write(lambda pairs: writer(count(pairs)), numbers=numbers, type_attribute=type_attribute,
-                                  key_names=key_names)
-        out = built.repartition(partitions).rdd.mapPartitions(one_pass).collect()
+                                  key_names=key_names, keep_lines=-(-MAX_QUARANTINED // partitions))
+        by_type, rejected, lines = _passed(built.repartition(partitions).rdd.mapPartitions(one_pass).collect())
         built.unpersist()
-    by_type: dict[str, int] = {}
-    rejected: dict[str, dict[str, int]] = {}
-    lines = []
-    for entry in out:
-        if entry[0] == "written":
-            by_type[entry[1]] = by_type.get(entry[1], 0) + entry[2]
-        elif entry[0] == "rejected":
-            per = rejected.setdefault(entry[1], {})
-            per[entry[2]] = per.get(entry[2], 0) + entry[3]
-        else:
-            lines.append(entry[1])
-    by_type = dict(sorted(by_type.items()))
-    lines = sorted(lines, key=lambda x: (x["item_type"], x["reason"], json.dumps(x["key"], sort_keys=True)))
-    lines = lines[:MAX_QUARANTINED]
     if args.quarantine_uri and (lines or bad_rows):
         base = f"{args.quarantine_uri.rstrip('/')}/{args.item_set}"
         if lines:

@@ -140,25 +140,15 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     referring = sum(n for (kind, name), n in tally.items()
                     if kind in ("winners", "parked_winners") and name not in entity_names)
     if not referring:  # no relationship row in this load: nothing to check (no pass over the winners)
-        missing = sc.parallelize([], 1)
+        orphan_of: dict[Any, Any] = {}
     elif entity_rows <= broadcast_keys:
         keys = sc.broadcast(set(mapped.filter(lambda kv: kv[0][0] in entity_names).map(
             lambda kv: (kv[0][0], kv[1][PK])).collect()))
-        missing = mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
-            lambda kv: [(ref, kv[0]) for ref in kv[1][REFS] if ref not in keys.value])
+        orphan_of = _orphans_of(mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
+            lambda kv: [(ref, kv[0]) for ref in kv[1][REFS] if ref not in keys.value]), existing, mapper)
     else:
-        missing = mapped.flatMap(ref_markers).combineByKey(_referrers, _add_referrer, _merge_referrers,
-                                                           partitions).flatMap(_unanswered)
-    missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
-    # Only references missing from this load are looked up in the target: usually few, so batched on the driver.
-    wanted: dict[str, list[str]] = {}
-    for ent, key in missing.keys().distinct().collect():
-        wanted.setdefault(ent, []).append(key)
-    found = {(ent, k) for ent, keys in wanted.items() for k in existing(mapper.entities[ent], keys)}
-    orphan_of = dict(missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
-        min).collect()) if len(found) < sum(map(len, wanted.values())) else {}
-    # (relationship key → the first of its references that exists nowhere; none when every missing key was found)
-    missing.unpersist()
+        orphan_of = _orphans_of(mapped.flatMap(ref_markers).combineByKey(
+            _referrers, _add_referrer, _merge_referrers, partitions).flatMap(_unanswered), existing, mapper)
     orphans = sc.broadcast(orphan_of)
     # orphans of this source (rejected now, parked) and orphans only parked documents had (still parked)
     orphan_counts: Counter = Counter()
@@ -219,6 +209,26 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     if orphan_counts:
         out.reasons["orphan_reference"] += sum(orphan_counts.values())
     return out
+
+
+def _orphans_of(missing: RDD, existing: ExistingKeys, mapper: DocumentMapper) -> dict[Any, Any]:
+    """Relationship key → the first of its references that exists nowhere, of the (referenced key, relationship
+    key) pairs `missing` from the load: only those keys are looked up in the target, usually few, so batched on
+    the driver; when the target holds them all, no further pass."""
+    from pyspark import StorageLevel
+
+    missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        wanted: dict[str, list[str]] = {}
+        for ent, key in missing.keys().distinct().collect():
+            wanted.setdefault(ent, []).append(key)
+        found = {(ent, k) for ent, keys in wanted.items() for k in existing(mapper.entities[ent], keys)}
+        if len(found) == sum(map(len, wanted.values())):
+            return {}
+        return dict(missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
+            min).collect())
+    finally:
+        missing.unpersist()
 
 
 def _first_where(where: str | None) -> str | None:
