@@ -1,4 +1,5 @@
-"""dms_sample → DynamoDB (the moto server): the project's writer vs a bare boto3 `batch_writer` loop."""
+"""dms_sample → DynamoDB (the moto server): the project's writer and its first-load path (items on S3, then
+ImportTable) vs a bare boto3 `batch_writer` loop."""
 
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def measure(sizes: list[int], repeats: int, large_repeats: int | None = None) ->
     as its run is timed."""
     import boto3
 
+    from connectors.dynamodb_import import import_lines, object_key
     from connectors.dynamodb_writer import write_items
-    from transforms.dynamodb_tables import TableSpec, create_table_kwargs
+    from transforms.dynamodb_tables import TableSpec, create_table_kwargs, import_table_kwargs
     from transforms.spec import load_spec
 
     spec = load_spec(DMS_SPEC)
@@ -71,7 +73,9 @@ def measure(sizes: list[int], repeats: int, large_repeats: int | None = None) ->
     table_spec = TableSpec.from_dict(target)
     key_names = tuple(k for k in (table_spec.partition_key.name,
                                   table_spec.sort_key.name if table_spec.sort_key else None) if k)
-    client, resource = boto3.client("dynamodb"), boto3.resource("dynamodb")
+    client, resource, s3 = boto3.client("dynamodb"), boto3.resource("dynamodb"), boto3.client("s3")
+    bucket = f"bench-import-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
 
     def fresh() -> str:
         name = f"bench_{uuid.uuid4().hex[:8]}"
@@ -116,7 +120,26 @@ def measure(sizes: list[int], repeats: int, large_repeats: int | None = None) ->
             client.delete_table(TableName=name)
             return seconds, {}
 
-        samples = alternate({"project": project, "batch_writer": bare}, runs)
+        def imported(items: list = items, n: int = n) -> tuple[float, dict[str, Any]]:
+            """A first load into a new table: the items put on S3 as the job's import writer puts them (gzipped
+            DynamoDB JSON), then ImportTable creates the table from them; timed until the import is COMPLETED."""
+            name = f"bench_{uuid.uuid4().hex[:8]}"
+            started = time.perf_counter()
+            for seq, body in enumerate(import_lines(iter(items))):
+                s3.put_object(Bucket=bucket, Key=object_key(name, 0, seq), Body=body)
+            arn = client.import_table(**import_table_kwargs(TableSpec.from_dict({**target, "name": name}),
+                                                            f"s3://{bucket}/{name}", name))["ImportTableDescription"][
+                "ImportArn"]
+            while (done := client.describe_import(ImportArn=arn)["ImportTableDescription"])[
+                    "ImportStatus"] == "IN_PROGRESS":
+                time.sleep(0.05)
+            seconds = time.perf_counter() - started
+            assert (done["ImportStatus"], done["ImportedItemCount"]) == ("COMPLETED", n), done
+            client.delete_table(TableName=name)
+            return seconds, {}
+
+        samples = alternate({"project": project, "batch_writer": bare, "import": imported}, runs)
         out.append({"items": n, "project_s": samples["project"].median, "bare_s": samples["batch_writer"].median,
-                    "project_runs": samples["project"].seconds, "bare_runs": samples["batch_writer"].seconds})
+                    "import_s": samples["import"].median, "project_runs": samples["project"].seconds,
+                    "bare_runs": samples["batch_writer"].seconds, "import_runs": samples["import"].seconds})
     return out

@@ -63,10 +63,13 @@ with DAG("dms_sample_to_dynamodb_by_hand", schedule=None, start_date=datetime(20
         jobs = [GlueJobOperator(task_id=f"glue_{n}", job_name=f"dbmigrate-{n}", deferrable=True)
                 for n in ("ticket_sales", "config")]
         stage >> crawl >> jobs
+        imports = [task(f"import_{n}") for n in ("ticket_sales", "config")]
+        for job, imp in zip(jobs, imports, strict=True):
+            job >> imp
     with TaskGroup("validate"):
         checks = [task(t) for t in ("validate_counts", "validate_items", "validate_access_patterns",
                                     "validate_reconcile")]
         report, publish, release = task("report"), task("publish"), task("release_lock")
-        cross_downstream(jobs, checks)
+        cross_downstream(imports, checks)
         checks >> report >> [publish, release]
-        jobs >> release
+        [*jobs, *imports] >> release

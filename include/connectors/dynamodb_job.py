@@ -156,12 +156,13 @@ def main(parse_args: Callable[[list[str] | None], argparse.Namespace],
 
 
 def finish(args: argparse.Namespace, report: dict[str, Any], *, table: str, window: Any, log_table: str,
-           started: float) -> dict[str, Any]:
-    """Record the load in the table's load log (unless a dry run), write the report where the run asked, print it
-    with the job's seconds."""
+           started: float, record: bool = True) -> dict[str, Any]:
+    """Record the load in the table's load log (unless a dry run, or `record` is False: a first load through
+    ImportTable is recorded once the import made the table), write the report where the run asked, print it with
+    the job's seconds."""
     import time
 
-    if not args.dry_run:
+    if record and not args.dry_run:
         import boto3
 
         from connectors.dynamodb_load_log import record_load

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from connectors.dynamodb_import import import_writer
 from connectors.dynamodb_job import (
     MAX_QUARANTINED,
     Interval,
@@ -43,7 +44,7 @@ from connectors.dynamodb_job import (
 from connectors.dynamodb_job import main as job_main
 from connectors.dynamodb_load_log import LOG_TABLE, Loads, read_loads
 from connectors.progress import Progress
-from connectors.storage import read_text, write_text
+from connectors.storage import clear_prefix, read_text, write_text
 from transforms.design_intervals import (
     WINDOW_VIEW,
     TouchedScope,
@@ -73,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="an interval load: rows of the spec's incremental table whose field is at or after this")
     p.add_argument("--window-end", default=None, help="... and before this one (ISO 8601)")
     p.add_argument("--log-table", default=LOG_TABLE, help="the DynamoDB table holding each table's load log")
+    p.add_argument("--import-uri", default=None,
+                   help="a first load: put the items under this S3 prefix as DynamoDB JSON for ImportTable to create "
+                        "the table from, instead of writing them (the table must not exist)")
     args, _unknown = p.parse_known_args(argv)
     check_source_args(p, args)
     try:
@@ -273,6 +277,9 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
     tables = list(dict.fromkeys([*own, *(t for q in queries for t in tables_named(q, known)),
                                  *([inc.table] if interval else [])]))
 
+    importing = bool(args.import_uri) and not args.dry_run
+    if importing:  # what an earlier attempt of the run put there goes: the import reads the whole prefix
+        clear_prefix(args.import_uri)
     deleted: dict[str, int] = {}
     with Progress(spark, f"{spec.dag_id}:{args.item_set}") as progress:
         progress.set_phase("read source, build and write items")
@@ -299,15 +306,19 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
         writer_args = {"table": table, "key_names": key_names, "dry_run": args.dry_run, "region": args.region,
                        "write_units_per_s": args.write_units_per_s or spec.write_units_per_s, "share": share}
         gone = _deletes(spark, items, columns, key_names, scopes, good)
-        if gone is not None:  # first: an item a touched row no longer makes goes before anything is written
+        # first: an item a touched row no longer makes goes before anything is written (a table an import creates
+        # holds none)
+        if gone is not None and not importing:
             progress.set_phase("delete the items the interval ends")
             pairs = gone.rdd.map(lambda r: (row_to_item({k: v for k, v in r.asDict().items() if k != "_type"},
                                                         numbers), r["_type"])).repartition(partitions)
             writer = item_writer(kind=None, delete=True, **writer_args)
             deleted = {k: int(v) for k, v in sorted(pairs.mapPartitions(writer).reduceByKey(add).collect())}
             progress.set_phase("read source, build and write items")
-        count = progress.counted("items written" if not args.dry_run else "items built")
-        writer = item_writer(kind=None, **writer_args)
+        count = progress.counted("items put for import" if importing else "items written" if not args.dry_run
+                                 else "items built")
+        writer = import_writer(uri=args.import_uri, region=args.region) if importing else item_writer(
+            kind=None, **writer_args)
         one_pass = sort_and_write(lambda pairs: writer(count(pairs)), numbers=numbers, type_attribute=type_attribute,
                                   key_names=key_names, keep_lines=-(-MAX_QUARANTINED // partitions))
         by_type, rejected, lines = _passed(built.repartition(partitions).rdd.mapPartitions(one_pass).collect())
@@ -333,7 +344,11 @@ def run(args: argparse.Namespace, spark: Any) -> dict[str, Any]:
               "source": source_identity(args), "anomalies": notes}
     if interval is not None:
         report["interval"] = {**interval.as_dict(), "rewritten": rewritten, "delete_requests": deleted}
-    return finish(args, report, table=table, window=args.window, log_table=args.log_table, started=started)
+    if importing:  # what the import task needs to import the items and then record the load (the table is new)
+        report["import"] = {"uri": args.import_uri, "items": report["items"], "window": args.window.as_dict(),
+                            "log_table": args.log_table}
+    return finish(args, report, table=table, window=args.window, log_table=args.log_table, started=started,
+                  record=not importing)
 
 
 def main(argv: list[str] | None = None) -> None:

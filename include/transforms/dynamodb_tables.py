@@ -24,6 +24,8 @@ ATTR_TYPES: frozenset[str] = frozenset({"S", "N", "B"})
 # INCLUDE needs NonKeyAttributes, which the spec does not carry; PROVISIONED needs throughput settings.
 PROJECTIONS: frozenset[str] = frozenset({"ALL", "KEYS_ONLY"})
 BILLING_MODES: frozenset[str] = frozenset({"PAY_PER_REQUEST"})
+# What ImportTable reads (`import_table_kwargs`): one `{"Item": {...}}` a line, gzipped (`connectors.dynamodb_import`)
+IMPORT_FORMAT = "DYNAMODB_JSON"
 MAX_GSIS = 20
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
@@ -209,6 +211,16 @@ def create_table_kwargs(spec: TableSpec) -> dict[str, Any]:
             for g in spec.gsis
         ]
     return kwargs
+
+
+def import_table_kwargs(spec: TableSpec, uri: str, token: str) -> dict[str, Any]:
+    """The keyword arguments of `DynamoDB.Client.import_table`: the gzipped DynamoDB JSON objects under the S3 prefix
+    `uri` (`connectors.dynamodb_import`) into a new table created as `create_table_kwargs` would; `token` (at most
+    36 characters) makes a repeated request within 8 hours join the first import instead of starting another."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return {"S3BucketSource": {"S3Bucket": bucket, "S3KeyPrefix": prefix.rstrip("/") + "/"},
+            "InputFormat": IMPORT_FORMAT, "InputCompressionType": "GZIP",
+            "TableCreationParameters": create_table_kwargs(spec), "ClientToken": token[:36]}
 
 
 def _keys_of(key_schema: list[dict[str, str]] | None) -> tuple[str | None, str | None]:

@@ -10,6 +10,9 @@ from typing import Any
 from transforms.spec_checks import SpecError, ident, need, number, section, text, texts, whole
 from transforms.spec_common import VALIDATION_KEYS, Incremental, SpecHead, common_fields, thresholds
 
+# `write.first_load`: how a load into a table that does not exist yet writes (`SqlToDynamoDbSpec.first_load`)
+FIRST_LOADS = ("import", "writer")
+
 
 @dataclass(frozen=True)
 class GlueCompute:
@@ -51,6 +54,9 @@ class SqlToDynamoDbSpec(SpecHead):
     partitions: int
     sample_size: int
     jobs: tuple[str, ...]
+    # how a load into a table that does not exist yet writes: `import` (the job writes DynamoDB JSON to S3 and
+    # ImportTable creates the table from it, using no write capacity) or `writer` (the table is created, then written)
+    first_load: str = "import"
     targets: dict[str, dict[str, Any]] = field(compare=False, default_factory=dict)  # TableSpec dicts by job
     max_reject_ratio: float = 0.05
     min_documents: int = 1
@@ -167,7 +173,8 @@ def _relational_fields(raw: dict[str, Any], path: Path, sections: set[str], incr
     glue = section(raw, "glue", f"{w}:", {"crawler_name", "catalog_database", "catalog_table_prefix", "role",
                                            "glue_version", "worker_type", "number_of_workers"})
     compute = section(raw, "compute", f"{w}:", {"staging_uri", "quarantine_uri"})
-    write = section(raw, "write", f"{w}:", {"write_units_per_s", "capacity_share", "partitions"})
+    write = section(raw, "write", f"{w}:", {"write_units_per_s", "capacity_share", "partitions",
+                                                        "first_load"})
     validation = section(raw, "validation", f"{w}:", VALIDATION_KEYS)
     for key in ("conn_id", "schema", "local_schema", "glue_connection", "crawler_path"):
         need(isinstance(source.get(key), str) and source[key], f"{w}: source.{key}", "is required")
@@ -185,6 +192,8 @@ def _relational_fields(raw: dict[str, Any], path: Path, sections: set[str], incr
             raise SpecError(f"{w}: targets.{name}: {err}") from err
     share = number(write.get("capacity_share", 0.5), f"{w}: write.capacity_share")
     need(0 < share <= 1, f"{w}: write.capacity_share", "must be in (0, 1]")
+    first_load = write.get("first_load", "import")
+    need(first_load in FIRST_LOADS, f"{w}: write.first_load", f"must be one of {', '.join(FIRST_LOADS)}")
     return dict(
         **common, source_conn_id=source["conn_id"], source_schema=ident(source["schema"], f"{w}: source.schema"),
         local_source_schema=ident(source["local_schema"], f"{w}: source.local_schema"),
@@ -200,6 +209,7 @@ def _relational_fields(raw: dict[str, Any], path: Path, sections: set[str], incr
                            ).rstrip("/"),
         write_units_per_s=number(write.get("write_units_per_s", 4000), f"{w}: write.write_units_per_s"),
         capacity_share=share, partitions=whole(write.get("partitions", 8), f"{w}: write.partitions", minimum=1),
+        first_load=first_load,
         sample_size=whole(validation.get("sample_size", 200), f"{w}: validation.sample_size", minimum=0),
         jobs=jobs, targets=dict(targets), **thresholds(validation, w), path=path,
     )

@@ -10,7 +10,8 @@ Every run has three task groups. A MongoDB → DSQL migration:
 and a SQL Server → DynamoDB migration:
 
     prepare:  resolve_run → ensure_<table>… → acquire_lock → stage_jobs
-    load:     aws: crawl_source → glue_<job>… (parallel, deferrable) | local: run_<job>… (local Spark)
+    load:     aws: crawl_source → glue_<job>… (parallel, deferrable) | local: run_<job>… (local Spark);
+              then import_<job>… (ImportTable creates a new table from the job's items; else nothing to do)
     validate: validate_counts, validate_items, validate_access_patterns, validate_reconcile → report (ALL_DONE)
               → publish
               report, load jobs → release_lock (ALL_DONE)
@@ -242,7 +243,7 @@ def sql_to_dynamodb_dag(spec: SqlToDynamoDbSpec, profile: str | None = None) -> 
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
     from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 
-    from dbmigrate.operators.dynamodb import DynamoDBTableReadyOperator
+    from dbmigrate.operators.dynamodb import DynamoDBImportOperator, DynamoDBTableReadyOperator
     from dbmigrate.operators.lock import AcquireDynamoDbLockOperator, ReleaseDynamoDbLockOperator
     from dbmigrate.operators.reconcile_dynamodb import ValidateDesignReconcileOperator
     from dbmigrate.operators.run_inputs import ResolveRunOperator
@@ -271,7 +272,8 @@ def sql_to_dynamodb_dag(spec: SqlToDynamoDbSpec, profile: str | None = None) -> 
             resolve = ResolveRunOperator(task_id="resolve_run", spec_dag_id=spec.dag_id)
             run = resolve.output
             ensure = [DynamoDBTableReadyOperator(task_id=f"ensure_{name}", table=spec.targets[name],
-                                                 deferrable=not local, waiter_delay=10)
+                                                 leave_new=spec.first_load == "import", deferrable=not local,
+                                                 waiter_delay=10)
                       for name in spec.jobs]
             lock_args = {"table_names": run["tables"], "dry_run": run["dry_run"]}
             lock = AcquireDynamoDbLockOperator(task_id="acquire_lock", **lock_args)
@@ -299,6 +301,13 @@ def sql_to_dynamodb_dag(spec: SqlToDynamoDbSpec, profile: str | None = None) -> 
                                        "Connections": {"Connections": [spec.glue_connection]}},
                     script_args=stage.output[f"glue_args_{name}"], retries=0) for name in spec.jobs]
                 stage >> crawl >> jobs
+            # a first load into a new table: ImportTable creates it from the items the job put on S3
+            imports = [DynamoDBImportOperator(task_id=f"import_{name}", table=spec.targets[name],
+                                              item_set=name, job_report_uris=run["job_report_uris"],
+                                              deferrable=not local, waiter_delay=2 if local else 30, retries=0)
+                       for name in spec.jobs]
+            for job, imp in zip(jobs, imports, strict=True):
+                job >> imp
         with TaskGroup("validate", tooltip="Counts, sampled items, access patterns, every item, report, publish"):
             common = {"spec_dag_id": spec.dag_id, "source_conn_id": run["source_conn_id"],
                       "source_schema": run["source_schema"], "table_names": run["tables"], "dry_run": run["dry_run"],
@@ -308,16 +317,16 @@ def sql_to_dynamodb_dag(spec: SqlToDynamoDbSpec, profile: str | None = None) -> 
             items = ValidateDesignItemsOperator(task_id="validate_items", sample_size=run["sample_size"], **common)
             checks = [ValidateDesignAccessPatternsOperator(task_id="validate_access_patterns", **common),
                       ValidateDesignReconcileOperator(task_id="validate_reconcile", **common)]
-            jobs >> counts
-            jobs >> items
+            imports >> counts
+            imports >> items
             for check in checks:
-                jobs >> check
+                imports >> check
             assets = {f"dynamodb.{t['name']}": (
                 Asset(name=f"dynamodb.{t['name']}", group="dynamodb", uri=f"dynamodb://aws_default/{t['name']}"),
                 [job]) for job, t in spec.targets.items()}
             report, _ = _report_and_publish(spec, resolve, counts, items, checks, assets)
             # after every job too: the report runs as soon as one job failed, while the others may still write
-            [report, *jobs] >> ReleaseDynamoDbLockOperator(task_id="release_lock", **lock_args)
+            [report, *jobs, *imports] >> ReleaseDynamoDbLockOperator(task_id="release_lock", **lock_args)
     report.watched_task_ids = [t.task_id for t in dag.tasks]
     return dag
 

@@ -209,6 +209,8 @@ def resolve_sql_to_dynamodb(spec: Any, params: Mapping[str, Any], run_id: str, p
     return {**run, "source_conn_id": conn_id, "source_schema": schema, "source_database": database,
             "tables": {name: target["name"] for name, target in spec.targets.items()},
             "job_report_uris": {job: f"{run['run_prefix']}/job_report_{job}.json" for job in spec.jobs},
+            # where a first load into a table that does not exist yet puts its items for ImportTable (S3 only)
+            "import_uris": {job: f"{spec.staging_uri}/runs/{run_id}/import/{job}" for job in spec.jobs},
             "quarantine_uri": quarantine_uri(spec, run_id, run["dry_run"]),
             # the Glue crawler catalogs `<database>/<schema>/<table>` as `<database>_<schema>_<table>`
             "crawler_path": f"{database}/{schema}/%", "catalog_database": spec.glue.catalog_database,

@@ -41,7 +41,9 @@ _MOVIE_RESOLVE = ["prepare.acquire_lock", "prepare.check_source", "prepare.deplo
                   "validate.validate_rows", "validate.validate_values"]
 _DMS_CHECKS = ["validate.validate_access_patterns", "validate.validate_counts", "validate.validate_items",
                "validate.validate_reconcile"]
-# the lock is taken once the target is ready, and given back after every task that can write
+# the lock is taken once the target is ready, and given back after every task that can write; a job's items go to
+# its import task (ImportTable of a first load into a new table), then the checks
+_DMS_IMPORTS = ["load.import_config", "load.import_ticket_sales"]
 _DMS_AFTER_LOAD = sorted([RELEASE, *_DMS_CHECKS])
 EXPECTED = {
     ("movie_collection_to_dsql", "local"): {
@@ -69,25 +71,29 @@ EXPECTED = {
     },
     ("dms_sample_to_dynamodb", "local"): {
         R: sorted(["prepare.acquire_lock", "prepare.ensure_config", "prepare.ensure_ticket_sales",
-                   "prepare.stage_jobs", "validate.publish", RELEASE, *_DMS_CHECKS]),
+                   "prepare.stage_jobs", "validate.publish", RELEASE, *_DMS_CHECKS, *_DMS_IMPORTS]),
         "prepare.ensure_ticket_sales": ["prepare.acquire_lock"],
         "prepare.ensure_config": ["prepare.acquire_lock"],
         "prepare.acquire_lock": ["prepare.stage_jobs"],
         "prepare.stage_jobs": ["load.run_config", "load.run_ticket_sales"],
-        "load.run_ticket_sales": _DMS_AFTER_LOAD,
-        "load.run_config": _DMS_AFTER_LOAD,
+        "load.run_ticket_sales": ["load.import_ticket_sales", RELEASE],
+        "load.run_config": ["load.import_config", RELEASE],
+        "load.import_ticket_sales": _DMS_AFTER_LOAD,
+        "load.import_config": _DMS_AFTER_LOAD,
         **_VALIDATE_DMS,
     },
     ("dms_sample_to_dynamodb", "aws"): {
         R: sorted(["load.crawl_source", "prepare.acquire_lock", "prepare.ensure_config", "prepare.ensure_ticket_sales",
-                   "prepare.stage_jobs", "validate.publish", RELEASE, *_DMS_CHECKS]),
+                   "prepare.stage_jobs", "validate.publish", RELEASE, *_DMS_CHECKS, *_DMS_IMPORTS]),
         "prepare.ensure_ticket_sales": ["prepare.acquire_lock"],
         "prepare.ensure_config": ["prepare.acquire_lock"],
         "prepare.acquire_lock": ["prepare.stage_jobs"],
         "prepare.stage_jobs": ["load.crawl_source", "load.glue_config", "load.glue_ticket_sales"],
         "load.crawl_source": ["load.glue_config", "load.glue_ticket_sales"],
-        "load.glue_ticket_sales": _DMS_AFTER_LOAD,
-        "load.glue_config": _DMS_AFTER_LOAD,
+        "load.glue_ticket_sales": ["load.import_ticket_sales", RELEASE],
+        "load.glue_config": ["load.import_config", RELEASE],
+        "load.import_ticket_sales": _DMS_AFTER_LOAD,
+        "load.import_config": _DMS_AFTER_LOAD,
         **_VALIDATE_DMS,
     },
 }
@@ -195,7 +201,7 @@ def test_aws_waits_are_deferrable() -> None:
     result = _parse("aws")
     assert "load.wait_for_step" in result["dags"]["movie_collection_to_dsql"]["deferrable"]
     assert {"prepare.ensure_ticket_sales", "prepare.ensure_config", "load.crawl_source", "load.glue_ticket_sales",
-            "load.glue_config"} <= set(result["dags"]["dms_sample_to_dynamodb"]["deferrable"])
+            "load.glue_config", *_DMS_IMPORTS} <= set(result["dags"]["dms_sample_to_dynamodb"]["deferrable"])
 
 
 def test_parse_does_no_io_and_no_heavy_imports(parsed: tuple[str, dict]) -> None:

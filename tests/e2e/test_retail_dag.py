@@ -140,3 +140,32 @@ def test_an_item_type_from_sql_holds_the_sources_aggregate(retail_run: DagRun, r
     assert item["orders"] == {"N": str(len(orders))} and item["entity"] == {"S": "CUSTOMER_TOTALS"}
     assert Decimal(item["spent"]["N"]) == spent > 0
 
+
+
+def test_the_first_load_into_a_new_table_is_imported_and_recorded(retail_run: DagRun,
+                                                                   retail_source: RetailSource) -> None:
+    """The table did not exist (the fixture drops it): the job put its items on S3 and ImportTable made the table, as
+    the spec declares it (keys, both GSIs); every object's item lines count what the job built, and the load is in
+    the table's load log as the job records a load it writes itself."""
+    import gzip
+    import os
+    from pathlib import Path
+
+    from connectors.dynamodb_load_log import read_loads
+
+    passed(retail_run)
+    job = json.loads((Path(os.environ["LOCAL_REPORTS_DIR"]) / RETAIL_DAG / str(retail_run.run_id)
+                      / "job_report_retail.json").read_text())
+    built = sum(expected_counts(retail_source.tables).values())
+    assert job["import"]["items"] == job["items"] == built
+    bucket, _, prefix = job["import"]["uri"].removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")["Contents"]]
+    lines = [json.loads(line) for k in keys
+             for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
+    assert len(lines) == built and all(set(x) == {"Item"} for x in lines)
+    assert "ImportTable arn:aws:dynamodb:" in retail_run.output and f"completed: {built} items" in retail_run.output
+    table = boto3.client("dynamodb").describe_table(TableName="retail")["Table"]
+    assert sorted(g["IndexName"] for g in table["GlobalSecondaryIndexes"]) == ["GSI1", "GSI2"]
+    loads = read_loads(boto3.client("dynamodb"), "retail", job["import"]["log_table"])
+    assert (loads.loads, loads.full) == (1, True)

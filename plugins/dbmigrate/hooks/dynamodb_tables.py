@@ -21,10 +21,11 @@ from botocore.exceptions import ClientError
 import dbmigrate  # noqa: F401 - puts include/ on sys.path for `transforms`
 from connectors.dynamodb_scan import batch_get_items
 from connectors.dynamodb_writer import count_items, count_items_by
-from transforms.dynamodb_tables import TableSpec, create_table_kwargs
+from transforms.dynamodb_tables import TableSpec, create_table_kwargs, import_table_kwargs
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "dynamodb_tables.json"
 TABLE_READY_WAITER = "table_and_indexes_active"
+IMPORT_WAITER = "import_completed"  # DescribeImport until COMPLETED; FAILED or CANCELLED fail it
 
 
 class DynamoDBTablesHook(AwsBaseHook):
@@ -70,6 +71,24 @@ class DynamoDBTablesHook(AwsBaseHook):
             - :external+boto3:py:meth:`DynamoDB.Client.create_table`
         """
         return self.conn.create_table(**create_table_kwargs(spec))["TableDescription"]
+
+    def import_table(self, spec: TableSpec, uri: str, token: str) -> dict[str, Any]:
+        """Start ImportTable: create the table of `spec` from the gzipped DynamoDB JSON under the S3 prefix `uri`;
+        return the `ImportTableDescription` (wait with the `import_completed` waiter). `token` makes a repeated call
+        (a retried task) join the same import.
+
+        .. seealso::
+            - :external+boto3:py:meth:`DynamoDB.Client.import_table`
+        """
+        return self.conn.import_table(**import_table_kwargs(spec, uri, token))["ImportTableDescription"]
+
+    def describe_import(self, import_arn: str) -> dict[str, Any]:
+        """The `ImportTableDescription` of an import: status, item counts, errors.
+
+        .. seealso::
+            - :external+boto3:py:meth:`DynamoDB.Client.describe_import`
+        """
+        return self.conn.describe_import(ImportArn=import_arn)["ImportTableDescription"]
 
     def status(self, name: str) -> tuple[str, dict[str, str]]:
         """Return the table status and the `IndexStatus` of each GSI by index name.

@@ -1,7 +1,10 @@
-"""Create a DynamoDB table from its spec (or check an existing one) and wait until it and its GSIs are ACTIVE."""
+"""Make a DynamoDB table ready from its spec (create it, or check an existing one, or leave a new one for ImportTable)
+and wait until it and its GSIs are ACTIVE; import a first load's items into a new table."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +16,17 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from dbmigrate.hooks.dynamodb_tables import TABLE_READY_WAITER, DynamoDBTablesHook, is_ready, table_status
-from dbmigrate.triggers.dynamodb import DynamoDBTablesReadyTrigger
+from dbmigrate import run_files
+from dbmigrate.hooks.dynamodb_tables import (
+    IMPORT_WAITER,
+    TABLE_READY_WAITER,
+    DynamoDBTablesHook,
+    is_ready,
+    table_status,
+)
+from dbmigrate.triggers.dynamodb import DynamoDBImportTrigger, DynamoDBTablesReadyTrigger
 from transforms.dynamodb_tables import TableSpec, drift
+from transforms.intervals import Window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -33,6 +44,8 @@ class DynamoDBTableReadyOperator(AwsBaseOperator[DynamoDBTablesHook]):
 
     :param table: The table spec, as the dict `TableSpec.from_dict` reads:
         ``{name, partition_key: {name, type}, sort_key, billing_mode, gsis: [...]}``. (templated)
+    :param leave_new: A missing table is not created: the load's ImportTable creates it
+        (`DynamoDBImportOperator`, the spec's `write.first_load: import`). Default False.
     :param wait_for_completion: Wait until the table and its GSIs are ACTIVE. Default True.
     :param deferrable: Wait in the triggerer instead of the worker. This implies waiting.
         Default from the `operators.default_deferrable` config (False if unset).
@@ -42,7 +55,7 @@ class DynamoDBTableReadyOperator(AwsBaseOperator[DynamoDBTablesHook]):
     :param region_name: AWS region of the table; the connection's region if None.
     :param verify: Whether to verify SSL certificates.
     :param botocore_config: Configuration dictionary for the botocore client.
-    :return: The table ARN.
+    :return: The table ARN; None for a table left to its import.
     """
 
     aws_hook_class = DynamoDBTablesHook
@@ -50,11 +63,12 @@ class DynamoDBTableReadyOperator(AwsBaseOperator[DynamoDBTablesHook]):
     template_fields_renderers = {"table": "json"}
     ui_color = "#66c3ff"
 
-    def __init__(self, *, table: dict[str, Any], wait_for_completion: bool = True,
+    def __init__(self, *, table: dict[str, Any], leave_new: bool = False, wait_for_completion: bool = True,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  waiter_delay: int = 10, waiter_max_attempts: int = 90, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.table = table
+        self.leave_new = leave_new
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.waiter_delay = waiter_delay
@@ -91,8 +105,11 @@ class DynamoDBTableReadyOperator(AwsBaseOperator[DynamoDBTablesHook]):
         self.log.info("DynamoDB table %s exists and matches its spec", spec.name)
         return description, False
 
-    def execute(self, context: Context) -> str:
+    def execute(self, context: Context) -> str | None:
         spec = self._spec()
+        if self.leave_new and self.hook.describe(spec.name) is None:
+            self.log.info("DynamoDB table %s does not exist: the load's ImportTable creates it", spec.name)
+            return None
         description, created = self._create_or_check(spec)
         self.log.info("DynamoDB console: %s",
                       CONSOLE_URL.format(region=self.hook.conn_region_name, name=spec.name))
@@ -135,3 +152,109 @@ class DynamoDBTableReadyOperator(AwsBaseOperator[DynamoDBTablesHook]):
             raise AirflowException(f"DynamoDB table {name} disappeared after becoming ACTIVE")
         self.log.info("DynamoDB table %s and its GSIs are ACTIVE", name)
         return description["TableArn"]
+
+
+def import_token(run_id: str, table: str) -> str:
+    """ImportTable's ClientToken for one run's import into one table: a retried task joins the same import."""
+    return hashlib.sha256(f"{run_id}\0{table}".encode()).hexdigest()[:36]
+
+
+class DynamoDBImportOperator(AwsBaseOperator[DynamoDBTablesHook]):
+    """Create a new DynamoDB table from a first load's items with ImportTable, when the job put them on S3.
+
+    Reads the job's report: a job that wrote its items to an existing table reports no `import`, and the task
+    has nothing to do. Otherwise ImportTable creates the table as its spec says (keys, GSIs, billing mode) from the
+    gzipped DynamoDB JSON under the report's prefix, using no write capacity; the task waits (deferred, or here)
+    until the import is COMPLETED, fails unless every item the job built was imported without an error, waits until
+    the table and its GSIs are ACTIVE, and records the load in the table's load log (what the job records itself
+    when it writes a table that exists). A job that built no item has the table created empty instead.
+
+    :param table: The table spec, as the dict `TableSpec.from_dict` reads. (templated)
+    :param item_set: The spec's target (job) whose items this task imports.
+    :param job_report_uris: Where each job wrote its report (S3 or file), by target. (templated)
+    :param deferrable: Wait in the triggerer instead of the worker. Default from `operators.default_deferrable`.
+    :param waiter_delay: Seconds between DescribeImport calls. Default 30.
+    :param waiter_max_attempts: Maximum number of DescribeImport calls. Default 240.
+    :param aws_conn_id: The Airflow connection used for AWS credentials. Default `aws_default`.
+    :param region_name: AWS region of the table; the connection's region if None.
+    :return: ``{"import_arn", "items"}`` of the import; None when the job wrote the table itself.
+    """
+
+    aws_hook_class = DynamoDBTablesHook
+    template_fields: Sequence[str] = aws_template_fields("table", "job_report_uris")
+    template_fields_renderers = {"table": "json"}
+    ui_color = "#66c3ff"
+
+    def __init__(self, *, table: dict[str, Any], item_set: str, job_report_uris: Any,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 waiter_delay: int = 30, waiter_max_attempts: int = 240, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.item_set = item_set
+        self.job_report_uris = job_report_uris
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def _report(self) -> dict[str, Any]:
+        return json.loads(run_files.read_text(self.job_report_uris[self.item_set], self.aws_conn_id))
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        report = self._report()
+        todo = report.get("import")
+        if not todo:
+            self.log.info("The job wrote its items to the table: nothing to import")
+            return None
+        spec = TableSpec.from_dict(self.table)
+        if not todo["items"]:  # ImportTable needs objects to read: a load of nothing makes the table empty
+            self.log.info("The job built no item: creating DynamoDB table %s empty", spec.name)
+            self.hook.create(spec)
+            return self._finish(None, report)
+        started = self.hook.import_table(spec, todo["uri"], import_token(report["run_id"], spec.name))
+        arn = started["ImportArn"]
+        self.log.info("ImportTable %s: %d items from %s into the new table %s", arn, todo["items"], todo["uri"],
+                      spec.name)
+        if self.deferrable:
+            self.defer(trigger=DynamoDBImportTrigger(
+                import_arn=arn, waiter_delay=self.waiter_delay, waiter_max_attempts=self.waiter_max_attempts,
+                aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                botocore_config=self.botocore_config), method_name="execute_complete")
+        try:
+            wait(waiter=self.hook.get_waiter(IMPORT_WAITER), waiter_delay=self.waiter_delay,
+                 waiter_max_attempts=self.waiter_max_attempts, args={"ImportArn": arn},
+                 failure_message=f"DynamoDB import {arn} failed",
+                 status_message=f"DynamoDB import {arn} in progress",
+                 status_args=["ImportTableDescription.ImportStatus", "ImportTableDescription.ProcessedItemCount"])
+        except AirflowException as err:  # failed or still running: `_finish` says how, with the import's counts
+            self.log.warning("%s", err)
+        return self._finish(arn, report)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        validated_event = validate_execute_complete_event(event)
+        if validated_event["status"] != "success" and not validated_event.get("import_arn"):
+            raise AirflowException(f"Error while waiting for the DynamoDB import: {validated_event}")
+        return self._finish(validated_event["import_arn"], self._report())
+
+    def _finish(self, arn: str | None, report: dict[str, Any]) -> dict[str, Any]:
+        """Every item imported, the table ready, the load recorded."""
+        from connectors.dynamodb_load_log import record_load
+
+        spec = TableSpec.from_dict(self.table)
+        todo = report["import"]
+        if arn is not None:
+            done = self.hook.describe_import(arn)
+            imported, errors = done.get("ImportedItemCount", 0), done.get("ErrorCount", 0)
+            if done["ImportStatus"] != "COMPLETED" or errors or imported != todo["items"]:
+                raise AirflowFailException(
+                    f"DynamoDB import {arn} into {spec.name}: {done['ImportStatus']}, {imported} of the "
+                    f"{todo['items']} items the job built imported, {errors} errors "
+                    f"({done.get('FailureCode')}: {done.get('FailureMessage')}); the errors are in CloudWatch Logs "
+                    f"(log group {done.get('CloudWatchLogGroupArn', '-')})")
+            self.log.info("ImportTable %s completed: %d items", arn, imported)
+        wait(waiter=self.hook.get_waiter(TABLE_READY_WAITER), waiter_delay=5, waiter_max_attempts=120,
+             args={"TableName": spec.name}, failure_message=f"DynamoDB table {spec.name} cannot become ACTIVE",
+             status_message=f"DynamoDB table {spec.name} not ready yet",
+             status_args=["Table.TableStatus", "Table.GlobalSecondaryIndexes[].[IndexName, IndexStatus]"])
+        window = Window.parse(todo["window"]["start"], todo["window"]["end"])
+        record_load(self.hook.conn, spec.name, window, report["run_id"], todo["log_table"], source=report["source"])
+        return {"import_arn": arn, "items": todo["items"]}

@@ -119,7 +119,9 @@ class StageDynamoDbJobsOperator(BaseOperator):
     arguments: the crawled catalog tables of the run's source database and schema) and `local_job_<item set>`
     (what `LocalSparkSubmitOperator` runs: the job reading the source through the run's `source_conn_id`, its
     password passed as an env variable). Only the local profile reads the source connection: Glue reads
-    through its catalog connection.
+    through its catalog connection. A job whose table does not exist yet (checked under the run's lock) puts its
+    items under the run's `import_uris` for ImportTable (`--import-uri`) when the spec's
+    `write.first_load` is `import`.
 
     :param spec_dag_id: the spec (by dag_id) this run migrates (templated)
     :param run: the run's inputs, as the first task resolved them (templated)
@@ -151,6 +153,8 @@ class StageDynamoDbJobsOperator(BaseOperator):
                       "--capacity-share": str(spec.capacity_share), "--partitions": str(spec.partitions)}
             if run["dry_run"]:
                 common["--dry-run"] = "true"
+            elif self._imports(spec, run["tables"][item_set]):  # decided under the run's lock
+                common["--import-uri"] = run["import_uris"][item_set]
             common.update(window_args(run))
             if source is None:
                 out[f"glue_args_{item_set}"] = {
@@ -168,6 +172,15 @@ class StageDynamoDbJobsOperator(BaseOperator):
                                             "job_args": args, "packages": source["packages"],
                                             "secrets": {SOURCE_PASSWORD_ARG: run["source_conn_id"]}}
         return out
+
+    def _imports(self, spec: Any, table: str) -> bool:
+        """A first load through ImportTable: the spec's `write.first_load` says so and the table does not exist."""
+        from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
+
+        if spec.first_load != "import" or DynamoDBTablesHook(aws_conn_id=self.aws_conn_id).describe(table):
+            return False
+        self.log.info("DynamoDB table %s does not exist: the job puts its items on S3 for ImportTable", table)
+        return True
 
 
 def _local_source(conn_id: str) -> dict[str, Any]:

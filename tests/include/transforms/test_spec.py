@@ -37,6 +37,7 @@ def test_the_shipped_specs_load() -> None:
     (MOVIE, lambda r: r.update(tags="migration"), r"tags: must be a list of strings, got 'migration'"),
     (MOVIE, lambda r: r.update(source=["x"]), r"source: must be a mapping"),
     (DMS, lambda r: r["write"].update(capacity_share="half"), r"write.capacity_share: must be a number"),
+    (DMS, lambda r: r["write"].update(first_load="copy"), r"write.first_load: must be one of import, writer"),
     (DMS, lambda r: r["glue"].update(workers=3), r"glue: unknown keys \['workers'\]"),
     (DMS, lambda r: r.update(jobs="ticket_sales"), r"jobs: must be a list of strings"),
     (DMS, lambda r: r["incremental"].update(table="seat"), r"incremental.table: must be the `from` of an "

@@ -111,3 +111,37 @@ class TestEmrStepSensorOutcomes:
         assert isinstance(trigger, EmrStepSensorTrigger)
         assert trigger.waiter_args == {"ClusterId": "j-1", "StepId": "s-1"}
         assert trigger.waiter_delay == 60 and trigger.attempts == 240
+
+
+class TestStageDynamoDbJobsOperator:
+    @pytest.mark.parametrize("dry_run", [False, True], ids=["load", "dry run"])
+    def test_a_job_whose_table_does_not_exist_puts_its_items_on_s3_for_the_import(
+            self, monkeypatch: pytest.MonkeyPatch, dry_run: bool) -> None:
+        """Decided under the run's lock: the missing table's job gets `--import-uri`, the existing one's writes it;
+        a dry run writes nothing anywhere."""
+        import uuid
+
+        from dbmigrate.operators.spark_job import StageDynamoDbJobsOperator
+        from transforms.dynamodb_tables import TableSpec, create_table_kwargs
+        from transforms.spec import load_spec
+
+        monkeypatch.setenv("DBMIGRATE_PROFILE", "aws")
+        monkeypatch.setattr("dbmigrate.operators.run_inputs.source_schema", lambda conn, conn_id, requested: "dbo")
+        run = resolve("dms_sample_to_dynamodb", {"dry_run": dry_run}, RUN_ID)
+        missing, existing = (f"stage_{uuid.uuid4().hex[:8]}" for _ in range(2))
+        run["tables"] = {"ticket_sales": missing, "config": existing}
+        client = boto3.client("dynamodb")
+        config = load_spec("include/specs/dms_sample_to_dynamodb.yaml").targets["config"]
+        client.create_table(**create_table_kwargs(TableSpec.from_dict({**config, "name": existing})))
+        try:
+            out = StageDynamoDbJobsOperator(task_id="stage_jobs", spec_dag_id="dms_sample_to_dynamodb",
+                                            run=run).execute({"run_id": RUN_ID})
+        finally:
+            client.delete_table(TableName=existing)
+        ticket_sales, config_args = out["glue_args_ticket_sales"], out["glue_args_config"]
+        assert ticket_sales["--table"] == missing and "--import-uri" not in config_args
+        if dry_run:
+            assert "--import-uri" not in ticket_sales
+        else:
+            assert ticket_sales["--import-uri"] == run["import_uris"]["ticket_sales"]
+            assert run["import_uris"]["ticket_sales"].endswith(f"/runs/{RUN_ID}/import/ticket_sales")

@@ -1,9 +1,11 @@
-"""DynamoDBTablesReadyTrigger: serialization, and its async run() against the moto server via aiobotocore."""
+"""DynamoDBTablesReadyTrigger and DynamoDBImportTrigger: serialization, and their async run() against the moto server
+via aiobotocore."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,9 +14,9 @@ import boto3
 import pytest
 
 from dbmigrate.hooks.dynamodb_tables import DynamoDBTablesHook
-from dbmigrate.triggers.dynamodb import DynamoDBTablesReadyTrigger
+from dbmigrate.triggers.dynamodb import DynamoDBImportTrigger, DynamoDBTablesReadyTrigger
 from tests.fixtures.design_tables import CONFIG
-from transforms.dynamodb_tables import TableSpec, create_table_kwargs
+from transforms.dynamodb_tables import TableSpec, create_table_kwargs, import_table_kwargs
 
 
 @pytest.fixture
@@ -69,3 +71,34 @@ class TestDynamoDBTablesReadyTrigger:
         assert event["status"] == "error"
         assert event["table_name"] == table_name
         assert f"DynamoDB table {table_name} cannot become ACTIVE" in event["message"]
+
+
+class TestDynamoDBImportTrigger:
+    def test_serialization(self) -> None:
+        trigger = DynamoDBImportTrigger(import_arn="arn:x/import/1", waiter_delay=2, waiter_max_attempts=9,
+                                        region_name="eu-west-1")
+        classpath, kwargs = trigger.serialize()
+        assert classpath == "dbmigrate.triggers.dynamodb.DynamoDBImportTrigger"
+        assert kwargs == {"import_arn": "arn:x/import/1", "waiter_delay": 2, "waiter_max_attempts": 9,
+                          "aws_conn_id": "aws_default", "region_name": "eu-west-1"}
+        module, name = classpath.rsplit(".", 1)
+        assert getattr(importlib.import_module(module), name)(**kwargs).serialize() == (classpath, kwargs)
+        assert isinstance(trigger.hook(), DynamoDBTablesHook)
+
+    @pytest.mark.parametrize("key_of_item", ["data_id", None], ids=["complete", "an item without its sort key"])
+    def test_run_waits_until_the_import_is_done(self, moto_endpoint: str, table_name: str,
+                                                key_of_item: str | None) -> None:
+        import gzip
+
+        s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+        bucket = f"trig-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        item = {"data_type": {"S": "A"}, **({key_of_item: {"S": "1"}} if key_of_item else {})}
+        s3.put_object(Bucket=bucket, Key="i/part-00000-0000.json.gz",
+                      Body=gzip.compress(json.dumps({"Item": item}).encode() + b"\n"))
+        spec = TableSpec.from_dict({**CONFIG, "name": table_name})
+        arn = boto3.client("dynamodb", endpoint_url=moto_endpoint).import_table(
+            **import_table_kwargs(spec, f"s3://{bucket}/i", "t"))["ImportTableDescription"]["ImportArn"]
+        event = first_event(DynamoDBImportTrigger(import_arn=arn, waiter_delay=1, waiter_max_attempts=10))
+        assert event["import_arn"] == arn
+        assert event["status"] == ("success" if key_of_item else "error"), event
