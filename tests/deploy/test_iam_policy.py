@@ -25,6 +25,9 @@ NEEDED = {
     "dynamodb": ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:Scan", "dynamodb:Query",
                  "dynamodb:BatchGetItem", "dynamodb:GetItem"],
     "locks": ["dynamodb:UpdateItem"],
+    # ImportTable of a first load: the import service reads the staging objects and logs its errors as the caller
+    "import": ["dynamodb:ImportTable", "dynamodb:DescribeImport", "logs:CreateLogGroup", "logs:CreateLogStream",
+               "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:PutRetentionPolicy", "logs:DescribeLogGroups"],
     "dsql": ["dsql:DbConnect", "dsql:DbConnectAdmin"],
     "secrets": ["secretsmanager:GetSecretValue"],
     "s3": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
@@ -127,6 +130,11 @@ def test_data_access_is_scoped_to_the_specs(policy: dict, specs: dict[str, dict]
     for action in NEEDED["dynamodb"]:
         assert _resources(policy, action) == table_arns | (lock_table if action in LOCK_ACTIONS else set()), action
     assert _resources(policy, "dynamodb:UpdateItem") == lock_table  # the lock item only: Glue writes the items
+    for action in ("dynamodb:ImportTable", "dynamodb:DescribeImport"):  # the spec's tables and their imports
+        assert _resources(policy, action) == {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{suffix}"
+                                              for t in tables for suffix in ("", "/import/*")}, action
+    assert _resources(policy, "logs:PutRetentionPolicy") == {
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-dynamodb/*"}
     prefixes = {f"arn:aws:s3:::{s['compute']['staging_uri'][len('s3://'):]}/*" for s in specs.values()}
     assert _resources(policy, "s3:PutObject") == prefixes
     env_bucket = {"arn:aws:s3:::airflow-dbmigrate-111122223333", "arn:aws:s3:::airflow-dbmigrate-111122223333/*"}
