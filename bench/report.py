@@ -112,6 +112,10 @@ def markdown(r: dict[str, Any]) -> str:
                 "statement, one commit each), median seconds by concurrent connections: "
                 + ", ".join(f"{n}: {s:.1f} s" for n, s in lo["medians"].items())
                 + f"; the best ({lo['best_connections']}) is the baseline."]
+    if any(d.get("import_s") for d in r["dynamodb"]):
+        out += ["", "The ImportTable path: the items put on S3 as the job's import writer puts them (gzipped DynamoDB "
+                "JSON, each object shuffled), then ImportTable into a new table until COMPLETED; batch_writer writes "
+                "into a new table too. " + WHY["import"]]
     if r.get("validation"):
         v = r["validation"]
         out += ["", "Full reconciliation, seconds per part: " +
@@ -147,11 +151,9 @@ WHY = {
              "the server and the writers share 2 cores.",
     "dynamodb": "Both send BatchWriteItem requests of 25 items one after the other; the difference is noise or "
                 "the project's per-batch key check.",
-    "import": "On AWS, ImportTable writes without the table's write capacity; here the moto server imports: it "
-              "puts each item into its in-memory table one at a time in one thread (moto's own ImportTable, read "
-              "as JSON lines by devstack.moto_server), about what it spends on each item of a BatchWriteItem, so "
-              "the ratio here measures moto, not DynamoDB's import service (which also takes minutes to start an "
-              "import of any size).",
+    "import": "Here the moto server imports: one thread puts each item into its in-memory table (moto's own "
+              "ImportTable, its objects read as JSON lines by devstack.moto_server), so the ratio measures moto; "
+              "DynamoDB's import service uses no write capacity but takes minutes to start an import of any size.",
     "validation": "The bare scans only read rows; the reconciliation re-maps every document by the job's rules "
                   "(the per-document table above) and hashes every row on both sides, in one process on the worker.",
     "parse": "The factory builds both DAGs from their specs at parse time.",

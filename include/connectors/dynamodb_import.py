@@ -11,15 +11,15 @@ before it writes.
 from __future__ import annotations
 
 import gzip
-import io
 import json
+import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-# Uncompressed bytes of items per S3 object: a task's items are put in objects of about this size (ImportTable
-# reads at most 50,000 objects of an import, so a 6 TiB load still fits).
-OBJECT_BYTES = 128 * 1024 * 1024
+# Uncompressed bytes of items per S3 object: a task's items are put in objects of about this size, held in memory
+# while they are shuffled (ImportTable reads at most 50,000 objects of an import: 3 TiB at this size).
+OBJECT_BYTES = 64 * 1024 * 1024
 
 
 def object_key(prefix: str, partition: int, seq: int) -> str:
@@ -27,25 +27,28 @@ def object_key(prefix: str, partition: int, seq: int) -> str:
     return f"{prefix.rstrip('/')}/part-{partition:05d}-{seq:04d}.json.gz"
 
 
-def import_lines(items: Iterator[dict[str, Any]], max_bytes: int = OBJECT_BYTES) -> Iterator[bytes]:
+def import_lines(items: Iterator[dict[str, Any]], max_bytes: int = OBJECT_BYTES, seed: int = 0) -> Iterator[bytes]:
     """The items (DynamoDB wire form) as gzipped DynamoDB JSON, one object's bytes at a time (about `max_bytes`
-    uncompressed each)."""
-    buf = io.BytesIO()
-    gz = gzip.GzipFile(fileobj=buf, mode="wb", mtime=0)
-    size = 0
+    uncompressed each), each object's lines in a shuffled order: a task's items often follow the source's key order,
+    and an object written in key order makes the import write one partition after the other (AWS's best practice:
+    randomize sorted data). The order is seeded by `seed` and the object's number, so a retried task writes the same
+    bytes."""
+    lines: list[bytes] = []
+    size = seq = 0
+
+    def packed() -> bytes:
+        random.Random(seed * 100_003 + seq).shuffle(lines)
+        return gzip.compress(b"".join(lines), mtime=0)
+
     for item in items:
         line = (json.dumps({"Item": item}, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
-        gz.write(line)
+        lines.append(line)
         size += len(line)
         if size >= max_bytes:
-            gz.close()
-            yield buf.getvalue()
-            buf = io.BytesIO()
-            gz = gzip.GzipFile(fileobj=buf, mode="wb", mtime=0)
-            size = 0
-    gz.close()
-    if size:
-        yield buf.getvalue()
+            yield packed()
+            lines, size, seq = [], 0, seq + 1
+    if lines:
+        yield packed()
 
 
 def import_writer(*, uri: str, region: str | None, max_bytes: int = OBJECT_BYTES
@@ -68,7 +71,7 @@ def import_writer(*, uri: str, region: str | None, max_bytes: int = OBJECT_BYTES
         s3 = boto3.client("s3", region_name=region)
         ctx = TaskContext.get()
         partition = ctx.partitionId() if ctx is not None else 0
-        for seq, body in enumerate(import_lines(counted(), max_bytes)):
+        for seq, body in enumerate(import_lines(counted(), max_bytes, seed=partition)):
             s3.put_object(Bucket=bucket, Key=object_key(prefix, partition, seq), Body=body)
         return iter(counts.items())
 

@@ -25,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from connectors.storage import safe_segment
 from tests.fixtures.bad_input import LINE_CASES
 from tests.fixtures.dag_runs import passed
+from tests.fixtures.mapping_reference import check, outcome, quarantine_records
 from tests.fixtures.session_runs import CANARY, MOVIE_DAG, DryRun, MovieExport, MovieRun, Rerun
 
 pytestmark = pytest.mark.e2e
@@ -108,6 +109,14 @@ def test_the_quarantine_holds_every_rejected_document_owner_only(movie_run: Movi
     assert Counter(x["reason"] for x in lines) == Counter({r: n for r, n in run.report["rejects"].items() if n})
     assert {oct(p.stat().st_mode & 0o777) for p in [quarantine, *quarantine.rglob("*")]} <= {"0o600", "0o700"}
     assert oct(quarantine.stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_rows_and_rejects_are_those_the_engine_wrote_before_issue_26(movie_run: MovieRun) -> None:
+    """Every row of every table, every quarantined document and every count, as the frozen reference holds them
+    (tests.fixtures.mapping_reference): generated movies, the generator's bad documents and the bad-input corpus."""
+    run = movie_run.run
+    quarantine = Path(urlparse(os.environ["DBMIGRATE_QUARANTINE_URI"]).path) / MOVIE_DAG / safe_segment(run.run_id)
+    check("movie_run", outcome(movie_run.tables, quarantine_records(quarantine), run.report))
 
 
 def test_sampled_rows_match_and_every_row_reconciles(movie_run: MovieRun, movie_export: MovieExport) -> None:

@@ -22,9 +22,11 @@ import pytest
 import yaml
 from cli.discover import run as discover
 
+from connectors.storage import safe_segment
 from dbmigrate.dag_factory import build_dags
 from generators.shop_database import write
 from tests.fixtures.in_process import migrate
+from tests.fixtures.mapping_reference import check, outcome, quarantine_records, schema_rows
 from transforms.adjacency import entity_uuid
 from transforms.validation import render_note
 
@@ -34,7 +36,7 @@ DAG_ID = "shop_to_dsql"
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]:
+def shop(tmp_path_factory: pytest.TempPathFactory, spark: Any, dsql_uri: str) -> dict[str, Any]:
     """Discover the shop database, add a field to the source afterwards, copy the output in and run the DAG."""
     tmp = tmp_path_factory.mktemp("shop")
     source = Path(os.environ["LOCAL_DATA_DIR"]) / "shop"
@@ -57,7 +59,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]
         dag = build_dags(include / "specs")[DAG_ID]
         assert {"prepare.check_source", "load.run_spark_job", "validate.validate_values"} <= set(dag.task_dict)
         report = migrate(spark, DAG_ID, {}, tmp / "run")
-    return {"out": out, "include": include, "truth": truth, "report": report, "tmp": tmp, "source": source}
+    quarantine = Path(os.environ["DBMIGRATE_QUARANTINE_URI"].removeprefix("file://")) / DAG_ID / safe_segment(
+        report["run_id"])
+    reference = outcome(schema_rows(dsql_uri, "shop"), quarantine_records(quarantine), report)
+    return {"out": out, "include": include, "truth": truth, "report": report, "tmp": tmp, "source": source,
+            "reference": reference}
 
 
 def test_discover_writes_one_spec_for_every_collection(shop: dict[str, Any]) -> None:
@@ -98,6 +104,13 @@ def test_the_run_passes_and_proves_every_value_arrived(shop: dict[str, Any]) -> 
     assert paths[("customer", "accounts[]")]["target"] == shop["truth"]["account_links"]
     assert report["entities"]["order"]["duplicates"] == 1
     assert (paths[("order", "zz_note")]["target"], paths[("order", "status")]["superseded"]) == (1, 1)
+
+
+def test_the_rows_are_those_the_engine_wrote_before_issue_26(shop: dict[str, Any]) -> None:
+    """Every row of every table and every count, as the frozen reference holds them
+    (tests.fixtures.mapping_reference): several collections, references by `_id` and natural key, a map as a child
+    table, `_extra`."""
+    check("shop", shop["reference"])
 
 
 def test_the_note_names_the_duplicated_key_the_dangling_reference_and_the_new_field(shop: dict[str, Any]) -> None:
