@@ -102,6 +102,23 @@ class TestDsqlHook:
         assert hook.get_records("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
                                 (pg_schema, "t_name_idx")) == [("t_name_idx",)]
 
+    def test_a_hook_reads_its_airflow_connection_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each query opens its own database connection, but the Airflow connection (a request to the API server in
+        a task) is read once per hook."""
+        reads: list[str] = []
+        read = DsqlHook.get_connection
+
+        def counted(conn_id: str) -> object:
+            reads.append(conn_id)
+            return read(conn_id)
+
+        monkeypatch.setattr(DsqlHook, "get_connection", staticmethod(counted))
+        hook = DsqlHook()
+        assert [hook.get_records("SELECT %s::int", (i,)) for i in range(3)] == [[(0,)], [(1,)], [(2,)]]
+        hook.run("SELECT 1")
+        assert reads == ["dsql_default"]
+        assert DsqlHook().get_target() == hook.get_target() and reads == ["dsql_default"] * 2
+
     def test_run_is_one_transaction(self, pg_schema: str) -> None:
         hook = DsqlHook()
         hook.execute_ddl(f"CREATE TABLE {pg_schema}.t (id int PRIMARY KEY)")
