@@ -26,6 +26,9 @@ from transforms.dynamodb_tables import TableSpec, create_table_kwargs, import_ta
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "dynamodb_tables.json"
 TABLE_READY_WAITER = "table_and_indexes_active"
 IMPORT_WAITER = "import_completed"  # DescribeImport until COMPLETED; FAILED or CANCELLED fail it
+# What a wait logs of a table, and of an import, while it is not done yet
+TABLE_STATUS_QUERIES = ["Table.TableStatus", "Table.GlobalSecondaryIndexes[].[IndexName, IndexStatus]"]
+IMPORT_STATUS_QUERIES = ["ImportTableDescription.ImportStatus", "ImportTableDescription.ProcessedItemCount"]
 
 
 class DynamoDBTablesHook(AwsBaseHook):

@@ -18,8 +18,10 @@ from botocore.exceptions import ClientError
 
 from dbmigrate import run_files
 from dbmigrate.hooks.dynamodb_tables import (
+    IMPORT_STATUS_QUERIES,
     IMPORT_WAITER,
     TABLE_READY_WAITER,
+    TABLE_STATUS_QUERIES,
     DynamoDBTablesHook,
     is_ready,
     table_status,
@@ -30,6 +32,14 @@ from transforms.intervals import Window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+def wait_until_ready(hook: DynamoDBTablesHook, name: str, delay: int, attempts: int) -> None:
+    """Wait here until table `name` and its GSIs are ACTIVE (the `table_and_indexes_active` waiter), logging their
+    states while they are not."""
+    wait(waiter=hook.get_waiter(TABLE_READY_WAITER), waiter_delay=delay, waiter_max_attempts=attempts,
+         args={"TableName": name}, failure_message=f"DynamoDB table {name} cannot become ACTIVE",
+         status_message=f"DynamoDB table {name} not ready yet", status_args=TABLE_STATUS_QUERIES)
+
 
 CONSOLE_URL = "https://{region}.console.aws.amazon.com/dynamodbv2/home?region={region}#table?name={name}"
 
@@ -131,15 +141,7 @@ class DynamoDBTableReadyOperator(AwsBaseOperator[DynamoDBTablesHook]):
             )
         elif self.wait_for_completion:
             self.log.info("Waiting for DynamoDB table %s and its GSIs to become ACTIVE", spec.name)
-            wait(
-                waiter=self.hook.get_waiter(TABLE_READY_WAITER),
-                waiter_delay=self.waiter_delay,
-                waiter_max_attempts=self.waiter_max_attempts,
-                args={"TableName": spec.name},
-                failure_message=f"DynamoDB table {spec.name} cannot become ACTIVE",
-                status_message=f"DynamoDB table {spec.name} not ready yet",
-                status_args=["Table.TableStatus", "Table.GlobalSecondaryIndexes[].[IndexName, IndexStatus]"],
-            )
+            wait_until_ready(self.hook, spec.name, self.waiter_delay, self.waiter_max_attempts)
         return table_arn
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
@@ -224,7 +226,7 @@ class DynamoDBImportOperator(AwsBaseOperator[DynamoDBTablesHook]):
                  waiter_max_attempts=self.waiter_max_attempts, args={"ImportArn": arn},
                  failure_message=f"DynamoDB import {arn} failed",
                  status_message=f"DynamoDB import {arn} in progress",
-                 status_args=["ImportTableDescription.ImportStatus", "ImportTableDescription.ProcessedItemCount"])
+                 status_args=IMPORT_STATUS_QUERIES)
         except AirflowException as err:  # failed or still running: `_finish` says how, with the import's counts
             self.log.warning("%s", err)
         return self._finish(arn, report)
@@ -251,10 +253,7 @@ class DynamoDBImportOperator(AwsBaseOperator[DynamoDBTablesHook]):
                     f"({done.get('FailureCode')}: {done.get('FailureMessage')}); the errors are in CloudWatch Logs "
                     f"(log group {done.get('CloudWatchLogGroupArn', '-')})")
             self.log.info("ImportTable %s completed: %d items", arn, imported)
-        wait(waiter=self.hook.get_waiter(TABLE_READY_WAITER), waiter_delay=5, waiter_max_attempts=120,
-             args={"TableName": spec.name}, failure_message=f"DynamoDB table {spec.name} cannot become ACTIVE",
-             status_message=f"DynamoDB table {spec.name} not ready yet",
-             status_args=["Table.TableStatus", "Table.GlobalSecondaryIndexes[].[IndexName, IndexStatus]"])
+        wait_until_ready(self.hook, spec.name, delay=5, attempts=120)
         window = Window.parse(todo["window"]["start"], todo["window"]["end"])
         record_load(self.hook.conn, spec.name, window, report["run_id"], todo["log_table"], source=report["source"])
         return {"import_arn": arn, "items": todo["items"]}

@@ -6,7 +6,13 @@ from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 
-from dbmigrate.hooks.dynamodb_tables import IMPORT_WAITER, TABLE_READY_WAITER, DynamoDBTablesHook
+from dbmigrate.hooks.dynamodb_tables import (
+    IMPORT_STATUS_QUERIES,
+    IMPORT_WAITER,
+    TABLE_READY_WAITER,
+    TABLE_STATUS_QUERIES,
+    DynamoDBTablesHook,
+)
 
 
 class _DynamoDBTrigger(AwsBaseWaiterTrigger):
@@ -45,7 +51,7 @@ class DynamoDBTablesReadyTrigger(_DynamoDBTrigger):
         super().__init__(
             key="table_name", value=table_name, waiter=TABLE_READY_WAITER, args={"TableName": table_name},
             what=f"DynamoDB table {table_name}", failure="cannot become ACTIVE", waiting="not ready yet",
-            status_queries=["Table.TableStatus", "Table.GlobalSecondaryIndexes[].[IndexName, IndexStatus]"],
+            status_queries=TABLE_STATUS_QUERIES,
             connection=dict(waiter_delay=waiter_delay, waiter_max_attempts=waiter_max_attempts,
                             aws_conn_id=aws_conn_id, region_name=region_name, verify=verify,
                             botocore_config=botocore_config))
@@ -71,7 +77,7 @@ class DynamoDBImportTrigger(_DynamoDBTrigger):
         super().__init__(
             key="import_arn", value=import_arn, waiter=IMPORT_WAITER, args={"ImportArn": import_arn},
             what=f"DynamoDB import {import_arn}", failure="failed", waiting="in progress",
-            status_queries=["ImportTableDescription.ImportStatus", "ImportTableDescription.ProcessedItemCount"],
+            status_queries=IMPORT_STATUS_QUERIES,
             connection=dict(waiter_delay=waiter_delay, waiter_max_attempts=waiter_max_attempts,
                             aws_conn_id=aws_conn_id, region_name=region_name, verify=verify,
                             botocore_config=botocore_config))
