@@ -128,6 +128,7 @@ def env_vars(state: dict) -> dict[str, str]:
         "AWS_DEFAULT_REGION": REGION,
         "DBMIGRATE_PROFILE": "local",
         "DBMIGRATE_QUARANTINE_URI": f"file://{STATE_DIR / 'quarantine'}",
+        "DBMIGRATE_JVM_CACHE": str(STATE_DIR / "jvm"),  # local jobs' class archive (dbmigrate.local_spark)
         "LOCAL_DSQL_URI": f"{pg_uri}/{DSQL_DB}",
         "LOCAL_SOURCE_SQL_URI": f"{pg_uri}/{SOURCE_DB}",
         "LOCAL_REPORTS_DIR": str(STATE_DIR / "reports"),

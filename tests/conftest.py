@@ -13,26 +13,27 @@ from collections.abc import Iterator
 import pytest
 
 from devstack import stack
-from tests.fixtures.spark_jvm import SPARK_TEST_CONF, ClassArchive, archive_path, submit_opts
+from tests.fixtures import spark_jvm
+from tests.fixtures.spark_jvm import SPARK_TEST_CONF
 
 # the whole runs many tests assert on, once per session (and the xdist group of the tests that use each)
 pytest_plugins = ["tests.fixtures.session_runs"]
 
 # how every Spark of the tests runs, the session SparkSession below and every spark-submit (tests/fixtures/spark_jvm.py)
-CLASS_ARCHIVE = ClassArchive(archive_path())
+CLASS_ARCHIVE: spark_jvm.ClassArchive | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("DBMIGRATE_PROFILE") != "local" or "LOCAL_DSQL_URI" not in os.environ:
         stack.up()
         os.environ.update(stack.env_vars(stack._state()))
-    if "SPARK_SUBMIT_OPTS" not in os.environ:  # the first process: xdist workers start with its environment
-        os.environ["SPARK_SUBMIT_OPTS"] = submit_opts(CLASS_ARCHIVE.path)
-        CLASS_ARCHIVE.start()
+    global CLASS_ARCHIVE
+    CLASS_ARCHIVE = spark_jvm.configure()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    CLASS_ARCHIVE.stop()
+    if CLASS_ARCHIVE is not None:
+        CLASS_ARCHIVE.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

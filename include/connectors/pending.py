@@ -23,6 +23,9 @@ PENDING_TABLE = "dbmigrate_pending"
 PENDING_WRITE = TableWrite(PENDING_TABLE, ("entity", "source_key", "source_version", "missing_key", "document",
                                            "source_where"), ("entity", "source_key"), "source_version")
 DELETE_BATCH = 1000  # keys per DELETE transaction (DSQL: at most 3,000 modified rows per transaction)
+# The names a job's write pass gives the documents it parks (`pending_row`): this run's orphans, and parked
+# documents still orphaned, parked again; both go to `PENDING_WRITE`, counted apart.
+PARKED, PARKED_AGAIN = "pending", "pending_again"
 
 
 def has_table(target: DsqlTarget, schema: str) -> bool:
@@ -46,11 +49,15 @@ def park(rows: Iterable[tuple[str, str, str, str, str, str | None]], *, target: 
          run_id: str, batch_rows: int, batch_bytes: int) -> int:
     """Upsert `(entity, source key, version, missing key, text, where)` rows; a parked document with a greater
     version is kept. Returns how many rows were written. Runs on the executors, one connection a partition."""
-    names = PENDING_WRITE.columns
-    written = upsert_tables((("pending", dict(zip(names, r, strict=True))) for r in rows),
-                            tables={"pending": PENDING_WRITE}, target=target, schema=schema, run_id=run_id,
-                            batch_rows=batch_rows, batch_bytes=batch_bytes)
-    return written["pending"]
+    written = upsert_tables((pending_row(PARKED, r) for r in rows), tables={PARKED: PENDING_WRITE}, target=target,
+                            schema=schema, run_id=run_id, batch_rows=batch_rows, batch_bytes=batch_bytes)
+    return written[PARKED]
+
+
+def pending_row(name: str, row: tuple[str, str, str, str, str, str | None]) -> tuple[str, dict[str, Any]]:
+    """`(name, row)` for `upsert_tables` of one parked document `(entity, source key, version, missing key, text,
+    where)`, `name` being `PARKED` or `PARKED_AGAIN`."""
+    return name, dict(zip(PENDING_WRITE.columns, row, strict=True))
 
 
 def release(keys: Iterable[tuple[str, str]], *, target: DsqlTarget, schema: str) -> int:

@@ -24,7 +24,7 @@ from connectors.dsql import DsqlTarget, connect, table_exists
 from connectors.dsql_writer import TableWrite, upsert_tables
 from connectors.load_log import last_source, record_load
 from connectors.mongo_source import database_of, with_credentials
-from connectors.pending import has_table, park, read_parked, release
+from connectors.pending import PARKED, PARKED_AGAIN, PENDING_WRITE, has_table, pending_row, read_parked, release
 from connectors.progress import PhaseTimer, Progress
 from connectors.storage import clear_prefix, read_secret, read_text, restrict, write_text
 from connectors.timeless import known_timeless, record_timeless
@@ -221,28 +221,33 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
         progress.set_phase("write " + ", ".join(t.table for t in (*spec.entities, *spec.children)))
         tables = {e.name: table_write(e) for e in spec.entities}
         accs = {t.name: progress.counter(f"{t.table} rows written") for t in (*spec.entities, *spec.children)}
-
-        def write(rows: Any) -> list[tuple[str, int]]:
-            n = upsert_tables(rows, tables=tables, target=target, schema=spec.target_schema, run_id=args.run_id,
-                              batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes,
-                              on_commit=lambda name, k: accs[name].add(k), connections=spec.write_connections)
-            return list(n.items())
-
-        # One pass over the persisted winners, every table at once, one connection per partition.
-        written = dict(result.loadable.mapPartitions(write).reduceByKey(lambda a, b: a + b).collect())
-        phases.end("write")
-        # Orphans are parked for later runs where the schema has a pending table (its DDL from 080 on); a
-        # target deployed before keeps them in the quarantine only, as before.
+        rows = result.loadable
+        # Orphans are parked for later runs where the schema has a pending table (its DDL from 080 on), in the same
+        # pass as the rows; a target deployed before keeps them in the quarantine only, as before.
         if result.orphan_keys and has_table(target, spec.target_schema):
-            newly_parked = result.parked.mapPartitions(lambda rows: [park(
-                rows, target=target, schema=spec.target_schema, run_id=args.run_id, batch_rows=spec.batch_rows,
-                batch_bytes=spec.batch_bytes)]).sum()
+            tables |= {PARKED: PENDING_WRITE, PARKED_AGAIN: PENDING_WRITE}
+            rows = rows.union(result.parked.map(lambda r: pending_row(PARKED, r)))
+            if sum(result.still_pending.values()):  # parked again: the end they miss may have changed
+                rows = rows.union(result.still_parked.map(lambda r: pending_row(PARKED_AGAIN, r)))
         elif result.orphan_keys:
             newly_parked = None
-        if sum(result.still_pending.values()) and newly_parked is not None:  # parked again: what they miss now
-            result.still_parked.mapPartitions(lambda rows: [park(
-                rows, target=target, schema=spec.target_schema, run_id=args.run_id, batch_rows=spec.batch_rows,
-                batch_bytes=spec.batch_bytes)]).sum()
+
+        def write(rows: Any) -> list[tuple[str, int]]:
+            def counted(name: str, k: int) -> None:
+                if name in accs:
+                    accs[name].add(k)
+
+            n = upsert_tables(rows, tables=tables, target=target, schema=spec.target_schema, run_id=args.run_id,
+                              batch_rows=spec.batch_rows, batch_bytes=spec.batch_bytes, on_commit=counted,
+                              connections=spec.write_connections)
+            return list(n.items())
+
+        # One pass over the persisted winners, every table and the pending area at once.
+        written = dict(rows.mapPartitions(write).reduceByKey(lambda a, b: a + b).collect())
+        if PARKED in tables:
+            newly_parked = written.pop(PARKED, 0)
+            written.pop(PARKED_AGAIN, None)
+        phases.end("write")
         released = release({(e, k) for e, k, _, _ in parked} - result.orphan_keys, target=target,
                            schema=spec.target_schema)
         with connect(target) as conn:

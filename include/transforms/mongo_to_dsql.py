@@ -132,7 +132,7 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
         (entity, key), item = kv
         if entity in entity_names:
             return [((entity, item[PK]), None)]
-        return [(ref, (entity, key)) for ref in item[REFS]]
+        return [(ref, _referrer(kv)) for ref in item[REFS]]
 
     # Which referenced keys no entity row of the load has: a join of keys, never of rows. Like Spark SQL, a
     # broadcast hash join while the entity keys are few enough to hold everywhere, else a shuffle of keys only.
@@ -140,23 +140,23 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     referring = sum(n for (kind, name), n in tally.items()
                     if kind in ("winners", "parked_winners") and name not in entity_names)
     if not referring:  # no relationship row in this load: nothing to check (no pass over the winners)
-        orphan_of: dict[Any, Any] = {}
+        orphan_marks: dict[Any, Any] = {}
     elif entity_rows <= broadcast_keys:
         keys = sc.broadcast(set(mapped.filter(lambda kv: kv[0][0] in entity_names).map(
             lambda kv: (kv[0][0], kv[1][PK])).collect()))
-        orphan_of = _orphans_of(mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
-            lambda kv: [(ref, kv[0]) for ref in kv[1][REFS] if ref not in keys.value]), existing, mapper)
+        orphan_marks = _orphans_of(mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
+            lambda kv: [(ref, _referrer(kv)) for ref in kv[1][REFS] if ref not in keys.value]), existing, mapper)
     else:
-        orphan_of = _orphans_of(mapped.flatMap(ref_markers).combineByKey(
+        orphan_marks = _orphans_of(mapped.flatMap(ref_markers).combineByKey(
             _referrers, _add_referrer, _merge_referrers, partitions).flatMap(_unanswered), existing, mapper)
-    orphans = sc.broadcast(orphan_of)
-    # orphans of this source (rejected now, parked) and orphans only parked documents had (still parked)
+    # orphans of this source (rejected now, parked) and orphans only parked documents had (still parked), counted
+    # from what the check returned: each relationship key is one winner, so no further pass over the winners
+    orphan_of = {(entity, key): ref for (entity, key, _), ref in orphan_marks.items()}
     orphan_counts: Counter = Counter()
     parked_orphans: Counter = Counter()
-    if orphan_of:
-        for (entity, of_source), n in mapped.filter(lambda kv: kv[0] in orphans.value).map(
-                lambda kv: (kv[0][0], kv[1][SOURCE_DOCS] > 0)).countByValue().items():
-            (orphan_counts if of_source else parked_orphans)[entity] += n
+    for entity, _, of_source in orphan_marks:
+        (orphan_counts if of_source else parked_orphans)[entity] += 1
+    orphans = sc.broadcast(orphan_of)
     if timer:
         timer("check references")
 
@@ -211,10 +211,17 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     return out
 
 
+def _referrer(kv: tuple[tuple[str, str], Any]) -> tuple[str, str, bool]:
+    """A relationship row as the orphan check names it: its key, and whether the source holds it (else only a
+    parked document does)."""
+    (entity, key), item = kv
+    return entity, key, item[SOURCE_DOCS] > 0
+
+
 def _orphans_of(missing: RDD, existing: ExistingKeys, mapper: DocumentMapper) -> dict[Any, Any]:
-    """Relationship key → the first of its references that exists nowhere, of the (referenced key, relationship
-    key) pairs `missing` from the load: only those keys are looked up in the target, usually few, so batched on
-    the driver; when the target holds them all, no further pass."""
+    """Relationship row (`_referrer`) → the first of its references that exists nowhere, of the (referenced key,
+    relationship row) pairs `missing` from the load: only those keys are looked up in the target, usually few, so
+    batched on the driver; when the target holds them all, no further pass."""
     from pyspark import StorageLevel
 
     missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
