@@ -32,7 +32,7 @@ def main() -> None:
                      "cpus": os.cpu_count()}
     for i, docs in enumerate(movie_sizes):
         last = i == len(movie_sizes) - 1
-        results["movie"].append(movie.measure(work, docs, repeats if not last else large, keep=last))
+        results["movie"].append(movie.measure(work, docs, repeats if not last else large, keep=last, native=i == 0))
     largest = results["movie"][-1]
     try:
         results["validation"] = validation.measure(work, Path(largest["source"]), largest["schema"], large)

@@ -71,10 +71,12 @@ def copy_in(uri: str, schema: str, data: dict[str, bytes]) -> float:
         return time.perf_counter() - started
 
 
-def measure(work: Path, documents: int, repeats: int, *, keep: bool = False) -> dict[str, Any]:
+def measure(work: Path, documents: int, repeats: int, *, keep: bool = False, native: bool = False
+            ) -> dict[str, Any]:
     """One size: each contender `repeats` times, alternated; medians, the job's phases and peak memory.
 
     `keep`: leave the project's last load in place (`schema`, `source` in the result) for the validation figure.
+    `native`: the job with `--native-mapping` (`transforms.native_mapping`) as a contender too.
     """
     from dbmigrate.job_bundle import build_bundle
 
@@ -86,15 +88,18 @@ def measure(work: Path, documents: int, repeats: int, *, keep: bool = False) -> 
     spec = work / "movie_collection_to_dsql.yaml"
     kept: dict[str, str] = {}
 
-    def project() -> tuple[float, dict[str, Any]]:
+    def project(*extra: str) -> tuple[float, dict[str, Any]]:
         schema = fresh_schema(uri, "bench_job")
         spec.write_text(SPEC.read_text().replace("schema: movie_db", f"schema: {schema}"))
         report = work / "report.json"
         seconds, rss = spark_submit(JOB, [
             "--spec", str(spec), "--source-uri", f"file://{source}", "--target-json", json.dumps(target_json(uri)),
             "--target-password-file", str(password), "--run-id", f"bench-{schema}", "--report-uri", str(report),
-            "--quarantine-uri", f"file://{work}/quarantine"], py_files=bundle, log=work / "job.log")
+            "--quarantine-uri", f"file://{work}/quarantine", *extra], py_files=bundle, log=work / "job.log")
         rows = rows_in(uri, schema)
+        if extra:  # a variant: not the load the later figures read
+            drop_schema(uri, schema)
+            return seconds, {"phases": json.loads(report.read_text())["phases"], "rows": rows}
         if "job" in kept:
             drop_schema(uri, kept["job"])
         kept["job"] = schema
@@ -111,7 +116,9 @@ def measure(work: Path, documents: int, repeats: int, *, keep: bool = False) -> 
         finally:
             drop_schema(uri, schema)
 
-    contenders = {"project": project}
+    contenders: dict[str, Any] = {"project": project}
+    if native:
+        contenders["native"] = lambda: project("--native-mapping")
     skipped = None
     if JDBC_JAR.exists():
         contenders["naive"] = naive
@@ -148,4 +155,7 @@ def measure(work: Path, documents: int, repeats: int, *, keep: bool = False) -> 
         "naive_skipped": skipped,
         "copy_s": sorted(copies)[len(copies) // 2], "copy_runs": copies, "loader": loader,
         "schema": kept["job"] if keep else None, "source": str(source),
+        **({"native_s": samples["native"].median, "native_runs": samples["native"].seconds,
+            "native_rows": samples["native"].extra[-1]["rows"], "native_phases": samples["native"].extra[-1]["phases"]}
+           if native else {}),
     }

@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--partitions", type=int, default=0,
                    help="dedup and write parallelism (0: 4 × Spark's default parallelism, at most the source's "
                         "splits); each write task holds the spec's write.connections")
+    p.add_argument("--native-mapping", action="store_true",
+                   help="map plain documents by Spark expressions (transforms.native_mapping) instead of in Python: "
+                        "the same rows and rejects, not yet faster (docs/scaling.md)")
     p.add_argument("--window-start", default=None,
                    help="load only documents whose incremental field (spec) is at or after this ISO 8601 time")
     p.add_argument("--window-end", default=None, help="... and before this one")
@@ -196,7 +199,8 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
     docs = docs.mapPartitions(progress.counted("documents read"))
     result = classify(docs, mapper, lambda e, keys: existing_keys(target, spec.target_schema, e, keys),
                       partitions=partitions, timer=phases.end,
-                      known_timeless=None if known is None else spark.sparkContext.broadcast(known))
+                      known_timeless=None if known is None else spark.sparkContext.broadcast(known),
+                      native=args.native_mapping)
     timeless_new = sum(result.reasons[r] for r in TIMELESS_REASONS) if known is not None else 0
 
     unmapped = sorted(result.unmapped.items())

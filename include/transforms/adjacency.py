@@ -18,8 +18,9 @@ from typing import Any
 from transforms.batching import CHILDREN
 from transforms.child_rows import ChildRows
 from transforms.conversion import Reject, convert, field_id, key_id, lookup
-from transforms.extjson import bson_order, loads, to_plain
+from transforms.extjson import OBJECTID_ORDER, bson_order, loads, to_plain
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
+from transforms.native_mapping import VALUE_OF
 from transforms.natural_keys import natural_index, natural_text
 from transforms.paths import leaves
 from transforms.source_text import collection_of, invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
@@ -318,16 +319,7 @@ class DocumentMapper(ChildRows):
 
     def _row(self, entity: EntitySpec, doc: dict[str, Any], pk: str, sk: str, pk_id: str, sk_id: str,
              resolve: bool = True) -> Mapped:
-        row: dict[str, Any] = {}
-        refs: list[tuple[str, str]] = []
-        if entity.id_column:
-            row[entity.id_column] = entity_uuid(pk)
-            row["source_id"] = pk_id
-        for ref in entity.refs:
-            target = self.entities[ref.entity]
-            ref_key = f"{target.pk.prefix}{pk_id if ref.key == 'pk' else sk_id}"
-            row[ref.column] = entity_uuid(ref_key)
-            refs.append((ref.entity, ref_key))
+        row, refs = self._key_columns(entity, pk, pk_id, sk_id)
         for fref in entity.references:  # by a field holding the other entity's id (or natural key); null stays null
             value = lookup(doc, fref.source)
             row[fref.column] = None if value is None else self._reference(fref.entity, fref.by, value, fref.source,
@@ -355,6 +347,37 @@ class DocumentMapper(ChildRows):
                              for c in entity.children}
             self._check_transaction(row)
         return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs), tuple(unmapped))
+
+
+    def _key_columns(self, entity: EntitySpec, pk: str, pk_id: str, sk_id: str
+                     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """A row's first columns, from its keys: its own uuid and id, or the uuid of each entity it relates; and
+        the (entity, source key) of each of those it points at."""
+        row: dict[str, Any] = {}
+        refs: list[tuple[str, str]] = []
+        if entity.id_column:
+            row[entity.id_column] = entity_uuid(pk)
+            row["source_id"] = pk_id
+        for ref in entity.refs:
+            target = self.entities[ref.entity]
+            ref_key = f"{target.pk.prefix}{pk_id if ref.key == 'pk' else sk_id}"
+            row[ref.column] = entity_uuid(ref_key)
+            refs.append((ref.entity, ref_key))
+        return row, refs
+
+    def plain_mapped(self, entity_name: str, key: str, pk: str, pk_id: str, sk_id: str, oid: str,
+                     values: Iterable[str | None]) -> Mapped:
+        """What `map_document` makes of a plain document (`transforms.native_mapping`), from what the expressions
+        read of it: its keys, its `$oid` (lowercase hex) and each column's value as text."""
+        entity = self.entities[entity_name]
+        row, refs = self._key_columns(entity, pk, pk_id, sk_id)
+        for col, value in zip(entity.columns, values, strict=True):
+            row[col.name] = None if value is None else VALUE_OF[col.type](value)
+        row[EXTRA_COLUMN] = None
+        row["source_doc_id"] = oid
+        order = (OBJECTID_ORDER, oid)
+        row[VERSION_COLUMN] = version_text(order)
+        return Mapped(entity.name, key, pk, order, row, tuple(refs))
 
 
 def target_columns(entity: EntitySpec | ChildSpec) -> list[str]:

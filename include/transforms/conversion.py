@@ -32,6 +32,8 @@ class Reject(Exception):
 
 
 def lookup(doc: dict[str, Any], dotted: str) -> Any:
+    if "." not in dotted and isinstance(doc, dict):  # most columns read a top-level field
+        return doc.get(dotted)
     value: Any = doc
     for part in dotted.split("."):
         if value is None:

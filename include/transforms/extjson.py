@@ -10,12 +10,14 @@ wrappers (`$binary`, `$timestamp`, ...) stay as the dicts they are: no target co
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HEX = frozenset("0123456789abcdefABCDEF")
+_HEX_24 = re.compile(r"[0-9a-fA-F]{24}")
+_NUMBERS = ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal")
 
 
 class ObjectId(str):
@@ -80,22 +82,29 @@ def _number(kind: str, payload: Any) -> Any:
 
 
 def _hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        (key, payload), = obj.items()
-        if key == "$oid":
-            if isinstance(payload, str) and len(payload) == 24 and all(c in _HEX for c in payload):
-                return ObjectId(payload.lower())
-            return BadValue(payload, "not a 24-hex-digit ObjectId")
-        if key == "$date":
-            return _parse_date(payload)
-        if key in ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal"):
-            return _number(key, payload)
+    if len(obj) != 1:  # most objects: no wrapper, returned at once (this runs for every object of every document)
+        return obj
+    (key, payload), = obj.items()
+    if key == "$oid":
+        if isinstance(payload, str) and _HEX_24.fullmatch(payload):
+            return ObjectId(payload.lower())
+        return BadValue(payload, "not a 24-hex-digit ObjectId")
+    if key == "$date":
+        return _parse_date(payload)
+    if key in _NUMBERS:
+        return _number(key, payload)
     return obj
+
+
+# One decoder for every document (`json.loads` with a hook builds a new one per call).
+_DECODER = json.JSONDecoder(object_hook=_hook)
 
 
 def loads(text: str) -> Any:
     """Parse one Extended JSON document; raises `ValueError` (json.JSONDecodeError) on broken JSON."""
-    return json.loads(text, object_hook=_hook)
+    if type(text) is not str or text.startswith("\ufeff"):  # json.loads' own checks and messages (a BOM, bytes)
+        return json.loads(text, object_hook=_hook)
+    return _DECODER.decode(text)
 
 
 def to_plain(value: Any) -> Any:
@@ -119,6 +128,9 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+OBJECTID_ORDER = 7  # an ObjectId's rank in `bson_order`
+
+
 def bson_order(value: Any) -> tuple[int, Any]:
     """A sort key that orders `_id` values the way MongoDB does across types (numbers < strings < ObjectId)."""
     if isinstance(value, bool):
@@ -126,7 +138,7 @@ def bson_order(value: Any) -> tuple[int, Any]:
     if isinstance(value, int | float | Decimal):
         return (1, Decimal(str(value)))
     if isinstance(value, ObjectId):
-        return (7, str(value))
+        return (OBJECTID_ORDER, str(value))
     if isinstance(value, str):
         return (2, value)
     if isinstance(value, datetime):

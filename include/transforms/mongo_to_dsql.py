@@ -8,12 +8,15 @@ from an earlier load?) is passed in as a function.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from transforms.adjacency import TIMELESS_REASONS, VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
+from transforms.native_mapping import native_entities
 from transforms.spec import EntitySpec
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
@@ -75,7 +78,7 @@ def _winner(a: Item, b: Item) -> Item:
 
 def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, partitions: int | None = None,
              broadcast_keys: int = BROADCAST_KEYS, timer: Callable[[str], None] | None = None,
-             known_timeless: Any = None) -> Classified:
+             known_timeless: Any = None, native: bool = False) -> Classified:
     """Map every document, keep one winner per key, and reject relationship rows whose ends exist nowhere.
 
     `docs` holds document texts (`connectors.documents`), each alone, as `(text, where in the source)`, or as
@@ -91,6 +94,10 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     and the orphans themselves, usually few, as a broadcast set. `timer(phase)` is called as each phase ends,
     for the job's per-phase timings.
 
+    `native`: map and deduplicate plain documents by Spark expressions (`transforms.native_mapping`), the others by
+    the mapper in their key's group; the same winners, no Python shuffle (a document only the mapper can key, rare,
+    costs one: `_native_winners`).
+
     `known_timeless` (a broadcast set of `content_digest`s, or None where the target keeps no record of them): a
     run with a window keys each line it cannot place in any interval (`TIMELESS_REASONS`) by its content; those an
     earlier run quarantined are counted (`timeless_known`) and dropped, the others rejected and listed in
@@ -100,27 +107,43 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
     from transforms.source_text import content_digest, printable
 
-    def one_partition(index: int, items: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
+    def map_one(index: int, seq: int, text: str, where: str | None, from_source: bool
+                ) -> tuple[tuple[Any, Any], Any] | None:
         known = None if known_timeless is None or mapper.window.is_full else known_timeless.value
+        m = mapper.map_line(text, windowed=from_source)
+        if isinstance(m, Mapped):
+            return (m.entity, m.key), _item(m, text, where, from_source)
+        if m is None:
+            return None
+        if known is not None and from_source and m.reason in TIMELESS_REASONS:  # keyed by its content too
+            digest = content_digest(text, mapper.window_field)
+            return (None, (index, seq, digest)), ((KNOWN_TIMELESS, None, "", "", where) if digest in known
+                                                  else (m.reason, m.entity, m.detail, printable(text), where))
+        # a reject: a key no document shares, so it passes the shuffle alone
+        return (None, (index, seq)), (m.reason, m.entity, m.detail, printable(text), where)
+
+    def one_partition(index: int, items: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
         for seq, doc in enumerate(items):
             text, where, from_source = (*doc, True)[:3] if isinstance(doc, tuple) else (doc, None, True)
-            m = mapper.map_line(text, windowed=from_source)
-            if isinstance(m, Mapped):
-                yield (m.entity, m.key), _item(m, text, where, from_source)
-            elif m is None:
-                continue
-            elif known is not None and from_source and m.reason in TIMELESS_REASONS:  # keyed by its content too
-                digest = content_digest(text, mapper.window_field)
-                yield (None, (index, seq, digest)), ((KNOWN_TIMELESS, None, "", "", where) if digest in known
-                                                     else (m.reason, m.entity, m.detail, printable(text), where))
-            else:  # a reject: a key no document shares, so it passes the shuffle alone
-                yield (None, (index, seq)), (m.reason, m.entity, m.detail, printable(text), where)
+            if (kv := map_one(index, seq, text, where, from_source)) is not None:
+                yield kv
 
     sc = docs.context
     partitions = partitions or sc.defaultParallelism * 4
-    winners = docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions).persist(
-        StorageLevel.MEMORY_AND_DISK)
-    tally = winners.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+    entities = native_entities(mapper) if native else ()
+    if entities:
+        winners, alone = _native_winners(docs, mapper, entities, partitions, map_one)
+        winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
+        tally = winners.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+        if alone.value:  # a document only the mapper could key was mapped: merge it with its key's winner, if any
+            merged = winners.reduceByKey(_merge, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+            tally = merged.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+            winners.unpersist()
+            winners = merged
+    else:
+        winners = docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions).persist(
+            StorageLevel.MEMORY_AND_DISK)
+        tally = winners.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
     if timer:
         timer("read, map and dedup")
 
@@ -209,6 +232,54 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     if orphan_counts:
         out.reasons["orphan_reference"] += sum(orphan_counts.values())
     return out
+
+
+def _native_winners(docs: RDD, mapper: DocumentMapper, entities: tuple[EntitySpec, ...], partitions: int,
+                    map_one: Callable[..., tuple[tuple[Any, Any], Any] | None]) -> tuple[RDD, Any]:
+    """The winners of `docs` as `classify` keeps them, the plain documents mapped and deduplicated in the JVM
+    (`transforms.native_mapping.native_groups`), the others by `map_one` with their key's group; and an accumulator
+    of the documents `map_one` mapped that had no group (whose key only the mapper could read)."""
+    from pyspark.sql import SparkSession
+
+    from transforms.native_mapping import LINE_SCHEMA, line_row, line_text, native_groups
+
+    spark = SparkSession.builder.getOrCreate()
+    # The plan's one stage generates a method longer than HotSpot compiles (8,000 bytes of bytecode): run
+    # interpreted, it is several times slower. Spark's documented setting for HotSpot splits it instead.
+    spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
+    alone = docs.context.accumulator(0)
+    lines = spark.createDataFrame(docs.map(line_row), LINE_SCHEMA, verifySchema=False)
+    groups = native_groups(lines, mapper, entities, partitions)
+
+    def resolve(index: int, rows: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
+        seq = 0
+        for (text,) in rows:
+            g = json.loads(text)
+            entity, gkey, merged = g["entity"], g["gkey"], None
+            if g["n"]:
+                m = mapper.plain_mapped(entity, gkey, g["pk"], g["pk_id"], g["sk_id"], g["oid"], g["vals"])
+                merged = ((m.entity, m.key), (m.order, g["text"], g.get("where"), g["n"], 0, m.pk, m.refs, m.row,
+                                              m.unmapped))
+            for other in g["others"]:
+                raw = other.get("raw")
+                doc = line_text(other.get("text"), None if raw is None else base64.b64decode(raw))
+                kv = map_one(index, seq, doc, other.get("where"), other["source"])
+                seq += 1
+                if kv is None or kv[0][0] is None:  # outside the window, or a reject
+                    if kv is not None:
+                        yield kv
+                elif entity is None:
+                    alone.add(1)
+                    yield kv
+                elif kv[0] != (entity, gkey):
+                    raise RuntimeError(f"the mapper keyed a document of {entity} {gkey!r} as {kv[0]!r}: "
+                                       "transforms.native_mapping reads its keys otherwise")
+                else:
+                    merged = kv if merged is None else (kv[0], _merge(merged[1], kv[1]))
+            if merged is not None:
+                yield merged
+
+    return groups.rdd.mapPartitionsWithIndex(resolve), alone
 
 
 def _referrer(kv: tuple[tuple[str, str], Any]) -> tuple[str, str, bool]:

@@ -65,6 +65,11 @@ def invalid_utf8_at(text: str) -> int | None:
     return m.start() if m else None
 
 
+def holds_surrogates(text: str) -> bool:
+    """Whether `text` holds an invalid byte or a lone surrogate (neither can be encoded as UTF-8 as it is)."""
+    return _SURROGATE.search(text) is not None
+
+
 def printable(text: str) -> str:
     """`text` safe to write anywhere (UTF-8 JSON, logs): an invalid byte as `\\xNN`, a lone surrogate as `\\udNNN`."""
     if not _SURROGATE.search(text):

@@ -17,7 +17,8 @@ from tests.fixtures import ROOT, unmeasured
 
 pytestmark = pytest.mark.spark
 FIGURES = ("movie load", "movie write phase", "DynamoDB writer", "DynamoDB ImportTable into a new table",
-           "full reconciliation", "DAG parse", "Where the job's time goes", "Scaling", "DSQL loader's method")
+           "full reconciliation", "DAG parse", "Where the job's time goes", "Scaling", "DSQL loader's method",
+           "mapped by Spark expressions")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -37,6 +38,7 @@ def test_the_bench_writes_results_md_and_png(tmp_path: Path, dsql_uri: str) -> N
     assert set(movie["phases"]) == {"read, map and dedup", "check references", "write quarantine", "write",
                                     "pending"}
     assert movie["copy_s"] > 0 and movie["peak_rss"] > 0
+    assert movie["native_rows"] == movie["rows"]  # the opt-in mapping by Spark expressions: the same rows
     loader = movie["loader"]  # AWS's DSQL loader's method over the job's rows, at each connection count
     assert loader["rows"] == movie["rows"] and set(loader["medians"]) == {"2", "4", "8"}
     assert results["validation"]["rows"] == movie["rows"]

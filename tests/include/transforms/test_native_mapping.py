@@ -1,0 +1,193 @@
+"""The mapping as Spark expressions against the Python mapper it stands in for, document by document.
+
+Every value form the expressions take as plain, every form next to one (which must go to the mapper), the whole
+bad-input corpus and a generated collection with its own bad documents are classified twice, by the expressions
+and by the mapper alone: rows, rejects and every count must be equal. The corpus of variants also asserts that
+the expressions did take most of it (a native path that took nothing would pass the comparison).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generators.movie_collection import write
+from tests.fixtures import SPEC_DIR
+from tests.fixtures.bad_input import corpus
+from transforms.adjacency import DocumentMapper, Mapped
+from transforms.intervals import Window
+from transforms.mongo_to_dsql import classify
+from transforms.native_mapping import LINE_SCHEMA, line_row, native_entities, plain_documents
+from transforms.spec import DocumentShape, load_spec
+
+SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
+OID = "65f0000000000000000{:05x}"
+MOVIE = {"PK": "MOVIE#tt{}", "SK": "METADATA", "type": "movie", "title": "A Title", "year": 1996,
+         "genres": ["Drama", "Biography"], "runtime_minutes": 152, "rating": 8.3,
+         "release_date": {"$date": "1996-04-11T00:00:00Z"},
+         "details": {"budget": 239000000, "box_office": {"$numberLong": "2590544711"}, "language": "Mandarin"}}
+LINK = {"PK": "MOVIE#tt{}", "SK": "ACTOR#nm{}", "type": "movie_actor", "character_name": "Self",
+        "billing_order": 1}
+
+# (field, value) changes of a movie: each value form of each column type, plain or next to plain
+MOVIE_VALUES: list[tuple[str, Any]] = [
+    ("year", "1996"), ("year", {"$numberInt": "1996"}), ("year", {"$numberLong": "-12"}), ("year", 1996.0),
+    ("year", "1996 "), ("year", " 7"), ("year", "+7"), ("year", "007"), ("year", {"$numberDouble": "1996"}),
+    ("year", 2**31), ("year", -(2**31)), ("year", 2**31 - 1), ("year", True), ("year", None), ("year", "١٩٩٦"),
+    ("year", {"$numberInt": "1_000"}), ("year", {"$numberLong": " 5"}), ("year", 10**20), ("year", [1]),
+    ("rating", "8.3"), ("rating", 8), ("rating", 8.25), ("rating", -8.25), ("rating", 8.35), ("rating", 99.94),
+    ("rating", 99.95), ("rating", -0.0), ("rating", 1e1), ("rating", 1e-7), ("rating", 0.30000000000000004),
+    ("rating", {"$numberDecimal": "8.35"}), ("rating", {"$numberDouble": "8.3"}), ("rating", {"$numberInt": "8"}),
+    ("rating", {"$numberDecimal": "NaN"}), ("rating", {"$numberDouble": "Infinity"}), ("rating", "8.3e0"),
+    ("rating", "1234567890123456"), ("rating", 123456789012345), ("rating", False), ("rating", {"x": 1}),
+    ("release_date", "2020-01-01"), ("release_date", "2020-02-30"), ("release_date", "2020-01-01T00:00:00Z"),
+    ("release_date", {"$date": "2020-02-29T23:59:59.123Z"}), ("release_date", {"$date": "2021-02-29T00:00:00Z"}),
+    ("release_date", {"$date": "2020-01-01T24:00:00Z"}), ("release_date", {"$date": "2020-01-01T10:00:00+05:00"}),
+    ("release_date", {"$date": {"$numberLong": "-86400001"}}), ("release_date", {"$date": {"$numberLong": "0"}}),
+    ("release_date", {"$date": 1700000000000}), ("release_date", {"$date": "0999-01-01T00:00:00Z"}),
+    ("release_date", " 2020-01-01"), ("release_date", 20200101), ("release_date", {"$date": "bad"}),
+    ("genres", []), ("genres", ["é", "日本"]), ("genres", ["a", 1]), ("genres", ['a"b']), ("genres", ["a\\b"]),
+    ("genres", ["tab\there"]), ("genres", "Drama"), ("genres", None), ("genres", [None]), ("genres", [["a"]]),
+    ("title", "Åsa \"Q\" Choi"), ("title", "emoji 😀"), ("title", "nul\x00"), ("title", 5), ("title", None),
+    ("title", ""), ("title", "line\nbreak"), ("title", {"$oid": "65f000000000000000000000"}), ("title", ["a"]),
+    ("details", {}), ("details", None), ("details", "str"), ("details", {"budget": "123"}),
+    ("details", {"budget": 1.5}), ("details", {"budget": {"$numberLong": "9223372036854775807"}}),
+    ("details", {"language": 5}), ("details", {"extra": 1}), ("details", {"language": None}), ("details", [1]),
+    ("runtime_minutes", None), ("runtime_minutes", -1), ("unmapped", 1), ("unmapped", None), ("_id", "text-id"),
+    ("_id", 5), ("_id", {"$oid": "65F0000000000000000ABCDE"}), ("_id", {"$oid": "xyz"}), ("_id", None),
+    ("type", "movie_director"), ("type", 5), ("type", "unknown"), ("PK", "MOVIE#"), ("PK", "MOVIE#   "),
+    ("PK", "MOVIE#" + "x" * 256), ("PK", "MOVIE#" + "x" * 255), ("PK", "MOVIE#a\x00"), ("PK", 5), ("SK", "OTHER"),
+    ("PK", "MOVIE#ünï"), ("PK", "ACTOR#nm1"),
+]
+# raw texts: forms json.dumps never writes
+RAW = [
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","title":"b"}}',
+    "{{'_id':{{'$oid':'{oid}'}},'PK':'MOVIE#tt{n}','SK':'METADATA','type':'movie','title':'a'}}",
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","x":\'y\'}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"\\ud800"}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"\\ud83d\\ude00"}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a\\u0000"}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a"}} trailing',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a"}}{{"a":1}}',
+    ' {{ "_id" : {{ "$oid" : "{oid}" }} , "PK" : "MOVIE#tt{n}" , "SK":"METADATA", "type" :"movie", "title": "a" }} ',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","rating":NaN}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","rating":8.30}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","year":01}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","typ\\u0065":"movie","title":"a"}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a,\\"year\\":5"}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","details":'
+    '{{"budget":1,"budget":2}}}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","meta":'
+    '{{"title":"x"}}}}',
+    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","big":'
+    + "1" * 1200 + "}}",
+    "[1, 2]", "{{}}", "", "   ", "null", '"text"',
+]
+
+
+def variants() -> list[str]:
+    """The movie and link variants as export lines: each change on its own key, then the same keys again with a
+    smaller and a greater `_id` (plain and not plain documents of one key meet in one group)."""
+    lines, n = [], 0
+
+    def add(doc: dict[str, Any]) -> None:
+        nonlocal n
+        n += 1
+        lines.append(json.dumps({"_id": {"$oid": OID.format(n)}, **doc}, ensure_ascii=n % 2 == 0))
+
+    for i, (field, value) in enumerate(MOVIE_VALUES):
+        base = {k: (v.format(i) if k == "PK" else v) for k, v in MOVIE.items()}
+        add({**base, field: value})
+        add(base)  # a plain duplicate of the key: the greater `_id` wins whichever side maps it
+    for i, raw in enumerate(RAW):
+        n += 1
+        lines.append(raw.format(oid=OID.format(n), n=f"raw{i}"))
+    for i in range(40):  # relationship rows, some duplicated, a few with values next to plain
+        link = {**LINK, "PK": f"MOVIE#tt{i % 7}", "SK": f"ACTOR#nm{i % 11}"}
+        add({**link, "billing_order": [1, "2", None, 2.5, {"$numberLong": "4"}][i % 5]})
+    return lines
+
+
+def _outcome(spark: Any, docs: list[tuple[str, str]], mapper: DocumentMapper, native: bool) -> dict[str, Any]:
+    result = classify(spark.sparkContext.parallelize(docs, 3), mapper, lambda entity, keys: set(), native=native)
+    return {
+        "rows": sorted((e, json.dumps(row, sort_keys=True, default=repr)) for e, row in result.loadable.collect()),
+        "rejects": sorted(map(repr, result.rejects.collect())),
+        "counts": {k: dict(getattr(result, k)) for k in ("documents", "duplicates", "rejected", "reasons",
+                                                          "unique", "unmapped")},
+    }
+
+
+@pytest.fixture(scope="module")
+def movie_docs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
+    """The variants, a generated collection with its bad documents, and the bad-input corpus over a clean export."""
+    path = tmp_path_factory.mktemp("native") / "movies.json"
+    write(path, movies=40, seed=11, bad_input=True)
+    generated = path.read_text("utf-8", "surrogateescape").splitlines()
+    clean = path.with_name("clean.json")
+    write(clean, movies=10, seed=3, bad_input=False)
+    bad = corpus(clean.read_bytes()).data.decode("utf-8", "surrogateescape").replace("\r\n", "\n").split("\n")
+    return [(text, f"line {i}") for i, text in enumerate([*variants(), *generated, *bad])]
+
+
+def test_the_expressions_map_as_the_mapper_does(spark, movie_docs: list[tuple[str, str]]) -> None:  # noqa: ANN001
+    mapper = DocumentMapper.for_spec(SPEC)
+    assert [e.name for e in native_entities(mapper)] == [e.name for e in SPEC.entities]
+    native, python = (_outcome(spark, movie_docs, mapper, flag) for flag in (True, False))
+    assert native["counts"] == python["counts"]
+    assert native["rejects"] == python["rejects"]
+    assert native["rows"] == python["rows"]
+
+
+# the changes of MOVIE_VALUES the expressions take as plain (their index); every other one goes to the mapper
+PLAIN = {"year": ['"1996"', "$numberInt", "$numberLong", '"007"', "-2**31", "2**31 - 1", "None"],
+         "rating": ['"8.3"', "8", "8.25", "-8.25", "8.35", "99.94", "-0.0", "1e1", "$numberDecimal",
+                    "$numberDouble", "$numberInt"],
+         "release_date": ['"2020-01-01"', "$date with milliseconds", "$date $numberLong", "$date $numberLong 0"],
+         "genres": ["[]", "non-ASCII", "None"], "title": ["quotes", "emoji", '""', "a line break"],
+         "details": ["{}", "None", 'budget "123"', "language None"], "runtime_minutes": ["None", "-1"],
+         "_id": ["upper-case $oid"], "PK": ["255 characters", "non-ASCII"]}
+
+
+def test_the_plain_forms(spark) -> None:  # noqa: ANN001
+    """Which value forms the expressions map: the forms a mongoexport writes, each exactly as the mapper reads it."""
+    mapper = DocumentMapper.for_spec(SPEC)
+    lines = spark.createDataFrame([line_row(t) for t in variants()], LINE_SCHEMA)
+    rows = plain_documents(lines, mapper, native_entities(mapper)).collect()
+    plain = Counter(field for (field, _), row in zip(MOVIE_VALUES, rows[::2], strict=False) if row.plain)
+    assert plain == Counter({field: len(forms) for field, forms in PLAIN.items()})
+    assert all(row.plain for row in rows[1:2 * len(MOVIE_VALUES):2])  # the unchanged duplicates
+    assert [i for i, row in enumerate(rows[2 * len(MOVIE_VALUES):][:len(RAW)]) if row.plain] == [8, 10, 13]
+
+
+def test_nearly_every_document_of_a_generated_collection_is_plain(spark, tmp_path: Path) -> None:  # noqa: ANN001
+    """The generator's clean export: all but the documents with fields the spec maps nowhere (`_class`, …), which
+    go to the mapper for `_extra`."""
+    path = tmp_path / "movies.json"
+    write(path, movies=120, seed=5, bad_input=False)
+    texts = path.read_text().splitlines()
+    mapper = DocumentMapper.for_spec(SPEC)
+    lines = spark.createDataFrame([line_row(t) for t in texts], LINE_SCHEMA)
+    not_plain = [r.text for r in plain_documents(lines, mapper, native_entities(mapper)).collect() if not r.plain]
+    assert len(not_plain) < 0.03 * len(texts)
+    assert all(isinstance(m := mapper.map_line(t), Mapped) and m.unmapped for t in not_plain)
+
+
+def test_what_the_expressions_leave_to_the_mapper() -> None:
+    """Windows, key shapes without a discriminator and nesting limits below the plain forms' stay with the mapper."""
+    assert native_entities(DocumentMapper.for_spec(SPEC, Window.parse("2024-01-01T00:00:00Z", None))) == ()
+    assert native_entities(DocumentMapper(SPEC.entities, shape=DocumentShape(discriminator=None))) == ()
+    assert native_entities(DocumentMapper(SPEC.entities, max_nesting_depth=2)) == ()
+
+
+@pytest.mark.parametrize("line", ['{"a": "\udcff"}', "plain"])
+def test_a_text_the_jvm_cannot_hold_travels_as_its_bytes(line: str) -> None:
+    from transforms.native_mapping import line_text
+
+    text, raw, where, source = line_row((line, "here"))
+    assert line_text(text, raw) == line and where == "here" and source is True
+    assert (raw is None) == (line == "plain")
