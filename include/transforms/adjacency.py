@@ -17,10 +17,9 @@ from typing import Any
 
 from transforms.batching import CHILDREN
 from transforms.child_rows import ChildRows
-from transforms.conversion import Reject, convert, field_id, key_id, lookup
+from transforms.conversion import VALUE_OF, Reject, convert, field_id, key_id, lookup
 from transforms.extjson import OBJECTID_ORDER, bson_order, loads, to_plain
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
-from transforms.native_mapping import VALUE_OF
 from transforms.natural_keys import natural_index, natural_text
 from transforms.paths import leaves
 from transforms.source_text import collection_of, invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem

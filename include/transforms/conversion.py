@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +22,14 @@ from transforms.spec import ColumnSpec
 MAX_ID_LENGTH = 255
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
+
+
+# A column's Python value from the text of a value read as plain (`transforms.native_mapping`), per column type:
+# what `convert` returns for the same value.
+VALUE_OF: dict[str, Callable[[str], Any]] = {
+    "text": str, "json": str, "int": int, "bigint": int, "numeric": Decimal, "double": float,
+    "date": date.fromisoformat, "boolean": lambda v: v == "true",
+}
 
 
 class Reject(Exception):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from transforms.adjacency import TIMELESS_REASONS, VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
-from transforms.native_mapping import native_entities
+from transforms.native_mapping import line_text, native_entities
 from transforms.spec import EntitySpec
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
@@ -241,7 +241,7 @@ def _native_winners(docs: RDD, mapper: DocumentMapper, entities: tuple[EntitySpe
     of the documents `map_one` mapped that had no group (whose key only the mapper could read)."""
     from pyspark.sql import SparkSession
 
-    from transforms.native_mapping import LINE_SCHEMA, line_row, line_text, native_groups
+    from transforms.native_mapping import LINE_SCHEMA, line_row, native_groups
 
     spark = SparkSession.builder.getOrCreate()
     # The plan's one stage generates a method longer than HotSpot compiles (8,000 bytes of bytecode): run
@@ -252,34 +252,41 @@ def _native_winners(docs: RDD, mapper: DocumentMapper, entities: tuple[EntitySpe
     groups = native_groups(lines, mapper, entities, partitions)
 
     def resolve(index: int, rows: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
-        seq = 0
-        for (text,) in rows:
-            g = json.loads(text)
-            entity, gkey, merged = g["entity"], g["gkey"], None
-            if g["n"]:
-                m = mapper.plain_mapped(entity, gkey, g["pk"], g["pk_id"], g["sk_id"], g["oid"], g["vals"])
-                merged = ((m.entity, m.key), (m.order, g["text"], g.get("where"), g["n"], 0, m.pk, m.refs, m.row,
-                                              m.unmapped))
-            for other in g["others"]:
-                raw = other.get("raw")
-                doc = line_text(other.get("text"), None if raw is None else base64.b64decode(raw))
-                kv = map_one(index, seq, doc, other.get("where"), other["source"])
-                seq += 1
-                if kv is None or kv[0][0] is None:  # outside the window, or a reject
-                    if kv is not None:
-                        yield kv
-                elif entity is None:
-                    alone.add(1)
-                    yield kv
-                elif kv[0] != (entity, gkey):
-                    raise RuntimeError(f"the mapper keyed a document of {entity} {gkey!r} as {kv[0]!r}: "
-                                       "transforms.native_mapping reads its keys otherwise")
-                else:
-                    merged = kv if merged is None else (kv[0], _merge(merged[1], kv[1]))
-            if merged is not None:
-                yield merged
+        return resolve_groups(index, (row[0] for row in rows), mapper, map_one, alone.add)
 
     return groups.rdd.mapPartitionsWithIndex(resolve), alone
+
+
+def resolve_groups(index: int, groups: Iterable[str], mapper: DocumentMapper, map_one: Callable[..., Any],
+                   alone: Callable[[int], None]) -> Iterator[tuple[tuple[Any, Any], Any]]:
+    """The winners and rejects of one partition of `native_groups`' JSON texts: a group's plain winner made a row
+    (`DocumentMapper.plain_mapped`), merged with what `map_one` makes of the group's other documents; `alone(1)`
+    for each document mapped that had no group (only the mapper could read its key)."""
+    seq = 0
+    for text in groups:
+        g = json.loads(text)
+        entity, gkey, merged = g["entity"], g["gkey"], None
+        if g["n"]:
+            m = mapper.plain_mapped(entity, gkey, g["pk"], g["pk_id"], g["sk_id"], g["oid"], g["vals"])
+            merged = ((m.entity, m.key), (m.order, g["text"], g["where"], g["n"], 0, m.pk, m.refs, m.row, m.unmapped))
+        for other in g["others"]:
+            raw = other["raw"]
+            doc = line_text(other["text"], None if raw is None else base64.b64decode(raw))
+            kv = map_one(index, seq, doc, other["where"], other["source"])
+            seq += 1
+            if kv is None or kv[0][0] is None:  # outside the window, or a reject
+                if kv is not None:
+                    yield kv
+            elif entity is None:
+                alone(1)
+                yield kv
+            elif kv[0] != (entity, gkey):
+                raise RuntimeError(f"the mapper keyed a document of {entity} {gkey!r} as {kv[0]!r}: "
+                                   "transforms.native_mapping reads its keys otherwise")
+            else:
+                merged = kv if merged is None else (kv[0], _merge(merged[1], kv[1]))
+        if merged is not None:
+            yield merged
 
 
 def _referrer(kv: tuple[tuple[str, str], Any]) -> tuple[str, str, bool]:

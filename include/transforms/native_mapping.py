@@ -24,8 +24,6 @@ pyspark is imported inside the functions: Airflow imports this bundle where pysp
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +59,6 @@ MAX_SCALE = 13
 MIN_NESTING = 3  # the deepest plain form: {"$date": {"$numberLong": …}} inside the document
 ROW_MARGIN = 512  # bytes: a plain row's estimate is at most its text, plus this, plus 64 per column
 
-# Python value of a plain value's text (`plain_values`), per column type.
-VALUE_OF: dict[str, Callable[[str], Any]] = {
-    "text": str, "json": str, "int": int, "bigint": int, "numeric": Decimal, "double": float,
-    "date": date.fromisoformat, "boolean": lambda v: v == "true",
-}
 
 
 def native_entities(mapper: DocumentMapper) -> tuple[EntitySpec, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from generators.movie_collection import write
 from tests.fixtures import SPEC_DIR
 from tests.fixtures.bad_input import corpus
 from transforms.adjacency import DocumentMapper, Mapped
+from transforms.entity_spec import parse_entities
 from transforms.intervals import Window
-from transforms.mongo_to_dsql import classify
+from transforms.mongo_to_dsql import ROW, SOURCE_DOCS, _item, classify, resolve_groups
 from transforms.native_mapping import LINE_SCHEMA, line_row, native_entities, plain_documents
 from transforms.spec import DocumentShape, load_spec
 
@@ -182,6 +184,8 @@ def test_what_the_expressions_leave_to_the_mapper() -> None:
     assert native_entities(DocumentMapper.for_spec(SPEC, Window.parse("2024-01-01T00:00:00Z", None))) == ()
     assert native_entities(DocumentMapper(SPEC.entities, shape=DocumentShape(discriminator=None))) == ()
     assert native_entities(DocumentMapper(SPEC.entities, max_nesting_depth=2)) == ()
+    movie, *others = SPEC.entities  # an entity of a collection of its own (specs of several collections)
+    assert native_entities(DocumentMapper((replace(movie, collection="movies"), *others))) == tuple(others)
 
 
 @pytest.mark.parametrize("line", ['{"a": "\udcff"}', "plain"])
@@ -191,3 +195,95 @@ def test_a_text_the_jvm_cannot_hold_travels_as_its_bytes(line: str) -> None:
     text, raw, where, source = line_row((line, "here"))
     assert line_text(text, raw) == line and where == "here" and source is True
     assert (raw is None) == (line == "plain")
+
+
+SENSORS = {"sensor": {"table": "sensors", "type": "sensor", "pk": {"prefix": "SENSOR#"}, "sk": {"equals": "METADATA"},
+                      "id_column": "sensor_id",
+                      "columns": {"reading": {"from": "reading", "type": "double"},
+                                  "active": {"from": "active", "type": "boolean"},
+                                  "tags": {"from": "tags", "type": "json", "array_of": "text"},
+                                  "placed": {"from": "site.placed", "type": "date"}}}}
+SENSOR_VALUES: list[tuple[str, Any]] = [
+    ("reading", 1.5), ("reading", 2), ("reading", 1e-7), ("reading", -0.0), ("reading", 10**20), ("reading", "1.5"),
+    ("reading", {"$numberDouble": "1.5"}), ("reading", {"$numberDouble": "NaN"}), ("reading", {"$numberInt": "3"}),
+    ("reading", True), ("active", True), ("active", False), ("active", "true"), ("active", 1), ("active", None),
+    ("tags", ["a"]), ("tags", []), ("tags", "a"), ("site", {"placed": "2020-01-01"}), ("site", {"other": 1}),
+]
+
+
+def test_doubles_booleans_and_a_nested_date_map_as_the_mapper_does(spark) -> None:  # noqa: ANN001
+    mapper = DocumentMapper(parse_entities(SENSORS, "entities"))
+    assert [e.name for e in native_entities(mapper)] == ["sensor"]
+    docs = []
+    for i, (field, value) in enumerate(SENSOR_VALUES):
+        doc = {"_id": {"$oid": OID.format(i)}, "PK": f"SENSOR#s{i}", "SK": "METADATA", "type": "sensor", field: value}
+        docs.append((json.dumps(doc), f"line {i}"))
+    lines = spark.createDataFrame([line_row(d) for d in docs], LINE_SCHEMA)
+    plain = [r.plain for r in plain_documents(lines, mapper, native_entities(mapper)).collect()]
+    assert [f"{f}={v!r}" for (f, v), p in zip(SENSOR_VALUES, plain, strict=True) if p] == [
+        "reading=1.5", "reading=2", "reading=1e-07", "reading=-0.0", f"reading={10**20}",
+        "reading={'$numberDouble': '1.5'}", "active=True", "active=False", "active=None", "tags=['a']", "tags=[]",
+        "site={'placed': '2020-01-01'}"]
+    assert _outcome(spark, docs, mapper, True) == _outcome(spark, docs, mapper, False)
+
+
+@pytest.mark.parametrize("change", [
+    {"columns": {"x": {"from": "x", "type": "numeric(38,20)"}}},  # Python's 28 digits cannot quantize 15 to 20
+    {"columns": {"x": {"from": "a.b.c", "type": "int"}}},  # nested twice
+    {"columns": {"x": {"from": "x", "type": "timestamptz"}}},
+    {"columns": {"x": {"from": "x", "type": "json"}}},  # free json
+])
+def test_an_entity_the_expressions_leave_to_the_mapper(change: dict[str, Any]) -> None:
+    mapper = DocumentMapper(parse_entities({"sensor": {**SENSORS["sensor"], **change}}, "entities"))
+    assert native_entities(mapper) == ()
+
+
+def _map_one(mapper: DocumentMapper) -> Any:
+    """What `classify`'s own `map_one` returns for a document (no window, no timeless record)."""
+    def map_one(index: int, seq: int, text: str, where: str | None, from_source: bool) -> Any:
+        m = mapper.map_line(text, windowed=from_source)
+        if isinstance(m, Mapped):
+            return (m.entity, m.key), _item(m, text, where, from_source)
+        return None if m is None else ((None, (index, seq)), (m.reason, m.entity, m.detail, text, where))
+    return map_one
+
+
+def _group(entity: str | None, gkey: str, winner: str | None, n: int, *others: str) -> str:
+    """A `native_groups` text: `winner` (a plain movie document) standing for `n`, and `others` for the mapper."""
+    fields = {"oid": None, "text": None, "where": None, "vals": None, "pk": None, "pk_id": None, "sk_id": None}
+    if winner is not None:
+        doc = json.loads(winner)
+        fields = {"oid": doc["_id"]["$oid"], "text": winner, "where": "w", "pk": doc["PK"], "pk_id": doc["PK"][6:],
+                  "sk_id": "", "vals": [doc.get("title"), None, None, None, None, None, None, None, None]}
+    return json.dumps({"entity": entity, "gkey": gkey, "n": n, **fields,
+                       "others": [{"text": o, "raw": None, "where": "o", "source": True} for o in others]})
+
+
+def test_a_group_becomes_its_winner_and_rejects() -> None:
+    """`resolve_groups` in-process: the plain winner made a row, merged with the group's other documents (the greater
+    `_id` wins, the documents add up), rejects passed on, a document without a group counted."""
+    mapper = DocumentMapper.for_spec(SPEC)
+    plain = json.dumps({"_id": {"$oid": OID.format(1)}, "PK": "MOVIE#tt1", "SK": "METADATA", "type": "movie",
+                        "title": "Plain"})
+    later = plain.replace(OID.format(1), OID.format(2)).replace('"Plain"', '"Later", "extra": 1')
+    bad = plain.replace('"Plain"', "5")
+    alone: list[int] = []
+    key = ("movie", "MOVIE#tt1|METADATA")
+    out = list(resolve_groups(0, [_group(*key, plain, 2, later, bad), _group(None, "\x001", None, 0, later)], mapper,
+                              _map_one(mapper), alone.append))
+    assert [(kv[0], kv[1][SOURCE_DOCS], kv[1][ROW]["title"]) for kv in out if kv[0][0]] == [(key, 3, "Later"),
+                                                                                           (key, 1, "Later")]
+    assert [kv[1][0] for kv in out if kv[0][0] is None] == ["bad_type"] and alone == [1]
+    row = next(kv[1][ROW] for kv in resolve_groups(0, [_group("movie", "MOVIE#tt1|METADATA", plain, 1)], mapper,
+                                                   _map_one(mapper), alone.append))
+    expected = mapper.map_line(plain)
+    assert isinstance(expected, Mapped) and row == expected.row
+
+
+def test_a_group_the_mapper_keys_otherwise_fails_loudly() -> None:
+    mapper = DocumentMapper.for_spec(SPEC)
+    other = json.dumps({"_id": {"$oid": OID.format(3)}, "PK": "MOVIE#tt9", "SK": "METADATA", "type": "movie",
+                        "title": "Elsewhere"})
+    with pytest.raises(RuntimeError, match="reads its keys otherwise"):
+        list(resolve_groups(0, [_group("movie", "MOVIE#tt1|METADATA", None, 0, other)], mapper, _map_one(mapper),
+                            lambda n: None))
