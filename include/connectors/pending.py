@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from connectors.dsql import DsqlTarget, connect, run_with_retry, table_exists
-from connectors.dsql_writer import TableWrite, upsert_tables
+from connectors.dsql_writer import TableWrite
 from transforms.mongo_to_dsql import PARKED_WHERE
 
 PENDING_TABLE = "dbmigrate_pending"
@@ -45,18 +45,10 @@ def read_parked(target: DsqlTarget, schema: str) -> list[tuple[str, str, str, st
                 conn.execute(query).fetchall()]
 
 
-def park(rows: Iterable[tuple[str, str, str, str, str, str | None]], *, target: DsqlTarget, schema: str,
-         run_id: str, batch_rows: int, batch_bytes: int) -> int:
-    """Upsert `(entity, source key, version, missing key, text, where)` rows; a parked document with a greater
-    version is kept. Returns how many rows were written. Runs on the executors, one connection a partition."""
-    written = upsert_tables((pending_row(PARKED, r) for r in rows), tables={PARKED: PENDING_WRITE}, target=target,
-                            schema=schema, run_id=run_id, batch_rows=batch_rows, batch_bytes=batch_bytes)
-    return written[PARKED]
-
-
 def pending_row(name: str, row: tuple[str, str, str, str, str, str | None]) -> tuple[str, dict[str, Any]]:
     """`(name, row)` for `upsert_tables` of one parked document `(entity, source key, version, missing key, text,
-    where)`, `name` being `PARKED` or `PARKED_AGAIN`."""
+    where)`, `name` being `PARKED` or `PARKED_AGAIN`: the job's write pass parks them with its rows (a parked
+    document with a greater version is kept)."""
     return name, dict(zip(PENDING_WRITE.columns, row, strict=True))
 
 

@@ -347,7 +347,6 @@ class DocumentMapper(ChildRows):
             self._check_transaction(row)
         return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs), tuple(unmapped))
 
-
     def _key_columns(self, entity: EntitySpec, pk: str, pk_id: str, sk_id: str
                      ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """A row's first columns, from its keys: its own uuid and id, or the uuid of each entity it relates; and

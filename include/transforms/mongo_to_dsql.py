@@ -130,20 +130,20 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
     sc = docs.context
     partitions = partitions or sc.defaultParallelism * 4
+    def counted(rdd: RDD) -> tuple[RDD, Counter]:
+        rdd = rdd.persist(StorageLevel.MEMORY_AND_DISK)
+        return rdd, rdd.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+
     entities = native_entities(mapper) if native else ()
     if entities:
-        winners, alone = _native_winners(docs, mapper, entities, partitions, map_one)
-        winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
-        tally = winners.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+        native_winners, alone = _native_winners(docs, mapper, entities, partitions, map_one)
+        winners, tally = counted(native_winners)
         if alone.value:  # a document only the mapper could key was mapped: merge it with its key's winner, if any
-            merged = winners.reduceByKey(_merge, partitions).persist(StorageLevel.MEMORY_AND_DISK)
-            tally = merged.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
-            winners.unpersist()
-            winners = merged
+            unmerged = winners
+            winners, tally = counted(unmerged.reduceByKey(_merge, partitions))
+            unmerged.unpersist()
     else:
-        winners = docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions).persist(
-            StorageLevel.MEMORY_AND_DISK)
-        tally = winners.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+        winners, tally = counted(docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions))
     if timer:
         timer("read, map and dedup")
 

@@ -163,8 +163,11 @@ def jvm_start(home: Path | None, packages: tuple[str, ...] = (), directory: Path
     if not private_dir(directory):
         return JvmStart()
     for stale in directory.glob("*.writing"):  # what a run killed while the JVM wrote its archive left
-        if time.time() - stale.stat().st_mtime > STALE_WRITING_S:
-            stale.unlink(missing_ok=True)
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_WRITING_S:
+                stale.unlink(missing_ok=True)
+        except FileNotFoundError:  # a concurrent run's, gone since the glob
+            continue
     archive = directory / f"spark-{archive_key(home, packages)}.jsa"
     if archive.is_file():
         return JvmStart(archive)

@@ -1,6 +1,7 @@
 """connectors.pending against the embedded PostgreSQL: the pending table's check, parking, reading back and release.
 
-`park` runs in Spark's Python workers, which coverage does not trace: called here directly, in the test process.
+Parking (`pending_row` through `upsert_tables`) runs in Spark's Python workers, which coverage does not trace:
+called here directly, in the test process.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pytest
 
 from connectors import pending
 from connectors.dsql import DsqlTarget
-from connectors.pending import PENDING_TABLE, has_table, park, read_parked, release
+from connectors.dsql_writer import upsert_tables
+from connectors.pending import PARKED, PENDING_TABLE, PENDING_WRITE, has_table, pending_row, read_parked, release
 from transforms.mongo_to_dsql import PARKED_WHERE
 
 DDL = Path(__file__).resolve().parents[3] / "include" / "sql" / "movie_db" / "080_dbmigrate_pending.sql"
@@ -35,7 +37,10 @@ def parked(dsql_uri: str, schema: str) -> list[tuple[str, ...]]:
 
 def write(rows: list[tuple[str, str, str, str, str, str | None]], target: DsqlTarget, schema: str,
           run_id: str = "r1") -> int:
-    return park(iter(rows), target=target, schema=schema, run_id=run_id, batch_rows=2, batch_bytes=1 << 20)
+    """Park `rows` as the job's write pass does (`pending_row` through `upsert_tables`, two rows a transaction)."""
+    written = upsert_tables((pending_row(PARKED, r) for r in rows), tables={PARKED: PENDING_WRITE}, target=target,
+                            schema=schema, run_id=run_id, batch_rows=2, batch_bytes=1 << 20)
+    return written[PARKED]
 
 
 def test_a_schema_without_the_pending_table_has_nothing_parked(target: DsqlTarget, pg_schema: str) -> None:
