@@ -57,11 +57,12 @@ def read_rows(uri: str, schema: str, tables: Sequence[str]) -> list[TableRows]:
 
 
 def statement(schema: str, t: TableRows, rows: int) -> str:
-    """INSERT … VALUES ($1, …), … × rows ON CONFLICT (key) DO UPDATE SET every other column = EXCLUDED: the shape
-    the job's writer sends too (`upsert_statement`, no version guard), lineage columns included."""
-    from connectors.dsql_writer import LINEAGE_COLUMNS, upsert_statement
+    """INSERT … VALUES ($1, …), … × rows ON CONFLICT (key) DO UPDATE SET every other column = EXCLUDED, every
+    column of every row its own parameter (the loader reads each row's values from its file, lineage too): the
+    job's statement shape (`upsert_statement`) without its version guard or shared lineage parameters."""
+    from connectors.dsql_writer import upsert_statement
 
-    return upsert_statement(schema, t.table, t.columns[:-len(LINEAGE_COLUMNS)], t.key, rows)
+    return upsert_statement(schema, t.table, t.columns, t.key, rows, lineage=False)
 
 
 def load(uri: str, schema: str, tables: Sequence[TableRows], connections: int) -> float:

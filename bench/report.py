@@ -161,16 +161,18 @@ WHY = {
             "into Python workers); with 2 cores those two dominate the phase table. On EMR both scale with "
             "executors (docs/scaling.md); the ratio here is what the rules cost.",
     "write": "Both upsert with multi-row `INSERT … ON CONFLICT DO UPDATE`; the loader sends rows already in "
-             "memory as text, while the job's write phase also reads its persisted rows back into Python, guards each "
-             "update by `source_version`, writes lineage columns and child rows' stale-row deletes. On this machine "
-             "the server and the writers share 2 cores.",
+             "memory as text, while the job's write phase also reads its persisted rows back out of Spark into Python "
+             "workers, builds each row's values, sizes each batch against DSQL's 10 MiB and guards each update by "
+             "`source_version` (its statements send the lineage once, not per row). On this machine the server and "
+             "the writers share 2 cores, so every µs of client CPU a row is server time lost.",
     "dynamodb": "Both send BatchWriteItem requests of 25 items one after the other; the difference is noise or "
                 "the project's per-batch key check.",
     "import": "Here the moto server imports: one thread puts each item into its in-memory table (moto's own "
               "ImportTable, its objects read as JSON lines by devstack.moto_server), so the ratio measures moto; "
               "DynamoDB's import service uses no write capacity but takes minutes to start an import of any size.",
     "validation": "The bare scans only read rows; the reconciliation re-maps every document by the job's rules "
-                  "(the per-document table above) and hashes every row on both sides, in one process on the worker.",
+                  "(the per-document table above) and hashes every row on both sides: the source side across the "
+                  "worker's cores (`transforms.ordered_map`), the target side one table at a time through one cursor.",
     "parse": "The factory builds both DAGs from their specs at parse time.",
 }
 

@@ -20,6 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from psycopg import RawCursor, sql
@@ -65,19 +67,24 @@ def stale_children_statement(schema: str, child: TableWrite, parent: TableWrite)
 
 @lru_cache(maxsize=256)
 def upsert_statement(schema: str, table: str, columns: tuple[str, ...], key_columns: tuple[str, ...],
-                     rows: int = 1, version_column: str | None = None) -> str:
+                     rows: int = 1, version_column: str | None = None, lineage: bool = True) -> str:
     """INSERT ... VALUES ($1, …), … × `rows` ON CONFLICT (key) DO UPDATE SET every other column, lineage included.
 
-    With `version_column` the update only happens where the stored version is NULL (a row loaded before there
-    were versions) or at most the new one, compared byte by byte (`COLLATE "C"`, DSQL's only collation): the
-    row of the greatest `_id` stays whichever interval loads last. PostgreSQL's own `$n` placeholders, run
-    through a `psycopg.RawCursor`: psycopg parses `%s` placeholders of long statements on every call (it caches
-    only short ones), which cost more than the server's whole work. Rendered once per shape (cached).
+    The lineage columns (`lineage`) are the same for every row of a write, so every row names the same two
+    parameters, after the rows' values: the server parses the run's id and timestamp once a statement instead of
+    once a row, and the client sends two values instead of two a row. With `version_column` the update only
+    happens where the stored version is NULL (a row loaded before there were versions) or at most the new one,
+    compared byte by byte (`COLLATE "C"`, DSQL's only collation): the row of the greatest `_id` stays whichever
+    interval loads last. PostgreSQL's own `$n` placeholders, run through a `psycopg.RawCursor`: psycopg parses
+    `%s` placeholders of long statements on every call (it caches only short ones), which cost more than the
+    server's whole work. Rendered once per shape (cached).
     """
-    cols = [*columns, *LINEAGE_COLUMNS]
+    cols = [*columns, *LINEAGE_COLUMNS] if lineage else list(columns)
     updates = [c for c in cols if c not in key_columns]
-    width = len(cols)
-    values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
+    width = len(columns)
+    shared = "".join(f", ${rows * width + i + 1}" for i in range(len(LINEAGE_COLUMNS))) if lineage else ""
+    values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + shared + ")"
+                       for r in range(rows))
     guard = sql.SQL("")
     if version_column is not None:
         guard = sql.SQL(' WHERE t.{v} IS NULL OR t.{v} COLLATE "C" <= EXCLUDED.{v} COLLATE "C"').format(
@@ -93,10 +100,18 @@ def upsert_statement(schema: str, table: str, columns: tuple[str, ...], key_colu
     ).as_string(None)
 
 
+@lru_cache(maxsize=256)
+def values_of(columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values in `columns`' order, as a tuple: `operator.itemgetter`, in C (a generator per row cost more
+    than the statement's send)."""
+    get = itemgetter(*columns)
+    return get if len(columns) > 1 else lambda row: (get(row),)
+
+
 def _last_per_key(values: list[tuple[Any, ...]], key_at: tuple[int, ...]) -> list[tuple[Any, ...]]:
     """One row per key, the last one: what row-by-row upserts would leave, and what one INSERT ... ON CONFLICT
     needs (it cannot update a row twice)."""
-    by_key = {tuple(v[i] for i in key_at): v for v in values}
+    by_key = dict(zip(map(itemgetter(*key_at), values), values, strict=True))
     return list(by_key.values()) if len(by_key) < len(values) else values
 
 
@@ -116,12 +131,13 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
     batches counting them against `batch_rows`, and reports them under the child's name.
     """
     migrated_at = datetime.now(UTC)
+    lineage = (run_id, migrated_at)  # LINEAGE_COLUMNS' values, shared by every row
     written = dict.fromkeys([*tables, *(c for t in tables.values() for c, _ in t.children)], 0)
     batchers = {name: Batcher[dict[str, Any]](batch_rows, batch_bytes, rows_of=rows_in if t.children else None)
                 for name, t in tables.items()}
     lock = threading.Lock()
     idle: queue.SimpleQueue[RecyclingConnection] = queue.SimpleQueue()
-    opened = [RecyclingConnection(target) for _ in range(max(connections, 1))]
+    opened = [RecyclingConnection(target, autocommit=True) for _ in range(max(connections, 1))]
     for c in opened:
         idle.put(c)
     try:
@@ -129,11 +145,11 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
         def statements(t: TableWrite, rows: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
             """The INSERT … ON CONFLICT statements (with their parameters) of `rows` of one table."""
             key_at = tuple(t.columns.index(k) for k in t.key_columns)
-            values = _last_per_key([(*(r[c] for c in t.columns), run_id, migrated_at) for r in rows], key_at)
-            per_statement = max(min(MAX_BIND_PARAMETERS // (len(t.columns) + len(LINEAGE_COLUMNS)),
+            values = _last_per_key(list(map(values_of(t.columns), rows)), key_at)
+            per_statement = max(min((MAX_BIND_PARAMETERS - len(LINEAGE_COLUMNS)) // len(t.columns),
                                     MAX_STATEMENT_ROWS), 1)
             return [(upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk), t.version_column),
-                     [v for row in chunk for v in row])
+                     [*chain.from_iterable(chunk), *lineage])
                     for chunk in (values[i:i + per_statement] for i in range(0, len(values), per_statement))]
 
         def commit(name: str, batch: list[dict[str, Any]]) -> None:
@@ -152,9 +168,13 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
                 pool = idle.get()
                 try:
                     conn = pool.get()
-                    with conn.transaction(), RawCursor(conn) as cur:
-                        for stmt, params in todo:
-                            cur.execute(stmt, params)
+                    if len(todo) == 1:  # one statement is its own transaction: no BEGIN and COMMIT round trips
+                        with RawCursor(conn) as cur:
+                            cur.execute(*todo[0])
+                    else:
+                        with conn.transaction(), RawCursor(conn) as cur:
+                            for stmt, params in todo:
+                                cur.execute(stmt, params)
                 finally:
                     idle.put(pool)
 

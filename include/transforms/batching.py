@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 T = TypeVar("T")
 
@@ -18,6 +20,11 @@ def rows_in(row: Any) -> int:
     return 1 + sum(len(rows) for rows in children.values()) if children else 1
 
 
+# The text of these types has one width whatever the value (`str(uuid)`, `str(date)` with its 4-digit year, `None`):
+# no text made for them per row, the same estimate.
+_TEXT_WIDTH: dict[type, int] = {UUID: 36, date: 10, type(None): 4}
+
+
 def row_size(row: Any) -> int:
     """A conservative estimate of a row's bytes on the wire: its values as text, plus per-value overhead; with
     its child rows, theirs too."""
@@ -27,8 +34,14 @@ def row_size(row: Any) -> int:
     values = row.values() if isinstance(row, dict) else row
     size = 8 * len(values)
     for v in values:
-        text = v if type(v) is str else str(v)
-        size += len(text) if text.isascii() else len(text.encode("utf-8"))
+        kind = type(v)
+        if kind is str:
+            size += len(v) if v.isascii() else len(v.encode("utf-8"))
+        elif (width := _TEXT_WIDTH.get(kind)) is not None:
+            size += width
+        else:
+            text = str(v)
+            size += len(text) if text.isascii() else len(text.encode("utf-8"))
     return size
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from transforms.adjacency import DocumentMapper, Mapped, target_columns
 from transforms.batching import CHILDREN
 from transforms.intervals import FULL, Window
+from transforms.ordered_map import ordered_map
 from transforms.reconcile import DEFAULT_BUCKETS, BucketTotals, Key, bucket_of, row_digest
 from transforms.spec import ChildSpec, EntitySpec
 
@@ -138,71 +139,93 @@ def row_key(entity: EntitySpec | ChildSpec, row: dict[str, Any]) -> Key:
     return tuple(row[c] for c in entity.key_columns)
 
 
+# What one source line contributes, computed where it is mapped (`_Recorder`): None for a line that is no document,
+# False for a reject, else (entity, key bytes, `_id` order, row digest, bucket, its child rows' (child, key bytes,
+# digest, bucket), None where the row holds no child rows' field).
+Children = tuple[tuple[str, bytes, int, int], ...]
+Record = tuple[str, bytes, tuple[int, Any], int, int, Children | None] | bool | None
+
+
+class _Recorder:
+    """A source line's `Record`: the mapping and hashing, the part of the pass `ordered_map` spreads over
+    processes (forked: nothing here is pickled)."""
+
+    def __init__(self, mapper: DocumentMapper, spec: Any, buckets: int) -> None:
+        self.mapper, self.buckets = mapper, buckets
+        self.columns = {t.name: target_columns(t) for t in (*spec.entities, *spec.children)}
+        self.key_cols = {e.name: e.key_columns for e in spec.entities}
+        self.children = {c.name: c for c in spec.children}
+
+    def __call__(self, text: str) -> Record:
+        m = self.mapper.map_line(text)
+        if m is None or not isinstance(m, Mapped):
+            return None if m is None else False
+        return self.of(m)
+
+    def of(self, m: Mapped) -> Record:
+        name, row, buckets = m.entity, m.row, self.buckets
+        key = tuple(row[c] for c in self.key_cols[name])
+        raw = bytes.fromhex(key[0].replace("-", "")) if len(key) == 1 else key_bytes(key)
+        kids = None if CHILDREN not in row else tuple(
+            (child, key_bytes(k), row_digest(r, self.columns[child]), bucket_of(k, buckets))
+            for child, rows in row[CHILDREN].items() for r in rows for k in (row_key(self.children[child], r),))
+        return name, raw, m.order, row_digest(row, self.columns[name]), bucket_of(key, buckets), kids
+
+
 def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int = DEFAULT_BUCKETS,
-                    window: Window = FULL) -> ExpectedTables:
+                    window: Window = FULL, *, workers: int | None = None) -> ExpectedTables:
     """One pass over the source: map, keep one winner per key, then drop the orphans (`existing` is asked only
     about referenced entities this load does not hold). With a `window`, only its documents, as the job's
-    mapper of that window keeps them."""
+    mapper of that window keeps them. Documents are mapped in order across `workers` processes once the source
+    proves long (`transforms.ordered_map`; default: this machine's CPUs); the winners are chosen here, in order."""
     if not 0 < buckets <= 1 << _BUCKET_BITS:
         raise ValueError(f"buckets must be 1..{1 << _BUCKET_BITS}")
     mapper = DocumentMapper.for_spec(spec, window, lines)
+    recorder = _Recorder(mapper, spec, buckets)
     entities = {e.name: e for e in spec.entities}
-    children = {c.name: c for c in spec.children}
-    columns = {t.name: target_columns(t) for t in (*spec.entities, *spec.children)}
-    key_cols = {e.name: e.key_columns for e in spec.entities}
-    winners: dict[str, dict[bytes, Packed]] = {name: {} for name in columns}
+    winners: dict[str, dict[bytes, Packed]] = {name: {} for name in recorder.columns}
     kids: dict[bytes, list[tuple[str, bytes]]] = {}  # parent key → its child rows' (child, key) of the winner
 
-    def adopt(m: Mapped, raw: bytes, i: int) -> None:
-        """The winner `m`'s child rows replace those of the document it beat."""
+    def adopt(children: Children, order: tuple[int, Any], raw: bytes, i: int) -> None:
+        """The winner's child rows replace those of the document it beat."""
         for child, ckey in kids.pop(raw, ()):
             winners[child].pop(ckey, None)
-        held = []
-        for child, rows in m.row.get(CHILDREN, {}).items():
-            spec_of = children[child]
-            for r in rows:
-                key = row_key(spec_of, r)
-                ckey = key_bytes(key)
-                winners[child][ckey] = _pack(m.order, row_digest(r, columns[child]), bucket_of(key, buckets), i)
-                held.append((child, ckey))
-        if held:
-            kids[raw] = held
+        for child, ckey, digest, bucket in children:
+            winners[child][ckey] = _pack(order, digest, bucket, i)
+        if children:
+            kids[raw] = [(child, ckey) for child, ckey, _, _ in children]
 
     duplicates = dict.fromkeys(entities, 0)
     ties: dict[tuple[str, bytes], list[int]] = {}
     documents = rejected = 0
-    fromhex = bytes.fromhex
-    for i, text in enumerate(lines()):
-        m = mapper.map_line(text)
-        if m is None:
+    for i, rec in enumerate(ordered_map(recorder, lines(), workers=workers)):
+        if rec is None:
             continue
         documents += 1
-        if not isinstance(m, Mapped):
+        if rec is False:
             rejected += 1
             continue
-        name, row = m.entity, m.row
-        key = tuple(row[c] for c in key_cols[name])
-        raw = fromhex(key[0].replace("-", "")) if len(key) == 1 else key_bytes(key)
+        name, raw, order, digest, bucket, children = rec  # type: ignore[misc]
         table = winners[name]
         held = table.get(raw)
         if held is None:
-            table[raw] = _pack(m.order, row_digest(row, columns[name]), bucket_of(key, buckets), i)
-            if CHILDREN in row:
-                adopt(m, raw, i)
+            table[raw] = _pack(order, digest, bucket, i)
+            if children is not None:
+                adopt(children, order, raw, i)
             continue
         duplicates[name] += 1
         held_order = _order(held)
-        if m.order > held_order:
-            table[raw] = _pack(m.order, row_digest(row, columns[name]), bucket_in(held), i)
-            if CHILDREN in row:
-                adopt(m, raw, i)
+        if order > held_order:
+            table[raw] = _pack(order, digest, bucket_in(held), i)
+            if children is not None:
+                adopt(children, order, raw, i)
             ties.pop((name, raw), None)
-        elif m.order == held_order:  # a re-exported document: the greater text wins, decided below
+        elif order == held_order:  # a re-exported document: the greater text wins, decided below
             ties.setdefault((name, raw), [position_of(held)]).append(i)
     if ties:
-        for m, raw, i in _break_ties(lines, mapper, ties, winners, columns):
-            if CHILDREN in m.row:
-                adopt(m, raw, i)
+        for m, raw, i in _break_ties(lines, mapper, ties, winners, recorder.columns):
+            if (children := recorder.of(m)[5]) is not None:  # type: ignore[index]
+                adopt(children, m.order, raw, i)
     out = ExpectedTables(spec, buckets, winners, documents, rejected, duplicates, window=window)
     out.orphans = _drop_orphans(out, entities, existing)
     return out

@@ -214,3 +214,64 @@ def test_items_measured_once_are_refused_as_moto_refuses_them(monkeypatch: Any) 
         measured_once = answers(client)
     assert measured_once == by_moto
     assert ("ok", {}) in by_moto and any(a[0] == "ValidationException" for a in by_moto[:-1])
+
+
+def test_attribute_values_parse_as_moto_parses_them(monkeypatch: Any) -> None:
+    """`fast_attribute_values`: the requests of every item operation, with every attribute type (binary, sets,
+    nesting, NULL) and values of forms DynamoDB never sends, parse to what moto's own parser makes of them."""
+    import base64
+    import json
+
+    from moto.core import parse
+    from moto.core.responses import get_service_model
+
+    from devstack.moto_server import fast_attribute_values
+
+    monkeypatch.setitem(parse.PROTOCOL_PARSERS, "json", parse.PROTOCOL_PARSERS["json"])  # restored after the test
+    model = parse.PROTOCOL_PARSERS["json"]
+    fast_attribute_values()
+    fast = parse.PROTOCOL_PARSERS["json"]
+    assert fast is not model and fast.fast_attribute_values
+    fast_attribute_values()  # twice: still one layer
+    assert parse.PROTOCOL_PARSERS["json"] is fast
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    item = {"pk": {"S": "p"}, "sk": {"N": "1"}, "text": {"S": "é ✓ \"q\"\n"}, "bin": {"B": b64(b"\x00\xff")},
+            "bins": {"BS": [b64(b"a"), b64(b"\x01")]}, "strs": {"SS": ["a", "b"]}, "nums": {"NS": ["1.5", "-2"]},
+            "flag": {"BOOL": False}, "nothing": {"NULL": True},
+            "nested": {"M": {"k": {"L": [{"B": b64(b"\x01")}, {"N": "3"}, {"M": {"x": {"S": "y"}}}, None]}}},
+            "two": {"S": "a", "N": "1"}, "unknown": {"X": "1"}, "empty": {}, "none": {"S": None}}
+    odd = [{"M": "not a map"}, {"L": {"S": "x"}}, {"L": ["s"]}, {"L": [{"S": "x"}, 3]}, "text", None, 7,
+           {"B": "not base64!"}, {"BS": "ab"}, {"SS": "ab"}]
+    key = {"pk": {"S": "p"}, "sk": {"N": "1"}}
+    requests = {
+        "PutItem": {"TableName": "t", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"},
+        "BatchWriteItem": {"RequestItems": {"t": [{"PutRequest": {"Item": item}}, {"DeleteRequest": {"Key": key}}]}},
+        "UpdateItem": {"TableName": "t", "Key": key, "UpdateExpression": "SET a = :a",
+                       "ExpressionAttributeValues": {":a": item["nested"], ":b": item["bin"]}},
+        "Query": {"TableName": "t", "KeyConditionExpression": "pk = :p", "Limit": 5,
+                  "ExpressionAttributeValues": {":p": {"S": "p"}}, "ExclusiveStartKey": key},
+        "GetItem": {"TableName": "t", "Key": key, "ConsistentRead": True},
+    }
+    service = get_service_model("dynamodb")
+
+    def parsed(parser: Any, operation: str, body: dict[str, Any]) -> Any:
+        """What the parser makes of the request, or the error it raises (moto answers that as a 500)."""
+        request = {"method": "POST", "values": {}, "headers": {}, "body": json.dumps(body).encode(),
+                   "url_path": "/", "url_params": {}}
+        try:
+            return parser(service.operation_model(operation), map_type=dict).parse(request)
+        except Exception as e:  # noqa: BLE001 - compared
+            return type(e).__name__, str(e)
+
+    cases = [*requests.items(), *(("PutItem", {"TableName": "t", "Item": {**key, "odd": v}}) for v in odd)]
+    for operation, body in cases:
+        by_moto, by_fast = parsed(model, operation, body), parsed(fast, operation, body)
+        assert by_fast == by_moto, (operation, body)
+        if isinstance(by_moto, dict) and "Item" in by_moto:  # members in the model's order, as moto puts them
+            assert [list(v or ()) for v in by_fast["Item"].values()] == [
+                list(v or ()) for v in by_moto["Item"].values()]
+    by_moto = parsed(model, "PutItem", requests["PutItem"])
+    assert by_moto["Item"]["bin"] == {"B": b"\x00\xff"} and by_moto["Item"]["two"] == {"S": "a", "N": "1"}

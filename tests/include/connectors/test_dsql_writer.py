@@ -70,9 +70,27 @@ def test_a_batch_over_the_statement_size_is_split_into_statements(
 
 def test_the_statement_is_one_insert_of_n_rows() -> None:
     text = upsert_statement("s", "items", ITEMS.columns, ITEMS.key_columns, 3)
-    assert "VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10), ($11, $12, $13, $14, $15) ON CONFLICT" in text
+    # the lineage columns name the same two parameters in every row, after the rows' own values
+    assert "VALUES ($1, $2, $3, $10, $11), ($4, $5, $6, $10, $11), ($7, $8, $9, $10, $11) ON CONFLICT" in text
     assert text.endswith('ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "price" = EXCLUDED."price", '
                          '"migration_run_id" = EXCLUDED."migration_run_id", "migrated_at" = EXCLUDED."migrated_at"')
+
+
+def test_a_table_of_one_column_is_written(target: DsqlTarget, schema: str, dsql_uri: str) -> None:  # noqa: F811
+    _table(dsql_uri, schema, "seen", "id int PRIMARY KEY")
+    rows = [("seen", {"id": i, "ignored": "not a column"}) for i in (3, 1, 2, 1)]
+    assert upsert_tables(rows, tables={"seen": TableWrite("seen", ("id",), ("id",))}, target=target, schema=schema,
+                         run_id="r2", batch_rows=100, batch_bytes=1 << 20) == {"seen": 4}
+    with psycopg.connect(dsql_uri) as conn:
+        assert conn.execute(f"SELECT id, migration_run_id FROM {schema}.seen ORDER BY id").fetchall() == [
+            (1, "r2"), (2, "r2"), (3, "r2")]
+
+
+def test_a_statement_without_shared_lineage_gives_every_value_its_own_parameter() -> None:
+    text = upsert_statement("s", "items", (*ITEMS.columns, "migration_run_id", "migrated_at"), ITEMS.key_columns, 2,
+                            lineage=False)
+    assert 'AS t ("id", "name", "price", "migration_run_id", "migrated_at") VALUES ($1, $2, $3, $4, $5), ' \
+           '($6, $7, $8, $9, $10) ON CONFLICT' in text
 
 
 def _orders_tables(dsql_uri: str, in_schema: str) -> None:
