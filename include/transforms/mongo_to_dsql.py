@@ -140,10 +140,11 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
         winners, tally = counted(native_winners)
         if alone.value:  # a document only the mapper could key was mapped: merge it with its key's winner, if any
             unmerged = winners
-            winners, tally = counted(unmerged.reduceByKey(_merge, partitions))
+            winners, tally = counted(unmerged.reduceByKey(_merge, partitions, _partition_of))
             unmerged.unpersist()
     else:
-        winners, tally = counted(docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions))
+        winners, tally = counted(docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions,
+                                                                                           _partition_of))
     if timer:
         timer("read, map and dedup")
 
@@ -321,6 +322,14 @@ def _first_where(where: str | None) -> str | None:
     if where and where.startswith(PARKED_WHERE) and where.endswith(")"):
         return where[len(PARKED_WHERE):-1]
     return where
+
+
+def _partition_of(key: tuple[Any, Any]) -> int:
+    """The shuffle partition of a dedup key `(entity, key text)`: the key text's hash alone. PySpark's default
+    (`portable_hash` of the whole tuple) hashes a tuple element by element in Python, a few µs a document."""
+    from pyspark.rdd import portable_hash
+
+    return portable_hash(key[1])
 
 
 def _merge(a: Any, b: Any) -> Any:

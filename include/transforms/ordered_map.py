@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
@@ -55,7 +56,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None
         return
     _fn = fn
     chunks = chain([first], iter(lambda: list(islice(it, chunk)), []))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_plain_exit)
+    try:
         pending: deque[Any] = deque()
         for c in chunks:
             pending.append(pool.apply_async(_apply, (c,)))
@@ -63,3 +65,16 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None
                 yield from pending.popleft().get()
         while pending:
             yield from pending.popleft().get()
+    except BaseException:  # an error, or a consumer that stopped early (GeneratorExit): the workers end now
+        pool.terminate()
+        pool.join()
+        raise
+    pool.close()  # done: the workers finish their loop and exit
+    pool.join()
+
+
+def _plain_exit() -> None:
+    """A worker ends as the pool tells it to: the handlers it was forked with (Airflow's task runner's, coverage's)
+    are the task's, not a worker's."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the task, which ends the pool

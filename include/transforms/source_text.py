@@ -61,6 +61,8 @@ def is_blank(text: str) -> bool:
 
 def invalid_utf8_at(text: str) -> int | None:
     """Character offset of the first byte that was not valid UTF-8 in the decoded `text`, or None."""
+    if text.isascii():  # the usual line: no escaped byte can be in it (they are U+DC80..U+DCFF)
+        return None
     m = _ESCAPED_BYTE.search(text)
     return m.start() if m else None
 
@@ -82,6 +84,8 @@ def text_problem(value: str) -> str | None:
     """Why a decoded string value cannot be stored as PostgreSQL text (NUL, lone surrogate), or None."""
     if "\x00" in value:
         return "contains a NUL character, which PostgreSQL text cannot store"
+    if value.isascii():  # no surrogate in it: the usual value, without a regular expression's scan
+        return None
     m = _SURROGATE.search(value)
     if m:
         return f"contains a lone surrogate U+{ord(m.group()):04X}, which is not valid Unicode"

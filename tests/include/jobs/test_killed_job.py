@@ -50,9 +50,12 @@ def finish(proc: subprocess.Popen[str]) -> None:
 
 def job_args(tmp: Path, schema: str, source: Path, password_file: Path) -> list[str]:
     spec = tmp / "movie_collection_to_dsql.yaml"
-    # small transactions: a few hundred commits, so a kill lands between two of them
-    spec.write_text((SPEC_DIR / "movie_collection_to_dsql.yaml").read_text().replace(
-        "schema: movie_db", f"schema: {schema}").replace("batch_rows: 1000", "batch_rows: 10"))
+    # small transactions, one connection a task: some 2,500 commits one after the other in each of two tasks, so
+    # the write lasts long enough for the kill to land between two of them, however fast a commit is
+    text = (SPEC_DIR / "movie_collection_to_dsql.yaml").read_text()
+    assert "batch_rows: 1000" in text and "connections: 4" in text
+    spec.write_text(text.replace("schema: movie_db", f"schema: {schema}").replace(
+        "batch_rows: 1000", "batch_rows: 2").replace("connections: 4", "connections: 1"))
     info = conninfo_to_dict(os.environ["LOCAL_DSQL_URI"])
     target = {"host": info["host"], "port": int(info["port"]), "user": info["user"], "database": info["dbname"],
               "auth": "password", "sslmode": "disable"}

@@ -27,7 +27,7 @@ def test_items_come_back_in_order_the_first_ones_mapped_here_the_rest_by_workers
     assert [v for v, _ in out] == [x * x for x in range(1000)]
     here = os.getpid()
     assert {p for _, p in out[:100]} == {here}
-    assert here not in {p for _, p in out[100:]} and len({p for _, p in out[100:]}) == 2
+    assert here not in {p for _, p in out[100:]} and 1 <= len({p for _, p in out[100:]}) <= 2
 
 
 @pytest.mark.parametrize("workers, items", [(1, 500), (2, 100), (2, 0)])
