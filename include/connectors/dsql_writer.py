@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -168,13 +169,10 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
                 pool = idle.get()
                 try:
                     conn = pool.get()
-                    if len(todo) == 1:  # one statement is its own transaction: no BEGIN and COMMIT round trips
-                        with RawCursor(conn) as cur:
-                            cur.execute(*todo[0])
-                    else:
-                        with conn.transaction(), RawCursor(conn) as cur:
-                            for stmt, params in todo:
-                                cur.execute(stmt, params)
+                    # one statement is its own transaction (autocommit): no BEGIN and COMMIT round trips
+                    with conn.transaction() if len(todo) > 1 else nullcontext(), RawCursor(conn) as cur:
+                        for stmt, params in todo:
+                            cur.execute(stmt, params)
                 finally:
                     idle.put(pool)
 

@@ -158,9 +158,9 @@ class _Recorder:
 
     def __call__(self, text: str) -> Record:
         m = self.mapper.map_line(text)
-        if m is None or not isinstance(m, Mapped):
-            return None if m is None else False
-        return self.of(m)
+        if m is None:
+            return None
+        return self.of(m) if isinstance(m, Mapped) else False
 
     def of(self, m: Mapped) -> Record:
         name, row, buckets = m.entity, m.row, self.buckets
@@ -180,8 +180,7 @@ def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int
     proves long (`transforms.ordered_map`; default: this machine's CPUs); the winners are chosen here, in order."""
     if not 0 < buckets <= 1 << _BUCKET_BITS:
         raise ValueError(f"buckets must be 1..{1 << _BUCKET_BITS}")
-    mapper = DocumentMapper.for_spec(spec, window, lines)
-    recorder = _Recorder(mapper, spec, buckets)
+    recorder = _Recorder(DocumentMapper.for_spec(spec, window, lines), spec, buckets)
     entities = {e.name: e for e in spec.entities}
     winners: dict[str, dict[bytes, Packed]] = {name: {} for name in recorder.columns}
     kids: dict[bytes, list[tuple[str, bytes]]] = {}  # parent key → its child rows' (child, key) of the winner
@@ -223,30 +222,29 @@ def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int
         elif order == held_order:  # a re-exported document: the greater text wins, decided below
             ties.setdefault((name, raw), [position_of(held)]).append(i)
     if ties:
-        for m, raw, i in _break_ties(lines, mapper, ties, winners, recorder.columns):
-            if (children := recorder.of(m)[5]) is not None:  # type: ignore[index]
-                adopt(children, m.order, raw, i)
+        for order, raw, i, children in _break_ties(lines, recorder, ties, winners):
+            if children is not None:
+                adopt(children, order, raw, i)
     out = ExpectedTables(spec, buckets, winners, documents, rejected, duplicates, window=window)
     out.orphans = _drop_orphans(out, entities, existing)
     return out
 
 
-def _break_ties(lines: Lines, mapper: DocumentMapper, ties: dict[tuple[str, bytes], list[int]],
-                winners: dict[str, dict[bytes, Packed]], columns: dict[str, list[str]]
-                ) -> list[tuple[Mapped, bytes, int]]:
+def _break_ties(lines: Lines, recorder: _Recorder, ties: dict[tuple[str, bytes], list[int]],
+                winners: dict[str, dict[bytes, Packed]]) -> list[tuple[tuple[int, Any], bytes, int, Children | None]]:
     """Documents with one key and one `_id`: the greatest text wins (`_winner`); re-read by position. Returns
-    each winner (its mapping, key and position), whose child rows the caller takes."""
+    each winner's `_id` order, key, position and child rows (`Record`), which the caller adopts."""
     out = []
     wanted = {i for positions in ties.values() for i in positions}
     texts = {i: text for i, text in enumerate(lines()) if i in wanted}
     for (name, raw), positions in ties.items():
         best = max(positions, key=lambda i: texts[i])
-        m = mapper.map_line(texts[best])
-        if not isinstance(m, Mapped):
+        rec = recorder(texts[best])
+        if not isinstance(rec, tuple):
             raise RuntimeError(f"document {best} of the source no longer maps: was the source changed?")
-        held = winners[name][raw]
-        winners[name][raw] = _pack(m.order, row_digest(m.row, columns[name]), bucket_in(held), best)
-        out.append((m, raw, best))
+        _, _, order, digest, _, children = rec
+        winners[name][raw] = _pack(order, digest, bucket_in(winners[name][raw]), best)
+        out.append((order, raw, best, children))
     return out
 
 
