@@ -22,8 +22,10 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import Loader
 
+from transforms.adjacency import target_columns
 from transforms.dsql_expected import ExpectedTables, Lines, expected_tables, key_bytes
 from transforms.intervals import FULL, Window
+from transforms.ordered_map import Aside
 from transforms.reconcile import (
     DEFAULT_BUCKETS,
     BucketTotals,
@@ -132,21 +134,54 @@ def reconcile_dsql_tables(lines: Lines, spec: Any, connection: psycopg.Connectio
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
     schema = schema or spec.target_schema
+    tables = (*spec.entities, *spec.children)
+    # scope `table`: the target's pass 1 needs nothing of the source's, so it runs beside it
+    scans = _scans_aside(connection, schema, tables, buckets, itersize) if scope == "table" else None
     started = time.monotonic()
-    exp = expected_tables(lines, spec, existing_ids(connection, schema), buckets, window)
+    try:
+        exp = expected_tables(lines, spec, existing_ids(connection, schema), buckets, window)
+    except BaseException:
+        if scans is not None:
+            scans.cancel()
+        raise
     expected = exp.totals()
     out = DsqlReconciliation({}, scope, orphans=exp.orphans, seconds={"source": time.monotonic() - started})
-    for entity in (*spec.entities, *spec.children):
+    scanned = scans.result() if scans is not None else {}
+    for entity in tables:
         started = time.monotonic()
         columns = exp.columns[entity.name]
         keep = exp.winners[entity.name] if scope == "source" else None
-        actual, outside = _actual_totals(connection, schema, entity, columns, buckets, keep, itersize)
-        if keep is not None:
-            out.outside_source[entity.name] = outside
+        if entity.name in scanned:
+            actual, scan_s = scanned[entity.name]
+            started -= scan_s
+        else:
+            actual, outside = _actual_totals(connection, schema, entity, columns, buckets, keep, itersize)
+            if keep is not None:
+                out.outside_source[entity.name] = outside
         out.tables[entity.name] = _drill(entity, exp, expected[entity.name], actual, lines, connection, schema,
                                          columns, keep, max_diffs, max_drill_buckets, itersize)
         out.seconds[entity.name] = time.monotonic() - started
     return out
+
+
+def _scans_aside(connection: psycopg.Connection[Any], schema: str, tables: tuple[EntitySpec | ChildSpec, ...],
+                 buckets: int, itersize: int) -> Aside[dict[str, tuple[BucketTotals, float]]]:
+    """Pass 1 over every table (`_actual_totals`, and its seconds), started now in a forked process (`Aside`)
+    through a second connection like `connection` (its parameters and password: a DSQL token is minted by the
+    caller's hook, never in the fork, and used at once). A scan is mostly this client's CPU (decoding and
+    hashing each row): beside the source pass it takes a core the mapping leaves, instead of time after it."""
+    dsn, password = connection.info.dsn, connection.info.password
+
+    def scan_all() -> dict[str, tuple[BucketTotals, float]]:
+        out = {}
+        with psycopg.connect(dsn, password=password, autocommit=True) as conn:
+            for t in tables:
+                started = time.monotonic()
+                totals, _ = _actual_totals(conn, schema, t, target_columns(t), buckets, None, itersize)
+                out[t.name] = (totals, time.monotonic() - started)
+        return out
+
+    return Aside(scan_all)
 
 
 def reconcile_dsql(lines: Lines, spec: Any, connection: psycopg.Connection[Any], schema: str | None = None,

@@ -16,13 +16,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from transforms.adjacency import DocumentMapper, Mapped, target_columns
 from transforms.batching import CHILDREN
 from transforms.intervals import FULL, Window
 from transforms.ordered_map import ordered_map
-from transforms.reconcile import DEFAULT_BUCKETS, BucketTotals, Key, bucket_of, row_digest
+from transforms.reconcile import DEFAULT_BUCKETS, BucketTotals, Key, bucket_of, row_digest, values_digest
 from transforms.spec import ChildSpec, EntitySpec
 
 Lines = Callable[[], Iterable[str]]
@@ -155,6 +156,9 @@ class _Recorder:
         self.columns = {t.name: target_columns(t) for t in (*spec.entities, *spec.children)}
         self.key_cols = {e.name: e.key_columns for e in spec.entities}
         self.children = {c.name: c for c in spec.children}
+        # a row's values in table order, taken in C: a mapped row holds every column (else `_digest` asks by name)
+        self._values = {name: itemgetter(*cols) if len(cols) > 1 else lambda row, c=cols[0]: (row[c],)
+                        for name, cols in self.columns.items()}
 
     def __call__(self, text: str) -> Record:
         m = self.mapper.map_line(text)
@@ -167,9 +171,15 @@ class _Recorder:
         key = tuple(row[c] for c in self.key_cols[name])
         raw = bytes.fromhex(key[0].replace("-", "")) if len(key) == 1 else key_bytes(key)
         kids = None if CHILDREN not in row else tuple(
-            (child, key_bytes(k), row_digest(r, self.columns[child]), bucket_of(k, buckets))
+            (child, key_bytes(k), self._digest(child, r), bucket_of(k, buckets))
             for child, rows in row[CHILDREN].items() for r in rows for k in (row_key(self.children[child], r),))
-        return name, raw, m.order, row_digest(row, self.columns[name]), bucket_of(key, buckets), kids
+        return name, raw, m.order, self._digest(name, row), bucket_of(key, buckets), kids
+
+    def _digest(self, name: str, row: dict[str, Any]) -> int:
+        try:
+            return values_digest(self._values[name](row))
+        except KeyError:
+            return row_digest(row, self.columns[name])
 
 
 def expected_tables(lines: Lines, spec: Any, existing: ExistingIds, buckets: int = DEFAULT_BUCKETS,

@@ -17,6 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from transforms.adjacency import TIMELESS_REASONS, VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
 from transforms.native_mapping import line_text, native_entities
+from transforms.reference_check import (
+    absent_keys,
+    add_referrer,
+    merge_referrers,
+    orphans_of,
+    referrers,
+    unanswered,
+    with_key_sets,
+)
 from transforms.spec import EntitySpec
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
@@ -89,9 +98,10 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
     One shuffle carries the documents: each is mapped once on the executors and keyed by its dedup key (an early
     reject by a key of its own), `reduceByKey` keeps the winner and how many documents it stood for, and the
-    result is persisted. Everything after that reads the persisted winners: the counts in one pass, the orphan
-    check as a join of keys only (broadcast while there are at most `broadcast_keys` entity rows, else shuffled),
-    and the orphans themselves, usually few, as a broadcast set. `timer(phase)` is called as each phase ends,
+    result is persisted. Everything after that reads the persisted winners: the counts in one pass, which also
+    gathers the keys of the orphan check while each partition holds at most `2 × broadcast_keys / partitions`
+    (`transforms.reference_check`; else a join of keys across the cluster), and the orphans themselves, usually
+    few, as a broadcast set. `timer(phase)` is called as each phase ends,
     for the job's per-phase timings.
 
     `native`: map and deduplicate plain documents by Spark expressions (`transforms.native_mapping`), the others by
@@ -130,26 +140,33 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
     sc = docs.context
     partitions = partitions or sc.defaultParallelism * 4
-    def counted(rdd: RDD) -> tuple[RDD, Counter]:
+    entity_names = frozenset(e.name for e in mapper.entities.values() if not e.is_relationship)
+    cap = 2 * broadcast_keys // partitions  # keys a partition may gather; hash-partitioned winners are even
+
+    def counted(rdd: RDD) -> tuple[RDD, Counter, set | None]:
+        """`rdd` persisted, its counts and its absent keys (`reference_check.absent_keys`), in one pass."""
         rdd = rdd.persist(StorageLevel.MEMORY_AND_DISK)
-        return rdd, rdd.mapPartitions(_tally).fold(Counter(), lambda a, b: a + b)
+        parts = rdd.mapPartitions(lambda items: with_key_sets(items, _tally, entity_names, cap, PK, REFS)).collect()
+        return rdd, sum((c for c, _ in parts), Counter()), absent_keys([k for _, k in parts])
 
     entities = native_entities(mapper) if native else ()
     if entities:
         native_winners, alone = _native_winners(docs, mapper, entities, partitions, map_one)
-        winners, tally = counted(native_winners)
+        winners, tally, absent = counted(native_winners)
         if alone.value:  # a document only the mapper could key was mapped: merge it with its key's winner, if any
             unmerged = winners
-            winners, tally = counted(unmerged.reduceByKey(_merge, partitions, _partition_of))
+            winners, tally, absent = counted(unmerged.reduceByKey(_merge, partitions, _partition_of))
             unmerged.unpersist()
     else:
-        winners, tally = counted(docs.mapPartitionsWithIndex(one_partition).reduceByKey(_merge, partitions,
-                                                                                           _partition_of))
+        winners, tally, absent = counted(docs.mapPartitionsWithIndex(one_partition).reduceByKey(
+            _merge, partitions, _partition_of))
     if timer:
         timer("read, map and dedup")
 
-    entity_names = {e.name for e in mapper.entities.values() if not e.is_relationship}
     mapped = winners.filter(lambda kv: kv[0][0] is not None)
+
+    def existing_by_name(entity: str, keys: list[str]) -> set[str]:
+        return existing(mapper.entities[entity], keys)
 
     def ref_markers(kv: tuple[tuple[str, str], Any]) -> list[tuple[tuple[str, str], Any]]:
         """An entity row says "this key exists" (None); a relationship row names each key it points at."""
@@ -158,21 +175,21 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
             return [((entity, item[PK]), None)]
         return [(ref, _referrer(kv)) for ref in item[REFS]]
 
-    # Which referenced keys no entity row of the load has: a join of keys, never of rows. Like Spark SQL, a
-    # broadcast hash join while the entity keys are few enough to hold everywhere, else a shuffle of keys only.
-    entity_rows = sum(n for (kind, name), n in tally.items() if kind == "winners" and name in entity_names)
+    # Which referenced keys no entity row of the load has: gathered with the counts while few enough (a clean load
+    # needs no further pass), else a join of keys across the cluster, never of rows.
     referring = sum(n for (kind, name), n in tally.items()
                     if kind in ("winners", "parked_winners") and name not in entity_names)
-    if not referring:  # no relationship row in this load: nothing to check (no pass over the winners)
+    if not referring:  # no relationship row in this load: nothing to check
         orphan_marks: dict[Any, Any] = {}
-    elif entity_rows <= broadcast_keys:
-        keys = sc.broadcast(set(mapped.filter(lambda kv: kv[0][0] in entity_names).map(
-            lambda kv: (kv[0][0], kv[1][PK])).collect()))
-        orphan_marks = _orphans_of(mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
-            lambda kv: [(ref, _referrer(kv)) for ref in kv[1][REFS] if ref not in keys.value]), existing, mapper)
+    elif absent is not None:
+        absent_refs = sc.broadcast(absent) if absent else None
+        orphan_marks = {} if absent_refs is None else orphans_of(
+            mapped.filter(lambda kv: kv[0][0] not in entity_names).flatMap(
+                lambda kv: [(ref, _referrer(kv)) for ref in kv[1][REFS] if ref in absent_refs.value]),
+            existing_by_name)
     else:
-        orphan_marks = _orphans_of(mapped.flatMap(ref_markers).combineByKey(
-            _referrers, _add_referrer, _merge_referrers, partitions).flatMap(_unanswered), existing, mapper)
+        orphan_marks = orphans_of(mapped.flatMap(ref_markers).combineByKey(
+            referrers, add_referrer, merge_referrers, partitions).flatMap(unanswered), existing_by_name)
     # orphans of this source (rejected now, parked) and orphans only parked documents had (still parked), counted
     # from what the check returned: each relationship key is one winner, so no further pass over the winners
     orphan_of = {(entity, key): ref for (entity, key, _), ref in orphan_marks.items()}
@@ -297,26 +314,6 @@ def _referrer(kv: tuple[tuple[str, str], Any]) -> tuple[str, str, bool]:
     return entity, key, item[SOURCE_DOCS] > 0
 
 
-def _orphans_of(missing: RDD, existing: ExistingKeys, mapper: DocumentMapper) -> dict[Any, Any]:
-    """Relationship row (`_referrer`) → the first of its references that exists nowhere, of the (referenced key,
-    relationship row) pairs `missing` from the load: only those keys are looked up in the target, usually few, so
-    batched on the driver; when the target holds them all, no further pass."""
-    from pyspark import StorageLevel
-
-    missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        wanted: dict[str, list[str]] = {}
-        for ent, key in missing.keys().distinct().collect():
-            wanted.setdefault(ent, []).append(key)
-        found = {(ent, k) for ent, keys in wanted.items() for k in existing(mapper.entities[ent], keys)}
-        if len(found) == sum(map(len, wanted.values())):
-            return {}
-        return dict(missing.filter(lambda kv: kv[0] not in found).map(lambda kv: (kv[1], kv[0])).reduceByKey(
-            min).collect())
-    finally:
-        missing.unpersist()
-
-
 def _first_where(where: str | None) -> str | None:
     """Where a parked document was first read, from the `where` it is read back with (`PARKED_WHERE…)`)."""
     if where and where.startswith(PARKED_WHERE) and where.endswith(")"):
@@ -337,29 +334,6 @@ def _merge(a: Any, b: Any) -> Any:
     w = _winner(a, b)
     return (w[ORDER], w[TEXT], w[WHERE], a[SOURCE_DOCS] + b[SOURCE_DOCS], a[PARKED_DOCS] + b[PARKED_DOCS], w[PK],
             w[REFS], w[ROW], w[UNMAPPED])
-
-
-# Per referenced key, combined map-side: None once an entity row holds the key, else the relationship keys that
-# point at it. Most keys exist, so most lists collapse to None before the shuffle.
-def _referrers(marker: Any) -> list[Any] | None:
-    return None if marker is None else [marker]
-
-
-def _add_referrer(referrers: list[Any] | None, marker: Any) -> list[Any] | None:
-    if referrers is None or marker is None:
-        return None
-    referrers.append(marker)
-    return referrers
-
-
-def _merge_referrers(a: list[Any] | None, b: list[Any] | None) -> list[Any] | None:
-    return None if a is None or b is None else a + b
-
-
-def _unanswered(kv: tuple[tuple[str, str], list[Any] | None]) -> list[tuple[tuple[str, str], Any]]:
-    """(referenced key, relationship key) for each reference to a key that no entity row of the load holds."""
-    ref, referrers = kv
-    return [(ref, rel) for rel in referrers or ()]
 
 
 def _tally(items: Iterable[tuple[tuple[Any, Any], Any]]) -> Iterator[Counter]:

@@ -1,4 +1,5 @@
-"""A function mapped over a long stream in order, across this machine's CPUs once the stream proves long.
+"""A function mapped over a long stream in order, across this machine's CPUs once the stream proves long; and one
+call run beside it (`aside`).
 
 The reconciliation re-maps every document of a source (`transforms.dsql_expected`), about 40 µs a document in
 Python: on one core a million documents take a minute, on every core of the worker a fraction of it. Short
@@ -14,7 +15,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,6 +24,7 @@ SERIAL = 20_000  # items mapped in this process before workers are worth their s
 CHUNK = 2_000  # items a worker maps per round trip
 
 _fn: Callable[[Any], Any] | None = None  # what forked workers call: set just before the pool forks
+_side: Callable[[], Any] | None = None  # what `aside`'s forked process calls
 
 
 def _apply(chunk: list[Any]) -> list[Any]:
@@ -71,6 +73,44 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None
         raise
     pool.close()  # done: the workers finish their loop and exit
     pool.join()
+
+
+class Aside(Generic[R]):
+    """`fn()` started in a forked process as this is made; `result()` waits for its value (or raises its error),
+    `cancel()` ends it unfinished. The caller goes on with other work meanwhile: a database scan beside a mapping
+    that keeps the other CPUs busy. Where processes cannot fork, `fn` runs when its result is asked for."""
+
+    def __init__(self, fn: Callable[[], R]) -> None:
+        global _side
+        self._fn: Callable[[], R] | None = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            self._fn = fn
+            return
+        _side = fn
+        self._pool = multiprocessing.get_context("fork").Pool(1, initializer=_plain_exit)
+        self._pending = self._pool.apply_async(_call_side)
+        self._pool.close()
+
+    def result(self) -> R:
+        if self._fn is not None:
+            return self._fn()
+        try:
+            value = self._pending.get()
+        except BaseException:
+            self.cancel()
+            raise
+        self._pool.join()  # done: the process ends its loop and exits
+        return value
+
+    def cancel(self) -> None:
+        if self._fn is None:
+            self._pool.terminate()
+            self._pool.join()
+
+
+def _call_side() -> Any:
+    assert _side is not None
+    return _side()
 
 
 def _plain_exit() -> None:

@@ -9,6 +9,7 @@ rows (re-mapped source documents, a database cursor, DynamoDB scan segments).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -103,7 +104,7 @@ def canonical_row(values: Iterable[Any]) -> list[Any]:
     for v in values:
         t = type(v)
         if t is str:
-            append(v if v[:1] not in "[{" else canonical(v))
+            append(v if v[:1] not in "[{" else _json_text(v))
         elif t is int or v is None:
             append(v)
         else:
@@ -112,6 +113,9 @@ def canonical_row(values: Iterable[Any]) -> list[Any]:
     return out
 
 
+# JSON text (`canonical` parses it and makes its numbers canonical): a json column's few distinct values (a list of
+# genres, a tag set) come again and again, so each is made canonical once. Read, never changed, by every caller.
+_json_text = functools.lru_cache(maxsize=4096)(canonical)
 _BY_TYPE: dict[type, Callable[[Any], Any]] = {date: date.isoformat, Decimal: _number, float: _number,
                                               bool: bool}
 

@@ -9,6 +9,7 @@ from transforms.adjacency import DocumentMapper, Mapped, entity_uuid
 from transforms.dsql_expected import (
     _order,
     _pack,
+    _Recorder,
     bucket_in,
     digest_of,
     expected_tables,
@@ -120,3 +121,16 @@ def test_totals_count_every_winner_once() -> None:
     exp = expected_tables(lambda: iter(lines), SPEC, nothing_exists, buckets=8)
     totals = exp.totals()
     assert totals["movie"].rows == 7 and totals["actor"].rows == 0 and exp.duplicates["movie"] == 33
+
+
+def test_a_record_digests_the_row_as_row_digest_does() -> None:
+    """The recorder takes a mapped row's values in table order at once; a row short of a column (none the mapper
+    makes) digests as `row_digest` does, the column as NULL."""
+    recorder = _Recorder(DocumentMapper.for_spec(SPEC), SPEC, 64)
+    m = DocumentMapper.for_spec(SPEC).map_line(movie("00000000000000000000000a", "tt1", "A", genres=["Drama"]))
+    assert isinstance(m, Mapped)
+    columns = recorder.columns["movie"]
+    assert recorder(movie("00000000000000000000000a", "tt1", "A", genres=["Drama"]))[3] == row_digest(m.row, columns)
+    short = {k: v for k, v in m.row.items() if k != "title"}
+    assert recorder._digest("movie", short) == row_digest(short, columns) == row_digest({**m.row, "title": None},
+                                                                                            columns)

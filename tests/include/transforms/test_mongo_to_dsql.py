@@ -23,13 +23,9 @@ from transforms.mongo_to_dsql import (
     SOURCE_DOCS,
     TEXT,
     WHERE,
-    _add_referrer,
     _item,
     _merge,
-    _merge_referrers,
-    _referrers,
     _tally,
-    _unanswered,
     _winner,
     classify,
     entity_counts,
@@ -182,46 +178,6 @@ def test_merge_counts_add_up_over_a_reduce() -> None:
         merged = reduce(_merge, ordered)
         assert (merged[SOURCE_DOCS], merged[PARKED_DOCS]) == (3, 2)
         assert merged[TEXT] == "b" and merged[ROW] == {"text": "b"}
-
-
-REL_A, REL_B = ("movie_actor", "MOVIE#tt1|ACTOR#nm1"), ("movie_actor", "MOVIE#tt2|ACTOR#nm1")
-
-
-def test_referrers_collapse_to_none_once_an_entity_row_holds_the_key() -> None:
-    """None (an entity row) starts, absorbs and wins every merge; otherwise the referrers are listed."""
-    assert _referrers(None) is None
-    assert _referrers(REL_A) == [REL_A]
-    assert _add_referrer([REL_A], REL_B) == [REL_A, REL_B]
-    assert _add_referrer([REL_A], None) is None
-    assert _add_referrer(None, REL_B) is None
-    assert _merge_referrers([REL_A], [REL_B]) == [REL_A, REL_B]
-    assert _merge_referrers(None, [REL_B]) is None
-    assert _merge_referrers([REL_A], None) is None
-    assert _merge_referrers(None, None) is None
-
-
-def _combine(markers: list) -> list | None:
-    """combineByKey over one key's markers, split over two map-side partitions."""
-    parts = []
-    for part in (markers[:1], markers[1:]):
-        if part:
-            parts.append(reduce(_add_referrer, part[1:], _referrers(part[0])))
-    return reduce(_merge_referrers, parts)
-
-
-def test_a_key_held_anywhere_among_its_markers_is_answered() -> None:
-    """Wherever the entity row's marker falls among the references, the key ends up answered (no orphans)."""
-    for markers in ([None, REL_A, REL_B], [REL_A, None, REL_B], [REL_A, REL_B, None]):
-        assert _combine(markers) is None, markers
-        assert _unanswered((("actor", "ACTOR#nm1"), _combine(markers))) == []
-    assert _combine([REL_A, REL_B]) == [REL_A, REL_B]
-
-
-def test_unanswered_pairs_each_referrer_with_the_missing_key() -> None:
-    """(referenced key, relationship key) per referrer of a key no entity row holds; nothing for a held key."""
-    ref = ("actor", "ACTOR#nm2")
-    assert _unanswered((ref, [REL_A, REL_B])) == [(ref, REL_A), (ref, REL_B)]
-    assert _unanswered((ref, None)) == []
 
 
 def test_tally_counts_one_partition() -> None:

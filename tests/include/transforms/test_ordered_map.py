@@ -4,7 +4,9 @@ counts and orphans as in one process."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from tests.fixtures import SPEC_DIR
 from tests.include.transforms.test_children import library_entities, spec_at
 from transforms import ordered_map as om
 from transforms.dsql_expected import expected_tables
+from transforms.ordered_map import Aside
 from transforms.spec import load_spec
 
 
@@ -111,3 +114,22 @@ def test_child_rows_and_ties_reconcile_alike_across_processes(tmp_path: Path, mo
     _same(spread, serial)
     assert serial.rejected == 1 and serial.duplicates["book"] == 27
     assert len(serial.winners["editions"]) == 14 * 1 + 13 * 3 + 13 * 3 + 13 * 1
+
+
+def test_aside_runs_in_another_process_while_the_caller_works() -> None:
+    """`Aside` starts at once in a forked process; `result()` returns its value, and the process has ended."""
+    side = Aside(lambda: (os.getpid(), sum(range(1000))))
+    pid, total = side.result()
+    assert pid != os.getpid() and total == 499500
+    assert not multiprocessing.active_children()
+
+
+def test_aside_raises_its_error_and_can_be_cancelled() -> None:
+    def fails() -> None:
+        raise ValueError("the scan failed")
+
+    with pytest.raises(ValueError, match="the scan failed"):
+        Aside(fails).result()
+    slow = Aside(lambda: time.sleep(60))
+    slow.cancel()  # the caller's own work failed: the process ends unfinished
+    assert not multiprocessing.active_children()
