@@ -172,7 +172,8 @@ WHY = {
               "DynamoDB's import service uses no write capacity but takes minutes to start an import of any size.",
     "validation": "The bare scans only read rows; the reconciliation re-maps every document by the job's rules "
                   "(the per-document table above) and hashes every row on both sides: the source side across the "
-                  "worker's cores (`transforms.ordered_map`), the target side one table at a time through one cursor.",
+                  "worker's cores (`transforms.ordered_map`), the target side beside it through a second connection "
+                  "(`Aside`), on the same 2 cores.",
     "parse": "The factory builds both DAGs from their specs at parse time.",
 }
 
