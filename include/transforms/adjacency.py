@@ -333,7 +333,7 @@ class DocumentMapper(ChildRows):
                 row[col.name] = convert(value, col)
         extra = remainder(doc, self._consumed[entity.name])
         row[EXTRA_COLUMN] = self._extra_json(extra, "")
-        unmapped = [path for path, _ in leaves(extra)]
+        unmapped = [path for path, _ in leaves(extra)] if extra else []
         row["source_doc_id"] = str(doc["_id"])
         if problem := text_problem(row["source_doc_id"]):
             raise Reject("bad_key", f"`_id` {problem}")

@@ -111,13 +111,13 @@ class ChildRows:
                                        f"at most {self.max_txn_bytes} (write.batch_bytes)")
 
     def _check_size(self, columns: tuple[ColumnSpec, ...], row: dict[str, Any]) -> None:
-        for col in columns:
+        size = row_size(row)  # counts each text's UTF-8 bytes: no column of a row within it can be larger
+        for col in columns if size > self.max_column_bytes else ():
             value = row.get(col.name)
             if isinstance(value, str) and len(value) * 4 > self.max_column_bytes:  # cheap bound before encoding
-                size = len(value.encode("utf-8"))
-                if size > self.max_column_bytes:
-                    raise Reject("too_large", f"`{col.source}` is {size} bytes; a column holds at most "
+                column_size = len(value.encode("utf-8"))
+                if column_size > self.max_column_bytes:
+                    raise Reject("too_large", f"`{col.source}` is {column_size} bytes; a column holds at most "
                                                f"{self.max_column_bytes}")
-        size = row_size(row)
         if size > self.max_row_bytes:
             raise Reject("too_large", f"the row is ~{size} bytes; a row holds at most {self.max_row_bytes}")
