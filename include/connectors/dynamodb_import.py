@@ -20,6 +20,11 @@ from typing import Any
 # Uncompressed bytes of items per S3 object: a task's items are put in objects of about this size, held in memory
 # while they are shuffled (ImportTable reads at most 50,000 objects of an import: 3 TiB at this size).
 OBJECT_BYTES = 64 * 1024 * 1024
+# gzip's level 3: a sixth of level 9's time (the default) for objects 20 % larger. ImportTable is priced by the
+# uncompressed size, and the objects only travel to it.
+GZIP_LEVEL = 3
+# One encoder for every line (`json.dumps` with options builds one a call): the item's JSON inside `{"Item": …}`.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def object_key(prefix: str, partition: int, seq: int) -> str:
@@ -38,10 +43,10 @@ def import_lines(items: Iterator[dict[str, Any]], max_bytes: int = OBJECT_BYTES,
 
     def packed() -> bytes:
         random.Random(seed * 100_003 + seq).shuffle(lines)
-        return gzip.compress(b"".join(lines), mtime=0)
+        return gzip.compress(b"".join(lines), compresslevel=GZIP_LEVEL, mtime=0)
 
     for item in items:
-        line = (json.dumps({"Item": item}, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+        line = ('{"Item":' + _encode(item) + "}\n").encode("utf-8")
         lines.append(line)
         size += len(line)
         if size >= max_bytes:
