@@ -24,7 +24,14 @@ base64-decoded by the parser's own blob parser); tests/deploy/test_moto_server.p
 moto's ImportTable reads its DynamoDB JSON objects with py_partiql_parser's `JsonParser`, which unescapes no JSON
 escape (`\\n`, `\\"`, `\\u00eb` stay as written) and ends a string at a `'` (`O'Neil` is imported as `O`): the
 validators found every such item differing. `json_imports` reads each line with `json.loads`, as DynamoDB reads
-them; everything else about the import (the table created first, each item put, the counts) is moto's.
+them; everything else about the import (the table created first, each item put, the counts) is moto's, except
+that the import keeps no reference to its table once loaded.
+
+moto's models append every instance they make to a class-level list (`BaseModel.instances_tracked`, read by its
+dashboard only): every DynamoDB item ever written, overwritten or in a deleted table, stays in memory as long as the
+server runs (8 GB after an hour of `make bench`, and Python's full garbage collections over that heap stall
+requests for seconds). `untracked_items` makes DynamoDB's `Item` and `Table` without it; S3's tracked keys, which a
+reset disposes of, are left as they are.
 """
 
 from __future__ import annotations
@@ -186,7 +193,9 @@ def json_imports() -> None:
 
     def process(self: TableImport, s3_backend: Any, bucket: Any) -> None:
         dynamo = dynamodb_backends[self.account_id][self.region_name]
-        self.table = dynamo.create_table(
+        # the table is the backend's, not the import's: moto's import kept it (`self.table`) for as long as the
+        # server lives, every item of it, after the table was deleted; a DescribeImport needs none of it
+        table = dynamo.create_table(
             name=self.table_name, billing_mode=self.billing_mode, throughput=self.throughput, schema=self.key_schema,
             global_indexes=self.global_indexes, indexes=None, attr=self.attrs, sse_specification=None, streams=None,
             tags=[], deletion_protection_enabled=False, warm_throughput=None)
@@ -200,7 +209,7 @@ def json_imports() -> None:
                 try:
                     self.processed_count += 1
                     self.processed_bytes += len(line)
-                    self.table.put_item(item_attrs=json.loads(line)["Item"])
+                    table.put_item(item_attrs=json.loads(line)["Item"])
                     self.imported_count += 1
                 except Exception as e:  # noqa: BLE001 - as moto: counted, the import FAILED at the end
                     self.failure_message = str(e)
@@ -209,6 +218,19 @@ def json_imports() -> None:
 
     process.json_imports = True  # type: ignore[attr-defined]
     TableImport._process_s3_files = process  # type: ignore[method-assign]
+
+
+def untracked_items() -> None:
+    """DynamoDB items and tables made without moto's instance tracking (see the module docstring)."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    for model in (Item, Table):
+        if "__new__" not in vars(model):
+            model.__new__ = new  # type: ignore[method-assign,assignment]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -222,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     sized_items()
     fast_attribute_values()
     json_imports()
+    untracked_items()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto_server does
     run_simple(args.host, args.port, one_at_a_time(app, is_dynamodb_write), threaded=True,

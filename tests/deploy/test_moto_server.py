@@ -3,9 +3,10 @@ as on AWS (moto's threaded server lets two `attribute_not_exists` updates of one
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -275,3 +276,63 @@ def test_attribute_values_parse_as_moto_parses_them(monkeypatch: Any) -> None:
                 list(v or ()) for v in by_moto["Item"].values()]
     by_moto = parsed(model, "PutItem", requests["PutItem"])
     assert by_moto["Item"]["bin"] == {"B": b"\x00\xff"} and by_moto["Item"]["two"] == {"S": "a", "N": "1"}
+
+
+@contextlib.contextmanager
+def _tracked_again(*models: type) -> Iterator[None]:
+    """The models as moto makes them again afterwards (`untracked_items` gives them a `__new__` of their own)."""
+    try:
+        yield
+    finally:
+        for model in models:
+            if "__new__" in vars(model):
+                delattr(model, "__new__")
+
+
+def test_an_import_reads_json_lines_and_a_deleted_table_is_freed(monkeypatch: Any) -> None:
+    """`json_imports`: an imported line's escapes are read as JSON (moto's parser left them written), the counts are
+    moto's; with `untracked_items`, once the table is deleted nothing holds it or its items (moto kept every item
+    it ever made, and its import kept the table)."""
+    import gc
+    import gzip
+    import json
+    import weakref
+
+    from moto import mock_aws
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models.table_import import TableImport
+
+    from devstack.moto_server import json_imports, untracked_items
+
+    monkeypatch.setattr(TableImport, "_process_s3_files", TableImport._process_s3_files)  # restored after the test
+    assert "__new__" not in vars(Item) and "__new__" not in vars(Table)  # moto's own: tracked
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    items = [{"k": {"S": f"k{n}"}, "v": {"S": 'O\'Neil said "hi"\n\u00eb'}} for n in range(50)]
+    body = gzip.compress("".join(json.dumps({"Item": i}) + "\n" for i in items).encode())
+    with mock_aws(), _tracked_again(Item, Table):
+        json_imports()
+        untracked_items()
+        kw = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        s3, client = boto3.client("s3", **kw), boto3.client("dynamodb", **kw)
+        s3.create_bucket(Bucket="imports-bucket")
+        s3.put_object(Bucket="imports-bucket", Key="i/part-0.json.gz", Body=body)
+        arn = client.import_table(
+            S3BucketSource={"S3Bucket": "imports-bucket", "S3KeyPrefix": "i"}, InputFormat="DYNAMODB_JSON",
+            InputCompressionType="GZIP", TableCreationParameters={
+                "TableName": "imported", "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}]})["ImportTableDescription"][
+            "ImportArn"]
+        while (done := client.describe_import(ImportArn=arn)["ImportTableDescription"])["ImportStatus"] == \
+                "IN_PROGRESS":
+            time.sleep(0.01)
+        assert (done["ImportStatus"], done["ImportedItemCount"], done["ErrorCount"]) == ("COMPLETED", 50, 0)
+        assert client.get_item(TableName="imported", Key={"k": {"S": "k7"}})["Item"] == items[7]
+        table = weakref.ref(dynamodb_backends["123456789012"]["us-east-1"].tables["imported"])
+        client.delete_table(TableName="imported")
+        gc.collect()
+        assert table() is None  # no import holds the deleted table, nor its items
+        assert client.describe_import(ImportArn=arn)["ImportTableDescription"]["ImportedItemCount"] == 50
