@@ -10,6 +10,7 @@ per worker are in flight, so memory stays bounded however long the stream.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 from collections import deque
@@ -115,6 +116,10 @@ def _call_side() -> Any:
 
 def _plain_exit() -> None:
     """A worker ends as the pool tells it to: the handlers it was forked with (Airflow's task runner's, coverage's)
-    are the task's, not a worker's."""
+    are the task's, not a worker's. A worker that has left its loop (the pool's sentinel came first) finishes its
+    exit with SIGTERM held back: a `terminate()` racing it would cut short what runs at exit (coverage saving its
+    data left an empty file there, about once a run of the error test)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the task, which ends the pool
+    multiprocessing.util.Finalize(None, signal.pthread_sigmask, args=(signal.SIG_BLOCK, {signal.SIGTERM}),
+                                  exitpriority=100)
