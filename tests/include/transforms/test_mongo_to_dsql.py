@@ -43,8 +43,9 @@ def bad_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return path, expected
 
 
-# The orphan check joins keys two ways: broadcast (the default for up to BROADCAST_KEYS entity rows) and shuffled.
-@pytest.fixture(scope="module", params=[BROADCAST_KEYS, 0], ids=["broadcast join", "shuffle join"])
+# The orphan check two ways: keys gathered with the counts (the default, up to BROADCAST_KEYS spread over the
+# partitions; `transforms.reference_check`) and a shuffled join of keys (0: every partition past its cap).
+@pytest.fixture(scope="module", params=[BROADCAST_KEYS, 0], ids=["gathered keys", "shuffle join"])
 def broadcast_keys(request: pytest.FixtureRequest) -> int:
     return request.param
 
