@@ -14,10 +14,12 @@ from bench.common import SPEC
 def measure(source: Path, documents: int = 20_000) -> dict[str, float]:
     """µs per document of each step the job's first stage runs, over the first `documents` of `source`."""
     from transforms.adjacency import DocumentMapper, Mapped
-    from transforms.mongo_to_dsql import _item
+    from transforms.row_tuples import RowTuples
     from transforms.spec import load_spec
+    from transforms.winners import item
 
-    mapper = DocumentMapper.for_spec(load_spec(SPEC))
+    spec = load_spec(SPEC)
+    mapper, rows = DocumentMapper.for_spec(spec), RowTuples(spec.entities)
     with source.open(encoding="utf-8") as f:
         lines = [line.rstrip("\n") for _, line in zip(range(documents), f, strict=False)]
     n = len(lines)
@@ -31,8 +33,8 @@ def measure(source: Path, documents: int = 20_000) -> dict[str, float]:
     out = {"json.loads (what any reader pays)": per_doc(lambda: [json.loads(x) for x in lines]),
            "map_line (Extended JSON, keys, types, sizes, UUIDv5)": per_doc(
                lambda: mapped.extend(mapper.map_line(x) for x in lines))}
-    items = [((m.entity, m.key), _item(m, text, None, True)) for m, text in zip(mapped, lines, strict=True)
-             if isinstance(m, Mapped)]
+    items = [((m.entity, m.key), item(m, text, None, True, rows)) for m, text in zip(mapped, lines, strict=True)
+             if isinstance(m, Mapped)]  # as the job carries them: each row a tuple of its values
     blob = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
     out["pickle + unpickle of the mapped item (each shuffle and pass)"] = per_doc(
         lambda: pickle.loads(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)))

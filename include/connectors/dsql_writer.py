@@ -116,11 +116,12 @@ def _last_per_key(values: list[tuple[Any, ...]], key_at: tuple[int, ...]) -> lis
     return list(by_key.values()) if len(by_key) < len(values) else values
 
 
-def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping[str, TableWrite],
+def upsert_tables(rows: Iterable[tuple[str, dict[str, Any] | tuple[Any, ...]]], *, tables: Mapping[str, TableWrite],
                   target: DsqlTarget, schema: str, run_id: str, batch_rows: int, batch_bytes: int,
                   attempts: int = 6, base_delay_s: float = 0.05,
                   on_commit: Callable[[str, int], None] | None = None, connections: int = 1) -> dict[str, int]:
-    """Upsert `(name, row)` pairs, each into `tables[name]`, from `connections` concurrent connections (threads,
+    """Upsert `(name, row)` pairs, each into `tables[name]` (a row: a dict, or the tuple of its values in the table's
+    `columns` order, `transforms.row_tuples`), from `connections` concurrent connections (threads,
     each batch committed on whichever is free, at most two batches a connection in flight: how AWS's DSQL loader
     keeps the server busy while a task builds its next batches); return rows written per name.
 
@@ -134,7 +135,7 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
     migrated_at = datetime.now(UTC)
     lineage = (run_id, migrated_at)  # LINEAGE_COLUMNS' values, shared by every row
     written = dict.fromkeys([*tables, *(c for t in tables.values() for c, _ in t.children)], 0)
-    batchers = {name: Batcher[dict[str, Any]](batch_rows, batch_bytes, rows_of=rows_in if t.children else None)
+    batchers = {name: Batcher[Any](batch_rows, batch_bytes, rows_of=rows_in if t.children else None)
                 for name, t in tables.items()}
     lock = threading.Lock()
     idle: queue.SimpleQueue[RecyclingConnection] = queue.SimpleQueue()
@@ -146,7 +147,8 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any]]], *, tables: Mapping
         def statements(t: TableWrite, rows: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
             """The INSERT … ON CONFLICT statements (with their parameters) of `rows` of one table."""
             key_at = tuple(t.columns.index(k) for k in t.key_columns)
-            values = _last_per_key(list(map(values_of(t.columns), rows)), key_at)
+            get = values_of(t.columns)
+            values = _last_per_key([r if type(r) is tuple else get(r) for r in rows], key_at)
             per_statement = max(min((MAX_BIND_PARAMETERS - len(LINEAGE_COLUMNS)) // len(t.columns),
                                     MAX_STATEMENT_ROWS), 1)
             return [(upsert_statement(schema, t.table, t.columns, t.key_columns, len(chunk), t.version_column),

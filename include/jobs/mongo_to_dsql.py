@@ -246,7 +246,7 @@ def _run(args: argparse.Namespace, spark: Any, spec: MongoToDsqlSpec, progress: 
                               connections=spec.write_connections)
             return list(n.items())
 
-        # One pass over the persisted winners, every table and the pending area at once.
+        # One pass over the winners (the shuffle read again), every table and the pending area at once.
         written = dict(rows.mapPartitions(write).reduceByKey(lambda a, b: a + b).collect())
         if PARKED in tables:
             newly_parked = written.pop(PARKED, 0)

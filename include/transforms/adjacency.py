@@ -8,7 +8,6 @@ validation sample, so the validator and the job can never disagree on what a row
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,8 +49,12 @@ WINDOW_REJECT_REASONS = ("no_interval_time",)
 # What a run with a window rejects before it can place a line in any interval: every interval run meets these lines
 # again, so each is quarantined once per source (`connectors.timeless`).
 TIMELESS_REASONS = ("bad_encoding", "malformed_json", "no_interval_time")
-_INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
-_INT_TEXT = re.compile(r"^[+-]?\d+$")
+# A row's size estimate (`transforms.batching.row_size`) from a text of n characters is below TEXT_GROWTH × n +
+# VALUE_TEXT per value: a value read from the text is at most 4 UTF-8 bytes a character of it (the unmapped json,
+# a float written out: `1e15` prints as 18 characters), and one made from it (a uuid, a version, a number quantized
+# to its scale, a date) at most 56 characters, plus the estimate's 8 per value. Far below the limits, no measure.
+TEXT_GROWTH = 12
+VALUE_TEXT = 64
 
 
 _NAMESPACE_SHA1 = hashlib.sha1(MIGRATION_NAMESPACE.bytes, usedforsecurity=False)
@@ -121,6 +124,7 @@ class DocumentMapper(ChildRows):
         self.max_column_bytes = max_column_bytes
         self.max_txn_rows = max_txn_rows  # a document and its child rows are written in one transaction
         self.max_txn_bytes = max_txn_bytes
+        self._size_bound = min(max_row_bytes, max_column_bytes)
         self.window = window
         self.window_field = window_field
         # what each entity's rows read (and the paths left out on purpose): the rest of a document is `_extra`
@@ -231,7 +235,7 @@ class DocumentMapper(ChildRows):
             if not self.window.contains(at):
                 return None
         try:
-            return self.map_document(doc, collection_of(line))
+            return self.map_document(doc, collection_of(line), text_chars=len(line))
         except Exception as err:  # noqa: BLE001 - one document must never stop the load; it is quarantined
             entity = self._entity_of(doc, collection_of(line))
             return Rejected("unmappable", entity.name if entity else None,
@@ -258,10 +262,12 @@ class DocumentMapper(ChildRows):
         doc_type = self.shape.type_of(doc, self._all, collection)
         return self._by_type.get(doc_type) if doc_type is not None else None
 
-    def map_document(self, doc: dict[str, Any], collection: str | None = None, *, resolve: bool = True
-                     ) -> Mapped | Rejected:
+    def map_document(self, doc: dict[str, Any], collection: str | None = None, *, resolve: bool = True,
+                     text_chars: int | None = None) -> Mapped | Rejected:
         """One decoded document (from a file or from the live collection; of `collection` in a migration of
-        several). `resolve=False` leaves natural-key references unresolved (indexing the keys themselves)."""
+        several). `resolve=False` leaves natural-key references unresolved (indexing the keys themselves).
+        `text_chars`: the length of the text it was read from, when there was one (`_row` skips measuring a row
+        that text is too short to make too large)."""
         shape = self.shape
         entity = self._entity_of(doc, collection)
         name = entity.name if entity else None
@@ -279,16 +285,17 @@ class DocumentMapper(ChildRows):
                                                     f"{to_plain(doc[shape.pk_field])!r}/"
                                                     f"{to_plain(doc[shape.sk_field])!r} have no entity's key shape")
                 raise Reject("unknown_entity", f"unknown {shape.discriminator} {doc[shape.discriminator]!r}")
-            return self._map(entity, doc, resolve)
+            return self._map(entity, doc, resolve, text_chars)
         except Reject as rej:
             where = doc.get("_id")
             prefix = "" if where is None else f"_id {printable(str(to_plain(where)))[:100]}: "
             return Rejected(rej.reason, name, prefix + rej.detail)
 
-    def _map(self, entity: EntitySpec, doc: dict[str, Any], resolve: bool = True) -> Mapped:
+    def _map(self, entity: EntitySpec, doc: dict[str, Any], resolve: bool = True, text_chars: int | None = None
+             ) -> Mapped:
         if entity.id_field is not None:  # keyed by a field of its own: the source key is `<type>#<id>`
             pk_id = field_id(doc[entity.id_field], entity.id_field)
-            return self._row(entity, doc, f"{entity.pk.prefix}{pk_id}", "", pk_id, "", resolve)
+            return self._row(entity, doc, f"{entity.pk.prefix}{pk_id}", "", pk_id, "", resolve, text_chars)
         assert entity.sk is not None
         pk_field, sk_field = self.shape.pk_field, self.shape.sk_field
         pk, sk = doc[pk_field], doc[sk_field]
@@ -300,7 +307,7 @@ class DocumentMapper(ChildRows):
             sk_id = key_id(sk, sk_id, sk_field)
         elif sk_id is None:
             raise Reject("unknown_entity", f"{sk_field} {sk!r} does not have the shape of a {entity.name}")
-        return self._row(entity, doc, pk, sk, pk_id, sk_id)
+        return self._row(entity, doc, pk, sk, pk_id, sk_id, text_chars=text_chars)
 
     def _reference(self, entity: str, by: str | None, value: Any, field: str, resolve: bool = True) -> str:
         """The uuid a reference names: of the other entity's id, or (`by`) of the row holding that natural key;
@@ -317,7 +324,7 @@ class DocumentMapper(ChildRows):
         return found or entity_uuid(f"{prefix}{by}={text}")
 
     def _row(self, entity: EntitySpec, doc: dict[str, Any], pk: str, sk: str, pk_id: str, sk_id: str,
-             resolve: bool = True) -> Mapped:
+             resolve: bool = True, text_chars: int | None = None) -> Mapped:
         row, refs = self._key_columns(entity, pk, pk_id, sk_id)
         for fref in entity.references:  # by a field holding the other entity's id (or natural key); null stays null
             value = lookup(doc, fref.source)
@@ -339,7 +346,8 @@ class DocumentMapper(ChildRows):
             raise Reject("bad_key", f"`_id` {problem}")
         order = bson_order(doc["_id"])
         row[VERSION_COLUMN] = version_text(order)
-        self._check_size(entity.columns, row)
+        if text_chars is None or TEXT_GROWTH * text_chars + VALUE_TEXT * len(row) > self._size_bound:
+            self._check_size(entity.columns, row)
         if entity.children:
             lineage = {"source_doc_id": row["source_doc_id"], VERSION_COLUMN: row[VERSION_COLUMN]}
             row[CHILDREN] = {c.name: self._child_rows(c, doc, row[entity.id_column], lineage, unmapped, resolve)

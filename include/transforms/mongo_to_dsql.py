@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from transforms.adjacency import TIMELESS_REASONS, VERSION_COLUMN, DocumentMapper, Mapped, entity_uuid
+from transforms.adjacency import TIMELESS_REASONS, DocumentMapper, Mapped, entity_uuid
 from transforms.native_mapping import line_text, native_entities
 from transforms.reference_check import (
     absent_keys,
@@ -26,7 +26,21 @@ from transforms.reference_check import (
     unanswered,
     with_key_sets,
 )
+from transforms.row_tuples import RowTuples
 from transforms.spec import EntitySpec
+from transforms.winners import (
+    PARKED_DOCS,
+    PK,
+    REFS,
+    ROW,
+    SOURCE_DOCS,
+    TEXT,
+    UNMAPPED,
+    WHERE,
+    dedup,
+    item,
+    merge,
+)
 
 if TYPE_CHECKING:  # pyspark is there when the job runs, not where Airflow imports this bundle
     from pyspark import RDD
@@ -44,7 +58,7 @@ ExistingKeys = Callable[[EntitySpec, list[str]], set[str]]
 
 @dataclass
 class Classified:
-    """The outcome of one load, before writing: lazy RDDs over the persisted winners, and the counts."""
+    """The outcome of one load, before writing: lazy RDDs over the deduplicated winners, and the counts."""
 
     rows: dict[str, RDD]  # entity name → RDD[dict] (one winning row per key)
     rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text, where in the source | None]]
@@ -68,23 +82,6 @@ class Classified:
     timeless_known: int = 0  # timeless lines an earlier run of the source quarantined: skipped
 
 
-# One mapped document through the shuffle, as a plain tuple (a dataclass unpickles ~3× slower, and every pass
-# over the persisted winners unpickles them all): its `_id` order, text, where it is in the source or None, how
-# many documents of its key it stands for (of the source, and parked by earlier runs), what it maps to, and the
-# paths of its values the spec maps nowhere.
-Item = tuple[Any, str, "str | None", int, int, str, tuple[tuple[str, str], ...], dict[str, Any], tuple[str, ...]]
-ORDER, TEXT, WHERE, SOURCE_DOCS, PARKED_DOCS, PK, REFS, ROW, UNMAPPED = range(9)
-
-
-def _item(m: Mapped, text: str, where: str | None, from_source: bool) -> Item:
-    return m.order, text, where, int(from_source), int(not from_source), m.pk, m.refs, m.row, m.unmapped
-
-
-def _winner(a: Item, b: Item) -> Item:
-    """Greatest `_id` wins; identical `_id`s (a re-exported document) fall back to the text, for determinism."""
-    return a if (a[ORDER], a[TEXT]) >= (b[ORDER], b[TEXT]) else b
-
-
 def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, partitions: int | None = None,
              broadcast_keys: int = BROADCAST_KEYS, timer: Callable[[str], None] | None = None,
              known_timeless: Any = None, native: bool = False) -> Classified:
@@ -97,12 +94,13 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     in `parked` to be retried by later runs; parked documents still orphaned stay parked (not rejected again).
 
     One shuffle carries the documents: each is mapped once on the executors and keyed by its dedup key (an early
-    reject by a key of its own), `reduceByKey` keeps the winner and how many documents it stood for, and the
-    result is persisted. Everything after that reads the persisted winners: the counts in one pass, which also
-    gathers the keys of the orphan check while each partition holds at most `2 × broadcast_keys / partitions`
+    reject by a key of its own), and the reduce side keeps the winner and how many documents it stood for
+    (`dedup`). The winners are not persisted: each pass after the shuffle (the counts, the write, the rejects)
+    reads the shuffle's files again and merges them anew, which costs less than pickling every winner into
+    Spark's storage and unpickling it once more for the counts. The counting pass also gathers the keys of the
+    orphan check while each partition holds at most `2 × broadcast_keys / partitions`
     (`transforms.reference_check`; else a join of keys across the cluster), and the orphans themselves, usually
-    few, as a broadcast set. `timer(phase)` is called as each phase ends,
-    for the job's per-phase timings.
+    few, go out as a broadcast set. `timer(phase)` is called as each phase ends, for the job's per-phase timings.
 
     `native`: map and deduplicate plain documents by Spark expressions (`transforms.native_mapping`), the others by
     the mapper in their key's group; the same winners, no Python shuffle (a document only the mapper can key, rare,
@@ -117,12 +115,14 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
     from transforms.source_text import content_digest, printable
 
+    tuples = RowTuples(mapper.entities.values())
+
     def map_one(index: int, seq: int, text: str, where: str | None, from_source: bool
                 ) -> tuple[tuple[Any, Any], Any] | None:
         known = None if known_timeless is None or mapper.window.is_full else known_timeless.value
         m = mapper.map_line(text, windowed=from_source)
         if isinstance(m, Mapped):
-            return (m.entity, m.key), _item(m, text, where, from_source)
+            return (m.entity, m.key), item(m, text, where, from_source, tuples)
         if m is None:
             return None
         if known is not None and from_source and m.reason in TIMELESS_REASONS:  # keyed by its content too
@@ -143,23 +143,24 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
     entity_names = frozenset(e.name for e in mapper.entities.values() if not e.is_relationship)
     cap = 2 * broadcast_keys // partitions  # keys a partition may gather; hash-partitioned winners are even
 
-    def counted(rdd: RDD) -> tuple[RDD, Counter, set | None]:
-        """`rdd` persisted, its counts and its absent keys (`reference_check.absent_keys`), in one pass."""
-        rdd = rdd.persist(StorageLevel.MEMORY_AND_DISK)
+    def counted(rdd: RDD) -> tuple[Counter, set | None]:
+        """`rdd`'s counts and its absent keys (`reference_check.absent_keys`), in one pass."""
         parts = rdd.mapPartitions(lambda items: with_key_sets(items, _tally, entity_names, cap, PK, REFS)).collect()
-        return rdd, sum((c for c, _ in parts), Counter()), absent_keys([k for _, k in parts])
+        return sum((c for c, _ in parts), Counter()), absent_keys([k for _, k in parts])
 
     entities = native_entities(mapper) if native else ()
     if entities:
-        native_winners, alone = _native_winners(docs, mapper, entities, partitions, map_one)
-        winners, tally, absent = counted(native_winners)
+        native_winners, alone = _native_winners(docs, mapper, entities, partitions, map_one, tuples)
+        winners = native_winners.persist(StorageLevel.MEMORY_AND_DISK)  # `alone` is known once it has been read
+        tally, absent = counted(winners)
         if alone.value:  # a document only the mapper could key was mapped: merge it with its key's winner, if any
             unmerged = winners
-            winners, tally, absent = counted(unmerged.reduceByKey(_merge, partitions, _partition_of))
+            winners = dedup(unmerged, partitions)
+            tally, absent = counted(winners)
             unmerged.unpersist()
     else:
-        winners, tally, absent = counted(docs.mapPartitionsWithIndex(one_partition).reduceByKey(
-            _merge, partitions, _partition_of))
+        winners = dedup(docs.mapPartitionsWithIndex(one_partition), partitions)
+        tally, absent = counted(winners)
     if timer:
         timer("read, map and dedup")
 
@@ -208,17 +209,18 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
         f"{orphans.value[kv[0]][1]} ({entity_uuid(orphans.value[kv[0]][1])}) exists neither in this load nor in "
         f"the target (parked: retried by every later run)", kv[1][TEXT], kv[1][WHERE]))
     out = Classified(
-        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(lambda kv: kv[1][ROW])
+        rows={name: loadable.filter(lambda kv, n=name: kv[0][0] == n).map(
+            lambda kv: tuples.decode(kv[0][0], kv[1][ROW]))
               for name in mapper.entities},
         rejects=winners.filter(lambda kv: kv[0][0] is None and kv[1][0] != KNOWN_TIMELESS).values().union(
             orphan_rejects),
         timeless=winners.filter(lambda kv: kv[0][0] is None and len(kv[0][1]) == 3 and kv[1][0] != KNOWN_TIMELESS
                                 ).map(lambda kv: (kv[0][1][2], kv[1][0])),
         loadable=loadable.map(lambda kv: (kv[0][0], kv[1][ROW])),
-        parked=source_orphans.map(lambda kv: (kv[0][0], kv[0][1], kv[1][ROW][VERSION_COLUMN],
+        parked=source_orphans.map(lambda kv: (kv[0][0], kv[0][1], tuples.version(kv[0][0], kv[1][ROW]),
                                               orphans.value[kv[0]][1], kv[1][TEXT], kv[1][WHERE])),
         still_parked=mapped.filter(lambda kv: kv[0] in orphans.value and not kv[1][SOURCE_DOCS]).map(
-            lambda kv: (kv[0][0], kv[0][1], kv[1][ROW][VERSION_COLUMN], orphans.value[kv[0]][1], kv[1][TEXT],
+            lambda kv: (kv[0][0], kv[0][1], tuples.version(kv[0][0], kv[1][ROW]), orphans.value[kv[0]][1], kv[1][TEXT],
                         _first_where(kv[1][WHERE]))),
         orphan_keys=set(orphan_of),
     )
@@ -253,7 +255,8 @@ def classify(docs: RDD, mapper: DocumentMapper, existing: ExistingKeys, *, parti
 
 
 def _native_winners(docs: RDD, mapper: DocumentMapper, entities: tuple[EntitySpec, ...], partitions: int,
-                    map_one: Callable[..., tuple[tuple[Any, Any], Any] | None]) -> tuple[RDD, Any]:
+                    map_one: Callable[..., tuple[tuple[Any, Any], Any] | None], tuples: RowTuples
+                    ) -> tuple[RDD, Any]:
     """The winners of `docs` as `classify` keeps them, the plain documents mapped and deduplicated in the JVM
     (`transforms.native_mapping.native_groups`), the others by `map_one` with their key's group; and an accumulator
     of the documents `map_one` mapped that had no group (whose key only the mapper could read)."""
@@ -270,23 +273,26 @@ def _native_winners(docs: RDD, mapper: DocumentMapper, entities: tuple[EntitySpe
     groups = native_groups(lines, mapper, entities, partitions)
 
     def resolve(index: int, rows: Iterable[Any]) -> Iterator[tuple[tuple[Any, Any], Any]]:
-        return resolve_groups(index, (row[0] for row in rows), mapper, map_one, alone.add)
+        return resolve_groups(index, (row[0] for row in rows), mapper, map_one, alone.add, tuples)
 
     return groups.rdd.mapPartitionsWithIndex(resolve), alone
 
 
 def resolve_groups(index: int, groups: Iterable[str], mapper: DocumentMapper, map_one: Callable[..., Any],
-                   alone: Callable[[int], None]) -> Iterator[tuple[tuple[Any, Any], Any]]:
+                   alone: Callable[[int], None], tuples: RowTuples | None = None
+                   ) -> Iterator[tuple[tuple[Any, Any], Any]]:
     """The winners and rejects of one partition of `native_groups`' JSON texts: a group's plain winner made a row
-    (`DocumentMapper.plain_mapped`), merged with what `map_one` makes of the group's other documents; `alone(1)`
-    for each document mapped that had no group (only the mapper could read its key)."""
+    (`DocumentMapper.plain_mapped`, encoded by `tuples` as `map_one` encodes its rows), merged with what `map_one`
+    makes of the group's other documents; `alone(1)` for each document mapped that had no group (only the mapper
+    could read its key)."""
     seq = 0
     for text in groups:
         g = json.loads(text)
         entity, gkey, merged = g["entity"], g["gkey"], None
         if g["n"]:
             m = mapper.plain_mapped(entity, gkey, g["pk"], g["pk_id"], g["sk_id"], g["oid"], g["vals"])
-            merged = ((m.entity, m.key), (m.order, g["text"], g["where"], g["n"], 0, m.pk, m.refs, m.row, m.unmapped))
+            row = m.row if tuples is None else tuples.encode(m.entity, m.row)
+            merged = ((m.entity, m.key), (m.order, g["text"], g["where"], g["n"], 0, m.pk, m.refs, row, m.unmapped))
         for other in g["others"]:
             raw = other["raw"]
             doc = line_text(other["text"], None if raw is None else base64.b64decode(raw))
@@ -302,7 +308,7 @@ def resolve_groups(index: int, groups: Iterable[str], mapper: DocumentMapper, ma
                 raise RuntimeError(f"the mapper keyed a document of {entity} {gkey!r} as {kv[0]!r}: "
                                    "transforms.native_mapping reads its keys otherwise")
             else:
-                merged = kv if merged is None else (kv[0], _merge(merged[1], kv[1]))
+                merged = kv if merged is None else (kv[0], merge(merged[1], kv[1]))
         if merged is not None:
             yield merged
 
@@ -319,21 +325,6 @@ def _first_where(where: str | None) -> str | None:
     if where and where.startswith(PARKED_WHERE) and where.endswith(")"):
         return where[len(PARKED_WHERE):-1]
     return where
-
-
-def _partition_of(key: tuple[Any, Any]) -> int:
-    """The shuffle partition of a dedup key `(entity, key text)`: the key text's hash alone. PySpark's default
-    (`portable_hash` of the whole tuple) hashes a tuple element by element in Python, a few µs a document."""
-    from pyspark.rdd import portable_hash
-
-    return portable_hash(key[1])
-
-
-def _merge(a: Any, b: Any) -> Any:
-    """The winner of two documents with one key (`_winner`), counting the documents it stands for."""
-    w = _winner(a, b)
-    return (w[ORDER], w[TEXT], w[WHERE], a[SOURCE_DOCS] + b[SOURCE_DOCS], a[PARKED_DOCS] + b[PARKED_DOCS], w[PK],
-            w[REFS], w[ROW], w[UNMAPPED])
 
 
 def _tally(items: Iterable[tuple[tuple[Any, Any], Any]]) -> Iterator[Counter]:

@@ -58,6 +58,16 @@ def test_a_key_twice_in_one_batch_keeps_the_last_row(target: DsqlTarget, schema:
     assert stored(dsql_uri, schema) == [(1, "last", Decimal("1.50"), "r1"), (2, "x", None, "r1")]
 
 
+def test_a_row_may_come_as_the_tuple_of_its_values_in_column_order(target: DsqlTarget, schema: str,  # noqa: F811
+                                                                   dsql_uri: str) -> None:
+    # what the job carries (transforms.row_tuples), beside dicts in one stream; the last row of a key still wins
+    rows = [("item", (1, "tuple", Decimal("2.25"))), ("item", {"id": 2, "name": "dict", "price": None}),
+            ("item", (2, "last", None))]
+    assert upsert_tables(rows, tables={"item": ITEMS}, target=target, schema=schema, run_id="r1",
+                         batch_rows=100, batch_bytes=1 << 20) == {"item": 3}
+    assert stored(dsql_uri, schema) == [(1, "tuple", Decimal("2.25"), "r1"), (2, "last", None, "r1")]
+
+
 def test_a_batch_over_the_statement_size_is_split_into_statements(
         target: DsqlTarget, schema: str, dsql_uri: str) -> None:  # noqa: F811
     per_statement = MAX_STATEMENT_ROWS

@@ -127,3 +127,32 @@ def test_documents_order_by_bson_id() -> None:
 def test_entity_uuid_is_uuid5_in_the_migration_namespace(key: str) -> None:
     # the fast path must give exactly the standard UUIDv5: targets loaded before keep their keys
     assert entity_uuid(key) == str(uuid.uuid5(MIGRATION_NAMESPACE, key))
+
+
+@pytest.mark.parametrize("fields", [
+    {},  # a plain movie
+    {"unmapped": [1e15, 1e15, 1e15, 1e15], "more": {"x": 1e15}},  # floats written out longer than their text
+    {"title": "\\u00e9\\u00e9\\u00e9", "note": "\U0001F600" * 8},  # escapes and astral characters: more bytes
+    {"rating": {"$numberDecimal": "1"}, "details": {"budget": {"$numberLong": "1"}}},  # quantized, widened
+    {"_id": "x", "release_date": {"$date": {"$numberLong": "1"}}},
+])
+def test_a_row_is_never_larger_than_the_bound_that_skips_measuring_it(fields: dict[str, object]) -> None:
+    """`_row` measures a row only when its text is long enough to make it too large (`TEXT_GROWTH`, `VALUE_TEXT`):
+    the estimate the writer's batches use stays below that bound for the value forms that grow most."""
+    from transforms.adjacency import TEXT_GROWTH, VALUE_TEXT
+    from transforms.batching import row_size
+
+    line = movie(**fields)
+    m = MAPPER.map_line(line)
+    assert isinstance(m, Mapped), m
+    assert row_size(m.row) <= TEXT_GROWTH * len(line) + VALUE_TEXT * len(m.row)
+
+
+def test_a_long_text_is_still_measured_and_rejected_when_too_large() -> None:
+    small = DocumentMapper(load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml").entities, max_row_bytes=4096,
+                           max_column_bytes=2048)
+    assert isinstance(small.map_line(movie(title="x" * 100)), Mapped)
+    result = small.map_line(movie(title="x" * 2049))
+    assert isinstance(result, Rejected) and result.reason == "too_large" and "`title`" in result.detail, result
+    result = small.map_line(movie(title="x" * 2000, note="y" * 2100))  # each column fits, the row does not
+    assert isinstance(result, Rejected) and result.reason == "too_large" and "the row is" in result.detail, result

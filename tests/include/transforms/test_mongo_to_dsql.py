@@ -12,25 +12,9 @@ from connectors.documents import plan_splits, read_split
 from generators.movie_collection import write
 from tests.fixtures import SPEC_DIR
 from transforms.adjacency import DocumentMapper, Mapped
-from transforms.mongo_to_dsql import (
-    BROADCAST_KEYS,
-    ORDER,
-    PARKED_DOCS,
-    PARKED_WHERE,
-    PK,
-    REFS,
-    ROW,
-    SOURCE_DOCS,
-    TEXT,
-    WHERE,
-    _item,
-    _merge,
-    _tally,
-    _winner,
-    classify,
-    entity_counts,
-)
+from transforms.mongo_to_dsql import BROADCAST_KEYS, PARKED_WHERE, _tally, classify, entity_counts
 from transforms.spec import load_spec
+from transforms.winners import ORDER, PARKED_DOCS, PK, REFS, ROW, SOURCE_DOCS, TEXT, WHERE, item, merge, winner
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
 NAMES = [e.name for e in SPEC.entities]
@@ -124,11 +108,11 @@ def test_references_found_in_the_target_are_not_orphans(run, tmp_path: Path) -> 
 def _doc(order: int, text: str, *, where: str | None = None, from_source: bool = True, entity: str = "movie",
          pk: str = "MOVIE#tt1", refs: tuple[tuple[str, str], ...] = ()) -> tuple:
     """One mapped document as it goes through the shuffle (`_item`), its row naming the document."""
-    return _item(Mapped(entity, f"{pk}|METADATA", pk, (0, order), {"text": text}, refs), text, where, from_source)
+    return item(Mapped(entity, f"{pk}|METADATA", pk, (0, order), {"text": text}, refs), text, where, from_source)
 
 
 def _counted(item: tuple, source: int, parked: int) -> tuple:
-    """`item` standing for `source` documents of the source and `parked` parked ones, as `_merge` leaves it."""
+    """`item` standing for `source` documents of the source and `parked` parked ones, as `merge` leaves it."""
     fields = list(item)
     fields[SOURCE_DOCS], fields[PARKED_DOCS] = source, parked
     return tuple(fields)
@@ -148,27 +132,27 @@ def test_item_counts_a_document_as_of_the_source_or_parked() -> None:
 def test_winner_is_the_greatest_id_whichever_side() -> None:
     """The greatest `_id` wins even when its text sorts first: order before text."""
     old, new = _doc(1, "zzz"), _doc(2, "aaa")
-    assert _winner(old, new) is new
-    assert _winner(new, old) is new
+    assert winner(old, new) is new
+    assert winner(new, old) is new
 
 
 def test_winner_of_equal_ids_is_the_greatest_text() -> None:
     """A re-exported document (same `_id`) is decided by its text, the same way in either order."""
     a, b = _doc(5, "{\"title\": \"A\"}"), _doc(5, "{\"title\": \"B\"}")
-    assert _winner(a, b) is b
-    assert _winner(b, a) is b
+    assert winner(a, b) is b
+    assert winner(b, a) is b
     same = _doc(5, "{\"title\": \"A\"}")
-    assert _winner(a, same) is a  # identical: the first, either is right
+    assert winner(a, same) is a  # identical: the first, either is right
 
 
 def test_merge_keeps_the_winner_and_sums_the_documents() -> None:
     """The merged item is the winner's document, standing for every source and parked document of the key."""
     source_doc = _doc(1, "source", where="f byte 10", refs=(("actor", "ACTOR#nm1"),))
     parked_doc = _doc(2, "parked", where=PARKED_WHERE + "x)", from_source=False, refs=(("actor", "ACTOR#nm2"),))
-    merged = _merge(source_doc, parked_doc)
+    merged = merge(source_doc, parked_doc)
     assert merged == ((0, 2), "parked", PARKED_WHERE + "x)", 1, 1, "MOVIE#tt1", (("actor", "ACTOR#nm2"),),
                       {"text": "parked"}, ())
-    assert _merge(parked_doc, source_doc) == merged
+    assert merge(parked_doc, source_doc) == merged
 
 
 def test_merge_counts_add_up_over_a_reduce() -> None:
@@ -176,7 +160,7 @@ def test_merge_counts_add_up_over_a_reduce() -> None:
     docs = [_doc(4, "a"), _doc(9, "b", from_source=False), _doc(7, "c"), _doc(2, "d", from_source=False),
             _doc(1, "e")]
     for ordered in (docs, docs[::-1], docs[2:] + docs[:2]):
-        merged = reduce(_merge, ordered)
+        merged = reduce(merge, ordered)
         assert (merged[SOURCE_DOCS], merged[PARKED_DOCS]) == (3, 2)
         assert merged[TEXT] == "b" and merged[ROW] == {"text": "b"}
 

@@ -22,9 +22,10 @@ from tests.fixtures.bad_input import corpus
 from transforms.adjacency import DocumentMapper, Mapped
 from transforms.entity_spec import parse_entities
 from transforms.intervals import Window
-from transforms.mongo_to_dsql import ROW, SOURCE_DOCS, _item, classify, resolve_groups
+from transforms.mongo_to_dsql import classify, resolve_groups
 from transforms.native_mapping import LINE_SCHEMA, line_row, native_entities, plain_documents
 from transforms.spec import DocumentShape, load_spec
+from transforms.winners import ROW, SOURCE_DOCS, item
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
 OID = "65f0000000000000000{:05x}"
@@ -243,7 +244,7 @@ def _map_one(mapper: DocumentMapper) -> Any:
     def map_one(index: int, seq: int, text: str, where: str | None, from_source: bool) -> Any:
         m = mapper.map_line(text, windowed=from_source)
         if isinstance(m, Mapped):
-            return (m.entity, m.key), _item(m, text, where, from_source)
+            return (m.entity, m.key), item(m, text, where, from_source)
         return None if m is None else ((None, (index, seq)), (m.reason, m.entity, m.detail, text, where))
     return map_one
 
