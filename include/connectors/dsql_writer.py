@@ -144,7 +144,7 @@ def upsert_tables(rows: Iterable[tuple[str, dict[str, Any] | tuple[Any, ...]]], 
         idle.put(c)
     try:
 
-        def statements(t: TableWrite, rows: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+        def statements(t: TableWrite, rows: list[Any]) -> list[tuple[str, list[Any]]]:
             """The INSERT … ON CONFLICT statements (with their parameters) of `rows` of one table."""
             key_at = tuple(t.columns.index(k) for k in t.key_columns)
             get = values_of(t.columns)

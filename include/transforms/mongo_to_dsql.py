@@ -62,7 +62,7 @@ class Classified:
 
     rows: dict[str, RDD]  # entity name → RDD[dict] (one winning row per key)
     rejects: RDD  # RDD[tuple[reason, entity | None, detail, document text, where in the source | None]]
-    loadable: RDD  # RDD[tuple[entity name, row]]: every row to write, all entities in one pass
+    loadable: RDD  # RDD[tuple[entity name, row]] (`transforms.row_tuples`): every row to write, in one pass
     parked: RDD  # RDD[tuple[entity, key, version, missing key, text, where]]: this source's orphans, to park
     # ... and the parked documents still orphaned, to park again: the first end they miss may have changed (a later
     # interval brought one end, not the other)
