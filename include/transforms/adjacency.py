@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from transforms.batching import CHILDREN
+from transforms.batching import CHILDREN, may_exceed
 from transforms.child_rows import ChildRows
-from transforms.conversion import VALUE_OF, Reject, convert, field_id, key_id, lookup
-from transforms.extjson import OBJECTID_ORDER, bson_order, loads, to_plain
+from transforms.conversion import Reject, convert, field_id, key_id, lookup
+from transforms.extjson import bson_order, loads, to_plain
+from transforms.fast_mapper import FastMapper
 from transforms.intervals import FULL, OBJECTID_FIELD, Window, record_time, version_text
+from transforms.mapped import Mapped, Rejected
 from transforms.natural_keys import natural_index, natural_text
 from transforms.paths import leaves
 from transforms.source_text import collection_of, invalid_utf8_at, is_blank, nesting_exceeds, printable, text_problem
@@ -30,6 +31,7 @@ from transforms.spec import (
     DSQL_MAX_TXN_ROWS,
     EXTRA_COLUMN,
     MAX_NESTING_DEPTH,
+    VERSION_COLUMN,
     ChildSpec,
     DocumentShape,
     EntitySpec,
@@ -38,9 +40,6 @@ from transforms.unmapped import mapped_paths, remainder, trie
 
 # Fixed namespace: UUIDv5(namespace, source key) gives the same uuid on every run and every machine.
 MIGRATION_NAMESPACE = uuid.UUID("6f1c1a52-8d4e-5b8e-9a57-2f1d8c0e4b31")
-# The `_id` order as text (`transforms.intervals.version_text`): upserts only replace a row with an equal or
-# greater one, so a document loaded by a later interval run never overwrites a newer row.
-VERSION_COLUMN = "source_version"
 # `unmappable`: the mapping itself raised (a bug this run still survives); the detail names the exception.
 REJECT_REASONS = ("missing_field", "bad_type", "unknown_entity", "bad_key", "orphan_reference", "malformed_json",
                   "bad_encoding", "too_large", "unmappable")
@@ -49,12 +48,6 @@ WINDOW_REJECT_REASONS = ("no_interval_time",)
 # What a run with a window rejects before it can place a line in any interval: every interval run meets these lines
 # again, so each is quarantined once per source (`connectors.timeless`).
 TIMELESS_REASONS = ("bad_encoding", "malformed_json", "no_interval_time")
-# A row's size estimate (`transforms.batching.row_size`) from a text of n characters is below TEXT_GROWTH × n +
-# VALUE_TEXT per value: a value read from the text is at most 4 UTF-8 bytes a character of it (the unmapped json,
-# a float written out: `1e15` prints as 18 characters), and one made from it (a uuid, a version, a number quantized
-# to its scale, a date) at most 56 characters, plus the estimate's 8 per value. Far below the limits, no measure.
-TEXT_GROWTH = 12
-VALUE_TEXT = 64
 
 
 _NAMESPACE_SHA1 = hashlib.sha1(MIGRATION_NAMESPACE.bytes, usedforsecurity=False)
@@ -74,28 +67,6 @@ def entity_uuid(source_key: str) -> str:
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
     x = b.hex()
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """A document that maps cleanly: its entity, dedup key, `_id` order, target row and references."""
-
-    entity: str
-    key: str  # "<PK>|<SK>": documents with the same key are duplicates of one row
-    pk: str
-    order: tuple[int, Any]
-    row: dict[str, Any]
-    refs: tuple[tuple[str, str], ...] = ()  # (entity name, source key) this row points at
-    unmapped: tuple[str, ...] = ()  # the folded path of each value the spec maps nowhere (kept in `_extra`)
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A document that cannot be loaded; `reason` is one of REJECT_REASONS."""
-
-    reason: str
-    entity: str | None
-    detail: str
 
 
 class DocumentMapper(ChildRows):
@@ -134,6 +105,7 @@ class DocumentMapper(ChildRows):
         self._element_consumed = {c.name: trie([col.source for col in c.columns]) for e in entities
                                   for c in e.children}
         self.natural = natural  # (entity, natural key field, value) → the uuid of the row holding it
+        self._fast = FastMapper.of(self)  # the usual document's shortcut, where there is one
 
     def _keys_of(self, entity: EntitySpec) -> list[str]:
         keys = ["_id", *([self.shape.discriminator] if self.shape.discriminator else [])]
@@ -221,6 +193,8 @@ class DocumentMapper(ChildRows):
         None for a blank line (not a document) or a document outside the mapper's window. A line that cannot
         be read has no time: every windowed run rejects it. `windowed=False` maps whatever the window (a
         document parked by an earlier run)."""
+        if self._fast is not None and (fast := self._fast(line)) is not None:
+            return fast
         doc = self.read(line)
         if not isinstance(doc, dict):
             return doc
@@ -341,19 +315,26 @@ class DocumentMapper(ChildRows):
         extra = remainder(doc, self._consumed[entity.name])
         row[EXTRA_COLUMN] = self._extra_json(extra, "")
         unmapped = [path for path, _ in leaves(extra)] if extra else []
-        row["source_doc_id"] = str(doc["_id"])
-        if problem := text_problem(row["source_doc_id"]):
-            raise Reject("bad_key", f"`_id` {problem}")
-        order = bson_order(doc["_id"])
-        row[VERSION_COLUMN] = version_text(order)
-        if text_chars is None or TEXT_GROWTH * text_chars + VALUE_TEXT * len(row) > self._size_bound:
-            self._check_size(entity.columns, row)
+        order = self.lineage_columns(row, doc["_id"], entity, text_chars)
         if entity.children:
             lineage = {"source_doc_id": row["source_doc_id"], VERSION_COLUMN: row[VERSION_COLUMN]}
             row[CHILDREN] = {c.name: self._child_rows(c, doc, row[entity.id_column], lineage, unmapped, resolve)
                              for c in entity.children}
             self._check_transaction(row)
         return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs), tuple(unmapped))
+
+    def lineage_columns(self, row: dict[str, Any], oid: Any, entity: EntitySpec, text_chars: int | None
+                        ) -> tuple[int, Any]:
+        """Fills `row`'s lineage columns from the document's decoded `_id`, and measures the row unless its text
+        (`text_chars` long) is too short to make it too large; returns the `_id` order."""
+        row["source_doc_id"] = str(oid)
+        if problem := text_problem(row["source_doc_id"]):
+            raise Reject("bad_key", f"`_id` {problem}")
+        order = bson_order(oid)
+        row[VERSION_COLUMN] = version_text(order)
+        if may_exceed(text_chars, len(row), self._size_bound):
+            self._check_size(entity.columns, row)
+        return order
 
     def _key_columns(self, entity: EntitySpec, pk: str, pk_id: str, sk_id: str
                      ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -370,20 +351,6 @@ class DocumentMapper(ChildRows):
             row[ref.column] = entity_uuid(ref_key)
             refs.append((ref.entity, ref_key))
         return row, refs
-
-    def plain_mapped(self, entity_name: str, key: str, pk: str, pk_id: str, sk_id: str, oid: str,
-                     values: Iterable[str | None]) -> Mapped:
-        """What `map_document` makes of a plain document (`transforms.native_mapping`), from what the expressions
-        read of it: its keys, its `$oid` (lowercase hex) and each column's value as text."""
-        entity = self.entities[entity_name]
-        row, refs = self._key_columns(entity, pk, pk_id, sk_id)
-        for col, value in zip(entity.columns, values, strict=True):
-            row[col.name] = None if value is None else VALUE_OF[col.type](value)
-        row[EXTRA_COLUMN] = None
-        row["source_doc_id"] = oid
-        order = (OBJECTID_ORDER, oid)
-        row[VERSION_COLUMN] = version_text(order)
-        return Mapped(entity.name, key, pk, order, row, tuple(refs))
 
 
 def target_columns(entity: EntitySpec | ChildSpec) -> list[str]:

@@ -20,6 +20,20 @@ def rows_in(row: Any) -> int:
     return 1 + sum(len(rows) for rows in children.values()) if children else 1
 
 
+# A row's estimate (`row_size`) from a text of n characters is below TEXT_GROWTH × n + VALUE_TEXT per value: a value
+# read from the text is at most 4 UTF-8 bytes a character of it (the unmapped json, a float written out: `1e15`
+# prints as 18 characters), and one made from it (a uuid, a version, a number quantized to its scale, a date) at
+# most 56 characters, plus the estimate's 8 per value. Far below the limits, no measure.
+TEXT_GROWTH = 12
+VALUE_TEXT = 64
+
+
+def may_exceed(text_chars: int | None, values: int, bound: int) -> bool:
+    """Whether a row of `values` values made from a text `text_chars` long (None: not made from a text) may be
+    estimated over `bound` bytes: only such a row is worth measuring."""
+    return text_chars is None or TEXT_GROWTH * text_chars + VALUE_TEXT * values > bound
+
+
 # The text of these types has one width whatever the value (`str(uuid)`, `str(date)` with its 4-digit year, `None`):
 # no text made for them per row, the same estimate.
 _TEXT_WIDTH: dict[type, int] = {UUID: 36, date: 10, type(None): 4}

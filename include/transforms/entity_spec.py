@@ -13,6 +13,9 @@ from transforms.spec_checks import ident, need, text, texts
 # Every entity table, and every child table of objects, has this json column: the fields of its document (or
 # element) that the spec maps nowhere, kept (`unmapped: keep`), so that no source value is lost.
 EXTRA_COLUMN = "_extra"
+# The `_id` order as text (`transforms.intervals.version_text`): upserts only replace a row with an equal or
+# greater one, so a document loaded by a later interval run never overwrites a newer row.
+VERSION_COLUMN = "source_version"
 COLUMN_TYPES = ("text", "int", "bigint", "double", "numeric", "date", "timestamptz", "json", "boolean")
 _NUMERIC = re.compile(r"^numeric\((\d+),\s*(\d+)\)$")
 

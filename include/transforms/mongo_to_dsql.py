@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from transforms.adjacency import TIMELESS_REASONS, DocumentMapper, Mapped, entity_uuid
-from transforms.native_mapping import line_text, native_entities
+from transforms.native_mapping import line_text, native_entities, plain_mapped
 from transforms.reference_check import (
     absent_keys,
     add_referrer,
@@ -282,7 +282,7 @@ def resolve_groups(index: int, groups: Iterable[str], mapper: DocumentMapper, ma
                    alone: Callable[[int], None], tuples: RowTuples | None = None
                    ) -> Iterator[tuple[tuple[Any, Any], Any]]:
     """The winners and rejects of one partition of `native_groups`' JSON texts: a group's plain winner made a row
-    (`DocumentMapper.plain_mapped`, encoded by `tuples` as `map_one` encodes its rows), merged with what `map_one`
+    (`native_mapping.plain_mapped`, encoded by `tuples` as `map_one` encodes its rows), merged with what `map_one`
     makes of the group's other documents; `alone(1)` for each document mapped that had no group (only the mapper
     could read its key)."""
     seq = 0
@@ -290,7 +290,7 @@ def resolve_groups(index: int, groups: Iterable[str], mapper: DocumentMapper, ma
         g = json.loads(text)
         entity, gkey, merged = g["entity"], g["gkey"], None
         if g["n"]:
-            m = mapper.plain_mapped(entity, gkey, g["pk"], g["pk_id"], g["sk_id"], g["oid"], g["vals"])
+            m = plain_mapped(mapper, entity, gkey, g["pk"], g["pk_id"], g["sk_id"], g["oid"], g["vals"])
             row = m.row if tuples is None else tuples.encode(m.entity, m.row)
             merged = ((m.entity, m.key), (m.order, g["text"], g["where"], g["n"], 0, m.pk, m.refs, row, m.unmapped))
         for other in g["others"]:

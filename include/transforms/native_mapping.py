@@ -24,10 +24,14 @@ pyspark is imported inside the functions: Airflow imports this bundle where pysp
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from transforms.entity_spec import EntitySpec
+from transforms.adjacency import Mapped
+from transforms.conversion import VALUE_OF
+from transforms.entity_spec import EXTRA_COLUMN, EntitySpec
+from transforms.fast_mapper import objectid_columns
 from transforms.source_text import holds_surrogates
 
 if TYPE_CHECKING:
@@ -80,6 +84,18 @@ def _native(entity: EntitySpec, mapper: DocumentMapper) -> bool:
             return False
     consumed = mapper._consumed[entity.name]
     return all(sub is True or all(v is True for v in sub.values()) for sub in consumed.values())
+
+
+def plain_mapped(mapper: DocumentMapper, entity_name: str, key: str, pk: str, pk_id: str, sk_id: str, oid: str,
+                 values: Iterable[str | None]) -> Mapped:
+    """What `mapper.map_document` makes of a plain document, from what the expressions read of it: its keys, its
+    `$oid` (lowercase hex) and each column's value as text."""
+    entity = mapper.entities[entity_name]
+    row, refs = mapper._key_columns(entity, pk, pk_id, sk_id)
+    for col, value in zip(entity.columns, values, strict=True):
+        row[col.name] = None if value is None else VALUE_OF[col.type](value)
+    row[EXTRA_COLUMN] = None
+    return Mapped(entity.name, key, pk, objectid_columns(row, oid), row, tuple(refs))
 
 
 def _whole(raw: Column, first: Column, wrappers: str = "Int|Long") -> Column:
@@ -301,7 +317,7 @@ def native_groups(lines: DataFrame, mapper: DocumentMapper, entities: tuple[Enti
     """The documents of each key, from `lines` (`LINE_SCHEMA`), one JSON text a key (`group`): its `entity` and
     `gkey` (`PK|SK`; a document whose key the expressions cannot read is a group of its own, `entity` null), `n`
     plain documents of the source, the greatest of them by `_id` then text (`oid`, `text`, `where`, `vals`, `pk`,
-    `pk_id`, `sk_id`: what `DocumentMapper.plain_mapped` takes) and `others`, the rest (`text` or base64 `raw`,
+    `pk_id`, `sk_id`: what `plain_mapped` takes) and `others`, the rest (`text` or base64 `raw`,
     `where`, `source`), for the mapper. One text, not a row: Python reads it several times faster than a nested
     row."""
     from pyspark.sql import functions as F

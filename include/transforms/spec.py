@@ -18,6 +18,7 @@ from transforms.entity_spec import (  # noqa: F401 - the spec's entity types, im
     COLUMN_TYPES,
     DEFAULT_SHAPE,
     EXTRA_COLUMN,
+    VERSION_COLUMN,
     ChildSpec,
     ColumnSpec,
     DocumentShape,

@@ -7,7 +7,9 @@ where pyspark is not installed).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from transforms.adjacency import Mapped
@@ -60,10 +62,17 @@ def _first(item: Any) -> Any:
 
 def partition_of(key: tuple[Any, Any]) -> int:
     """The shuffle partition of a dedup key `(entity, key text)`: the key text's hash alone. PySpark's default
-    (`portable_hash` of the whole tuple) hashes a tuple element by element in Python, a few µs a document."""
-    from pyspark.rdd import portable_hash
+    (`portable_hash` of the whole tuple) hashes a tuple element by element in Python, a few µs a document, and
+    looks `PYTHONHASHSEED` up in the environment on every call (`_seeded` does once a worker)."""
+    return hash(key[1]) if _seeded() else 0
 
-    return portable_hash(key[1])
+
+@cache
+def _seeded() -> bool:
+    """`portable_hash`'s guard: a string's `hash` is the same in every worker only with one PYTHONHASHSEED."""
+    if "PYTHONHASHSEED" not in os.environ:
+        raise RuntimeError("Randomness of hash of string should be disabled via PYTHONHASHSEED")
+    return True
 
 
 def merge(a: Any, b: Any) -> Any:

@@ -98,11 +98,12 @@ def test_a_non_finite_id_is_named_in_its_documents_rejection(id_: dict[str, str]
 
 
 def test_an_unforeseen_error_quarantines_the_document_as_unmappable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The per-document safety net: whatever a document makes the mapping raise, the load goes on without it."""
-    def broken(self: DocumentMapper, doc: dict[str, object], *args: object, **kwargs: object) -> Mapped:
+    """The per-document safety net: whatever a document makes the mapping raise (in the shortcut of
+    `transforms.fast_mapper`, then in the general mapper), the load goes on without it."""
+    def broken(self: DocumentMapper, *args: object) -> Mapped:
         raise ZeroDivisionError("a mapping bug")
 
-    monkeypatch.setattr(DocumentMapper, "map_document", broken)
+    monkeypatch.setattr(DocumentMapper, "_key_columns", broken)
     result = MAPPER.map_line(movie())
     assert result == Rejected("unmappable", "movie", "ZeroDivisionError: a mapping bug")
 
@@ -139,8 +140,7 @@ def test_entity_uuid_is_uuid5_in_the_migration_namespace(key: str) -> None:
 def test_a_row_is_never_larger_than_the_bound_that_skips_measuring_it(fields: dict[str, object]) -> None:
     """`_row` measures a row only when its text is long enough to make it too large (`TEXT_GROWTH`, `VALUE_TEXT`):
     the estimate the writer's batches use stays below that bound for the value forms that grow most."""
-    from transforms.adjacency import TEXT_GROWTH, VALUE_TEXT
-    from transforms.batching import row_size
+    from transforms.batching import TEXT_GROWTH, VALUE_TEXT, row_size
 
     line = movie(**fields)
     m = MAPPER.map_line(line)

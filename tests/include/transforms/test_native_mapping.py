@@ -18,7 +18,7 @@ import pytest
 
 from generators.movie_collection import write
 from tests.fixtures import SPEC_DIR
-from tests.fixtures.bad_input import corpus
+from tests.fixtures.value_forms import MOVIE_VALUES, OID, RAW, value_form_lines, variants
 from transforms.adjacency import DocumentMapper, Mapped
 from transforms.entity_spec import parse_entities
 from transforms.intervals import Window
@@ -28,93 +28,6 @@ from transforms.spec import DocumentShape, load_spec
 from transforms.winners import ROW, SOURCE_DOCS, item
 
 SPEC = load_spec(SPEC_DIR / "movie_collection_to_dsql.yaml")
-OID = "65f0000000000000000{:05x}"
-MOVIE = {"PK": "MOVIE#tt{}", "SK": "METADATA", "type": "movie", "title": "A Title", "year": 1996,
-         "genres": ["Drama", "Biography"], "runtime_minutes": 152, "rating": 8.3,
-         "release_date": {"$date": "1996-04-11T00:00:00Z"},
-         "details": {"budget": 239000000, "box_office": {"$numberLong": "2590544711"}, "language": "Mandarin"}}
-LINK = {"PK": "MOVIE#tt{}", "SK": "ACTOR#nm{}", "type": "movie_actor", "character_name": "Self",
-        "billing_order": 1}
-
-# (field, value) changes of a movie: each value form of each column type, plain or next to plain
-MOVIE_VALUES: list[tuple[str, Any]] = [
-    ("year", "1996"), ("year", {"$numberInt": "1996"}), ("year", {"$numberLong": "-12"}), ("year", 1996.0),
-    ("year", "1996 "), ("year", " 7"), ("year", "+7"), ("year", "007"), ("year", {"$numberDouble": "1996"}),
-    ("year", 2**31), ("year", -(2**31)), ("year", 2**31 - 1), ("year", True), ("year", None), ("year", "١٩٩٦"),
-    ("year", {"$numberInt": "1_000"}), ("year", {"$numberLong": " 5"}), ("year", 10**20), ("year", [1]),
-    ("rating", "8.3"), ("rating", 8), ("rating", 8.25), ("rating", -8.25), ("rating", 8.35), ("rating", 99.94),
-    ("rating", 99.95), ("rating", -0.0), ("rating", 1e1), ("rating", 1e-7), ("rating", 0.30000000000000004),
-    ("rating", {"$numberDecimal": "8.35"}), ("rating", {"$numberDouble": "8.3"}), ("rating", {"$numberInt": "8"}),
-    ("rating", {"$numberDecimal": "NaN"}), ("rating", {"$numberDouble": "Infinity"}), ("rating", "8.3e0"),
-    ("rating", "1234567890123456"), ("rating", 123456789012345), ("rating", False), ("rating", {"x": 1}),
-    ("release_date", "2020-01-01"), ("release_date", "2020-02-30"), ("release_date", "2020-01-01T00:00:00Z"),
-    ("release_date", {"$date": "2020-02-29T23:59:59.123Z"}), ("release_date", {"$date": "2021-02-29T00:00:00Z"}),
-    ("release_date", {"$date": "2020-01-01T24:00:00Z"}), ("release_date", {"$date": "2020-01-01T10:00:00+05:00"}),
-    ("release_date", {"$date": {"$numberLong": "-86400001"}}), ("release_date", {"$date": {"$numberLong": "0"}}),
-    ("release_date", {"$date": 1700000000000}), ("release_date", {"$date": "0999-01-01T00:00:00Z"}),
-    ("release_date", " 2020-01-01"), ("release_date", 20200101), ("release_date", {"$date": "bad"}),
-    ("genres", []), ("genres", ["é", "日本"]), ("genres", ["a", 1]), ("genres", ['a"b']), ("genres", ["a\\b"]),
-    ("genres", ["tab\there"]), ("genres", "Drama"), ("genres", None), ("genres", [None]), ("genres", [["a"]]),
-    ("title", "Åsa \"Q\" Choi"), ("title", "emoji 😀"), ("title", "nul\x00"), ("title", 5), ("title", None),
-    ("title", ""), ("title", "line\nbreak"), ("title", {"$oid": "65f000000000000000000000"}), ("title", ["a"]),
-    ("details", {}), ("details", None), ("details", "str"), ("details", {"budget": "123"}),
-    ("details", {"budget": 1.5}), ("details", {"budget": {"$numberLong": "9223372036854775807"}}),
-    ("details", {"language": 5}), ("details", {"extra": 1}), ("details", {"language": None}), ("details", [1]),
-    ("runtime_minutes", None), ("runtime_minutes", -1), ("unmapped", 1), ("unmapped", None), ("_id", "text-id"),
-    ("_id", 5), ("_id", {"$oid": "65F0000000000000000ABCDE"}), ("_id", {"$oid": "xyz"}), ("_id", None),
-    ("type", "movie_director"), ("type", 5), ("type", "unknown"), ("PK", "MOVIE#"), ("PK", "MOVIE#   "),
-    ("PK", "MOVIE#" + "x" * 256), ("PK", "MOVIE#" + "x" * 255), ("PK", "MOVIE#a\x00"), ("PK", 5), ("SK", "OTHER"),
-    ("PK", "MOVIE#ünï"), ("PK", "ACTOR#nm1"),
-]
-# raw texts: forms json.dumps never writes
-RAW = [
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","title":"b"}}',
-    "{{'_id':{{'$oid':'{oid}'}},'PK':'MOVIE#tt{n}','SK':'METADATA','type':'movie','title':'a'}}",
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","x":\'y\'}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"\\ud800"}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"\\ud83d\\ude00"}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a\\u0000"}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a"}} trailing',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a"}}{{"a":1}}',
-    ' {{ "_id" : {{ "$oid" : "{oid}" }} , "PK" : "MOVIE#tt{n}" , "SK":"METADATA", "type" :"movie", "title": "a" }} ',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","rating":NaN}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","rating":8.30}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","year":01}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","typ\\u0065":"movie","title":"a"}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a,\\"year\\":5"}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","details":'
-    '{{"budget":1,"budget":2}}}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","meta":'
-    '{{"title":"x"}}}}',
-    '{{"_id":{{"$oid":"{oid}"}},"PK":"MOVIE#tt{n}","SK":"METADATA","type":"movie","title":"a","big":'
-    + "1" * 1200 + "}}",
-    "[1, 2]", "{{}}", "", "   ", "null", '"text"',
-]
-
-
-def variants() -> list[str]:
-    """The movie and link variants as export lines: each change on its own key, then the same keys again with a
-    smaller and a greater `_id` (plain and not plain documents of one key meet in one group)."""
-    lines, n = [], 0
-
-    def add(doc: dict[str, Any]) -> None:
-        nonlocal n
-        n += 1
-        lines.append(json.dumps({"_id": {"$oid": OID.format(n)}, **doc}, ensure_ascii=n % 2 == 0))
-
-    for i, (field, value) in enumerate(MOVIE_VALUES):
-        base = {k: (v.format(i) if k == "PK" else v) for k, v in MOVIE.items()}
-        add({**base, field: value})
-        add(base)  # a plain duplicate of the key: the greater `_id` wins whichever side maps it
-    for i, raw in enumerate(RAW):
-        n += 1
-        lines.append(raw.format(oid=OID.format(n), n=f"raw{i}"))
-    for i in range(40):  # relationship rows, some duplicated, a few with values next to plain
-        link = {**LINK, "PK": f"MOVIE#tt{i % 7}", "SK": f"ACTOR#nm{i % 11}"}
-        add({**link, "billing_order": [1, "2", None, 2.5, {"$numberLong": "4"}][i % 5]})
-    return lines
-
-
 def _outcome(spark: Any, docs: list[tuple[str, str]], mapper: DocumentMapper, native: bool) -> dict[str, Any]:
     result = classify(spark.sparkContext.parallelize(docs, 3), mapper, lambda entity, keys: set(), native=native)
     return {
@@ -128,13 +41,7 @@ def _outcome(spark: Any, docs: list[tuple[str, str]], mapper: DocumentMapper, na
 @pytest.fixture(scope="module")
 def movie_docs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     """The variants, a generated collection with its bad documents, and the bad-input corpus over a clean export."""
-    path = tmp_path_factory.mktemp("native") / "movies.json"
-    write(path, movies=40, seed=11, bad_input=True)
-    generated = path.read_text("utf-8", "surrogateescape").splitlines()
-    clean = path.with_name("clean.json")
-    write(clean, movies=10, seed=3, bad_input=False)
-    bad = corpus(clean.read_bytes()).data.decode("utf-8", "surrogateescape").replace("\r\n", "\n").split("\n")
-    return [(text, f"line {i}") for i, text in enumerate([*variants(), *generated, *bad])]
+    return [(text, f"line {i}") for i, text in enumerate(value_form_lines(tmp_path_factory.mktemp("native")))]
 
 
 def test_the_expressions_map_as_the_mapper_does(spark, movie_docs: list[tuple[str, str]]) -> None:  # noqa: ANN001
