@@ -124,6 +124,7 @@ class DocumentMapper(ChildRows):
 
         other = copy.copy(self)
         other.natural = natural
+        other._fast = FastMapper.of(other)  # its own, mapping for the copy
         return other
 
     def natural_keys(self, line: str) -> list[tuple[tuple[str, str, str], tuple[tuple[int, Any], str]]]:
