@@ -282,7 +282,7 @@ class DocumentMapper(ChildRows):
             sk_id = key_id(sk, sk_id, sk_field)
         elif sk_id is None:
             raise Reject("unknown_entity", f"{sk_field} {sk!r} does not have the shape of a {entity.name}")
-        return self._row(entity, doc, pk, sk, pk_id, sk_id, text_chars=text_chars)
+        return self._row(entity, doc, pk, sk, pk_id, sk_id, resolve, text_chars)
 
     def _reference(self, entity: str, by: str | None, value: Any, field: str, resolve: bool = True) -> str:
         """The uuid a reference names: of the other entity's id, or (`by`) of the row holding that natural key;

@@ -28,10 +28,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from transforms.adjacency import Mapped
 from transforms.conversion import VALUE_OF
 from transforms.entity_spec import EXTRA_COLUMN, EntitySpec
 from transforms.fast_mapper import objectid_columns
+from transforms.mapped import Mapped
 from transforms.source_text import holds_surrogates
 
 if TYPE_CHECKING:

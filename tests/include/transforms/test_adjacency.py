@@ -156,3 +156,32 @@ def test_a_long_text_is_still_measured_and_rejected_when_too_large() -> None:
     assert isinstance(result, Rejected) and result.reason == "too_large" and "`title`" in result.detail, result
     result = small.map_line(movie(title="x" * 2000, note="y" * 2100))  # each column fits, the row does not
     assert isinstance(result, Rejected) and result.reason == "too_large" and "the row is" in result.detail, result
+
+
+def test_an_entity_keyed_by_pk_and_sk_indexes_its_natural_keys_before_they_resolve() -> None:
+    """A person is named by its email (by posts) and names its team by the team's name: indexing the people's emails
+    maps each person without resolving its own natural reference (there is no index yet); then every reference
+    resolves through the index."""
+    from transforms.entity_spec import parse_entities
+    from transforms.natural_keys import natural_index
+
+    entities = parse_entities({
+        "team": {"table": "teams", "type": "team", "pk": {"prefix": "TEAM#"}, "sk": {"equals": "METADATA"},
+                 "id_column": "team_id", "columns": {"name": {"from": "name", "type": "text"}}},
+        "person": {"table": "people", "type": "person", "pk": {"prefix": "P#"}, "sk": {"equals": "METADATA"},
+                   "id_column": "person_id", "columns": {"email": {"from": "email", "type": "text"}},
+                   "references": {"team_id": {"entity": "team", "from": "team", "by": "name"}}},
+        "post": {"table": "posts", "type": "post", "pk": {"prefix": "POST#"}, "sk": {"equals": "METADATA"},
+                 "id_column": "post_id",
+                 "references": {"author_id": {"entity": "person", "from": "author", "by": "email"}}}}, "entities")
+    docs = [{"PK": "TEAM#1", "type": "team", "name": "red"},
+            {"PK": "P#1", "type": "person", "email": "a@x", "team": "red"},
+            {"PK": "POST#1", "type": "post", "author": "a@x"}]
+    lines = [json.dumps({"_id": {"$oid": f"65f00000000000000000000{i}"}, "SK": "METADATA", **d})
+             for i, d in enumerate(docs)]
+    mapper = DocumentMapper(entities)
+    index, _ = natural_index(p for line in lines for p in mapper.natural_keys(line))
+    assert set(index) == {("team", "name", "red"), ("person", "email", "a@x")}
+    team, person, post = (mapper.with_natural(index).map_line(line) for line in lines)
+    assert isinstance(person, Mapped) and person.row["team_id"] == team.row["team_id"] == entity_uuid("TEAM#1")
+    assert isinstance(post, Mapped) and post.row["author_id"] == entity_uuid("P#1")
