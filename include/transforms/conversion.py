@@ -20,7 +20,7 @@ from transforms.source_text import printable, text_problem
 from transforms.spec import ColumnSpec
 
 MAX_ID_LENGTH = 255
-_INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 
 
@@ -64,7 +64,7 @@ def _to_int(value: Any, type_: str, field: str) -> int:
         result = int(value.strip())
     else:
         raise Reject("bad_type", f"{field}: {to_plain(value)!r} is not a whole number")
-    low, high = _INT_RANGE[type_]
+    low, high = INT_RANGE[type_]
     if not low <= result <= high:
         raise Reject("bad_type", f"{field}: {result} is out of range for {type_}")
     return result

@@ -107,6 +107,16 @@ def loads(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+def rehook(value: Any) -> Any:
+    """`value` of a document decoded as plain JSON, as `loads` would have decoded it: the hook applied to each object
+    after its members, as the decoder applies it (`transforms.fast_mapper` decodes plainly, hooks what it reads)."""
+    if type(value) is dict:
+        return _hook({k: rehook(v) for k, v in value.items()})
+    if type(value) is list:
+        return [rehook(v) for v in value]
+    return value
+
+
 def to_plain(value: Any) -> Any:
     """Turn decoded values back into JSON-serialisable ones (for json columns and quarantine records): a date becomes
     its relaxed-mode ISO text, an ObjectId its hex, a Decimal a JSON number when a float holds exactly its value (else

@@ -6,7 +6,7 @@ the unmapped fields for `_extra`, the checks that pick an entity and a reject re
 dispatched by type. `FastMapper` parses the text with the plain JSON decoder, checks that every field of the
 document is one its entity reads (else it is not a usual one), converts the usual value forms of each column type
 directly (`_CONVERT`: a string, an int in range, a day, a `$date` at a valid UTC time, an array of strings) and any
-other value by `convert` itself, after the Extended JSON hook (`_rehook`: what the hooked decoder makes of it,
+other value by `convert` itself, after the Extended JSON hook (`extjson.rehook`: what the hooked decoder makes of it,
 object by object, by the same hook). A reject, an unmapped field, a row near a size limit, a line that is not plain
 UTF-8 JSON: None, and the general mapper maps it, so rows, rejects and reasons stay the mapper's
 (tests/include/transforms/test_fast_mapper.py compares both, line by line, over every value form and the bad-input
@@ -28,8 +28,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from transforms.batching import may_exceed
-from transforms.conversion import _INT_RANGE, MAX_ID_LENGTH, convert, key_id, lookup
-from transforms.extjson import OBJECTID_ORDER, _hook
+from transforms.conversion import INT_RANGE, MAX_ID_LENGTH, convert, key_id, lookup
+from transforms.extjson import OBJECTID_ORDER, rehook
 from transforms.intervals import version_text
 from transforms.mapped import Mapped
 from transforms.source_text import holds_surrogates, nesting_exceeds, text_problem
@@ -43,23 +43,13 @@ _OID = re.compile(r"[0-9a-fA-F]{24}")
 _DIGITS = re.compile(r"-?[0-9]{1,19}")
 
 
-def _rehook(value: Any) -> Any:
-    """`value` of a plainly decoded document as the Extended JSON decoder (`transforms.extjson.loads`) makes it:
-    its object hook applied to each object after its members, as the decoder applies it."""
-    if type(value) is dict:
-        return _hook({k: _rehook(v) for k, v in value.items()})
-    if type(value) is list:
-        return [_rehook(v) for v in value]
-    return value
-
-
 def _general(value: Any, col: ColumnSpec) -> Any:
     """`convert` of a plainly decoded value, as the general mapper calls it."""
-    return convert(value if type(value) in _SCALARS else _rehook(value), col)
+    return convert(value if type(value) in _SCALARS else rehook(value), col)
 
 
 # Per column type, the forms of a value whose conversion is plain to see, converted as `convert` converts them
-# (text without NUL, ASCII: no surrogate in it; an int in range; a day, or a `$date` at midnight UTC…); every
+# (text without NUL, ASCII: no surrogate in it; an int in range; a day, or a `$date` at a valid UTC time…); every
 # other value goes to `convert` itself.
 def _text(v: Any, col: ColumnSpec) -> Any:
     if type(v) is str and (v.isascii() and "\x00" not in v or text_problem(v) is None):
@@ -71,7 +61,7 @@ def _whole(v: Any, col: ColumnSpec) -> Any:
     if type(v) is dict and len(v) == 1:  # `$numberInt`/`$numberLong` of plain digits: `int()` of them
         digits = v.get("$numberInt", v.get("$numberLong"))
         v = int(digits) if type(digits) is str and _DIGITS.fullmatch(digits) else v
-    low, high = _INT_RANGE[col.type]
+    low, high = INT_RANGE[col.type]
     return v if type(v) is int and low <= v <= high else _general(v, col)
 
 
@@ -199,7 +189,7 @@ class FastMapper:
         row, refs = mapper._key_columns(entity, pk, pk_id, sk_id)
         for fref in entity.references:
             value = lookup(doc, fref.source)
-            row[fref.column] = None if value is None else mapper._reference(fref.entity, fref.by, _rehook(value),
+            row[fref.column] = None if value is None else mapper._reference(fref.entity, fref.by, rehook(value),
                                                                             fref.source)
         for col, value_of in plan.columns:
             value = lookup(doc, col.source)
@@ -215,6 +205,6 @@ class FastMapper:
             if may_exceed(text_chars, len(row), mapper._size_bound):
                 return None
         else:
-            order = mapper.lineage_columns(row, _rehook(oid), entity, text_chars)
+            order = mapper.lineage_columns(row, rehook(oid), entity, text_chars)
         return Mapped(entity.name, f"{pk}|{sk}", pk, order, row, tuple(refs))
 
