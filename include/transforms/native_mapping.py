@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from transforms.conversion import VALUE_OF
+from transforms.conversion import INT_RANGE, VALUE_OF
 from transforms.entity_spec import EXTRA_COLUMN, EntitySpec
 from transforms.fast_mapper import objectid_columns
 from transforms.mapped import Mapped
@@ -56,7 +56,6 @@ _STRINGS = r'\[("[^"\\\x00-\x1f]*"(,"[^"\\\x00-\x1f]*")*)?\]'
 _OID = r'\{"\$oid":"[0-9a-fA-F]{24}"\}'
 # Python's json reads no single quotes; the JVM's does unless told
 STRICT = {"allowSingleQuotes": "false"}
-_INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63) + 1, 2**63 - 1)}
 _TYPES = ("text", "int", "bigint", "numeric", "double", "date", "boolean", "json")
 # 15 digits quantized to this scale stay within the 28 digits Python's decimal context holds (beyond, it fails)
 MAX_SCALE = 13
@@ -130,7 +129,7 @@ def _value(col: Any, raw: Column, first: Column) -> Column:
     if t == "text":
         value = F.when((first == '"') & ~raw.contains("\x00"), raw)
     elif t in ("int", "bigint"):
-        low, high = _INT_RANGE[t]
+        low, high = INT_RANGE[t]  # a whole of at most 18 digits: within bigint's range
         number = _whole(raw, first).cast("bigint")
         value = F.when(number.between(low, high), number.cast("string"))
     elif t == "numeric":
